@@ -1,0 +1,5 @@
+import sys
+
+from kbbot.cli import main
+
+sys.exit(main())

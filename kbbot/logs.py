@@ -1,0 +1,69 @@
+"""Logging set-up, called only by entry points (the CLI). Library modules just use getLogger(__name__)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+# Secrets must never reach a log line, whatever a careless call passes in.
+_SECRET_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xoxa-", "xoxe-")
+
+
+def _redact(text: str) -> str:
+    for prefix in _SECRET_PREFIXES:
+        start = text.find(prefix)
+        while start != -1:
+            end = start
+            while end < len(text) and not text[end].isspace() and text[end] not in "'\",)":
+                end += 1
+            text = text[:start] + prefix + "***" + text[end:]
+            start = text.find(prefix, start + len(prefix) + 3)
+    return text
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _redact(record.getMessage())
+        record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        thread = getattr(record, "thread_key", None)
+        if thread:
+            entry["thread"] = thread
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        thread = getattr(record, "thread_key", None)
+        return f"{line} [thread={thread}]" if thread else line
+
+
+def configure_logging(*, level: int = logging.INFO, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # slack_bolt and aiohttp are chatty at INFO; their warnings still come through
+    for noisy in ("slack_bolt", "slack_sdk", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
