@@ -1,0 +1,689 @@
+"""A stand-in for Slack on loopback: the Web API the bot calls, and the sender of signed requests to the bot.
+
+Both directions are real HTTP, so the app under test (or under `kbbot chat`) runs exactly the code it runs against
+Slack: slack_sdk's AsyncWebClient pointed at `standin.api_url`, and bolt's signature check on every request the
+stand-in delivers. Every Web API call is recorded as an `ApiCall`; tests poll `wait_for()` instead of sleeping.
+
+Errors are simulated per method and consumed in order (`fail_next`), e.g. one 429 with Retry-After, then success;
+channels can be marked as not joined or archived to provoke `not_in_channel` / `is_archived`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+log = logging.getLogger(__name__)
+
+STANDIN_TEAM = "T0STANDIN"
+STANDIN_APP = "A0KBBOT"
+STANDIN_BOT_USER = "U0KBBOT"
+STANDIN_BOT_ID = "B0KBBOT"
+STANDIN_USER = "U0ASKER"
+STANDIN_CHANNEL = "C0SUPPORT"
+STANDIN_DM = "D0ASKER"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Signed requests (what Slack sends to the bot)
+
+
+def sign(body: str, *, secret: str, timestamp: int) -> str:
+    """Slack's v0 request signature: HMAC-SHA256 of `v0:{timestamp}:{body}` keyed by the signing secret."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    body: str,
+    *,
+    secret: str,
+    content_type: str,
+    timestamp: int | None = None,
+    retry_num: int | None = None,
+    retry_reason: str = "http_timeout",
+) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": sign(body, secret=secret, timestamp=ts),
+    }
+    if retry_num is not None:
+        headers["X-Slack-Retry-Num"] = str(retry_num)
+        headers["X-Slack-Retry-Reason"] = retry_reason
+    return headers
+
+
+_event_ids = itertools.count(1)
+
+
+def event_callback(
+    event: Mapping[str, Any],
+    *,
+    team_id: str = STANDIN_TEAM,
+    api_app_id: str = STANDIN_APP,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """Wrap an inner event the way the Events API delivers it."""
+    return {
+        "token": "legacy-verification-token-unused",
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": dict(event),
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_ids):08d}{int(time.time() * 1000) % 100000:05d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team_id, "user_id": STANDIN_BOT_USER, "is_bot": True}],
+    }
+
+
+def slash_command_form(
+    *,
+    command: str,
+    text: str,
+    user_id: str = STANDIN_USER,
+    channel_id: str = STANDIN_CHANNEL,
+    team_id: str = STANDIN_TEAM,
+    response_url: str = "",
+    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
+) -> str:
+    return urlencode(
+        {
+            "token": "legacy-verification-token-unused",
+            "team_id": team_id,
+            "team_domain": "standin",
+            "channel_id": channel_id,
+            "channel_name": "support",
+            "user_id": user_id,
+            "user_name": "asker",
+            "command": command,
+            "text": text,
+            "api_app_id": STANDIN_APP,
+            "response_url": response_url,
+            "trigger_id": trigger_id,
+        }
+    )
+
+
+def interactive_form(payload: Mapping[str, Any]) -> str:
+    """Interactivity payloads arrive as one `payload=` form field holding JSON."""
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def block_actions_payload(
+    *,
+    action_id: str,
+    value: str,
+    message: Mapping[str, Any],
+    channel_id: str,
+    user_id: str = STANDIN_USER,
+    team_id: str = STANDIN_TEAM,
+    is_ephemeral: bool = False,
+    response_url: str = "",
+) -> dict[str, Any]:
+    """A button click on `message` (a message as the stand-in recorded it: ts, thread_ts, text, blocks)."""
+    block_id = ""
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                block_id = block.get("block_id", "")
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message.get("ts", ""),
+        "channel_id": channel_id,
+        "is_ephemeral": is_ephemeral,
+    }
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    return {
+        "type": "block_actions",
+        "team": {"id": team_id, "domain": "standin"},
+        "user": {"id": user_id, "username": "asker", "name": "asker", "team_id": team_id},
+        "api_app_id": STANDIN_APP,
+        "token": "legacy-verification-token-unused",
+        "container": container,
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "channel": {"id": channel_id, "name": "support"},
+        "message": {k: v for k, v in message.items() if k in ("type", "ts", "thread_ts", "text", "blocks", "user")}
+        | {"type": "message", "user": STANDIN_BOT_USER, "bot_id": STANDIN_BOT_ID},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+                "text": {"type": "plain_text", "text": action_id},
+            }
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The Web API side
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    method: str  # "chat.postMessage", or "response_url" for a reply through a slash command's response_url
+    args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the bot answered to one signed request."""
+
+    status: int
+    body: str
+    elapsed_s: float
+    event_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Failure:
+    error: str
+    status: int = 200
+    retry_after: int | None = None
+
+
+@dataclass(slots=True)
+class _Channel:
+    id: str
+    name: str
+    is_member: bool = True
+    is_archived: bool = False
+    is_im: bool = False
+
+
+def _decode(args: dict[str, Any]) -> dict[str, Any]:
+    """Form-encoded calls carry blocks/attachments as JSON strings; decode them so tests see one shape."""
+    out = dict(args)
+    for key in ("blocks", "attachments", "metadata"):
+        value = out.get(key)
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                out[key] = json.loads(value)
+    return out
+
+
+class SlackStandIn:
+    """The Slack Web API on 127.0.0.1, recording calls; plus the sender of signed requests to the bot."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        signing_secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        team_id: str = STANDIN_TEAM,
+        bot_user_id: str = STANDIN_BOT_USER,
+        bot_id: str = STANDIN_BOT_ID,
+    ) -> None:
+        self.token = token
+        self.signing_secret = signing_secret
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self._host = host
+        self._port = port
+        self.calls: list[ApiCall] = []
+        self.messages: list[dict[str, Any]] = []  # everything posted, ephemeral ones with "ephemeral_to"
+        self.events_url: str | None = None
+        self._failures: dict[str, list[_Failure]] = {}
+        self._channels: dict[str, _Channel] = {
+            STANDIN_CHANNEL: _Channel(id=STANDIN_CHANNEL, name="support"),
+            STANDIN_DM: _Channel(id=STANDIN_DM, name="", is_im=True),
+        }
+        self._last_ts = 0.0
+        self._response_urls = itertools.count(1)
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "api.test": lambda a: {"args": a},
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.update": self._update,
+            "chat.getPermalink": self._permalink,
+            "reactions.add": self._reaction,
+            "users.info": self._user_info,
+            "conversations.info": self._conversation_info,
+        }
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{n}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        # port 0 asks the OS for a free port; the runner knows which one it got
+        self._port = int(self._runner.addresses[0][1])
+        self._session = ClientSession(timeout=ClientTimeout(total=30))
+        log.debug("Slack stand-in listening on %s", self.base_url)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SlackStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """What SLACK_API_URL should be for the bot (slack_sdk appends the method name)."""
+        return f"{self.base_url}/api/"
+
+    def new_response_url(self) -> str:
+        return f"{self.base_url}/response/{next(self._response_urls)}"
+
+    # ---- shaping the simulated workspace
+
+    def fail_next(self, method: str, *, error: str, status: int = 200, retry_after: int | None = None) -> None:
+        """The next call of `method` fails this way (queued: call twice for two failures)."""
+        self._failures.setdefault(method, []).append(_Failure(error=error, status=status, retry_after=retry_after))
+
+    def rate_limit_next(self, method: str, *, retry_after: int = 0) -> None:
+        self.fail_next(method, error="ratelimited", status=429, retry_after=retry_after)
+
+    def set_channel(self, channel_id: str, *, is_member: bool = True, is_archived: bool = False) -> None:
+        ch = self._channels.setdefault(channel_id, _Channel(id=channel_id, name=channel_id.lower()))
+        ch.is_member = is_member
+        ch.is_archived = is_archived
+
+    # ---- what happened
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        *,
+        count: int = 1,
+        timeout: float = 5.0,
+        where: Callable[[ApiCall], bool] | None = None,
+    ) -> list[ApiCall]:
+        """Poll until `count` calls of `method` (matching `where`) arrived; TimeoutError if they do not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [c for c in self.calls_to(method) if where is None or where(c)]
+            if len(found) >= count:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"expected {count} {method} call(s) within {timeout}s, saw {len(found)}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.05))
+
+    async def quiet(self, *, settle_s: float = 0.2, timeout: float = 5.0) -> None:
+        """Wait until no call has arrived for `settle_s`: proof that nothing more is coming."""
+        deadline = time.monotonic() + timeout
+        seen = len(self.calls)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            if len(self.calls) != seen:
+                seen = len(self.calls)
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle_s:
+                return
+
+    def replies(self) -> list[ApiCall]:
+        """Every call that put words in front of a person."""
+        return [
+            c
+            for c in self.calls
+            if c.method in ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url")
+        ]
+
+    def message(self, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages if m["ts"] == ts), None)
+
+    # ---- sending to the bot
+
+    async def deliver(self, body: str, *, content_type: str, headers: Mapping[str, str] | None = None) -> Delivery:
+        if self.events_url is None or self._session is None:
+            raise RuntimeError("start() the stand-in and set events_url before delivering requests")
+        all_headers = signed_headers(body, secret=self.signing_secret, content_type=content_type)
+        all_headers.update(headers or {})
+        started = time.monotonic()
+        async with self._session.post(self.events_url, data=body.encode(), headers=all_headers) as resp:
+            text = await resp.text()
+            return Delivery(status=resp.status, body=text, elapsed_s=time.monotonic() - started)
+
+    async def send_event(
+        self,
+        event: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> Delivery:
+        envelope = event_callback(event, team_id=self.team_id, event_id=event_id)
+        return await self.send_envelope(envelope, retry_num=retry_num)
+
+    async def send_envelope(self, envelope: Mapping[str, Any], *, retry_num: int | None = None) -> Delivery:
+        body = json.dumps(envelope)
+        extra: dict[str, str] = {}
+        if retry_num is not None:
+            extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        d = await self.deliver(body, content_type="application/json", headers=extra)
+        return Delivery(status=d.status, body=d.body, elapsed_s=d.elapsed_s, event_id=envelope.get("event_id"))
+
+    async def mention(
+        self, text: str, *, channel: str = STANDIN_CHANNEL, user: str = STANDIN_USER, thread_ts: str | None = None
+    ) -> tuple[Delivery, str]:
+        """A person writes `@kbbot text` in a channel; returns the delivery and the message's ts."""
+        ts = self._next_ts()
+        event: dict[str, Any] = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@{self.bot_user_id}> {text}",
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        self.messages.append(
+            {"channel": channel, "ts": ts, "thread_ts": thread_ts, "text": event["text"], "user": user}
+        )
+        return await self.send_event(event), ts
+
+    async def say(
+        self, text: str, *, channel: str = STANDIN_CHANNEL, user: str = STANDIN_USER, thread_ts: str | None = None
+    ) -> tuple[Delivery, str]:
+        """A person writes a plain message (a thread reply when `thread_ts`, a DM when the channel is a D...)."""
+        ts = self._next_ts()
+        ch = self._channels.get(channel)
+        is_im = channel.startswith("D") or (ch is not None and ch.is_im)
+        event: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+            "channel_type": "im" if is_im else ("group" if channel.startswith("G") else "channel"),
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        self.messages.append({"channel": channel, "ts": ts, "thread_ts": thread_ts, "text": text, "user": user})
+        return await self.send_event(event), ts
+
+    async def slash(
+        self, command: str, text: str, *, channel: str = STANDIN_CHANNEL, user: str = STANDIN_USER
+    ) -> Delivery:
+        body = slash_command_form(
+            command=command,
+            text=text,
+            user_id=user,
+            channel_id=channel,
+            team_id=self.team_id,
+            response_url=self.new_response_url(),
+        )
+        return await self.deliver(body, content_type="application/x-www-form-urlencoded")
+
+    async def click(
+        self, message: Mapping[str, Any], *, action_id: str, value: str, user: str = STANDIN_USER
+    ) -> Delivery:
+        """Press the button `action_id` on a message the bot posted (as recorded in `messages`)."""
+        payload = block_actions_payload(
+            action_id=action_id,
+            value=value,
+            message=message,
+            channel_id=message["channel"],
+            user_id=user,
+            team_id=self.team_id,
+            is_ephemeral=bool(message.get("ephemeral_to")),
+            response_url=self.new_response_url(),
+        )
+        return await self.deliver(interactive_form(payload), content_type="application/x-www-form-urlencoded")
+
+    # ---- HTTP handlers
+
+    def _next_ts(self) -> str:
+        # Slack's ts is unique per channel and increasing; microsecond steps keep ours unique everywhere
+        now = max(time.time(), self._last_ts + 0.000001)
+        self._last_ts = now
+        return f"{now:.6f}"
+
+    def _record(self, method: str, args: dict[str, Any]) -> None:
+        self.calls.append(ApiCall(method=method, args=args))
+        self._changed.set()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    return web.json_response({"ok": False, "error": "invalid_json"})
+                if isinstance(body, dict):
+                    args.update(body)
+            else:
+                args.update(dict(await request.post()))
+        args = _decode(args)
+        token = None
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            token = auth[len("Bearer ") :]
+        token = token or args.pop("token", None)
+        self._record(method, args)
+        if not token:
+            return web.json_response({"ok": False, "error": "not_authed"})
+        if token != self.token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        queued = self._failures.get(method)
+        if queued:
+            failure = queued.pop(0)
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+            return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
+        handler = self._handlers.get(method)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=200)
+        result = handler(args)
+        return web.json_response(result)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="invalid_payload")
+        args = _decode(body if isinstance(body, dict) else {})
+        args["response_url"] = str(request.url)
+        self._record("response_url", args)
+        if args.get("delete_original"):
+            return web.Response(text="ok")
+        ephemeral = args.get("response_type", "ephemeral") == "ephemeral"
+        self.messages.append(
+            {
+                "channel": args.get("channel", STANDIN_CHANNEL),
+                "ts": self._next_ts(),
+                "thread_ts": args.get("thread_ts"),
+                "text": args.get("text", ""),
+                "blocks": args.get("blocks") or [],
+                "user": self.bot_user_id,
+                "ephemeral_to": STANDIN_USER if ephemeral else None,
+                "via": "response_url",
+            }
+        )
+        return web.Response(text="ok")
+
+    # ---- method implementations (args are decoded; the token is checked)
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://standin.slack.test/",
+            "team": "Stand-in",
+            "user": "kbbot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _channel_error(self, channel: str | None) -> dict[str, Any] | None:
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        ch = self._channels.get(channel)
+        if ch is None:
+            # any well-formed id exists, so tests need not declare channels; "C0MISSING" is the exception
+            if channel.startswith("C0MISSING"):
+                return {"ok": False, "error": "channel_not_found"}
+            ch = self._channels.setdefault(channel, _Channel(id=channel, name=channel.lower()))
+        if ch.is_archived:
+            return {"ok": False, "error": "is_archived"}
+        if not ch.is_member:
+            return {"ok": False, "error": "not_in_channel"}
+        return None
+
+    def _message_args(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
+            return {"ok": False, "error": "no_text"}
+        if isinstance(args.get("blocks"), list) and len(args["blocks"]) > 50:
+            return {"ok": False, "error": "invalid_blocks"}
+        return None
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        error = self._channel_error(channel) or self._message_args(args)
+        if error:
+            return error
+        ts = self._next_ts()
+        message = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "thread_ts": args.get("thread_ts") or None,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks") or [],
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+        }
+        self.messages.append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {k: v for k, v in message.items() if v}}
+
+    def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        error = self._channel_error(channel) or self._message_args(args)
+        if error:
+            return error
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        ts = self._next_ts()
+        self.messages.append(
+            {
+                "type": "message",
+                "channel": channel,
+                "ts": ts,
+                "thread_ts": args.get("thread_ts") or None,
+                "text": args.get("text", ""),
+                "blocks": args.get("blocks") or [],
+                "user": self.bot_user_id,
+                "ephemeral_to": args["user"],
+            }
+        )
+        return {"ok": True, "message_ts": ts}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        found = self.message(str(args.get("ts", "")))
+        if found is None or found.get("channel") != args.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        if found.get("user") != self.bot_user_id:
+            return {"ok": False, "error": "cant_update_message"}
+        found["text"] = args.get("text", found["text"])
+        if "blocks" in args:
+            found["blocks"] = args["blocks"] or []
+        return {"ok": True, "channel": found["channel"], "ts": found["ts"], "text": found["text"]}
+
+    def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))
+        found = self.message(ts)
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://standin.slack.test/archives/{channel}/p{ts.replace('.', '')}"
+        if found.get("thread_ts"):
+            link += f"?thread_ts={found['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _reaction(self, args: dict[str, Any]) -> dict[str, Any]:
+        found = self.message(str(args.get("timestamp", "")))
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        name = str(args.get("name", ""))
+        reactions = found.setdefault("reactions", [])
+        if name in reactions:
+            return {"ok": False, "error": "already_reacted"}
+        reactions.append(name)
+        return {"ok": True}
+
+    def _user_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user", ""))
+        if not user.startswith(("U", "W")):
+            return {"ok": False, "error": "user_not_found"}
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": self.team_id,
+                "name": "kbbot" if user == self.bot_user_id else "asker",
+                "real_name": "Stand-in Asker",
+                "tz": "Europe/London",
+                "is_bot": user == self.bot_user_id,
+                "profile": {"display_name": "asker", "real_name": "Stand-in Asker"},
+            },
+        }
+
+    def _conversation_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        ch = self._channels.get(channel)
+        if ch is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {
+            "ok": True,
+            "channel": {
+                "id": ch.id,
+                "name": ch.name,
+                "is_channel": not ch.is_im,
+                "is_im": ch.is_im,
+                "is_member": ch.is_member,
+                "is_archived": ch.is_archived,
+            },
+        }

@@ -1,0 +1,58 @@
+"""Shared test fixtures: an environment that cannot leak in from the developer's shell, and the seeds index.
+
+Every test starts with no SLACK_* / KBBOT_* variables and with its own XDG cache and state folders, so a
+developer's real token, store or index can never be used (or overwritten) by a test run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir() -> Path | None:
+    # CI clones the repository with shared/ beside it; a developer machine has it at /work/shared
+    for candidate in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+SHARED = _shared_dir()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "KBBOT_")):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if SHARED is None:
+        pytest.skip("../shared (Slack samples, eval queries, corpus) is not beside the repository")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return REPO / "seeds"
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Iterator[Path]:
+    """The five seed articles indexed once per test session (the default knowledge base of `kbbot chat`)."""
+    from kbbot.indexer import run_index
+
+    out = tmp_path_factory.mktemp("seeds-index")
+    run_index([str(seeds_dir)], out, progress=False)
+    yield out
