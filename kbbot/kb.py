@@ -1,0 +1,216 @@
+"""The saved knowledge base: a folder written by `kbbot index`, opened read-only by everything else.
+
+Layout (format version 1):
+
+    manifest.json     {"format": "kbbot-index", "version": 1, "articles": N, "records": M, "built_at": ...,
+                       "content_hash": ...}
+    articles.bin      zlib-compressed JSON records (`Article.to_dict()`), concatenated; the first N are the
+                      articles in row order (sorted by Q-number), the rest are duplicates that lost to another
+                      file with the same id (kept so an incremental run can re-decide without re-parsing)
+    offsets.npy       int64[M + 1] byte offsets of the records in articles.bin
+    rows.json         per row: id, title, product, product tag (kept in memory: small, read on every search)
+    files.json        per source file: fingerprint and the records it produced, for incremental runs
+    search/           the search engine's own structures (written by kbbot.search.build_search_index)
+
+Opening reads rows.json and memory-maps the rest; a record is decompressed only when asked for, with a
+small LRU cache in front.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kbbot.article import Article, normalise_qid
+from kbbot.errors import IndexError_
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "kbbot-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ARTICLES = "articles.bin"
+OFFSETS = "offsets.npy"
+ROWS = "rows.json"
+FILES = "files.json"
+SEARCH_DIR = "search"
+
+_CACHE_SIZE = 256
+
+
+def encode_record(article: Article) -> bytes:
+    return zlib.compress(json.dumps(article.to_dict(), ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+
+def decode_record(blob: bytes) -> Article:
+    return Article.from_dict(json.loads(zlib.decompress(blob)))
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of an index folder; IndexError_ with advice when it is not one."""
+    if not path.exists():
+        raise IndexError_(f"no index at {path}: build one with `kbbot index SOURCE... --out {path}`")
+    if not path.is_dir():
+        raise IndexError_(f"{path} is a file, not an index folder: run `kbbot index SOURCE... --out DIR`")
+    mpath = path / MANIFEST
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexError_(
+            f"{path} is not a kbbot index (no {MANIFEST}): run `kbbot index SOURCE... --out {path}`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise IndexError_(
+            f"{mpath} is damaged ({exc}): rebuild with `kbbot index SOURCE... --out {path}`"
+        ) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise IndexError_(f"{path} is not a kbbot index: run `kbbot index SOURCE... --out {path}`")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise IndexError_(
+            f"{path} was written by another kbbot version (index format {manifest.get('version')}, this kbbot "
+            f"reads {FORMAT_VERSION}): rebuild with `kbbot index SOURCE... --out {path}`"
+        )
+    return manifest
+
+
+class KnowledgeBase:
+    """Read-only access to an index folder. Rows are in Q-number order."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        manifest: dict[str, Any],
+        ids: list[str],
+        titles: list[str],
+        products: list[str],
+        product_tags: list[str],
+        offsets: np.ndarray,
+        data: mmap.mmap | bytes,
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._ids = ids
+        self.titles = titles
+        self.products = products
+        self.product_tags = product_tags
+        self._offsets = offsets
+        self._data = data
+        self._row_of = {q: i for i, q in enumerate(ids)}
+        self._cache: OrderedDict[int, Article] = OrderedDict()
+        self._numbers: np.ndarray | None = None
+
+    @classmethod
+    def open(cls, path: str | Path) -> KnowledgeBase:
+        path = Path(path)
+        manifest = read_manifest(path)
+        try:
+            rows = json.loads((path / ROWS).read_text(encoding="utf-8"))
+            offsets = np.load(path / OFFSETS, mmap_mode="r")
+            with open(path / ARTICLES, "rb") as fh:
+                size = fh.seek(0, 2)
+                data: mmap.mmap | bytes = (
+                    mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+                )
+        except (OSError, ValueError) as exc:
+            raise IndexError_(f"the index at {path} is damaged ({exc}): rebuild it with `kbbot index`") from exc
+        ids = rows["ids"]
+        if len(offsets) < len(ids) + 1:
+            raise IndexError_(f"the index at {path} is damaged (offsets shorter than ids): rebuild it")
+        return cls(
+            path=path,
+            manifest=manifest,
+            ids=ids,
+            titles=rows["titles"],
+            products=rows["products"],
+            product_tags=rows["product_tags"],
+            offsets=offsets,
+            data=data,
+        )
+
+    # ------------------------------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, qid: object) -> bool:
+        return isinstance(qid, str) and self.row_of(qid) is not None
+
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def row_of(self, qid: str) -> int | None:
+        row = self._row_of.get(qid)
+        if row is None:
+            norm = normalise_qid(qid)
+            row = self._row_of.get(norm) if norm else None
+        return row
+
+    def record_bytes(self, index: int) -> bytes:
+        """The stored, compressed record (rows first, then losing duplicates)."""
+        start, end = int(self._offsets[index]), int(self._offsets[index + 1])
+        return bytes(self._data[start:end])
+
+    def article_at(self, row: int) -> Article:
+        if not 0 <= row < len(self._ids):
+            raise IndexError(row)
+        hit = self._cache.get(row)
+        if hit is not None:
+            self._cache.move_to_end(row)
+            return hit
+        article = decode_record(self.record_bytes(row))
+        self._cache[row] = article
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return article
+
+    def get(self, qid: str) -> Article | None:
+        row = self.row_of(qid)
+        return None if row is None else self.article_at(row)
+
+    def iter_articles(self) -> Iterator[Article]:
+        """Every article in row order; bypasses the cache so a full pass does not evict hot entries."""
+        for row in range(len(self._ids)):
+            yield decode_record(self.record_bytes(row))
+
+    def closest_ids(self, qid: str, limit: int = 3) -> list[str]:
+        """Article numbers near a missing one: fewest digit edits first, then numerically nearest
+        (a typo'd "/kb Q10287" finds Q102087)."""
+        norm = normalise_qid(qid) or qid
+        digits = norm.lstrip("Qq")
+        if not digits.isdigit() or not self._ids:
+            return []
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        target = int(digits)
+        numbers = [q[1:] for q in self._ids]
+        found = process.extract(digits, numbers, scorer=Levenshtein.distance, limit=max(50, limit * 10),
+                                score_cutoff=2)
+        ranked = sorted(found, key=lambda m: (m[1], abs(int(m[0]) - target)))
+        out = [f"Q{m[0]}" for m in ranked if f"Q{m[0]}" != norm][:limit]
+        if len(out) < limit:
+            if self._numbers is None:
+                self._numbers = np.array([int(n) for n in numbers], dtype=np.int64)
+            order = np.argsort(np.abs(self._numbers - target), kind="stable")
+            for i in order[: limit * 2]:
+                q = self._ids[int(i)]
+                if q not in out and q != norm:
+                    out.append(q)
+                if len(out) >= limit:
+                    break
+        return out[:limit]
+
+    def close(self) -> None:
+        if isinstance(self._data, mmap.mmap):
+            self._data.close()
+
+    def __repr__(self) -> str:
+        return f"KnowledgeBase({str(self.path)!r}, articles={len(self)})"

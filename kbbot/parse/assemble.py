@@ -1,0 +1,69 @@
+"""From a format reader's draft (metadata + raw section lines) to the finished `Article`.
+
+Every format reader stops at the draft, so unwrapping, procedures, error signatures and references are
+computed by one code path whatever the source shape: the same article as TXT and as Markdown comes out the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kbbot.article import Article
+from kbbot.parse.procedures import extract_procedures
+from kbbot.parse.signatures import extract_references, extract_signatures
+from kbbot.parse.text import Block, blocks_to_text, normalise_escapes, to_blocks
+
+
+@dataclass(slots=True)
+class Draft:
+    id: str
+    title: str
+    format: str
+    source: str = ""
+    product: str = ""
+    product_tag: str = ""
+    versions: tuple[str, ...] = ()
+    keywords: list[str] = field(default_factory=list)
+    # (canonical heading, the section's lines as in the source, without the heading)
+    sections: list[tuple[str, list[str]]] = field(default_factory=list)
+    wrapped: bool = True  # the source hard-wraps paragraphs (TXT, Markdown) rather than one line each
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    """Remove the indentation every non-blank line shares (web copies indent whole sections)."""
+    widths = [len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()]
+    cut = min(widths) if widths else 0
+    return [ln[cut:] if ln.strip() else "" for ln in lines]
+
+
+def build_article(draft: Draft) -> Article:
+    section_blocks: list[tuple[str, list[Block]]] = []
+    texts: dict[str, str] = {}
+    for name, lines in draft.sections:
+        blocks = to_blocks(_dedent([normalise_escapes(ln) for ln in lines]), wrapped=draft.wrapped)
+        if not blocks:
+            continue
+        section_blocks.append((name, blocks))
+        text = blocks_to_text(blocks)
+        texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
+    procedures = extract_procedures(section_blocks, wrapped=draft.wrapped)
+    full = "\n\n".join([draft.title, *texts.values()])
+    signatures = extract_signatures(section_blocks, full)
+    keywords: list[str] = []
+    for k in draft.keywords:
+        if k and k not in keywords:
+            keywords.append(k)
+    return Article(
+        id=draft.id,
+        title=normalise_escapes(draft.title).strip(),
+        product=draft.product.strip(),
+        product_tag=draft.product_tag.strip(),
+        versions=tuple(draft.versions),
+        keywords=tuple(keywords),
+        sections=texts,
+        procedures=procedures,
+        error_signatures=signatures,
+        references=extract_references(full, draft.id),
+        source=draft.source,
+        format=draft.format,
+    )

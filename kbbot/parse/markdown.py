@@ -1,0 +1,101 @@
+"""The Markdown pages (`kb/NNN/QNNNNNN/README.md`): YAML front matter, a `## Q99304: Title` heading,
+sometimes `{% raw %}` ... `{% endraw %}`, then the TXT body indented by one tab with a small field block
+(Article / Product(s) / Version(s) / Keyword(s) / Last Modified) in place of the TXT header."""
+
+from __future__ import annotations
+
+import re
+
+from kbbot.article import normalise_qid
+from kbbot.errors import ParseError
+from kbbot.parse.assemble import Draft
+from kbbot.parse.boilerplate import parse_prodver, split_keywords
+from kbbot.parse.text import to_lines
+from kbbot.parse.txt import read_body
+
+_FRONT_TITLE_RE = re.compile(r"^title\s*:\s*(.*)$")
+_PERMALINK_RE = re.compile(r"^permalink\s*:.*?/(Q\d{1,7})/?\s*$", re.IGNORECASE)
+_H2_RE = re.compile(r"^#{1,3}\s*(Q\d{1,7})\s*:\s*(.*)$")
+_FIELD_RE = re.compile(r"^(Article|Product\(s\)|Version\(s\)|Operating System\(s\)|Keyword\(s\)|Last Modified)"
+                       r"\s*:(.*)$")
+_RAW_RE = re.compile(r"^\s*\{%-?\s*(?:end)?raw\s*-?%\}\s*$")
+_QID_TITLE_RE = re.compile(r"^Q\d{1,7}\s*:\s*")
+
+
+def _unquote_yaml(value: str) -> str:
+    v = value.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
+        v = v[1:-1]
+        v = v.replace('\\"', '"').replace("\\\\", "\\") if value.strip()[0] == '"' else v.replace("''", "'")
+    return v
+
+
+def parse_markdown(text: str, *, source: str = "") -> Draft:
+    lines = to_lines(text)
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    front_title = ""
+    qid: str | None = None
+    if i < len(lines) and lines[i].strip() == "---":
+        i += 1
+        while i < len(lines) and lines[i].strip() != "---":
+            m = _FRONT_TITLE_RE.match(lines[i])
+            if m:
+                front_title = _unquote_yaml(m.group(1))
+            m = _PERMALINK_RE.match(lines[i])
+            if m:
+                qid = normalise_qid(m.group(1))
+            i += 1
+        if i >= len(lines):
+            raise ParseError("Markdown front matter is not closed (truncated file?)")
+        i += 1
+    title = ""
+    body: list[str] = []
+    for line in lines[i:]:
+        if _RAW_RE.match(line):
+            continue
+        m = _H2_RE.match(line)
+        if m and not title and not any(b.strip() for b in body):
+            qid = qid or normalise_qid(m.group(1))
+            title = m.group(2).strip()
+            continue
+        # the page body is the TXT text indented by one tab
+        body.append(line[1:] if line.startswith("\t") else line)
+    if not title and front_title:
+        title = _QID_TITLE_RE.sub("", front_title)
+        m = re.match(r"^(Q\d{1,7})\s*:", front_title)
+        if m and qid is None:
+            qid = normalise_qid(m.group(1))
+    fields: dict[str, str] = {}
+    j = 0
+    while j < len(body) and not body[j].strip():
+        j += 1
+    while j < len(body):
+        m = _FIELD_RE.match(body[j].strip())
+        if not m:
+            break
+        fields[m.group(1)] = m.group(2).strip()
+        j += 1
+    if "Article" in fields:
+        qid = normalise_qid(fields["Article"]) or qid
+    if qid is None:
+        raise ParseError("Markdown page without an article number (no Article: field, heading or permalink)")
+    if not title:
+        raise ParseError(f"{qid}: Markdown page without a title")
+    parsed = read_body(body[j:])
+    keywords = split_keywords(fields.get("Keyword(s)", "")) or split_keywords(parsed.footer.get("keywords", ""))
+    product = fields.get("Product(s)", "") or (parsed.banner.products[0] if parsed.banner.products else "")
+    versions = parse_prodver(fields.get("Version(s)", "")) or parsed.banner.versions
+    return Draft(
+        id=qid,
+        title=title,
+        format="markdown",
+        source=source,
+        product=product,
+        product_tag="",  # the pages carry no corpus tag
+        versions=versions,
+        keywords=[*keywords, *parsed.query_words],
+        sections=parsed.sections,
+        wrapped=True,
+    )

@@ -1,0 +1,209 @@
+"""Numbered fix procedures: which numbered lists are steps to follow, and how they group into alternatives.
+
+General rules, no per-article knowledge:
+- only sections that hold fixes (RESOLUTION, WORKAROUND, MORE INFORMATION, SUMMARY, unnamed how-to
+  headings) are read; SYMPTOMS, CAUSE, STATUS, REFERENCES and "steps to reproduce" lists are never fixes;
+- a list is a run of top-level numbered items 1, 2, 3...; deeper numbers, letters, roman numerals and bullets
+  under a step are its sub-steps; indented paragraphs and literal lines under a step belong to its text;
+- an item that is only a Q-number and title ("5. Q135932 PC DB: LISTUSER ...", as web copies number their
+  cross references) is a reference of the step before it, not a step;
+- a list whose items read as things rather than actions ("A device that is pre-existing.") or whose
+  introduction announces reasons, causes, articles... is not a procedure;
+- "Method 1 / Method 2" sub-headings give one procedure each; "do one of the following" before single-action
+  items makes each item its own alternative.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kbbot.article import Procedure, Step
+from kbbot.parse.text import Block
+
+_NEVER_FIX = frozenset({"SYMPTOMS", "CAUSE", "STATUS", "REFERENCES", "STEPS TO REPRODUCE"})
+_QREF_ITEM_RE = re.compile(r"^\(?Q\d{4,7}\)?(?:\s|:|$)")
+_QID_RE = re.compile(r"\bQ(\d{4,7})\b")
+_METHOD_PARA_RE = re.compile(r"^(Method|Option|Solution|Workaround|Resolution|Procedure)\s+\d+\b.{0,100}$",
+                             re.IGNORECASE)
+_REPRODUCE_RE = re.compile(r"\breproduc", re.IGNORECASE)
+# introductions announcing a list of things, not of actions
+_NOT_STEPS_INTRO_RE = re.compile(
+    r"\bfollowing\s+(?:\w+\s+){0,3}?(reasons?|causes?|conditions?|situations?|scenarios?|symptoms?|articles?|"
+    r"titles?|features?|types?|products?|limitations?|issues?|problems?|errors?|messages?|differences|"
+    r"components?|circumstances|configurations?|versions?|platforms?|requirements?|items?|criteria|factors|"
+    r"circumstances|cases?|behaviou?rs?|values?|settings?|options?|files?|keys?|entries|parameters?|"
+    r"topics?|questions?|information|bugs?|fixes|changes?)\b"
+    r"|\b(?:caused|occurs?|happens?)\b.*\b(?:if|when|because)\b.*:\s*$"
+    r"|\b(?:reasons?|causes?)\b.*:\s*$",
+    re.IGNORECASE,
+)
+_STEPS_INTRO_RE = re.compile(
+    r"\b(steps?|procedure|follow(?:ing)? (?:these|the)|do the following|as follows|try the following|"
+    r"to (?:resolve|work around|correct|fix|avoid|install|remove|configure|change|enable|disable|create|set))\b",
+    re.IGNORECASE,
+)
+_ONE_OF_RE = re.compile(r"\b(?:do|use|try|perform|choose)\s+(?:one|any|either)\s+of\s+the\s+following\b",
+                        re.IGNORECASE)
+# first words of an item that describes a thing rather than asks for an action
+_NON_ACTION_FIRST = frozenset(
+    {
+        "a", "an", "the", "this", "these", "that", "those", "it", "its", "there", "they", "he", "she", "we",
+        "each", "all", "some", "most", "many", "any", "both", "no", "none", "only", "microsoft", "windows",
+        "when",
+    }
+)
+_ACTION_AFTER_WHEN = re.compile(r",\s*(?:click|select|type|press|choose|run|use|open|close|restart|delete|"
+                                r"copy|make|add|remove|verify|check|change|set|enter|go|note|wait|let|start)\b",
+                                re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class _Draft:
+    text: list[str]
+    number: int
+    substeps: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _RawList:
+    section: str
+    heading: str
+    intro: str
+    steps: list[_Draft]
+
+
+def _qids(text: str) -> list[str]:
+    return [f"Q{int(m.group(1))}" for m in _QID_RE.finditer(text)]
+
+
+def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[_RawList]:
+    lists: list[_RawList] = []
+    heading = ""
+    intro = ""
+    current: _RawList | None = None
+    top = 0
+    expected = 0
+
+    def close() -> None:
+        nonlocal current
+        if current is not None and current.steps:
+            lists.append(current)
+        current = None
+
+    for b in blocks:
+        if b.kind == "heading" or (b.kind == "para" and _METHOD_PARA_RE.match(b.text) and b.indent <= top):
+            close()
+            heading = b.text.rstrip(":")
+            intro = ""
+            continue
+        if current is not None:
+            last = current.steps[-1]
+            if b.kind == "item" and b.marker == "num" and abs(b.indent - top) <= 1:
+                if _QREF_ITEM_RE.match(b.text):
+                    last.references.extend(_qids(b.text[:12]))
+                    expected = b.number + 1
+                    continue
+                if b.number == expected:
+                    current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=b.number))
+                    current.steps[-1].references.extend(_qids(b.text))
+                    expected += 1
+                    continue
+                close()  # numbering restarted or broke: a new list (handled below) or the end
+            elif b.kind == "item" and b.indent >= top:
+                if _QREF_ITEM_RE.match(b.text):
+                    last.references.extend(_qids(b.text[:12]))
+                else:
+                    last.substeps.append(b.text)
+                continue
+            elif b.kind in ("para", "literal") and (b.indent > top or (not wrapped and b.indent > 0)):
+                # an indented paragraph under a step: its explanation, or the quoted text to type
+                refs = _qids(b.text)
+                if refs and _QREF_ITEM_RE.match(b.text):
+                    last.references.extend(refs[:1])
+                else:
+                    last.text.append(b.text)
+                    last.references.extend(refs)
+                continue
+            else:
+                close()
+        if current is None and b.kind == "item" and b.marker == "num" and b.number == 1:
+            current = _RawList(section=section, heading=heading, intro=intro, steps=[])
+            current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=1, references=_qids(b.text)))
+            top = b.indent
+            expected = 2
+            continue
+        if b.kind == "para":
+            intro = b.text
+    close()
+    return lists
+
+
+def _first_word(text: str) -> str:
+    m = re.match(r"[\"'(]*([A-Za-z][\w'-]*)", text)
+    return m.group(1).lower() if m else ""
+
+
+def _is_action(text: str) -> bool:
+    word = _first_word(text)
+    if not word:
+        return False
+    if word == "when":
+        # "When you are prompted to restart, click Yes" is an action; "When the server is busy" is not
+        return bool(_ACTION_AFTER_WHEN.search(text))
+    return word not in _NON_ACTION_FIRST
+
+
+def _is_procedure(raw: _RawList) -> bool:
+    if len(raw.steps) < 2:
+        return False
+    if _REPRODUCE_RE.search(raw.heading) or _REPRODUCE_RE.search(raw.intro[-200:]):
+        return False
+    tail = raw.intro[-220:]
+    if _NOT_STEPS_INTRO_RE.search(tail) and not _STEPS_INTRO_RE.search(tail):
+        return False
+    # cross-reference lists ("1. Q123456 Title") are reading lists
+    if sum(1 for s in raw.steps if _QREF_ITEM_RE.match(s.text[0])) * 2 >= len(raw.steps):
+        return False
+    actions = sum(1 for s in raw.steps if _is_action(s.text[0]))
+    return actions * 2 > len(raw.steps)
+
+
+def _label(raw: _RawList) -> str:
+    if raw.heading:
+        return raw.heading
+    intro = raw.intro.strip()
+    if intro and len(intro) <= 120:
+        return intro.rstrip(":").strip()
+    return raw.section.title()
+
+
+def _to_step(d: _Draft) -> Step:
+    refs: list[str] = []
+    for r in d.references:
+        if r not in refs:
+            refs.append(r)
+    return Step(text="\n".join(t for t in d.text if t), substeps=tuple(d.substeps), references=tuple(refs))
+
+
+def extract_procedures(sections: list[tuple[str, list[Block]]], *, wrapped: bool = True) -> tuple[Procedure, ...]:
+    """Procedures, in article order, from the sections' blocks."""
+    out: list[Procedure] = []
+    for name, blocks in sections:
+        if name in _NEVER_FIX:
+            continue
+        for raw in _collect_lists(name, blocks, wrapped=wrapped):
+            if not _is_procedure(raw):
+                continue
+            steps = [_to_step(d) for d in raw.steps]
+            if (
+                not raw.heading
+                and _ONE_OF_RE.search(raw.intro[-200:])
+                and all(not s.substeps for s in steps)
+            ):
+                for k, step in enumerate(steps, start=1):
+                    out.append(Procedure(label=f"Option {k}", section=name, steps=(step,)))
+                continue
+            out.append(Procedure(label=_label(raw), section=name, steps=tuple(steps)))
+    return tuple(out)

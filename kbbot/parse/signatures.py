@@ -1,0 +1,87 @@
+"""Error signatures: the literal codes and message lines a person may paste into Slack."""
+
+from __future__ import annotations
+
+import re
+
+from kbbot.article import ErrorSignature
+from kbbot.parse.text import Block
+
+_BRACKET_RE = re.compile(r"\[(\d{3,5})\]")
+_STOP_RE = re.compile(r"\bSTOP\s*:?\s*(0x[0-9A-Fa-f]{1,8}|[0-9A-Fa-f]{8})\b")
+_HEX_RE = re.compile(r"(?<![\w-])0x([0-9A-Fa-f]{4,16})\b")
+_EVENT_RE = re.compile(r"\bevent\s+(?:id\s*)?(?:number\s*)?[:#]?\s*(\d{2,5})\b", re.IGNORECASE)
+_COMPILER_RE = re.compile(r"\b((?:C|LNK|CVT|RC|BSC|CS|BC|MSB|PRJ)\d{4}|R6\d{3}|[LU][1-4]\d{3})\b")
+_ERROR_NUM_RE = re.compile(r"\berror\s+(?:code\s+|number\s+|no\.\s*)?#?\s*(\d{2,5})\b(?!\.\d)", re.IGNORECASE)
+# the sentence that announces a literal message on the following lines
+_ANNOUNCE_RE = re.compile(
+    r"(?:message|messages|text|error|errors|warning|dialog box|prompt|following)\s*(?:appears|is displayed|"
+    r"occurs|is generated|is returned|is logged|is reported)?\s*(?:\([^)]*\))?\s*:\s*$",
+    re.IGNORECASE,
+)
+_QUOTED_MSG_RE = re.compile(
+    r"(?:message|error|stating|states|says|reads)[^\"\u201c]{0,40}[\"\u201c]([^\"\u201d]{12,200})[\"\u201d]",
+    re.IGNORECASE,
+)
+_QID_RE = re.compile(r"\bQ(\d{4,7})\b")
+
+
+def _add(out: list[ErrorSignature], seen: set[tuple[str, str]], kind: str, value: str) -> None:
+    key = (kind, value.lower())
+    if key not in seen:
+        seen.add(key)
+        out.append(ErrorSignature(kind=kind, value=value))
+
+
+def code_signatures(text: str, out: list[ErrorSignature], seen: set[tuple[str, str]]) -> None:
+    for m in _BRACKET_RE.finditer(text):
+        _add(out, seen, "bracket", f"[{m.group(1)}]")
+    stop_spans: list[tuple[int, int]] = []
+    for m in _STOP_RE.finditer(text):
+        code = m.group(1)
+        code = "0x" + code[2:].upper() if code.lower().startswith("0x") else code.upper()
+        _add(out, seen, "stop", f"STOP {code}")
+        stop_spans.append(m.span())
+    for m in _HEX_RE.finditer(text):
+        if any(a <= m.start() < b for a, b in stop_spans):
+            continue
+        _add(out, seen, "hex", "0x" + m.group(1).upper())
+    for m in _EVENT_RE.finditer(text):
+        _add(out, seen, "event", f"event {int(m.group(1))}")
+    for m in _COMPILER_RE.finditer(text):
+        _add(out, seen, "compiler", m.group(1))
+    for m in _ERROR_NUM_RE.finditer(text):
+        _add(out, seen, "error", f"error {int(m.group(1))}")
+
+
+def extract_signatures(sections: list[tuple[str, list[Block]]], full_text: str) -> tuple[ErrorSignature, ...]:
+    """Codes from the whole article; literal message lines from SYMPTOMS (and the article top when an
+    article has no SYMPTOMS heading)."""
+    out: list[ErrorSignature] = []
+    seen: set[tuple[str, str]] = set()
+    code_signatures(full_text, out, seen)
+    for name, blocks in sections:
+        if name not in ("SYMPTOMS", "SUMMARY"):
+            continue
+        prev = ""
+        for b in blocks:
+            if prev and _ANNOUNCE_RE.search(prev) and b.kind in ("literal", "para") and b.indent > 0:
+                _add(out, seen, "message", " ".join(b.lines).strip())
+            elif prev and _ANNOUNCE_RE.search(prev) and b.kind in ("literal", "para") and len(b.text) <= 200:
+                # web copies lose the indent: the line right after "...the following text:" is the message
+                first = b.lines[0].strip()
+                if first and not first.lower().startswith(("when ", "if ", "this ", "the ", "you ")):
+                    _add(out, seen, "message", first)
+            for m in _QUOTED_MSG_RE.finditer(b.text):
+                _add(out, seen, "message", m.group(1).strip())
+            prev = b.text if b.kind in ("para", "item") else ""
+    return tuple(out)
+
+
+def extract_references(text: str, own_id: str) -> tuple[str, ...]:
+    refs: list[str] = []
+    for m in _QID_RE.finditer(text):
+        q = f"Q{int(m.group(1))}"
+        if q != own_id and q not in refs:
+            refs.append(q)
+    return tuple(refs)

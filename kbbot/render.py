@@ -1,0 +1,68 @@
+"""Plain-text rendering of one article for `kbbot show` in a terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from kbbot.article import SECTION_ORDER, Article
+
+_WIDTH = 100
+
+
+def _wrap(text: str, indent: str = "  ", width: int = _WIDTH) -> list[str]:
+    out: list[str] = []
+    for para in text.split("\n\n"):
+        lines = para.split("\n")
+        # a paragraph that kept several lines is literal (a message, code): show it as it is
+        if len(lines) > 1:
+            out.extend(indent + "  " + ln for ln in lines)
+        else:
+            out.extend(textwrap.wrap(para, width=width, initial_indent=indent, subsequent_indent=indent) or [""])
+        out.append("")
+    return out[:-1] if out else out
+
+
+def _ordered_sections(article: Article) -> list[str]:
+    known = [s for s in SECTION_ORDER if s in article.sections]
+    return known + [s for s in article.sections if s not in known]
+
+
+def render_article_text(article: Article) -> str:
+    """Title, product and versions, the sections, the procedures as numbered steps, error codes, references."""
+    lines = [f"{article.id}  {article.title}"]
+    meta = []
+    if article.product:
+        meta.append(article.product + (f" [{article.product_tag}]" if article.product_tag else ""))
+    if article.versions:
+        meta.append("versions " + ", ".join(article.versions))
+    if meta:
+        lines.append("  " + " — ".join(meta))
+    lines.append("=" * min(_WIDTH, max(20, len(lines[0]))))
+    for name in _ordered_sections(article):
+        lines.append("")
+        lines.append(name)
+        lines.extend(_wrap(article.sections[name]))
+    for proc in article.procedures:
+        lines.append("")
+        lines.append(f"PROCEDURE: {proc.label}  ({proc.section.lower()}, {len(proc.steps)} steps)")
+        for n, step in enumerate(proc.steps, start=1):
+            first, *rest = step.text.split("\n")
+            head = f"  {n:>2}. "
+            wrapped = textwrap.wrap(first, width=_WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
+            lines.extend(wrapped or [head])
+            lines.extend(" " * len(head) + ln for ln in rest)
+            for k, sub in enumerate(step.substeps):
+                mark = f"{chr(ord('a') + k)}. " if k < 26 else "- "
+                lines.extend(textwrap.wrap(sub, width=_WIDTH, initial_indent=" " * len(head) + mark,
+                                           subsequent_indent=" " * (len(head) + len(mark))))
+            if step.references:
+                lines.append(" " * len(head) + "see " + ", ".join(step.references))
+    if article.error_signatures:
+        lines.append("")
+        lines.append("ERROR CODES")
+        for sig in article.error_signatures:
+            lines.append(f"  {sig.kind:<9} {sig.value}")
+    if article.references:
+        lines.append("")
+        lines.append("REFERENCES  " + ", ".join(article.references))
+    return "\n".join(lines)
