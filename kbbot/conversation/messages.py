@@ -1,0 +1,119 @@
+"""Every sentence kbbot says to a person, in one place (so wording and a future translation live together).
+
+Strings are mrkdwn. Placeholders are filled with `str.format`; the callers escape what they put in.
+"""
+
+from __future__ import annotations
+
+# --- answers -----------------------------------------------------------------------------------------------
+ANSWER_INTRO = "This looks like *{qid}*."
+SHORTLIST_INTRO = "A few articles could fit. Which one matches what you see?"
+PRODUCT_QUESTION = "These articles are about different products. Which are you running?"
+PRODUCT_CHOSEN = "Got it: *{product}*. I'll stick to that for the rest of this thread."
+NO_MATCH = (
+    "I don't know this one. Try the exact error text (for example `[008] Failure delivering user mail`) "
+    "or the product name."
+)
+NO_MATCH_FALLBACK = "I don't know this one."
+OUT_OF_CANDIDATES = (
+    "I've run out of articles that fit. Tell me more (the exact error text or the product helps), "
+    "or ask for a human."
+)
+NEXT_CANDIDATE = "Let's try another article."
+RULED_OUT = "OK, not that one."
+NOT_IN_KB = "{qid} isn't in my knowledge base."
+NOT_IN_KB_CLOSEST = "There's no {qid} in my knowledge base. Closest: {closest}"
+SHARED_BY = "<@{user}> shared {qid}."  # user is a Slack id, which is meant to render as a mention
+
+# --- walking through a fix ---------------------------------------------------------------------------------
+STEP_HEADING = "*Step {n} of {total}*"
+METHOD_HEADING = "Method {m} of {methods}: {label}"
+STEP_FALLBACK = "Step {n} of {total}: {text}"
+NO_PROCEDURE = "{qid} has no step-by-step procedure; the resolution above is the whole fix."
+LAST_STEP = "That was the last step. Did it fix the problem?"
+FIRST_STEP = "This is the first step already."
+STEP_OUT_OF_RANGE = 'This fix has {total} steps; say "step 1" to "step {total}".'
+NOT_WALKING = "We're not on a fix yet. Ask me a question, or say \"walk me through\" after I've found an article."
+NOTHING_YET = "I'm not working on anything in this thread yet. What's the problem?"
+ALTERNATIVE_METHOD = "That method didn't do it. Let's try another one: *{label}*."
+ALL_STEPS_INTRO = "All {total} steps of {qid}:"
+MORE_STEPS = '…and {more} more. Say "step {n}" to go there.'
+
+# --- outcomes ----------------------------------------------------------------------------------------------
+RESOLVED = "Great, glad that fixed it! I've noted that {qid} worked."
+RESOLVED_NO_ARTICLE = "Great, glad it's sorted!"
+OFFER_ESCALATION = "I'm out of fixes for this one. Shall I ask {target} to take a look?"
+ESCALATED = "I've asked {target} to take a look; they'll reply in this thread."
+ALREADY_ESCALATED = "{target} has already been asked about this thread."
+ALREADY_RESOLVED = 'This thread is marked as fixed. Ask a new question any time, or say "start over".'
+
+# --- small talk and odd messages ---------------------------------------------------------------------------
+GREETING = "Hi! Tell me what's going wrong (the exact error text works best) and I'll find the fix."
+THANKS = "You're welcome!"
+START_OVER = "Starting over. What's the problem?"
+HELP = (
+    "I find Microsoft KB articles and walk you through the fix.\n"
+    "• Describe the problem or paste the exact error, e.g. `[008] Failure delivering user mail`\n"
+    "• Then: *walk me through*, *next*, *back*, *repeat*, *step 7*, *all steps*\n"
+    "• Tell me how it went: *it worked* or *didn't work*\n"
+    "• *start over*, or *talk to a human* to escalate\n"
+    "• `/kb Q102087` looks an article up by number"
+)
+EMPTY_MESSAGE = "I didn't catch a question there. Tell me what's going wrong, or paste the exact error text."
+TOO_LONG = (
+    "That's a lot of text ({chars} characters). Paste just the error line or describe the problem "
+    "in a sentence or two."
+)
+STALE_ACTION = "That step has moved on; use the buttons on the latest message in this thread."
+INTERNAL_ERROR = 'Sorry, something went wrong on my side. Try again, or say "start over".'
+
+# --- /kb -----------------------------------------------------------------------------------------------------
+LOOKUP_USAGE = (
+    "*/kb* looks up the knowledge base.\n"
+    "• `/kb Q102087` or `/kb 102087`: that article\n"
+    "• `/kb mailbag contention`: search\n"
+    "• `/kb help`: this text"
+)
+
+# --- button labels (plain text, ≤ 75 characters) -------------------------------------------------------------
+BTN_WALK = "Walk me through the fix"
+BTN_FULL = "Show full article"
+BTN_NOT_MINE = "Not my problem"
+BTN_FIXED = "It's fixed"
+BTN_NEXT = "Next step"
+BTN_BACK = "Back"
+BTN_WORKED = "It worked"
+BTN_FAILED = "Didn't work"
+BTN_ESCALATE = "Ask a human"
+BTN_SHARE = "Share in channel"
+BTN_OPEN = "Open {qid}"
+
+# --- card labels ---------------------------------------------------------------------------------------------
+LABEL_SYMPTOMS = "Symptom"
+LABEL_CAUSE = "Cause"
+LABEL_RESOLUTION = "Resolution"
+LABEL_WORKAROUND = "Workaround"
+LABEL_STATUS = "Status"
+LABEL_MORE_INFO = "More information"
+LABEL_MATCHED_ERROR = "Matched error"
+LABEL_REFERENCE = "See also"
+TRUNCATED_ARTICLE = "_The article goes on; this is as much as fits in Slack. `kbbot show {qid}` prints all of it._"
+
+# --- escalation summary ----------------------------------------------------------------------------------------
+ESCALATION_TITLE = "Escalation from kbbot"
+ESCALATION_FALLBACK = "Escalation: {question}"
+ESCALATION_ASKER = "*Asked by:* <@{user}>"
+ESCALATION_QUESTION = "*Question:*\n{question}"
+ESCALATION_ARTICLE = "*Article:* {qid}: {title}"
+ESCALATION_NO_ARTICLE = "*Article:* none found"
+ESCALATION_TRIED = "*Tried:*\n{tried}"
+ESCALATION_NOTHING_TRIED = "*Tried:* no steps"
+ESCALATION_OUTCOME = "*Outcome:* {outcome}"
+ESCALATION_THREAD = "*Thread:* {link}"
+ESCALATION_THREAD_UNKNOWN = "*Thread:* (link not available)"
+OUTCOME_FAILED = "the suggested fixes did not work"
+OUTCOME_ASKED = "asked for a human before finishing"
+OUTCOME_NO_ARTICLE = "no matching article found"
+TRIED_STEP = "{qid} method {m}, step {n}: {text}"
+TRIED_FAILED = "{qid}: did not work"
+TRIED_RULED_OUT = "{qid}: not the problem"

@@ -1,0 +1,124 @@
+"""Redis thread store: for several bot processes (HTTP mode behind a load balancer) sharing one workspace.
+
+The only module that imports `redis`. Thread state is a hash {version, state} under `kbbot:thread:<key>`
+with an idle expiry; compare-and-set is a Lua script (atomic on the server); event claims are
+`SET kbbot:event:<id> 1 NX EX ttl`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from kbbot.conversation.state import ThreadKey, ThreadState
+from kbbot.errors import ConflictError, StoreError
+from kbbot.store.base import (
+    DEFAULT_EVENT_TTL_S,
+    DEFAULT_THREAD_TTL_S,
+    MAX_CAS_ATTEMPTS,
+    KeyLocks,
+    should_write,
+)
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+# KEYS[1] thread key; ARGV: expected version ("0" = absent), new version, state JSON, ttl seconds.
+_CAS = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if (current == false and ARGV[1] == '0') or current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+  return 1
+end
+return 0
+"""
+
+
+class RedisThreadStore:
+    def __init__(self, *, url: str, thread_ttl_s: int = DEFAULT_THREAD_TTL_S, prefix: str = "kbbot") -> None:
+        self._url = url
+        self._ttl = thread_ttl_s
+        self._prefix = prefix
+        try:
+            self._client: Any = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        except (RedisError, ValueError) as exc:
+            raise StoreError(f"bad Redis URL {url!r}: {exc}") from exc
+        self._cas = self._client.register_script(_CAS)
+        self._key_locks = KeyLocks()
+
+    def _thread_key(self, key: ThreadKey) -> str:
+        return f"{self._prefix}:thread:{key.as_str()}"
+
+    def _failed(self, what: str, exc: Exception) -> StoreError:
+        return StoreError(f"Redis thread store at {_redact(self._url)}: {what} failed: {exc}")
+
+    async def _read(self, rkey: str) -> tuple[ThreadState | None, int]:
+        try:
+            version, data = await self._client.hmget(rkey, ["version", "state"])
+        except RedisError as exc:
+            raise self._failed("read", exc) from exc
+        if version is None or data is None:
+            return None, 0
+        return ThreadState.from_json(data), int(version)
+
+    async def get(self, key: ThreadKey) -> ThreadState | None:
+        state, _ = await self._read(self._thread_key(key))
+        return state
+
+    async def transact(
+        self, key: ThreadKey, fn: Callable[[ThreadState | None], tuple[ThreadState | None, R]]
+    ) -> R:
+        rkey = self._thread_key(key)
+        async with self._key_locks.hold(rkey):
+            for attempt in range(MAX_CAS_ATTEMPTS):
+                old, stored_version = await self._read(rkey)
+                new, result = fn(old)
+                if not should_write(old, new):
+                    return result
+                assert new is not None
+                try:
+                    won = await self._cas(
+                        keys=[rkey], args=[stored_version, new.version, new.to_json(), self._ttl]
+                    )
+                except RedisError as exc:
+                    raise self._failed("write", exc) from exc
+                if won == 1:
+                    return result
+                log.debug("thread %s: compare-and-set lost (attempt %s), retrying", rkey, attempt + 1)
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise ConflictError(f"thread {key.as_str()}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+
+    async def claim_event(self, event_id: str, *, ttl_s: int = DEFAULT_EVENT_TTL_S) -> bool:
+        try:
+            claimed = await self._client.set(f"{self._prefix}:event:{event_id}", b"1", nx=True, ex=ttl_s)
+        except RedisError as exc:
+            raise self._failed("event claim", exc) from exc
+        return bool(claimed)
+
+    async def ping(self) -> None:
+        try:
+            await self._client.ping()
+        except (RedisError, OSError) as exc:
+            raise self._failed("ping", exc) from exc
+
+    async def close(self) -> None:
+        try:
+            await self._client.aclose()
+        except RedisError as exc:  # closing a dead connection is not worth failing shutdown over
+            log.warning("closing Redis thread store: %s", exc)
+
+
+def _redact(url: str) -> str:
+    """The URL without a password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
