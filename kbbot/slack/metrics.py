@@ -107,7 +107,7 @@ class Metrics:
             name="kbbot_duplicate_events_total", help="Events already answered (Slack retries, duplicates)."
         )
         self.answers = Counter(
-            name="kbbot_answers_total", help="Searches answered, by confidence band.", labels=("band",)
+            name="kbbot_answers_total", help="Searches that found something, by confidence band.", labels=("band",)
         )
         self.no_match = Counter(name="kbbot_no_match_total", help="Searches that found nothing to offer.")
         self.steps_walked = Counter(name="kbbot_steps_walked_total", help="Procedure steps shown to people.")
@@ -125,7 +125,7 @@ class Metrics:
         )
         for outcome in ("resolved", "escalated"):
             self.outcomes.inc(0, outcome=outcome)
-        for band in ("answer", "shortlist", "none"):
+        for band in ("answer", "shortlist"):
             self.answers.inc(0, band=band)
 
     def render(self) -> str:

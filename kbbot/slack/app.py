@@ -1,0 +1,369 @@
+"""The Slack adapter: a bolt `AsyncApp` whose listeners turn Slack requests into conversation turns.
+
+    Slack ──signed request──► AsyncApp: verify, ack at once ──► listener, after the ack
+                                                                 ├─ dedupe: store.claim_event(event / message)
+                                                                 ├─ store.transact(thread, conversation.handle)
+                                                                 └─ SlackPoster: postMessage, reactions, ...
+
+Only this package imports slack_bolt. The conversation engine is pure; this module owns what touches Slack:
+who is answered, which thread a request belongs to, and what happens when Slack says no. `build_app()`
+registers every listener before anything starts, and importing this module does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from kbbot.cards import Message, text_message
+from kbbot.conversation import messages as wording
+from kbbot.conversation.engine import Conversation, Turn, UserTurn
+from kbbot.conversation.state import ThreadKey, ThreadState
+from kbbot.settings import Settings
+from kbbot.slack import payload_utils as pu
+from kbbot.slack.metrics import Metrics
+from kbbot.slack.poster import SlackPoster
+from kbbot.store import ThreadStore
+
+log = logging.getLogger(__name__)
+
+# Slack retries an unacknowledged event for a few minutes; an hour of memory covers that with room to spare.
+EVENT_CLAIM_TTL_S = 3600
+
+Ack = Callable[..., Awaitable[None]]
+Respond = Callable[..., Awaitable[Any]]
+
+
+def make_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: `SLACK_API_URL` as base, 429s retried after Retry-After, a dropped connection once."""
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=15)
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+    ]
+    return client
+
+
+class InFlight:
+    """The listener work still running after its ack, so a stopping server can let it finish."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            yield
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, *, timeout: float) -> int:
+        """Wait up to `timeout` for the work in flight; returns how many tasks had to be cancelled."""
+        pending = [t for t in self._tasks if t is not asyncio.current_task() and not t.done()]
+        if not pending:
+            return 0
+        _done, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
+        return len(late)
+
+
+class KbBotListeners:
+    """The listeners and what they share. One instance per app; nothing lives at module level."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        conversation: Conversation,
+        store: ThreadStore,
+        poster: SlackPoster,
+        metrics: Metrics,
+        inflight: InFlight,
+    ) -> None:
+        self.inflight = inflight
+        self.settings = settings
+        self.conversation = conversation
+        self.store = store
+        self.poster = poster
+        self.metrics = metrics
+
+    def register(self, app: AsyncApp) -> None:
+        app.use(self._count_request)
+        app.event("app_mention")(self.on_app_mention)
+        app.event("message")(self.on_message)
+        app.command("/kb")(self.on_kb_command)
+        app.action(re.compile(r"^kb:"))(self.on_kb_action)
+        # Everything else is acknowledged and logged. Left unhandled it would get bolt's 404, which Slack counts
+        # as a failure: it retries, and after enough failures it switches the app's event subscription off.
+        anything = re.compile(".*")
+        app.event(anything)(self.on_other_event)
+        app.command(anything)(self.on_other_request)
+        app.action(anything)(self.on_other_request)
+        for kind in ("interactive_message", "dialog_submission", "dialog_cancellation"):
+            app.action({"type": kind, "callback_id": anything})(self.on_other_request)
+        app.options({"type": "dialog_suggestion", "callback_id": anything})(self.on_other_request)
+        app.options(anything)(self.on_other_request)
+        app.shortcut(anything)(self.on_other_request)
+        app.view(anything)(self.on_other_request)
+        app.view_closed(anything)(self.on_other_request)
+
+    async def _count_request(
+        self, body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> None:
+        context["kbbot_started"] = time.monotonic()
+        self.metrics.events_in.inc(kind=_kind(body))
+        await next()
+
+    # ---- messages
+
+    async def on_app_mention(self, body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]) -> None:
+        bot_user_id = context.get("bot_user_id")
+        if not pu.is_person_message(event, bot_user_id=bot_user_id):
+            log.info("ignoring an app_mention without a person, channel or ts (%s)", pu.event_id_of(body) or "-")
+            return
+        if pu.is_direct_message(event):
+            return  # the message.im event for the same message answers it
+        key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
+        text = pu.strip_mention(str(event.get("text") or ""), bot_user_id)
+        turn = UserTurn(user=event["user"], text=text, origin="mention")
+        await self._answer(body, event, key, turn, started=context.get("kbbot_started"))
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]) -> None:
+        bot_user_id = context.get("bot_user_id")
+        if not pu.is_person_message(event, bot_user_id=bot_user_id):
+            log.debug("ignoring a message (subtype %r) from a bot, or housekeeping", event.get("subtype"))
+            return
+        text = str(event.get("text") or "")
+        direct = pu.is_direct_message(event)
+        if not direct and pu.mentions(text, bot_user_id):
+            return  # Slack sends this message as app_mention too; that listener answers
+        key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
+        if not direct and (not pu.is_thread_reply(event) or await self.store.get(key) is None):
+            return  # channel chatter, or a thread kbbot is not part of: speak only when spoken to
+        origin: pu.Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
+        turn = UserTurn(user=event["user"], text=pu.strip_mention(text, bot_user_id), origin=origin)
+        await self._answer(body, event, key, turn, started=context.get("kbbot_started"))
+
+    async def _answer(
+        self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey, turn: UserTurn, *,
+        started: float | None,
+    ) -> None:
+        with self.inflight.track():
+            if await self._claim(body, event, key):
+                await self._converse(key, turn, person_ts=str(event["ts"]))
+                self._observe_reply(started)
+
+    async def _claim(self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey) -> bool:
+        """True for the first delivery of this message; Slack's retries and twin events get False."""
+        claims = [pu.event_id_of(body)] if pu.event_id_of(body) else []
+        # One message can arrive as two events with different ids (app_mention and message.im/.channels)
+        claims.append(f"msg:{key.team}:{event['channel']}:{event['ts']}")
+        for claim in claims:
+            if not await self.store.claim_event(claim, ttl_s=EVENT_CLAIM_TTL_S):
+                self.metrics.duplicate_events.inc()
+                log.info("%s was handled already; not answering again", claim, extra={"thread_key": key.as_str()})
+                return False
+        return True
+
+    async def on_other_event(self, body: dict[str, Any]) -> None:
+        log.debug("ignoring a %s event (%s)", _kind(body), pu.event_id_of(body) or "-")
+
+    async def on_other_request(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        log.info("acknowledged and ignored a %s request", _kind(body))
+
+    # ---- /kb
+
+    async def on_kb_command(
+        self, ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]
+    ) -> None:
+        await ack()
+        with self.inflight.track():
+            user = str(command.get("user_id") or "")
+            reply = self.conversation.lookup(str(command.get("text") or ""), user=user)
+            await self._respond(respond, reply, channel=str(command.get("channel_id") or ""), user=user)
+            self._observe_reply(context.get("kbbot_started"))
+
+    # ---- buttons
+
+    async def on_kb_action(
+        self, ack: Ack, body: dict[str, Any], respond: Respond, context: dict[str, Any]
+    ) -> None:
+        await ack()
+        with self.inflight.track():
+            await self._on_kb_action(body, respond)
+        self._observe_reply(context.get("kbbot_started"))
+
+    async def _on_kb_action(self, body: dict[str, Any], respond: Respond) -> None:
+        action = pu.kb_action(body)
+        user = pu.user_of(body)
+        where = pu.action_location(body)
+        if action is None or not user or where is None:
+            log.info("ignoring a kb: action without an action, a user or a message")
+            return
+        action_id, value = action
+        channel, _message_ts, thread_ts = where
+        if action_id == pu.SHARE_ACTION:
+            await self._share(body, article_id=value, user=user, channel=channel, respond=respond)
+        elif pu.is_ephemeral_container(body):
+            # /kb results live outside any thread; their buttons (a shortlist pick) answer in place
+            reply = self.conversation.lookup(value, user=user)
+            await self._respond(respond, reply, channel=channel, user=user, replace_original=True)
+        else:
+            key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
+            turn = UserTurn(user=user, action_id=action_id, action_value=value, origin="thread")
+            await self._converse(key, turn, person_ts=None)
+
+    async def _share(self, body: Mapping[str, Any], *, article_id: str, user: str, channel: str,
+                     respond: Respond) -> None:
+        # The card goes to the channel as a new message; its buttons (version 0) start a thread of their own.
+        card = self.conversation.shared_card(article_id, user=user)
+        posted = await self.poster.post(channel=channel, message=card, thread_ts=None, context=None)
+        if posted.error is not None:
+            await self._respond(respond, text_message(self.poster.explain(posted.error, channel=channel)),
+                                channel=channel, user=user)
+            return
+        try:
+            await respond(delete_original=True)
+        except Exception as exc:  # the share happened; a lingering ephemeral copy is harmless
+            log.debug("could not remove the ephemeral /kb answer: %s", exc)
+
+    # ---- one turn of a thread
+
+    async def _converse(self, key: ThreadKey, user_turn: UserTurn, *, person_ts: str | None) -> None:
+        extra = {"thread_key": key.as_str()}
+        now = time.time()
+
+        def step(state: ThreadState | None) -> tuple[ThreadState | None, Turn]:
+            turn = self.conversation.handle(state, user_turn, now=now)
+            return turn.state, turn
+
+        try:
+            turn = await self.store.transact(key, step)
+        except Exception:
+            # the store is down or refused the write: say so rather than leave the person waiting
+            log.exception("could not update the thread state", extra=extra)
+            await self.poster.post(channel=key.channel, message=text_message(wording.INTERNAL_ERROR),
+                                   thread_ts=key.thread_ts, context=key)
+            return
+        self._count_turn(turn, now=now)
+        for message in turn.messages:
+            posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
+                                            context=key)
+            if posted.error is not None:
+                break  # not_in_channel and friends: the rest would fail the same way (already logged)
+        if person_ts:
+            for name in turn.reactions:
+                await self.poster.react(channel=key.channel, ts=person_ts, name=name, context=key)
+        if turn.escalation is not None:
+            await self._escalate(key, turn.escalation.summary_with_link)
+
+    async def _escalate(self, key: ThreadKey, summary_with_link: Callable[[str | None], Message]) -> None:
+        extra = {"thread_key": key.as_str()}
+        link = await self.poster.permalink(channel=key.channel, ts=key.thread_ts, context=key)
+        summary = summary_with_link(link)
+        target = self.settings.escalation_channel
+        if not target:
+            # nobody configured a channel for humans: leave the summary where the people in this channel see it
+            await self.poster.post(channel=key.channel, message=summary, thread_ts=key.thread_ts, context=key)
+            log.warning("escalated in the thread itself: KBBOT_ESCALATION_CHANNEL is not set", extra=extra)
+            return
+        posted = await self.poster.post(channel=target, message=summary, thread_ts=None, context=key)
+        if posted.error is None:
+            log.info("escalated to %s", target, extra=extra)
+            return
+        # The humans cannot be reached there; the thread gets the summary and the reason instead.
+        reason = text_message(self.poster.explain(posted.error, channel=target))
+        for message in (reason, summary):
+            await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts, context=key)
+
+    async def _respond(
+        self, respond: Respond, reply: Message, *, channel: str, user: str, replace_original: bool = False
+    ) -> None:
+        """An ephemeral answer through the response_url, which works even in channels the bot is not in."""
+        try:
+            await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral",
+                          replace_original=replace_original)
+            return
+        except Exception as exc:  # no response_url (odd payloads), or it expired after 30 minutes
+            log.warning("could not answer through the response_url: %s", exc)
+        if channel and user:
+            await self.poster.ephemeral(channel=channel, user=user, message=reply)
+
+    # ---- metrics
+
+    def _count_turn(self, turn: Turn, *, now: float) -> None:
+        # What this turn did is in the history entries it added, all stamped with this turn's `now`.
+        state = turn.state
+        for entry in state.history if state is not None else ():
+            if entry.at != now:
+                continue
+            if entry.event == "shown":
+                self.metrics.steps_walked.inc()
+            elif entry.event == "worked":
+                self.metrics.outcomes.inc(outcome="resolved")
+            elif entry.event == "escalated":
+                self.metrics.outcomes.inc(outcome="escalated")
+
+    def _observe_reply(self, started: float | None) -> None:
+        if started is not None:
+            self.metrics.reply_latency.observe(time.monotonic() - started)
+
+
+def _kind(body: Mapping[str, Any]) -> str:
+    """A short label for a request, for logs and the events counter."""
+    event = body.get("event")
+    if isinstance(event, Mapping) and event.get("type"):
+        return str(event["type"])
+    if "command" in body:
+        return "slash_command"
+    return str(body.get("type") or "unknown")
+
+
+def build_app(
+    *,
+    settings: Settings,
+    conversation: Conversation,
+    store: ThreadStore,
+    client: AsyncWebClient | None = None,
+    metrics: Metrics | None = None,
+    inflight: InFlight | None = None,
+) -> AsyncApp:
+    """The bolt app with every listener registered. HTTP mode and Socket Mode both dispatch into it."""
+    client = client or make_client(settings)
+    metrics = metrics or Metrics()
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.signing_secret or "",
+        # ack first, work after: bolt answers Slack as soon as ack() runs and the listener carries on
+        process_before_response=False,
+        logger=logging.getLogger("kbbot.slack.bolt"),
+    )
+    KbBotListeners(
+        settings=settings,
+        conversation=conversation,
+        store=store,
+        poster=SlackPoster(client=client, metrics=metrics),
+        metrics=metrics,
+        inflight=inflight or InFlight(),
+    ).register(app)
+    return app

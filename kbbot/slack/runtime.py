@@ -1,0 +1,180 @@
+"""Assembling a running bot from `Settings`, shared by `kbbot serve` and `kbbot chat` (one code path for both).
+
+    settings ─► index (KnowledgeBase + SearchEngine) ─► Conversation ─┐
+             ─► thread store ─────────────────────────────────────────┼─► build_app() ─► aiohttp: /slack/events
+             ─► AsyncWebClient (SLACK_API_URL) ───────────────────────┘                          /healthz
+                                                                                                  /metrics
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher
+from kbbot.conversation.intents import IntentSet
+from kbbot.errors import ConfigError
+from kbbot.kb import KnowledgeBase
+from kbbot.search.types import SearchContext, SearchResult
+from kbbot.settings import Settings
+from kbbot.slack.app import InFlight, build_app, make_client
+from kbbot.slack.metrics import CONTENT_TYPE, Metrics
+from kbbot.store import ThreadStore, open_store
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+# How long a stopping server waits for answers still being worked on (Slack has long had its ack by then).
+DRAIN_S = 10.0
+# Without a configured escalation channel the summary stays in the thread, for whoever watches the channel.
+IN_THREAD_TARGET = "the people in this channel"
+
+
+class TimedSearch:
+    """The engine's searcher, with search latency and confidence bands counted on the way through."""
+
+    def __init__(self, *, inner: Searcher, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    def search(self, text: str, *, limit: int = 10, context: SearchContext | None = None) -> SearchResult:
+        started = time.perf_counter()
+        result = self._inner.search(text, limit=limit, context=context)
+        self._metrics.search_latency.observe(time.perf_counter() - started)
+        if result.band == "none" or not result.hits:
+            self._metrics.no_match.inc()
+        else:
+            self._metrics.answers.inc(band=result.band)
+        return result
+
+
+def intents_dir() -> Path:
+    """The built-in intents (`intents/*.yaml` beside the package, like seeds/)."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here.parent / "intents", here / "intents"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError("the built-in intents/ folder is missing")
+
+
+@dataclass(slots=True)
+class BotRuntime:
+    settings: Settings
+    kb: KnowledgeBase
+    store: ThreadStore
+    app: AsyncApp
+    client: AsyncWebClient
+    metrics: Metrics
+    index_dir: Path
+    inflight: InFlight
+
+    @classmethod
+    async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
+        # Imported here: building the default index pulls in the parsers, which only start-up needs.
+        from kbbot.locate import resolve_index
+        from kbbot.search import SearchEngine
+
+        started = time.perf_counter()
+        index_dir = await asyncio.to_thread(resolve_index, settings.index)
+        kb = await asyncio.to_thread(KnowledgeBase.open, index_dir)
+        engine = await asyncio.to_thread(SearchEngine.load, index_dir, kb)
+        intents = IntentSet.load(intents_dir())
+        metrics = Metrics()
+        client = client or make_client(settings)
+        target = await _escalation_target(client, settings.escalation_channel)
+        conversation = Conversation(
+            kb=kb,
+            search=TimedSearch(inner=engine, metrics=metrics),
+            intents=intents,
+            settings=ConversationSettings(escalation_target=target),
+        )
+        store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)
+        inflight = InFlight()
+        app = build_app(
+            settings=settings, conversation=conversation, store=store, client=client, metrics=metrics,
+            inflight=inflight,
+        )
+        log.info(
+            "kbbot ready: %d articles from %s, %s store, in %.2fs",
+            len(kb), index_dir, urlsplit(settings.store_url).scheme, time.perf_counter() - started,
+        )
+        return cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
+                   index_dir=index_dir, inflight=inflight)
+
+    async def close(self, *, drain_s: float = DRAIN_S) -> None:
+        """Let answers being worked on finish (Slack has had its ack), then let go of the store and index."""
+        late = await self.inflight.drain(timeout=drain_s)
+        if late:
+            log.warning("stopped with %d answer(s) unfinished", late)
+        await self.store.close()
+        self.kb.close()
+
+    # ---- HTTP
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        index_ok = len(self.kb) > 0
+        store: dict[str, Any] = {"backend": urlsplit(self.settings.store_url).scheme, "ok": True}
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout=2.0)
+        except Exception as exc:  # any failure to answer is "unhealthy", whatever the backend raised
+            store.update(ok=False, error=str(exc) or type(exc).__name__)
+        ok = index_ok and bool(store["ok"])
+        return ok, {
+            "status": "ok" if ok else "unavailable",
+            "index": {"loaded": index_ok, "articles": len(self.kb)},
+            "store": store,
+            "mode": "socket" if self.settings.socket_mode else "http",
+        }
+
+    def web_app(self, *, with_events: bool = True) -> web.Application:
+        """The aiohttp application: Slack's requests (HTTP mode), health and metrics on one port."""
+        web_app = web.Application()
+
+        async def events(request: web.Request) -> web.StreamResponse:
+            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
+
+        async def healthz(_request: web.Request) -> web.Response:
+            ok, details = await self.health()
+            return web.json_response(details, status=200 if ok else 503)
+
+        async def metrics(_request: web.Request) -> web.Response:
+            return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+
+        if with_events:
+            web_app.router.add_post(EVENTS_PATH, events)
+        web_app.router.add_get("/healthz", healthz)
+        web_app.router.add_get("/metrics", metrics)
+        return web_app
+
+    async def start_http(self, *, host: str, port: int, with_events: bool = True) -> tuple[web.AppRunner, int]:
+        """Serve the web app; returns the runner (for cleanup) and the port actually bound (port 0 picks one)."""
+        runner = web.AppRunner(self.web_app(with_events=with_events), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        return runner, int(runner.addresses[0][1])
+
+
+async def _escalation_target(client: AsyncWebClient, channel: str | None) -> str:
+    """How the thread names where a hand-over went: "#it-helpdesk" when Slack tells us the channel's name."""
+    if not channel:
+        return IN_THREAD_TARGET
+    try:
+        info = await client.conversations_info(channel=channel)
+        name = (info.get("channel") or {}).get("name")
+    except (TimeoutError, SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("cannot look up the escalation channel %s: %s", channel, exc)
+        name = None
+    return f"#{name}" if name else "the support team"
+
