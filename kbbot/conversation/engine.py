@@ -291,6 +291,9 @@ class Conversation:
             query = f"{st.question} {query}"
         result = self._run_search(query, st)
         hits = result[1]
+        if (not hits or result[0].band == "none") and original is not None and original.status == "walking":
+            # A stray remark mid-fix ("hmm, regedit?") that finds nothing must not throw away the position.
+            return Turn(state=original, messages=[cards.no_match_card(text)])
         base = st.evolve(
             now=now,
             question=query,

@@ -84,22 +84,13 @@ class Intent:
 _MENTION = re.compile(r"<[@!#][^>]*>")
 _NON_WORD = re.compile(r"[^\w\s']+")
 _SPACES = re.compile(r"\s+")
-_WORD_NUMBERS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "first": "1",
-    "second": "2",
-    "third": "3",
-    "fourth": "4",
-    "fifth": "5",
+_NUMBER_WORDS = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+)  # fmt: skip
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_WORD_NUMBERS = {w: str(n) for n, w in enumerate(_NUMBER_WORDS, start=1)} | {
+    w: str(n) for n, w in enumerate(_ORDINALS, start=1)
 }
 
 
