@@ -7,10 +7,14 @@ developer's real token, store or index can never be used (or overwritten) by a t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from kbbot.slack.loopback import LoopbackBot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,3 +60,13 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> It
     out = tmp_path_factory.mktemp("seeds-index")
     run_index([str(seeds_dir)], out, progress=False)
     yield out
+
+
+@pytest.fixture
+async def slack_bot(seeds_index: Path) -> AsyncIterator[LoopbackBot]:
+    """The real app in HTTP mode on loopback over the seeds, Slack stood in (escalations go to C0HUMANS)."""
+    from kbbot.slack.loopback import loopback_bot
+    from kbbot.slack.standin import STANDIN_HUMANS
+
+    async with loopback_bot(index=seeds_index, escalation_channel=STANDIN_HUMANS) as bot:
+        yield bot

@@ -34,6 +34,7 @@ STANDIN_BOT_ID = "B0KBBOT"
 STANDIN_USER = "U0ASKER"
 STANDIN_CHANNEL = "C0SUPPORT"
 STANDIN_DM = "D0ASKER"
+STANDIN_HUMANS = "C0HUMANS"  # where escalations go in tests and `kbbot chat`
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -249,6 +250,7 @@ class SlackStandIn:
         self._channels: dict[str, _Channel] = {
             STANDIN_CHANNEL: _Channel(id=STANDIN_CHANNEL, name="support"),
             STANDIN_DM: _Channel(id=STANDIN_DM, name="", is_im=True),
+            STANDIN_HUMANS: _Channel(id=STANDIN_HUMANS, name="it-helpdesk"),
         }
         self._last_ts = 0.0
         self._response_urls = itertools.count(1)

@@ -1,0 +1,359 @@
+"""Scenarios: signed HTTP requests to the running app on loopback, Slack's Web API stood in and recorded.
+
+Each test reads like a conversation in Slack. Waiting is by polling the stand-in's recorded calls with a timeout;
+"nothing more was said" is `standin.quiet()` (no call for a quarter of a second).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientSession
+
+from kbbot.parse import parse_file
+from kbbot.slack.loopback import LoopbackBot, buttons, readable
+from kbbot.slack.standin import (
+    STANDIN_BOT_ID,
+    STANDIN_CHANNEL,
+    STANDIN_DM,
+    STANDIN_HUMANS,
+    STANDIN_USER,
+    event_callback,
+    sign,
+    signed_headers,
+)
+
+pytestmark = pytest.mark.asyncio
+
+MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
+
+
+def _first_sentence(text: str) -> str:
+    flat = " ".join(text.split())
+    match = re.match(r"(.{40,}?[.:])(\s|$)", flat)
+    return match.group(1) if match else flat[:200]
+
+
+def _seed_symptoms() -> list[tuple[str, str]]:
+    # Parsed here only to name the test cases; the bot answers from the session's seeds index.
+    articles = [parse_file(p) for p in sorted((Path(__file__).resolve().parents[1] / "seeds").iterdir())]
+    return [(a.id, _first_sentence(a.sections.get("SYMPTOMS", a.title))) for a in articles]
+
+
+SEED_SYMPTOMS = _seed_symptoms()
+
+
+def _button(message: dict[str, object], action_id: str) -> str:
+    for b in buttons(message):
+        if b.action_id == action_id:
+            return b.value
+    raise AssertionError(f"no {action_id} button on {readable(message)[:300]}")
+
+
+async def _last_bot_message(bot: LoopbackBot, count: int) -> dict[str, object]:
+    calls = await bot.posts(count)
+    ts = calls[-1].args
+    message = next(m for m in reversed(bot.standin.messages) if m.get("bot_id") and m["text"] == ts["text"])
+    return message
+
+
+# ---- answering
+
+
+@pytest.mark.parametrize(("article_id", "symptom"), SEED_SYMPTOMS, ids=[a for a, _ in SEED_SYMPTOMS])
+async def test_a_mention_with_a_seeds_symptom_gets_that_article_in_a_thread(
+    slack_bot: LoopbackBot, article_id: str, symptom: str
+) -> None:
+    delivery, ts = await slack_bot.standin.mention(symptom)
+    assert delivery.status == 200
+    (post,) = await slack_bot.posts(1)
+    assert post.args["channel"] == STANDIN_CHANNEL
+    assert post.args["thread_ts"] == ts  # a new thread on the asker's message
+    assert article_id in post.args["text"]
+    assert post.args["blocks"][0]["type"] == "header" and article_id in post.args["blocks"][0]["text"]["text"]
+    assert "<@" not in post.args["text"]  # the bot's own mention never leaks into the answer
+
+
+async def test_pasting_the_mailbag_error_finds_the_mailbag_article(slack_bot: LoopbackBot) -> None:
+    _, ts = await slack_bot.standin.mention(MAILBAG_ERROR)
+    (post,) = await slack_bot.posts(1)
+    assert "Q237695" in post.args["text"] and post.args["thread_ts"] == ts
+    assert {b.action_id for b in buttons(post)} >= {"kb:walk", "kb:not_mine"}
+
+
+async def test_a_question_the_kb_cannot_answer_gets_an_honest_no_match(slack_bot: LoopbackBot) -> None:
+    await slack_bot.standin.mention("the espresso machine on floor 3 makes a grinding noise")
+    (post,) = await slack_bot.posts(1)
+    assert "don't know" in readable(post)
+    assert not re.search(r"Q\d{5,}", post.args["text"])
+
+
+async def test_a_direct_message_is_answered_in_a_thread(slack_bot: LoopbackBot) -> None:
+    _, ts = await slack_bot.standin.say(MAILBAG_ERROR, channel=STANDIN_DM)
+    (post,) = await slack_bot.posts(1)
+    assert post.args["channel"] == STANDIN_DM and post.args["thread_ts"] == ts
+    assert "Q237695" in post.args["text"]
+
+
+# ---- /kb
+
+
+async def test_kb_command_answers_ephemerally_and_share_posts_the_card(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    delivery = await standin.slash("/kb", "Q102087")
+    assert delivery.status == 200 and delivery.elapsed_s < 1.0
+    (reply,) = await standin.wait_for("response_url")
+    assert reply.args["response_type"] == "ephemeral"
+    assert "Q102087" in reply.args["text"]
+    assert [b.action_id for b in buttons(reply)] == ["kb:share"]
+    assert not standin.calls_to("chat.postMessage")  # nobody else saw it
+
+    ephemeral = standin.messages[-1]
+    await standin.click(ephemeral | {"channel": STANDIN_CHANNEL}, action_id="kb:share", value="Q102087")
+    (shared,) = await slack_bot.posts(1)
+    assert shared.args["channel"] == STANDIN_CHANNEL and "thread_ts" not in shared.args
+    assert "Q102087" in shared.args["text"] and f"<@{STANDIN_USER}>" in readable(shared)
+    await standin.wait_for("response_url", count=2)
+    assert standin.calls_to("response_url")[-1].args.get("delete_original") is True
+
+    # the shared card's buttons start a walk-through in a thread under it
+    card = standin.message(shared_ts := standin.messages[-1]["ts"])
+    assert card is not None
+    await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
+    step = (await slack_bot.posts(2))[-1]
+    assert step.args["thread_ts"] == shared_ts and "Step 1" in readable(step)
+
+
+async def test_kb_share_into_a_channel_the_bot_is_not_in_explains_how_to_invite_it(
+    slack_bot: LoopbackBot,
+) -> None:
+    standin = slack_bot.standin
+    standin.set_channel("C0PRIVATE", is_member=False)
+    await standin.slash("/kb", "Q102087", channel="C0PRIVATE")
+    await standin.wait_for("response_url")
+    ephemeral = standin.messages[-1] | {"channel": "C0PRIVATE"}
+    await standin.click(ephemeral, action_id="kb:share", value="Q102087")
+    replies = await standin.wait_for("response_url", count=2)
+    assert "/invite @kbbot" in replies[-1].args["text"]
+    assert replies[-1].args["response_type"] == "ephemeral"
+
+
+async def test_kb_usage_and_unknown_numbers(slack_bot: LoopbackBot) -> None:
+    await slack_bot.standin.slash("/kb", "")
+    await slack_bot.standin.slash("/kb", "Q999999")
+    usage, unknown = await slack_bot.standin.wait_for("response_url", count=2)
+    assert "/kb" in readable(usage)
+    assert "Q999999" in readable(unknown)
+
+
+# ---- walking through a fix
+
+
+async def test_walking_through_the_steps_by_typed_replies(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    await slack_bot.posts(1)
+    for n, text in enumerate(["walk me through", "next", "next", "back"], start=2):
+        await standin.say(text, thread_ts=ts)  # no mention needed once kbbot is in the thread
+        posts = await slack_bot.posts(n)
+        assert posts[-1].args["thread_ts"] == ts
+    shown = [re.search(r"Step (\d+) of (\d+)", p.args["text"]) for p in standin.calls_to("chat.postMessage")[1:]]
+    assert [m.group(1) for m in shown if m] == ["1", "2", "3", "2"]
+
+    await standin.say("it worked", thread_ts=ts)
+    await slack_bot.posts(6)
+    reaction = await standin.wait_for("reactions.add")
+    assert reaction[0].args["name"] == "white_check_mark"
+    assert slack_bot.runtime.metrics.outcomes.value(outcome="resolved") == 1
+    assert slack_bot.runtime.metrics.steps_walked.value() == 4
+
+
+async def test_walking_through_the_steps_by_buttons(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    card = await _last_bot_message(slack_bot, 1)
+    await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
+    step1 = await _last_bot_message(slack_bot, 2)
+    assert "Step 1" in readable(step1) and step1["thread_ts"] == ts
+    await standin.click(step1, action_id="kb:next", value=_button(step1, "kb:next"))
+    step2 = await _last_bot_message(slack_bot, 3)
+    assert "Step 2" in readable(step2)
+
+    # the same button pressed twice (a double click, or Slack redelivering) changes nothing the second time
+    await standin.click(step1, action_id="kb:next", value=_button(step1, "kb:next"))
+    stale = await _last_bot_message(slack_bot, 4)
+    assert "Step 3" not in readable(stale)
+
+
+async def test_asking_for_a_human_posts_a_summary_with_the_thread_link(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    await slack_bot.posts(1)
+    await standin.say("walk me through", thread_ts=ts)
+    await slack_bot.posts(2)
+    await standin.say("talk to a human", thread_ts=ts)
+    posts = await standin.wait_for("chat.postMessage", count=4)
+    summary = next(p for p in posts if p.args["channel"] == STANDIN_HUMANS)
+    told = next(p for p in posts[2:] if p.args["channel"] == STANDIN_CHANNEL)
+    assert "Q237695" in readable(summary)
+    assert f"p{ts.replace('.', '')}" in readable(summary)  # the permalink of the thread
+    assert "#it-helpdesk" in readable(told) and told.args["thread_ts"] == ts
+    assert slack_bot.runtime.metrics.outcomes.value(outcome="escalated") == 1
+
+
+# ---- who is answered, and only once
+
+
+async def test_a_retried_event_gets_one_reply(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    event = {
+        "type": "app_mention",
+        "user": STANDIN_USER,
+        "text": f"<@{standin.bot_user_id}> {MAILBAG_ERROR}",
+        "ts": "1700000000.000100",
+        "channel": STANDIN_CHANNEL,
+    }
+    envelope = event_callback(event, team_id=standin.team_id)
+    first = await standin.send_envelope(envelope)
+    retry = await standin.send_envelope(envelope, retry_num=1)
+    again = await standin.send_envelope(envelope, retry_num=2)
+    assert first.status == retry.status == again.status == 200
+    await slack_bot.posts(1)
+    await standin.quiet()
+    assert len(standin.calls_to("chat.postMessage")) == 1
+    assert slack_bot.runtime.metrics.duplicate_events.value() == 2
+
+
+async def test_a_mention_delivered_as_two_events_gets_one_reply(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    text = f"<@{standin.bot_user_id}> {MAILBAG_ERROR}"
+    base = {"user": STANDIN_USER, "text": text, "ts": "1700000000.000200", "channel": STANDIN_CHANNEL}
+    await standin.send_event(base | {"type": "message", "channel_type": "channel"})
+    await standin.send_event(base | {"type": "app_mention"})
+    await slack_bot.posts(1)
+    await standin.quiet()
+    assert len(standin.calls_to("chat.postMessage")) == 1
+
+
+async def test_bots_edits_joins_and_strangers_threads_are_not_answered(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    await slack_bot.posts(1)
+    base = {"type": "message", "channel": STANDIN_CHANNEL, "channel_type": "channel", "thread_ts": ts}
+    quiet_events = [
+        base | {"user": standin.bot_user_id, "bot_id": STANDIN_BOT_ID, "text": "next", "ts": "1700000001.1"},
+        base | {"subtype": "bot_message", "bot_id": "B0OTHER", "text": "next", "ts": "1700000001.2"},
+        base | {"subtype": "message_changed", "message": {"text": "next"}, "ts": "1700000001.3"},
+        base | {"subtype": "message_deleted", "ts": "1700000001.4"},
+        base | {"subtype": "channel_join", "user": "U0NEW", "text": "<@U0NEW> has joined", "ts": "1700000001.5"},
+        # a thread kbbot never spoke in, and plain channel chatter
+        base | {"user": STANDIN_USER, "text": "next", "ts": "1700000001.6", "thread_ts": "1600000000.000001"},
+        {k: v for k, v in base.items() if k != "thread_ts"} | {"user": STANDIN_USER, "text": MAILBAG_ERROR,
+                                                                 "ts": "1700000001.7"},
+    ]
+    for event in quiet_events:
+        delivery = await standin.send_event(event)
+        assert delivery.status == 200
+    await standin.quiet()
+    assert len(standin.calls_to("chat.postMessage")) == 1
+
+
+# ---- Slack being difficult
+
+
+async def test_a_rate_limited_post_is_retried_after_retry_after(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    standin.rate_limit_next("chat.postMessage", retry_after=0)
+    await standin.mention(MAILBAG_ERROR)
+    posts = await slack_bot.posts(2)
+    assert posts[0].args["text"] == posts[1].args["text"]
+    assert "Q237695" in standin.messages[-1]["text"]
+
+
+async def test_slack_refusing_a_post_is_logged_and_counted_never_raised(
+    slack_bot: LoopbackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin = slack_bot.standin
+    standin.fail_next("chat.postMessage", error="is_archived")
+    with caplog.at_level(logging.WARNING):
+        await standin.mention(MAILBAG_ERROR)
+        await slack_bot.posts(1)
+        await standin.quiet()
+    assert slack_bot.runtime.metrics.slack_api_errors.value(method="chat.postMessage", error="is_archived") == 1
+    refused = [r for r in caplog.records if "is_archived" in r.getMessage()]
+    assert refused and getattr(refused[0], "thread_key", "").startswith(f"{standin.team_id}:{STANDIN_CHANNEL}:")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # the process carries on answering
+    await standin.mention("walk me through the mailbag contention fix")
+    await slack_bot.posts(2)
+
+
+# ---- the HTTP edge
+
+
+async def test_requests_with_a_bad_or_stale_signature_are_rejected(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    body = json.dumps(event_callback({"type": "app_mention", "user": STANDIN_USER, "text": "hi", "ts": "1.2",
+                                      "channel": STANDIN_CHANNEL}))
+    now = int(time.time())
+    wrong = signed_headers(body, secret="not-the-secret", content_type="application/json", timestamp=now)
+    stale_ts = now - 6 * 60
+    secret = standin.signing_secret
+    stale = signed_headers(body, secret=secret, content_type="application/json", timestamp=stale_ts)
+    assert stale["X-Slack-Signature"] == sign(body, secret=secret, timestamp=stale_ts)
+    async with ClientSession() as http:
+        for headers in (wrong, stale, {"Content-Type": "application/json"}):
+            async with http.post(f"{slack_bot.base_url}/slack/events", data=body, headers=headers) as resp:
+                assert resp.status == 401
+    await standin.quiet()
+    assert not standin.replies()
+
+
+async def test_acks_come_back_before_the_work_is_done(slack_bot: LoopbackBot) -> None:
+    # the first request also pays for auth.test; the ack must still be far inside Slack's 3 seconds
+    delivery, _ = await slack_bot.standin.mention(MAILBAG_ERROR)
+    assert delivery.status == 200 and delivery.elapsed_s < 1.0
+    await slack_bot.posts(1)
+
+
+async def test_healthz_reports_index_and_store(slack_bot: LoopbackBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with ClientSession() as http:
+        async with http.get(f"{slack_bot.base_url}/healthz") as resp:
+            assert resp.status == 200
+            body = await resp.json()
+        assert body["status"] == "ok" and body["index"]["articles"] == 5 and body["store"]["ok"] is True
+
+        async def down() -> None:
+            raise ConnectionError("store unreachable")
+
+        monkeypatch.setattr(slack_bot.runtime.store, "ping", down)
+        async with http.get(f"{slack_bot.base_url}/healthz") as resp:
+            assert resp.status == 503
+            body = await resp.json()
+        assert body["store"] == {"backend": "memory", "ok": False, "error": "store unreachable"}
+
+
+async def test_metrics_count_what_happened(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    await standin.mention(MAILBAG_ERROR)
+    await standin.mention("the espresso machine on floor 3 makes a grinding noise")
+    await slack_bot.posts(2)
+    async with ClientSession() as http, http.get(f"{slack_bot.base_url}/metrics") as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
+        text = await resp.text()
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    assert samples['kbbot_events_total{kind="app_mention"}'] == 2
+    assert samples['kbbot_answers_total{band="answer"}'] >= 1
+    assert samples["kbbot_no_match_total"] >= 1
+    assert samples["kbbot_search_latency_seconds_count"] >= 2
+    assert samples["kbbot_reply_latency_seconds_count"] == 2
+    assert samples['kbbot_reply_latency_seconds_bucket{le="+Inf"}'] == 2
