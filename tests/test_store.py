@@ -1,0 +1,330 @@
+"""One contract for every thread store: memory, SQLite (a tmp file) and Redis (a real redis-server on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from kbbot.conversation.state import ThreadKey, ThreadState
+from kbbot.errors import StoreError
+from kbbot.store import ThreadStore, open_store
+
+REDIS_SERVER = "/usr/bin/redis-server"
+KEY = ThreadKey(team="T1", channel="C1", thread_ts="1700000000.000100")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(REDIS_SERVER).exists() and shutil.which("redis-server") is None:
+        pytest.skip(f"{REDIS_SERVER} is not installed; the Redis store contract cannot run")
+    binary = REDIS_SERVER if Path(REDIS_SERVER).exists() else str(shutil.which("redis-server"))
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
+         "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+_db_counter = iter(range(1, 10_000))
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    base: str = request.getfixturevalue("redis_url")
+    # a fresh logical database per test, so tests never see each other's keys
+    return base.rsplit("/", 1)[0] + f"/{next(_db_counter) % 16}"
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[ThreadStore]:
+    s = open_store(store_url)
+    if store_url.startswith("redis"):
+        await s._client.flushdb()  # type: ignore[attr-defined]
+    yield s
+    await s.close()
+
+
+def _add(item: str, *, now: float = 1.0):  # type: ignore[no-untyped-def]
+    """A pure update: append `item` to the candidates (a list we can count), bumping the version."""
+
+    def fn(state: ThreadState | None) -> tuple[ThreadState | None, int]:
+        base = state or ThreadState()
+        new = base.evolve(now=now, candidates=(*base.candidates, item))
+        return new, new.version
+
+    return fn
+
+
+# --- the contract ------------------------------------------------------------------------------------------------
+
+
+async def test_unknown_thread_is_none(store: ThreadStore) -> None:
+    assert await store.get(KEY) is None
+    await store.ping()
+
+
+async def test_transact_creates_updates_and_returns_the_result(store: ThreadStore) -> None:
+    assert await store.transact(KEY, _add("Q1")) == 1
+    assert await store.transact(KEY, _add("Q2")) == 2
+    state = await store.get(KEY)
+    assert state is not None and state.version == 2 and state.candidates == ("Q1", "Q2")
+
+
+async def test_no_change_writes_nothing(store: ThreadStore) -> None:
+    await store.transact(KEY, _add("Q1"))
+    assert await store.transact(KEY, lambda s: (s, "same")) == "same"
+    assert await store.transact(KEY, lambda s: (None, "none")) == "none"
+    state = await store.get(KEY)
+    assert state is not None and state.version == 1 and state.candidates == ("Q1",)
+
+
+async def test_state_round_trips_exactly(store: ThreadStore) -> None:
+    hostile = "<!channel> & ``` *bold* 😀 \u200b é \n" * 10
+    new = ThreadState().evolve(
+        now=12.5, question=hostile, asker="U1", product="Microsoft Exchange Server", status="walking",
+        article_id="Q237695", procedure_no=1, step_no=4, excluded=("Q1",), candidates=("Q237695", "Q1"),
+    )  # fmt: skip
+    new = dataclasses.replace(new, history=new.with_event("shown", now=12.5, article_id="Q237695", step_no=4))
+    await store.transact(KEY, lambda s: (new, None))
+    assert await store.get(KEY) == new
+
+
+async def test_threads_are_keyed_by_team_channel_and_ts(store: ThreadStore) -> None:
+    other_channel = dataclasses.replace(KEY, channel="C2")
+    other_team = dataclasses.replace(KEY, team="T2")
+    await store.transact(KEY, _add("Q1"))
+    await store.transact(other_channel, _add("Q2"))
+    assert (await store.get(KEY)).candidates == ("Q1",)  # type: ignore[union-attr]
+    assert (await store.get(other_channel)).candidates == ("Q2",)  # type: ignore[union-attr]
+    assert await store.get(other_team) is None
+
+
+async def test_fifty_concurrent_updates_to_one_thread_lose_none(store: ThreadStore) -> None:
+    results = await asyncio.gather(*(store.transact(KEY, _add(f"Q{i}")) for i in range(50)))
+    state = await store.get(KEY)
+    assert state is not None
+    assert sorted(state.candidates) == sorted(f"Q{i}" for i in range(50))
+    assert state.version == 50 and sorted(results) == list(range(1, 51))
+
+
+async def test_version_must_move_forward(store: ThreadStore) -> None:
+    await store.transact(KEY, _add("Q1"))
+    await store.transact(KEY, _add("Q2"))
+    with pytest.raises(StoreError, match="version"):
+        await store.transact(KEY, lambda s: (ThreadState(version=1), None))
+
+
+async def test_fn_errors_propagate_and_nothing_is_written(store: ThreadStore) -> None:
+    await store.transact(KEY, _add("Q1"))
+
+    def broken(state: ThreadState | None) -> tuple[ThreadState | None, None]:
+        raise RuntimeError("engine bug")
+
+    with pytest.raises(RuntimeError):
+        await store.transact(KEY, broken)
+    assert (await store.get(KEY)).version == 1  # type: ignore[union-attr]
+
+
+async def test_claim_event_once(store: ThreadStore) -> None:
+    assert await store.claim_event("Ev1") is True
+    assert await store.claim_event("Ev1") is False
+    assert await store.claim_event("Ev2") is True
+    claims = await asyncio.gather(*(store.claim_event("Ev3") for _ in range(20)))
+    assert claims.count(True) == 1
+
+
+async def test_expiry_of_idle_threads_and_event_claims(store_url: str) -> None:
+    store = open_store(store_url, thread_ttl_s=1)
+    try:
+        if store_url.startswith("redis"):
+            await store._client.flushdb()  # type: ignore[attr-defined]
+        await store.transact(KEY, _add("Q1"))
+        assert await store.claim_event("EvX", ttl_s=1) is True
+        assert await store.claim_event("EvX", ttl_s=1) is False
+        await asyncio.sleep(1.3)
+        assert await store.get(KEY) is None
+        # an expired thread starts afresh
+        assert await store.transact(KEY, _add("Q2")) == 1
+        assert (await store.get(KEY)).candidates == ("Q2",)  # type: ignore[union-attr]
+        assert await store.claim_event("EvX", ttl_s=1) is True
+    finally:
+        await store.close()
+
+
+# --- several processes sharing one store (SQLite file, Redis) ----------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    base: str = request.getfixturevalue("redis_url")
+    return base.rsplit("/", 1)[0] + "/15"
+
+
+async def test_two_store_instances_share_threads_and_claims(shared_url: str) -> None:
+    first, second = open_store(shared_url), open_store(shared_url)
+    try:
+        if shared_url.startswith("redis"):
+            await first._client.flushdb()  # type: ignore[attr-defined]
+        updates = [(first if i % 2 else second).transact(KEY, _add(f"Q{i}")) for i in range(50)]
+        await asyncio.gather(*updates)
+        for s in (first, second):
+            state = await s.get(KEY)
+            assert state is not None and len(set(state.candidates)) == 50 and state.version == 50
+        claims = await asyncio.gather(*((first if i % 2 else second).claim_event("shared") for i in range(10)))
+        assert claims.count(True) == 1
+    finally:
+        await first.close()
+        await second.close()
+
+
+def _interloper_write(url: str, state: ThreadState) -> None:
+    """Another process writing the thread behind the store's back (synchronously, mid-transact)."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url[len("sqlite://") :]) as conn:
+            conn.execute(
+                "UPDATE threads SET version = ?, state = ? WHERE key = ?",
+                (state.version, state.to_json(), KEY.as_str()),
+            )
+    else:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.hset(f"kbbot:thread:{KEY.as_str()}", mapping={"version": state.version, "state": state.to_json()})
+        client.close()
+
+
+async def test_a_conflicting_write_makes_fn_run_again_on_the_fresh_state(shared_url: str) -> None:
+    store = open_store(shared_url)
+    try:
+        if shared_url.startswith("redis"):
+            await store._client.flushdb()  # type: ignore[attr-defined]
+        await store.transact(KEY, _add("Q1"))
+        seen: list[tuple[str, ...]] = []
+
+        def fn(state: ThreadState | None) -> tuple[ThreadState | None, int]:
+            assert state is not None
+            seen.append(state.candidates)
+            if len(seen) == 1:  # the first attempt loses: someone else writes version 2 meanwhile
+                _interloper_write(shared_url, state.evolve(now=3.0, candidates=(*state.candidates, "other")))
+            new = state.evolve(now=4.0, candidates=(*state.candidates, "mine"))
+            return new, new.version
+
+        assert await store.transact(KEY, fn) == 3
+        assert seen == [("Q1",), ("Q1", "other")]
+        state = await store.get(KEY)
+        assert state is not None and state.candidates == ("Q1", "other", "mine") and state.version == 3
+    finally:
+        await store.close()
+
+
+# --- backend specifics ------------------------------------------------------------------------------------------
+
+
+def test_unknown_store_url() -> None:
+    with pytest.raises(StoreError, match="unknown store URL"):
+        open_store("mongodb://localhost")
+    with pytest.raises(StoreError, match="no database path"):
+        open_store("sqlite://")
+
+
+async def test_sqlite_records_named_migrations_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    for _ in range(2):
+        store = open_store(f"sqlite:///{path}")
+        await store.ping()
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        names = [row[0] for row in conn.execute("SELECT name FROM migrations")]
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert names == ["0001_threads_and_events"]
+    assert mode == "wal"
+
+
+async def test_sqlite_unusable_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = open_store(f"sqlite:///{blocker / 'state.db'}")
+    with pytest.raises(StoreError, match="SQLite"):
+        await store.ping()
+
+
+async def test_sqlite_damaged_state_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.transact(KEY, _add("Q1"))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE threads SET state = '{not json'")
+    with pytest.raises(StoreError, match="not readable"):
+        await store.get(KEY)
+    await store.close()
+
+
+async def test_unreachable_redis_is_a_store_error() -> None:
+    store = open_store(f"redis://127.0.0.1:{_free_port()}/0")
+    try:
+        with pytest.raises(StoreError, match="Redis"):
+            await store.ping()
+        with pytest.raises(StoreError, match="Redis"):
+            await store.get(KEY)
+        with pytest.raises(StoreError, match="Redis"):
+            await store.claim_event("E")
+    finally:
+        await store.close()
+
+
+def test_redis_client_is_imported_only_by_the_redis_backend() -> None:
+    root = Path(__file__).resolve().parents[1] / "kbbot"
+    importers = [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.py")
+        if any(
+            line.strip().startswith(("import redis", "from redis"))
+            for line in p.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert importers == ["store/redis.py"]
