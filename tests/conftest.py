@@ -57,7 +57,7 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> It
     """The five seed articles indexed once per test session (the default knowledge base of `kbbot chat`)."""
     from kbbot.indexer import run_index
 
-    out = tmp_path_factory.mktemp("seeds-index")
+    out = tmp_path_factory.mktemp("seeds") / "index"
     run_index([str(seeds_dir)], out, progress=False)
     yield out
 

@@ -271,9 +271,9 @@ class KbBotListeners:
                                             context=key)
             if posted.error is not None:
                 break  # not_in_channel and friends: the rest would fail the same way (already logged)
-        if person_ts:
-            for name in turn.reactions:
-                await self.poster.react(channel=key.channel, ts=person_ts, name=name, context=key)
+        # a button has no message of its own: its reaction ("it worked") goes on the thread's first message
+        for name in turn.reactions:
+            await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
         if turn.escalation is not None:
             await self._escalate(key, turn.escalation.summary_with_link)
 
