@@ -19,11 +19,9 @@ import pytest
 from kbbot.slack.loopback import LoopbackBot
 from kbbot.slack.standin import event_callback, interactive_form
 
-SHARED = next(
-    (p for p in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")) if (p / "slack-samples").is_dir()),
-    None,
-)
-SAMPLES = SHARED / "slack-samples" if SHARED is not None else None
+# CI has shared/ beside the repository clone; a developer machine has it at /work/shared
+_CANDIDATES = (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))
+SAMPLES = next((p / "slack-samples" for p in _CANDIDATES if (p / "slack-samples").is_dir()), None)
 
 
 def _samples() -> list[Path]:
