@@ -1,0 +1,389 @@
+"""The search engine: a person's words or a pasted error -> ranked articles with a calibrated confidence.
+
+Three stages, each bounded so a 40,000-character paste costs about what a one-liner does:
+
+1. query analysis: Slack markup and junk removed, words stemmed, error signatures normalised, abbreviations
+   and synonyms added at low weight (data from kbbot/data/*.yaml), words the KB has never seen mapped to a
+   close vocabulary word with rapidfuzz (typos), at most MAX_QUERY_TERMS distinct terms kept, rarest first;
+2. candidate scoring over the whole KB with sparse postings (numpy bincount over the query terms' columns):
+   BM25F, title+symptom BM25, title BM25, word pairs, idf-weighted coverage, error-signature coverage and
+   product agreement, combined linearly;
+3. the short list (SHORTLIST articles) re-ranked with rapidfuzz agreement of the query with title, symptoms and
+   the article's literal error lines; a softmax over the final scores and a logistic model over a handful of
+   per-query features give the confidence and the band.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+
+from kbbot.search.index import SearchIndex, bigram_bucket
+from kbbot.search.lexicon import Lexicon
+from kbbot.search.model import (
+    SHORTLIST_FEATURES,
+    VECTOR_FEATURES,
+    RankModel,
+)
+from kbbot.search.text import _TOKEN, bigrams, clean_query, normalise_text, signatures, words
+from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
+
+if TYPE_CHECKING:
+    from kbbot.kb import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_TERMS = 40
+MAX_SIGNATURES = 12
+SHORTLIST = 30
+# rapidfuzz compares at most this much of the query: a pasted log's first lines carry the message
+FUZZ_QUERY_CHARS = 400
+ABBREVIATION_WEIGHT = 0.5
+SYNONYM_WEIGHT = 0.2
+TYPO_WEIGHT = 0.7
+# idf assumed for a word the KB has never seen: it counts against coverage (an out-of-domain question is
+# mostly such words) without letting one typo sink a good match
+UNKNOWN_IDF = 6.0
+CONTEXT_PRODUCT_BOOST = 2.0
+TYPO_MIN_LEN = 4
+TYPO_CUTOFF = 82.0
+
+
+@dataclass(slots=True)
+class QueryPlan:
+    """What the engine makes of one query."""
+
+    text: str  # cleaned, lower-cased, for rapidfuzz
+    cols: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    idf_mass: list[float] = field(default_factory=list)  # idf x weight of typed terms, 0 for expansions
+    sig_cols: list[int] = field(default_factory=list)
+    bigram_cols: list[int] = field(default_factory=list)
+    products: frozenset[str] = frozenset()
+    qmass: float = 0.0  # sum of idf x weight over what the person typed (unknown words included)
+    known: float = 0.0  # share of typed words the KB knows
+    signatures: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.cols and not self.bigram_cols
+
+
+@dataclass(slots=True)
+class Ranked:
+    """The short list with everything the confidence model and evaluation need."""
+
+    rows: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]
+    features: npt.NDArray[np.float64]  # rows x FEATURES
+    plan: QueryPlan
+
+
+def _accumulate(rows: npt.NDArray[np.int32], values: npt.NDArray[Any], n: int) -> npt.NDArray[np.float64]:
+    """Sum of values per row over all N rows (zeros when there are no postings)."""
+    if len(rows) == 0:
+        return np.zeros(n)
+    return np.bincount(rows, weights=values, minlength=n).astype(np.float64, copy=False)
+
+
+class SearchEngine:
+    """Load once (`SearchEngine.load(index_dir, kb)`), then `search()` from any thread: read-only."""
+
+    def __init__(
+        self,
+        *,
+        index: SearchIndex,
+        lexicon: Lexicon | None = None,
+        model: RankModel | None = None,
+        kb: KnowledgeBase | None = None,
+    ) -> None:
+        self.index = index
+        self.lexicon = lexicon if lexicon is not None else Lexicon.load()
+        self.model = model if model is not None else RankModel.load()
+        self.kb = kb
+        self._n = len(index)
+        self._row_of = {qid: row for row, qid in enumerate(index.ids)}
+        self._tag_code = {tag: code for code, tag in enumerate(index.product_names)}
+        self._typo_cache: dict[str, str | None] = {}
+        self._typo_buckets: dict[tuple[str, int], list[str]] | None = None
+        self._has_symptoms = index.has_symptoms.astype(np.float64)
+        self._product_masks: dict[frozenset[int], npt.NDArray[np.float64]] = {}
+        self._w_vec = self.model.rank_vector(VECTOR_FEATURES)
+        self._w_short = self.model.rank_vector(SHORTLIST_FEATURES)
+
+    @classmethod
+    def load(
+        cls, index_dir: Path, kb: KnowledgeBase | None = None, *, model: RankModel | None = None
+    ) -> SearchEngine:
+        """Open the search index of an index folder (`<index_dir>/search`, or `index_dir` itself)."""
+        index_dir = Path(index_dir)
+        directory = index_dir / "search" if (index_dir / "search").is_dir() else index_dir
+        return cls(index=SearchIndex.load(directory), model=model, kb=kb)
+
+    # ---------------------------------------------------------------- query analysis
+
+    def _typo(self, word: str) -> str | None:
+        """A vocabulary word close to an unknown query word (`recieve` -> `receive`), or None."""
+        if word in self._typo_cache:
+            return self._typo_cache[word]
+        if self._typo_buckets is None:
+            # built on first use, not at load: most queries never need it
+            buckets: dict[tuple[str, int], list[str]] = {}
+            df = self.index.df
+            for term, col in self.index.vocab.items():
+                if term.isalpha() and len(term) >= TYPO_MIN_LEN - 1 and df[col] >= 3:
+                    buckets.setdefault((term[0], len(term)), []).append(term)
+            self._typo_buckets = buckets
+        choices: list[str] = []
+        for n in (len(word) - 1, len(word), len(word) + 1):
+            choices.extend(self._typo_buckets.get((word[0], n), ()))
+        best = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
+        found = best[0] if best else None
+        if len(self._typo_cache) > 50_000:
+            self._typo_cache.clear()
+        self._typo_cache[word] = found
+        return found
+
+    def analyse(self, query: str) -> QueryPlan:
+        cleaned = clean_query(query)
+        norm = normalise_text(cleaned)
+        plan = QueryPlan(text=norm[:FUZZ_QUERY_CHARS])
+        if not norm.strip():
+            return plan
+        vocab, idf = self.index.vocab, self.index.idf
+        typed = words(norm)
+        counts: dict[str, int] = {}
+        for t in typed:
+            counts[t] = counts.get(t, 0) + 1
+        terms: dict[int, tuple[float, float]] = {}  # col -> (weight, idf mass)
+        unknown_mass = 0.0
+        n_known = 0
+        for t in counts:
+            col = vocab.get(t)
+            weight = 1.0
+            if col is None and len(t) >= TYPO_MIN_LEN and t.isalpha():
+                near = self._typo(t)
+                col = vocab.get(near) if near else None
+                weight = TYPO_WEIGHT
+            if col is None:
+                unknown_mass += UNKNOWN_IDF
+                continue
+            n_known += 1
+            if col not in terms:
+                terms[col] = (weight, weight * float(idf[col]))
+        if len(terms) > MAX_QUERY_TERMS:
+            # a pasted log: keep the rarest (most telling) terms; the rest would only add noise and time
+            keep = sorted(terms, key=lambda c: -float(idf[c]))[:MAX_QUERY_TERMS]
+            terms = {c: terms[c] for c in keep}
+        plan.known = n_known / max(1, len(counts))
+        raw = _TOKEN.findall(norm[:4000])
+        abbr, syn = self.lexicon.expand(raw)
+        for exps, weight in ((abbr, ABBREVIATION_WEIGHT), (syn, SYNONYM_WEIGHT)):
+            for exp in exps:
+                for t in exp.terms:
+                    col = vocab.get(t)
+                    if col is not None and col not in terms:
+                        terms[col] = (weight, 0.0)
+        plan.products = self.lexicon.products_in(raw)
+        sigs = list(dict.fromkeys(signatures(norm)))[:MAX_SIGNATURES]
+        plan.signatures = sigs
+        for s in sigs:
+            col = vocab.get(s)
+            if col is not None:
+                plan.sig_cols.append(col)
+                terms.setdefault(col, (1.0, 0.0))
+        plan.cols = list(terms)
+        plan.weights = [w for w, _ in terms.values()]
+        plan.idf_mass = [m for _, m in terms.values()]
+        plan.qmass = sum(plan.idf_mass) + unknown_mass
+        pairs = list(dict.fromkeys(bigrams(typed)))[: MAX_QUERY_TERMS * 2]
+        plan.bigram_cols = [bigram_bucket(p) for p in pairs]
+        return plan
+
+    # ---------------------------------------------------------------- scoring
+
+    def _product_mask(self, tags: frozenset[str]) -> npt.NDArray[np.float64]:
+        codes = [self._tag_code[t] for t in tags if t in self._tag_code]
+        key = frozenset(codes)
+        mask = self._product_masks.get(key)
+        if mask is None:
+            mask = np.isin(self.index.product_codes, codes).astype(np.float64)
+            if len(self._product_masks) < 256:
+                self._product_masks[key] = mask
+        return mask
+
+    def _vector_features(self, plan: QueryPlan) -> list[npt.NDArray[np.float64]]:
+        """VECTOR_FEATURES for every article, each as a length-N vector (bincount over the query's postings:
+        cheaper than gathering per-row features for the tens of thousands of rows a common word touches)."""
+        n = self._n
+        ix = self.index
+        qmass = max(plan.qmass, 1e-6)
+        zero = np.zeros(n)
+        mass = np.asarray(plan.idf_mass, dtype=np.float64) / qmass
+        rows, vals, lens = ix.full.gather(plan.cols, plan.weights)
+        full = _accumulate(rows, vals, n) / qmass
+        cover = _accumulate(rows, np.repeat(mass, lens), n)
+        sig = zero
+        if plan.sig_cols:
+            is_sig = np.isin(np.asarray(plan.cols), plan.sig_cols) / len(plan.signatures)
+            sig = _accumulate(rows, np.repeat(is_sig, lens), n)
+        h_rows, h_vals, h_lens = ix.head.gather(plan.cols, plan.weights)
+        head = _accumulate(h_rows, h_vals, n) / qmass
+        cover_head = _accumulate(h_rows, np.repeat(mass, h_lens), n)
+        t_rows, t_vals, _ = ix.title.gather(plan.cols, plan.weights)
+        title = _accumulate(t_rows, t_vals, n) / qmass
+        b_rows, b_vals, _ = ix.bigram.gather(plan.bigram_cols, [1.0] * len(plan.bigram_cols))
+        bigram = _accumulate(b_rows, b_vals, n) / qmass
+        if plan.products:
+            same = self._product_mask(plan.products)
+            other = 1.0 - same
+        else:
+            same = other = zero
+        return [full, head, title, bigram, cover, cover_head, sig, same, other, self._has_symptoms]
+
+    def _shortlist_features(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        out = np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
+        q = plan.text
+        if not q:
+            return out
+        for i, row in enumerate(rows):
+            head, errs = self.index.rapid_text(int(row))
+            head_l = head.lower()
+            title = head_l.split("\n", 1)[0]
+            out[i, 0] = fuzz.token_set_ratio(q, title) / 100.0
+            out[i, 1] = fuzz.partial_ratio(q, errs.lower()) / 100.0 if errs else 0.0
+            out[i, 2] = fuzz.token_set_ratio(q, head_l) / 100.0
+        return out
+
+    def rank(
+        self, query: str, *, context: SearchContext | None = None, shortlist: int = SHORTLIST
+    ) -> Ranked | None:
+        """The re-ranked short list for a query (None when the query has no searchable words)."""
+        plan = self.analyse(query)
+        if plan.empty:
+            return None
+        vecs = self._vector_features(plan)
+        score = np.zeros(self._n)
+        for w, v in zip(self._w_vec, vecs, strict=True):
+            if w:
+                score += w * v
+        # articles no query term reaches are not candidates, whatever the product features say
+        score[(vecs[0] <= 0) & (vecs[3] <= 0)] = -np.inf
+        if context is not None:
+            score = self._apply_context(context, score)
+        k = min(shortlist, self._n)
+        top = np.argpartition(-score, k - 1)[:k] if k < self._n else np.arange(self._n)
+        top = top[np.isfinite(score[top])]
+        if len(top) == 0:
+            return None
+        vec = np.stack([v[top] for v in vecs], axis=1)
+        short = self._shortlist_features(plan, top)
+        final = score[top] + short @ self._w_short
+        order = np.argsort(-final, kind="stable")
+        return Ranked(
+            rows=top[order].astype(np.int64),
+            scores=final[order],
+            features=np.hstack([vec, short])[order],
+            plan=plan,
+        )
+
+    def _apply_context(self, context: SearchContext, score: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        score = score.copy()
+        if context.excluded:
+            bad = [self._row_of[q] for q in context.excluded if q in self._row_of]
+            if bad:
+                score[bad] = -np.inf
+        if context.product:
+            tag = self.lexicon.product_tag(context.product)
+            if tag is None and context.product.strip().lower() in self._tag_code:
+                tag = context.product.strip().lower()
+            code = self._tag_code.get(tag) if tag else None
+            if code is not None:
+                score = score + CONTEXT_PRODUCT_BOOST * (self.index.product_codes == code)
+            else:
+                log.debug("context product %s is not a product of this KB", context.product)
+        return score
+
+    def confidence_features(self, ranked: Ranked) -> npt.NDArray[np.float64]:
+        s = ranked.scores
+        p = np.exp(s - s.max())
+        p /= p.sum()
+        top = ranked.features[0]
+        names = VECTOR_FEATURES + SHORTLIST_FEATURES
+        f = dict(zip(names, top, strict=True))
+        return np.array(
+            [
+                float(p[0]),
+                float(s[0] - s[1]) if len(s) > 1 else 5.0,
+                f["cover"],
+                f["cover_head"],
+                ranked.plan.known,
+                1.0 if f["sig"] > 0 else 0.0,
+                max(f["fuzz_title"], f["fuzz_error"], f["fuzz_head"]),
+            ],
+            dtype=np.float64,
+        )
+
+    def search(self, query: str, *, limit: int = 5, context: SearchContext | None = None) -> SearchResult:
+        """Ranked hits for a query, best first, with the band the bot should answer in."""
+        try:
+            ranked = self.rank(query, context=context)
+        except Exception:  # a search must never take the bot down; log it and say "no match"
+            log.exception("search failed for a %s-character query", len(query or ""))
+            ranked = None
+        if ranked is None:
+            return SearchResult(query=query, hits=(), band="none", confidence=0.0)
+        conf = self.model.confidence(self.confidence_features(ranked))
+        band: Band
+        if conf >= self.model.answer_threshold:
+            band = "answer"
+        elif conf >= self.model.shortlist_threshold:
+            band = "shortlist"
+        else:
+            band = "none"
+        hits = tuple(self._hit(ranked, i) for i in range(min(limit, len(ranked.rows))))
+        return SearchResult(query=query, hits=hits, band=band, confidence=conf)
+
+    def _hit(self, ranked: Ranked, i: int) -> SearchHit:
+        row = int(ranked.rows[i])
+        tag = self.index.product_names[int(self.index.product_codes[row])]
+        return SearchHit(
+            id=self.index.ids[row],
+            title=self.index.titles[row],
+            score=float(ranked.scores[i]),
+            product=self.lexicon.product_names.get(tag, tag),
+            matched_error=self._matched_error(ranked, i),
+        )
+
+    def _matched_error(self, ranked: Ranked, i: int) -> str | None:
+        feats = dict(zip(VECTOR_FEATURES + SHORTLIST_FEATURES, ranked.features[i], strict=True))
+        if feats["fuzz_error"] < 0.8 and feats["sig"] <= 0:
+            return None
+        _, errs = self.index.rapid_text(int(ranked.rows[i]))
+        lines = [line for line in errs.split("\n") if line.strip()]
+        if lines:
+            best = process.extractOne(ranked.plan.text, lines, scorer=fuzz.partial_ratio)
+            if best and best[1] >= 80:
+                return str(best[0])
+        return ranked.plan.signatures[0].lstrip("~") if ranked.plan.signatures else None
+
+    def explain(self, query: str) -> Iterator[str]:
+        """Lines describing how a query was understood and scored (for debugging and `--verbose`)."""
+        ranked = self.rank(query)
+        if ranked is None:
+            yield "no searchable words"
+            return
+        plan = ranked.plan
+        yield f"terms: {[self.index.terms[c] for c in plan.cols]}"
+        yield f"products named: {sorted(plan.products)}  known: {plan.known:.2f}  qmass: {plan.qmass:.1f}"
+        for i in range(min(5, len(ranked.rows))):
+            named = zip(VECTOR_FEATURES + SHORTLIST_FEATURES, ranked.features[i], strict=True)
+            feats = ", ".join(f"{n}={v:.2f}" for n, v in named)
+            yield f"{self.index.ids[int(ranked.rows[i])]} {ranked.scores[i]:.2f}: {feats}"

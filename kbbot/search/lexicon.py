@@ -1,0 +1,109 @@
+"""Product names, abbreviations and synonyms, kept as data in `kbbot/data/*.yaml` rather than in code."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kbbot.search.text import _TOKEN, normalise_text, words
+
+log = logging.getLogger(__name__)
+
+MAX_PHRASE = 3
+
+
+def _raw_tokens(text: str) -> list[str]:
+    return _TOKEN.findall(normalise_text(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    terms: tuple[str, ...]  # index terms (already stemmed) to add
+    source: str  # the word or phrase of the query that triggered it
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    # phrase of raw tokens ("ms", "mail") -> index terms of its expansion
+    abbreviations: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # phrase of raw tokens -> index terms of the other members of its synonym group
+    synonyms: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # phrase of raw tokens -> product tags it names
+    product_aliases: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
+    product_names: dict[str, str] = field(default_factory=dict)  # tag -> display name
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> Lexicon:
+        """Read products.yaml, abbreviations.yaml and synonyms.yaml (missing files are simply empty)."""
+
+        def read(name: str) -> Any:
+            if directory is not None:
+                path = Path(directory) / name
+                return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+            res = resources.files("kbbot") / "data" / name
+            return yaml.safe_load(res.read_text(encoding="utf-8")) if res.is_file() else None
+
+        abbreviations: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for key, expansion in (read("abbreviations.yaml") or {}).items():
+            phrase = tuple(_raw_tokens(str(key)))
+            if phrase and len(phrase) <= MAX_PHRASE:
+                abbreviations[phrase] = tuple(words(normalise_text(str(expansion))))
+        synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for group in (read("synonyms.yaml") or {}).get("groups", []):
+            members = [(tuple(_raw_tokens(str(m))), tuple(words(normalise_text(str(m))))) for m in group]
+            for phrase, own in members:
+                if not phrase or len(phrase) > MAX_PHRASE:
+                    continue
+                others = {t for _, terms in members for t in terms} - set(own)
+                synonyms[phrase] = tuple(sorted(others | set(synonyms.get(phrase, ()))))
+        aliases: dict[tuple[str, ...], frozenset[str]] = {}
+        names: dict[str, str] = {}
+        for tag, spec in (read("products.yaml") or {}).items():
+            spec = spec or {}
+            names[str(tag)] = str(spec.get("name", tag))
+            for alias in [tag, *spec.get("aliases", [])]:
+                phrase = tuple(_raw_tokens(str(alias)))
+                if phrase and len(phrase) <= MAX_PHRASE:
+                    aliases[phrase] = aliases.get(phrase, frozenset()) | {str(tag)}
+        return cls(abbreviations=abbreviations, synonyms=synonyms, product_aliases=aliases, product_names=names)
+
+    def _phrases(self, raw: list[str]) -> list[tuple[str, ...]]:
+        return [tuple(raw[i : i + n]) for n in range(1, MAX_PHRASE + 1) for i in range(len(raw) - n + 1)]
+
+    def expand(self, raw: list[str]) -> tuple[list[Expansion], list[Expansion]]:
+        """(abbreviation expansions, synonym expansions) triggered by a query's raw tokens."""
+        abbr: list[Expansion] = []
+        syn: list[Expansion] = []
+        for phrase in self._phrases(raw):
+            if phrase in self.abbreviations:
+                abbr.append(Expansion(self.abbreviations[phrase], " ".join(phrase)))
+            if phrase in self.synonyms:
+                syn.append(Expansion(self.synonyms[phrase], " ".join(phrase)))
+        return abbr, syn
+
+    def products_in(self, raw: list[str]) -> frozenset[str]:
+        """Product tags a query names ("exch 5.5 imc" -> {"exchange"})."""
+        found: frozenset[str] = frozenset()
+        for phrase in self._phrases(raw):
+            tags = self.product_aliases.get(phrase)
+            if tags:
+                found |= tags
+        return found
+
+    def product_tag(self, name: str) -> str | None:
+        """A thread's product, given as a tag, display name or alias -> tag."""
+        key = name.strip().lower()
+        if key in self.product_names:
+            return key
+        for tag, display in self.product_names.items():
+            if display.lower() == key:
+                return tag
+        tags = self.product_aliases.get(tuple(_raw_tokens(key)))
+        if tags and len(tags) == 1:
+            return next(iter(tags))
+        return None

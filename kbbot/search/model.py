@@ -1,0 +1,186 @@
+"""The ranking and confidence models: small linear models over hand-designed features.
+
+Weights live in `kbbot/data/search_model.yaml`, fitted by `benchmarks/search.py --fit` on a labelled question
+file with cross-validation (the figures are printed there). Fitting is plain numpy: a listwise softmax
+(which article of the short list is the right one) for ranking, a logistic regression (is the top hit right?)
+for confidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+log = logging.getLogger(__name__)
+
+# Per-candidate features. The first group is computed for every article touched by the query (vectorised);
+# the second only for the short list (rapidfuzz).
+VECTOR_FEATURES: tuple[str, ...] = (
+    "full",  # BM25F over all fields / query idf mass
+    "head",  # BM25 over title + symptoms / query idf mass
+    "title",  # BM25 over the title / query idf mass
+    "bigram",  # matched word pairs of title + symptoms / query idf mass
+    "cover",  # share of the query's idf mass present anywhere in the article
+    "cover_head",  # share present in title + symptoms
+    "sig",  # share of the query's error signatures the article contains
+    "product",  # the article's product is one the query names
+    "other_product",  # the query names products and this article is of none of them
+    "has_symptoms",  # a troubleshooting article (has a SYMPTOMS section)
+)
+SHORTLIST_FEATURES: tuple[str, ...] = (
+    "fuzz_title",  # rapidfuzz token_set_ratio(query, title)
+    "fuzz_error",  # rapidfuzz partial_ratio(query, article's literal error lines)
+    "fuzz_head",  # rapidfuzz token_set_ratio(query, title + symptom opening)
+)
+FEATURES: tuple[str, ...] = VECTOR_FEATURES + SHORTLIST_FEATURES
+
+# Per-query confidence features, computed on the ranked short list.
+CONFIDENCE_FEATURES: tuple[str, ...] = (
+    "p_top",  # softmax probability of the top hit among the short list
+    "margin",  # score of #1 minus #2
+    "cover",  # top hit's share of query idf mass
+    "cover_head",
+    "known",  # share of the query's words the KB has ever seen
+    "sig",  # top hit matched a pasted error signature
+    "fuzz_best",  # best of the rapidfuzz agreements of the top hit
+)
+
+_DEFAULT_RANK = {
+    "full": 1.0,
+    "head": 0.5,
+    "title": 0.5,
+    "bigram": 0.3,
+    "cover": 2.0,
+    "cover_head": 1.0,
+    "sig": 3.0,
+    "product": 0.5,
+    "other_product": -0.3,
+    "has_symptoms": 0.3,
+    "fuzz_title": 1.0,
+    "fuzz_error": 1.0,
+    "fuzz_head": 0.5,
+}
+_DEFAULT_CONF = {
+    "p_top": 3.0,
+    "margin": 0.5,
+    "cover": 2.0,
+    "cover_head": 1.0,
+    "known": 2.0,
+    "sig": 1.0,
+    "fuzz_best": 1.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RankModel:
+    rank_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_RANK))
+    conf_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_CONF))
+    conf_bias: float = -5.0
+    # probability-of-right thresholds: answer at or above `answer`, shortlist at or above `shortlist`
+    answer_threshold: float = 0.6
+    shortlist_threshold: float = 0.15
+
+    def rank_vector(self, names: tuple[str, ...]) -> npt.NDArray[np.float64]:
+        return np.array([self.rank_weights.get(n, 0.0) for n in names], dtype=np.float64)
+
+    def conf_vector(self) -> npt.NDArray[np.float64]:
+        return np.array([self.conf_weights.get(n, 0.0) for n in CONFIDENCE_FEATURES], dtype=np.float64)
+
+    def confidence(self, x: npt.NDArray[np.float64]) -> float:
+        z = float(np.dot(self.conf_vector(), x) + self.conf_bias)
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> RankModel:
+        if path is None:
+            res = resources.files("kbbot") / "data" / "search_model.yaml"
+            if not res.is_file():
+                log.warning("no search_model.yaml; using untuned default weights")
+                return cls()
+            data = yaml.safe_load(res.read_text(encoding="utf-8")) or {}
+        else:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        base = cls()
+        return cls(
+            rank_weights={**base.rank_weights, **{k: float(v) for k, v in data.get("rank", {}).items()}},
+            conf_weights={**base.conf_weights, **{k: float(v) for k, v in data.get("confidence", {}).items()}},
+            conf_bias=float(data.get("confidence_bias", base.conf_bias)),
+            answer_threshold=float(data.get("answer_threshold", base.answer_threshold)),
+            shortlist_threshold=float(data.get("shortlist_threshold", base.shortlist_threshold)),
+        )
+
+    def to_yaml(self, header: str = "") -> str:
+        body = yaml.safe_dump(
+            {
+                "rank": {k: round(v, 4) for k, v in self.rank_weights.items()},
+                "confidence": {k: round(v, 4) for k, v in self.conf_weights.items()},
+                "confidence_bias": round(self.conf_bias, 4),
+                "answer_threshold": round(self.answer_threshold, 4),
+                "shortlist_threshold": round(self.shortlist_threshold, 4),
+            },
+            sort_keys=False,
+        )
+        return header + body
+
+
+def fit_listwise(
+    groups: list[tuple[npt.NDArray[np.float64], int]],
+    *,
+    l2: float = 0.01,
+    steps: int = 400,
+    init: npt.NDArray[np.float64] | None = None,
+) -> npt.NDArray[np.float64]:
+    """Weights w maximising sum log softmax(X w)[right] over groups (X: candidates x features, right: row
+    of the right article), with an L2 penalty. Plain gradient descent with a backtracking step: a dozen
+    features and a few hundred groups need nothing more."""
+    n_feat = groups[0][0].shape[1]
+    w = np.zeros(n_feat) if init is None else init.astype(np.float64).copy()
+
+    def loss_grad(w: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+        loss = l2 * float(w @ w)
+        grad = 2 * l2 * w
+        for x, right in groups:
+            s = x @ w
+            s = s - s.max()
+            p = np.exp(s)
+            p /= p.sum()
+            loss -= float(np.log(p[right] + 1e-12))
+            grad += x.T @ p - x[right]
+        return loss / len(groups), grad / len(groups)
+
+    step = 1.0
+    loss, grad = loss_grad(w)
+    for _ in range(steps):
+        new = w - step * grad
+        new_loss, new_grad = loss_grad(new)
+        if new_loss < loss:
+            w, loss, grad = new, new_loss, new_grad
+            step *= 1.3
+        else:
+            step *= 0.5
+            if step < 1e-8:
+                break
+    return w
+
+
+def fit_logistic(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *, l2: float = 0.01, steps: int = 2000
+) -> tuple[npt.NDArray[np.float64], float]:
+    """(weights, bias) of an L2-regularised logistic regression, by gradient descent."""
+    n, d = x.shape
+    w = np.zeros(d)
+    b = 0.0
+    lr = 0.5
+    for _ in range(steps):
+        z = np.clip(x @ w + b, -30, 30)
+        p = 1.0 / (1.0 + np.exp(-z))
+        g = p - y
+        w -= lr * (x.T @ g / n + 2 * l2 * w)
+        b -= lr * float(g.mean())
+    return w, b
