@@ -46,8 +46,37 @@ SEARCH_DIR = "search"
 _CACHE_SIZE = 256
 
 
+def record_dict(article: Article) -> dict[str, Any]:
+    """The same dict as `Article.to_dict()` (dataclasses.asdict), built directly: asdict deep-copies every
+    field and was a fifth of the indexing time."""
+    return {
+        "id": article.id,
+        "title": article.title,
+        "product": article.product,
+        "product_tag": article.product_tag,
+        "versions": list(article.versions),
+        "keywords": list(article.keywords),
+        "sections": dict(article.sections),
+        "procedures": [
+            {
+                "label": p.label,
+                "section": p.section,
+                "steps": [
+                    {"text": s.text, "substeps": list(s.substeps), "references": list(s.references)}
+                    for s in p.steps
+                ],
+            }
+            for p in article.procedures
+        ],
+        "error_signatures": [{"kind": e.kind, "value": e.value} for e in article.error_signatures],
+        "references": list(article.references),
+        "source": article.source,
+        "format": article.format,
+    }
+
+
 def encode_record(article: Article) -> bytes:
-    return zlib.compress(json.dumps(article.to_dict(), ensure_ascii=False, separators=(",", ":")).encode(), 6)
+    return zlib.compress(json.dumps(record_dict(article), ensure_ascii=False, separators=(",", ":")).encode(), 6)
 
 
 def decode_record(blob: bytes) -> Article:

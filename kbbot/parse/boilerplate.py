@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 APPLIES_TO_RE = re.compile(r"^\s*The information in this article applies to\s*:?\s*$", re.IGNORECASE)
 ADDITIONAL_QUERY_RE = re.compile(r"^\s*Additional\s+query\s+words\s*:\s*(.*)$", re.IGNORECASE)
-_DISCLAIMER_RE = re.compile(
-    r"^\s*(THE INFORMATION PROVIDED IN THE MICROSOFT KNOWLEDGE BASE|Copyright\b.*Microsoft|©.*Microsoft|"
-    r"\(c\)\s*(Microsoft|\d{4})|Last reviewed\s*:|Last Reviewed\s*:|Terms of Use\.?\s*$)",
+# the warranty disclaimer ends every article: nothing after it is content
+_DISCLAIMER_RE = re.compile(r"^\s*THE INFORMATION PROVIDED IN THE MICROSOFT KNOWLEDGE BASE", re.IGNORECASE)
+# copyright and review-date lines are dropped where they stand (a readme quoted in an article has its own)
+_COPYRIGHT_RE = re.compile(
+    r"^\s*(?:Copyright\b.*Microsoft|©\s*\d{4}.*Microsoft|\(c\)\s*(?:Microsoft|\d{4})|Last reviewed\s*:|"
+    r"Terms of Use\.?\s*$)",
     re.IGNORECASE,
 )
 # "Keywords          : exc4", "Technology        : kb...", "Version : 4.0", "Platform : WINDOWS", ...
@@ -33,10 +36,15 @@ def is_disclaimer(line: str) -> bool:
     return bool(_DISCLAIMER_RE.match(line))
 
 
+def is_copyright(line: str) -> bool:
+    """A standalone copyright / "Last reviewed" line of the article's own footer."""
+    return bool(_COPYRIGHT_RE.match(line)) and len(line.strip()) < 100
+
+
 def is_rule(line: str) -> bool:
     """A line of only '=' or '-' (the archive's horizontal rules and heading underlines)."""
     s = line.strip()
-    return len(s) >= 3 and (set(s) == {"="} or set(s) == {"-"})
+    return len(s) >= 3 and s[0] in "=-" and s.count(s[0]) == len(s)
 
 
 @dataclass(frozen=True, slots=True)

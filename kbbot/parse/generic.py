@@ -14,6 +14,7 @@ from kbbot.parse.boilerplate import (
     ADDITIONAL_QUERY_RE,
     APPLIES_TO_RE,
     FOOTER_FIELD_RE,
+    is_copyright,
     is_disclaimer,
     is_rule,
     parse_banner_items,
@@ -53,7 +54,7 @@ def read_caps_body(lines: list[str], *, known_only: bool) -> Body:
                 break
             i += 1
             continue
-        if _LAST_REVIEWED_RE.match(line) or ID_LINE_RE.match(line):
+        if _LAST_REVIEWED_RE.match(line) or ID_LINE_RE.match(line) or is_copyright(line):
             i += 1
             continue
         m = ADDITIONAL_QUERY_RE.match(line)

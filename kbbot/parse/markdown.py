@@ -4,6 +4,7 @@ sometimes `{% raw %}` ... `{% endraw %}`, then the TXT body indented by one tab 
 
 from __future__ import annotations
 
+import html
 import re
 
 from kbbot.article import normalise_qid
@@ -42,7 +43,7 @@ def parse_markdown(text: str, *, source: str = "") -> Draft:
         while i < len(lines) and lines[i].strip() != "---":
             m = _FRONT_TITLE_RE.match(lines[i])
             if m:
-                front_title = _unquote_yaml(m.group(1))
+                front_title = html.unescape(_unquote_yaml(m.group(1)))
             m = _PERMALINK_RE.match(lines[i])
             if m:
                 qid = normalise_qid(m.group(1))
@@ -60,8 +61,16 @@ def parse_markdown(text: str, *, source: str = "") -> Draft:
             qid = qid or normalise_qid(m.group(1))
             title = m.group(2).strip()
             continue
-        # the page body is the TXT text indented by one tab
-        body.append(line[1:] if line.startswith("\t") else line)
+        # the page body is the TXT text indented by one tab, with one space taken off every indented line
+        # (TXT "   1. step" is "\t  1. step" here) and HTML entities for & < > "
+        if line.startswith("\t"):
+            line = line[1:]
+        if line.startswith(" "):
+            line = " " + line
+        if "&" in line:
+            line = html.unescape(line)
+        body.append(line)
+    title = html.unescape(title)
     if not title and front_title:
         title = _QID_TITLE_RE.sub("", front_title)
         m = re.match(r"^(Q\d{1,7})\s*:", front_title)

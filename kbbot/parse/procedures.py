@@ -92,9 +92,22 @@ def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[
             lists.append(current)
         current = None
 
+    # Blocks at the list's own margin between two steps ("For more information, see:" + a Q-number) are held
+    # here: if the numbering then continues they belong to the step before, otherwise the list ended.
+    pending: list[Block] = []
+
+    def attach(last: _Draft, b: Block) -> None:
+        refs = _qids(b.text)
+        if refs and _QREF_ITEM_RE.match(b.text):
+            last.references.extend(refs[:1])
+        else:
+            last.text.append(b.text)
+            last.references.extend(refs)
+
     for b in blocks:
         if b.kind == "heading" or (b.kind == "para" and _METHOD_PARA_RE.match(b.text) and b.indent <= top):
             close()
+            pending.clear()
             heading = b.text.rstrip(":")
             intro = ""
             continue
@@ -106,11 +119,19 @@ def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[
                     expected = b.number + 1
                     continue
                 if b.number == expected:
+                    for held in pending:
+                        attach(last, held)
+                    pending.clear()
                     current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=b.number))
                     current.steps[-1].references.extend(_qids(b.text))
                     expected += 1
                     continue
                 close()  # numbering restarted or broke: a new list (handled below) or the end
+            elif pending and len(pending) < 4 and b.kind != "item":
+                pending.append(b)
+                continue
+            elif pending:
+                close()
             elif b.kind == "item" and b.indent >= top:
                 if _QREF_ITEM_RE.match(b.text):
                     last.references.extend(_qids(b.text[:12]))
@@ -119,15 +140,18 @@ def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[
                 continue
             elif b.kind in ("para", "literal") and (b.indent > top or (not wrapped and b.indent > 0)):
                 # an indented paragraph under a step: its explanation, or the quoted text to type
-                refs = _qids(b.text)
-                if refs and _QREF_ITEM_RE.match(b.text):
-                    last.references.extend(refs[:1])
-                else:
-                    last.text.append(b.text)
-                    last.references.extend(refs)
+                attach(last, b)
+                continue
+            elif b.kind in ("para", "literal"):
+                pending.append(b)
                 continue
             else:
                 close()
+        if pending:
+            paras = [p for p in pending if p.kind == "para"]
+            if paras:
+                intro = paras[-1].text
+            pending.clear()
         if current is None and b.kind == "item" and b.marker == "num" and b.number == 1:
             current = _RawList(section=section, heading=heading, intro=intro, steps=[])
             current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=1, references=_qids(b.text)))

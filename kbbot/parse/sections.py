@@ -48,10 +48,13 @@ def is_underlined_heading(lines: list[str], i: int) -> bool:
     if i + 1 >= len(lines):
         return False
     line = lines[i]
-    if not line.strip() or line[0] == " " or is_rule(line) or len(line.strip()) > 70:
+    if not line or line[0] == " " or len(line) > 70 or not lines[i + 1].startswith("="):
+        return False
+    if is_rule(line):
         return False
     under = lines[i + 1].strip()
-    return len(under) >= 3 and set(under) == {"="} and len(under) >= min(len(line.strip()), 8) * 0.5
+    return (len(under) >= 3 and under[0] == "=" and under.count("=") == len(under)
+            and len(under) >= min(len(line.strip()), 8) * 0.5)
 
 
 _CAPS_HEADING_RE = re.compile(r"^[A-Z][A-Z0-9 &/'(),-]{2,60}:?$")

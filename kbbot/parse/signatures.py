@@ -11,7 +11,9 @@ _BRACKET_RE = re.compile(r"\[(\d{3,5})\]")
 _STOP_RE = re.compile(r"\bSTOP\s*:?\s*(0x[0-9A-Fa-f]{1,8}|[0-9A-Fa-f]{8})\b")
 _HEX_RE = re.compile(r"(?<![\w-])0x([0-9A-Fa-f]{4,16})\b")
 _EVENT_RE = re.compile(r"\bevent\s+(?:id\s*)?(?:number\s*)?[:#]?\s*(\d{2,5})\b", re.IGNORECASE)
-_COMPILER_RE = re.compile(r"\b((?:C|LNK|CVT|RC|BSC|CS|BC|MSB|PRJ)\d{4}|R6\d{3}|[LU][1-4]\d{3})\b")
+# one cheap scan for "letters + 4 digits", then the prefixes that really are tool error codes
+_CODE_SHAPE_RE = re.compile(r"\b([A-Z]{1,3})(\d{4})\b")
+_COMPILER_PREFIXES = frozenset({"C", "LNK", "CVT", "RC", "BSC", "CS", "BC", "MSB", "PRJ"})
 _ERROR_NUM_RE = re.compile(r"\berror\s+(?:code\s+|number\s+|no\.\s*)?#?\s*(\d{2,5})\b(?!\.\d)", re.IGNORECASE)
 # the sentence that announces a literal message on the following lines
 _ANNOUNCE_RE = re.compile(
@@ -34,23 +36,33 @@ def _add(out: list[ErrorSignature], seen: set[tuple[str, str]], kind: str, value
 
 
 def code_signatures(text: str, out: list[ErrorSignature], seen: set[tuple[str, str]]) -> None:
-    for m in _BRACKET_RE.finditer(text):
-        _add(out, seen, "bracket", f"[{m.group(1)}]")
+    # substring checks first: most articles have no codes, and the regexes are the parser's hot spot
+    if "[" in text:
+        for m in _BRACKET_RE.finditer(text):
+            _add(out, seen, "bracket", f"[{m.group(1)}]")
     stop_spans: list[tuple[int, int]] = []
-    for m in _STOP_RE.finditer(text):
+    has_stop = "STOP" in text
+    for m in _STOP_RE.finditer(text) if has_stop else ():
         code = m.group(1)
         code = "0x" + code[2:].upper() if code.lower().startswith("0x") else code.upper()
         _add(out, seen, "stop", f"STOP {code}")
         stop_spans.append(m.span())
-    for m in _HEX_RE.finditer(text):
+    for m in _HEX_RE.finditer(text) if "0x" in text else ():
         if any(a <= m.start() < b for a, b in stop_spans):
             continue
         _add(out, seen, "hex", "0x" + m.group(1).upper())
-    for m in _EVENT_RE.finditer(text):
+    lower = text.lower()
+    for m in _EVENT_RE.finditer(text) if "event" in lower else ():
         _add(out, seen, "event", f"event {int(m.group(1))}")
-    for m in _COMPILER_RE.finditer(text):
-        _add(out, seen, "compiler", m.group(1))
-    for m in _ERROR_NUM_RE.finditer(text):
+    for m in _CODE_SHAPE_RE.finditer(text):
+        prefix, digits = m.group(1), m.group(2)
+        if (
+            prefix in _COMPILER_PREFIXES
+            or (prefix == "R" and digits[0] == "6")
+            or (prefix in ("L", "U") and digits[0] in "1234")
+        ):
+            _add(out, seen, "compiler", prefix + digits)
+    for m in _ERROR_NUM_RE.finditer(text) if "error" in lower else ():
         _add(out, seen, "error", f"error {int(m.group(1))}")
 
 
@@ -72,9 +84,10 @@ def extract_signatures(sections: list[tuple[str, list[Block]]], full_text: str) 
                 first = b.lines[0].strip()
                 if first and not first.lower().startswith(("when ", "if ", "this ", "the ", "you ")):
                     _add(out, seen, "message", first)
-            for m in _QUOTED_MSG_RE.finditer(b.text):
-                _add(out, seen, "message", m.group(1).strip())
-            prev = b.text if b.kind in ("para", "item") else ""
+            if '"' in b.text or "\u201c" in b.text:
+                for m in _QUOTED_MSG_RE.finditer(b.text):
+                    _add(out, seen, "message", m.group(1).strip())
+            prev = b.text if b.kind in ("para", "item") and b.text.endswith(":") else ""
     return tuple(out)
 
 

@@ -132,7 +132,7 @@ def match_marker(stripped: str) -> tuple[str, int, int] | None:
 
 def _is_underline(line: str, ch: str) -> bool:
     s = line.strip()
-    return len(s) >= 3 and set(s) == {ch}
+    return len(s) >= 3 and s[0] == ch and s.count(ch) == len(s)
 
 
 def _looks_literal(lines: list[str]) -> bool:

@@ -30,6 +30,10 @@ _TAG_RE = re.compile(r"\[([^\]]+)\]")
 _HEADER_FIELD_RE = re.compile(r"^(TITLE|PRODUCT|PROD/VER|OPER/SYS|KEYWORDS)\s*:(.*)$")
 
 
+# first characters of every margin line that can be a banner, footer, disclaimer or rule
+_SPECIAL_STARTS = frozenset("TtCcAaKkVvPpIiSsHhOoLl©(=-")
+
+
 @dataclass(slots=True)
 class Body:
     sections: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -55,6 +59,16 @@ def read_body(lines: list[str]) -> Body:
 
     while i < n:
         line = lines[i]
+        # fast path: blank and indented text lines are body text (headings, banners and footers start
+        # at the margin); this loop runs for every line of 57k articles
+        if not in_footer and (
+            not line
+            or (line[0] == " " and line.lstrip()[:1] not in "=-")
+            or (line[0] not in _SPECIAL_STARTS and (i + 1 >= n or lines[i + 1][:1] != "="))
+        ):
+            current.append(line)
+            i += 1
+            continue
         if is_disclaimer(line):
             break
         if in_footer:
