@@ -1,0 +1,262 @@
+"""`kbbot chat`: talk to the real bot in a terminal, with no Slack account and no network.
+
+The stand-in plays Slack on loopback and the bot runs exactly as `kbbot serve` does in HTTP mode; each line typed
+becomes the signed request Slack would send (a mention, then replies in its thread, `/kb`, a button press), and
+what the bot posts through the Web API is rendered here. Works with piped input (tests, demos), not only a tty.
+
+This module is a terminal program: it is the one place in kbbot/slack/ that prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from kbbot.kb import KnowledgeBase
+from kbbot.settings import Settings
+from kbbot.slack.loopback import Button, LoopbackBot, buttons, loopback_bot
+from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_HUMANS, STANDIN_USER
+
+# Searches take milliseconds; a reply slower than this is not coming.
+REPLY_TIMEOUT_S = 10.0
+# After the first reply, how long without a new message before the bot is considered done with the turn.
+SETTLE_S = 0.25
+
+CHANNEL_NAMES = {STANDIN_CHANNEL: "support", STANDIN_HUMANS: "it-helpdesk"}
+
+
+class Style:
+    """ANSI styling on a terminal, plain text into a pipe."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled and text else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def italic(self, text: str) -> str:
+        return self._wrap("3", text)
+
+    def accent(self, text: str) -> str:
+        return self._wrap("36", text)
+
+
+_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_ITALIC = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
+_CODE_BLOCK = re.compile(r"```\n?(.*?)\n?```", re.DOTALL)
+
+
+def render_mrkdwn(text: str, style: Style) -> str:
+    """Slack's mrkdwn, lightly: links and mentions readable, *bold* and _italic_ styled, code blocks indented."""
+
+    def link(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith("@"):
+            return "@you" if target[1:] == STANDIN_USER else f"@{label or target[1:]}"
+        if target.startswith("#"):
+            channel = target[1:]
+            return f"#{label or CHANNEL_NAMES.get(channel, channel)}"
+        if target.startswith("!"):
+            return f"@{target[1:].split('^')[0]}"
+        return f"{label} ({target})" if label and label != target else target
+
+    text = text.replace("\u200b", "")
+    text = _CODE_BLOCK.sub(lambda m: "\n".join("    " + line for line in m.group(1).splitlines()), text)
+    text = _LINK.sub(link, text)
+    text = _BOLD.sub(lambda m: style.bold(m.group(1)), text)
+    text = _ITALIC.sub(lambda m: style.italic(m.group(1)), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _text_of(obj: Any) -> str:
+    return str(obj.get("text", "")) if isinstance(obj, dict) else ""
+
+
+def render_message(message: dict[str, Any], style: Style) -> list[str]:
+    """A message as lines of terminal text (blocks when there are any, else the fallback text)."""
+    lines: list[str] = []
+    for block in message.get("blocks") or []:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(style.bold(_text_of(block.get("text"))))
+        elif kind == "section":
+            if block.get("text"):
+                lines.append(render_mrkdwn(_text_of(block["text"]), style))
+            for f in block.get("fields") or []:
+                lines.append("  " + render_mrkdwn(_text_of(f), style))
+        elif kind == "context":
+            parts = [render_mrkdwn(_text_of(e), style) for e in block.get("elements") or [] if _text_of(e)]
+            if parts:
+                lines.append(style.dim(" · ".join(parts)))
+        elif kind == "divider":
+            lines.append(style.dim("─" * 40))
+        elif kind == "image":
+            lines.append(style.dim(f"[image: {block.get('alt_text', '')}]"))
+        elif kind == "rich_text":
+            lines.append(render_mrkdwn(str(message.get("text", "")), style))
+    if not lines:
+        lines.append(render_mrkdwn(str(message.get("text", "")), style))
+    return lines
+
+
+def welcome_examples(kb: KnowledgeBase, *, limit: int = 2) -> list[str]:
+    """Things worth typing first, taken from the knowledge base itself: pasted error lines, then a /kb number."""
+    errors: list[str] = []
+    first_id = ""
+    for article in kb.iter_articles():
+        first_id = first_id or article.id
+        for sig in article.error_signatures:
+            if sig.kind == "message" and 20 <= len(sig.value) <= 90:
+                errors.append(sig.value.rstrip("."))
+    # a bracketed code ("[008] ...") is what people paste most; show those first
+    errors.sort(key=lambda e: (not e.startswith("["), len(e)))
+    examples = errors[:limit]
+    if first_id:
+        examples.append(f"/kb {first_id}")
+    return examples
+
+
+@dataclass
+class ChatSession:
+    """The state of the terminal conversation: which thread we are in and which buttons can be picked."""
+
+    bot: LoopbackBot
+    out: TextIO
+    style: Style
+    thread_ts: str | None = None
+    seen: int = 0  # messages in the stand-in already shown
+    choices: list[tuple[dict[str, Any], Button]] = field(default_factory=list)
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    async def handle(self, line: str) -> bool:
+        """One line typed; False when the person is done."""
+        standin = self.bot.standin
+        if line.lower() in {"quit", "exit", ":q"}:
+            return False
+        if line.lower() == "new":
+            self.thread_ts = None
+            self.choices = []
+            self.print(self.style.dim("(new thread: your next message starts a new question)"))
+            return True
+        if line.isdigit() and self.choices:
+            n = int(line)
+            if not 1 <= n <= len(self.choices):
+                self.print(self.style.dim(f"(pick a number from 1 to {len(self.choices)})"))
+                return True
+            message, button = self.choices[n - 1]
+            self.print(self.style.dim(f"(you pressed “{button.label}”)"))
+            await standin.click(message, action_id=button.action_id, value=button.value)
+            if not message.get("ephemeral_to"):
+                # later lines continue the thread the button belongs to
+                self.thread_ts = message.get("thread_ts") or message["ts"]
+        elif line.startswith("/"):
+            command, _, text = line.partition(" ")
+            await standin.slash(command, text.strip())
+        elif self.thread_ts is None:
+            _, self.thread_ts = await standin.mention(line)
+        else:
+            await standin.say(line, thread_ts=self.thread_ts)
+        await self.show_replies()
+        return True
+
+    async def show_replies(self) -> None:
+        standin = self.bot.standin
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        while not self._new_bot_messages() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if not self._new_bot_messages():
+            self.print(self.style.dim("(no reply)"))
+            self.seen = len(standin.messages)
+            return
+        await standin.quiet(settle_s=SETTLE_S, timeout=REPLY_TIMEOUT_S)
+        fresh = self._new_bot_messages()
+        self.seen = len(standin.messages)
+        with_buttons: list[tuple[dict[str, Any], Button]] = []
+        for message in fresh:
+            self._show(message)
+            found = buttons(message)
+            if found:
+                with_buttons = [(message, b) for b in found]
+        if with_buttons:
+            self.choices = with_buttons
+            labels = "  ".join(f"[{i}] {b.label}" for i, (_m, b) in enumerate(with_buttons, start=1))
+            self.print(self.style.accent(labels))
+        self.print()
+
+    def _new_bot_messages(self) -> list[dict[str, Any]]:
+        bot_user = self.bot.standin.bot_user_id
+        return [m for m in self.bot.standin.messages[self.seen :] if m.get("user") == bot_user]
+
+    def _show(self, message: dict[str, Any]) -> None:
+        channel = str(message.get("channel") or STANDIN_CHANNEL)
+        where = f"#{CHANNEL_NAMES.get(channel, channel)}"
+        if message.get("ephemeral_to"):
+            where += ", only visible to you"
+        elif message.get("thread_ts"):
+            where += ", in the thread"
+        self.print(self.style.accent(f"kbbot ({where}):"))
+        for line in render_message(message, self.style):
+            for part in line.splitlines() or [""]:
+                self.print("  " + part)
+
+
+async def _read_line(stream: TextIO) -> str:
+    # input() would block the event loop that also runs the bot and the stand-in
+    return await asyncio.get_running_loop().run_in_executor(None, stream.readline)
+
+
+async def chat(settings: Settings, *, stdin: TextIO, stdout: TextIO) -> int:
+    style = Style(enabled=stdout.isatty() and not os.environ.get("NO_COLOR"))
+    async with loopback_bot(index=settings.index, escalation_channel=STANDIN_HUMANS) as bot:
+        session = ChatSession(bot=bot, out=stdout, style=style)
+        kb = bot.runtime.kb
+        where = f"{len(kb)} articles from {bot.runtime.index_dir}"
+        session.print(style.bold("kbbot chat") + f": the real bot, offline ({where})")
+        session.print("Slack is stood in on this machine; nothing leaves it. Ask as you would in #support, e.g.:")
+        for example in welcome_examples(kb):
+            session.print("    " + style.accent(example))
+        session.print(
+            "Then reply in the thread (walk me through, next, it worked), or type a number to press a button.\n"
+            "new starts a new thread; quit leaves."
+        )
+        session.print()
+        while True:
+            if stdin.isatty():
+                stdout.write(style.bold("you> "))
+                stdout.flush()
+            line = await _read_line(stdin)
+            if not line:  # end of input
+                break
+            line = line.strip()
+            if line and not await session.handle(line):
+                break
+    return 0
+
+
+def run_chat(*, index: Path | None = None, config: Path | None = None) -> int:
+    """`kbbot chat`. Slack settings are not needed (or used): the stand-in provides its own."""
+    settings = Settings.from_env(os.environ, config=config).with_overrides(index=index)
+    root = logging.getLogger()
+    if root.level > logging.DEBUG:
+        # a conversation, not a log: only problems get through unless --verbose asked for more
+        root.setLevel(logging.WARNING)
+    try:
+        return asyncio.run(chat(settings, stdin=sys.stdin, stdout=sys.stdout))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,75 @@
+"""`kbbot chat`: the offline conversation, driven the way a person (or a pipe) drives it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kbbot.slack.chat import Style, render_message, render_mrkdwn
+from kbbot.slack.standin import STANDIN_USER
+
+MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
+
+
+def _run_chat(lines: list[str], *, index: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KBBOT_"))}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    return subprocess.run(
+        [sys.executable, "-m", "kbbot", "chat", "--index", str(index)],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_chat_goes_from_a_pasted_error_to_a_card_and_a_step(seeds_index: Path, tmp_path: Path) -> None:
+    result = _run_chat([MAILBAG_ERROR, "1", "next", "quit"], index=seeds_index, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("kbbot chat") and MAILBAG_ERROR in out  # the welcome suggests the seeds' error
+    card = out.index("Q237695: XFOR: Cannot Send Message Through Microsoft Mail Connector")
+    choices = out.index("[1] Walk me through the fix", card)
+    step1 = out.index("Step 1 of", choices)
+    step2 = out.index("Step 2 of", step1)
+    assert card < choices < step1 < step2
+    assert "\033[" not in out  # no terminal styling into a pipe
+    assert "Traceback" not in result.stderr
+
+
+def test_chat_kb_lookup_is_marked_ephemeral_and_eof_ends_the_session(seeds_index: Path, tmp_path: Path) -> None:
+    result = _run_chat(["/kb Q102087", "new", "the espresso machine grinds"], index=seeds_index, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "only visible to you" in result.stdout and "Q102087" in result.stdout
+    assert "[1] Share in channel" in result.stdout
+    assert "don't know" in result.stdout
+
+
+def test_mrkdwn_is_rendered_readably() -> None:
+    plain = Style(enabled=False)
+    text = "*Step 1 of 3*\n_Note:_ ask <@%s> in <#C0SUPPORT>, see <https://x.test/a|the docs> &amp; ```a\nb```"
+    assert render_mrkdwn(text % STANDIN_USER, plain) == (
+        "Step 1 of 3\nNote: ask @you in #support, see the docs (https://x.test/a) &     a\n    b"
+    )
+    assert render_mrkdwn("snake_case_name and 2*3*4", plain) == "snake_case_name and 2*3*4"
+    assert "\033[1m" in render_mrkdwn("*bold*", Style(enabled=True))
+
+
+def test_blocks_are_rendered_in_order() -> None:
+    message = {
+        "text": "fallback",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Q1: Title"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in ("Exchange", "5.5")]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*Symptom*\nMail stops"}},
+            {"type": "divider"},
+            {"type": "actions", "elements": [{"type": "button", "action_id": "kb:walk", "text": {"text": "Go"}}]},
+        ],
+    }
+    lines = render_message(message, Style(enabled=False))
+    assert lines == ["Q1: Title", "Exchange · 5.5", "Symptom\nMail stops", "─" * 40]
+    assert render_message({"text": "only *text*"}, Style(enabled=False)) == ["only text"]
