@@ -286,7 +286,7 @@ def _summary_blocks(article: Article, hit: SearchHit | None, intro: str | None) 
 
 def text_message(text: str) -> Message:
     """A plain reply. `text` is trusted mrkdwn (a template from messages.py with escaped fills)."""
-    pieces = _chunks(text, SECTION_CHARS)[: MAX_BLOCKS - 1] or [" "]
+    pieces = _chunks(text, SECTION_CHARS)[: MAX_BLOCKS - 1] or ["…"]
     blocks: list[Block] = []
     used = 0
     for piece in pieces:
@@ -525,11 +525,11 @@ def escalation_offer_card(text: str, *, version: int) -> Message:
 
 def escalation_summary(details: EscalationDetails, *, thread_link: str | None = None) -> Message:
     """What the escalation channel sees. The adapter passes the thread's permalink as `thread_link`."""
-    blocks: list[Block] = [
-        HeaderBlock(text=msg.ESCALATION_TITLE),
-        _section(msg.ESCALATION_ASKER.format(user=escape_mrkdwn(details.asker)) if details.asker else " "),
-        _section(msg.ESCALATION_QUESTION.format(question=clip_mrkdwn(details.question or "-", 2500))),
-    ]
+    blocks: list[Block] = [HeaderBlock(text=msg.ESCALATION_TITLE)]
+    if details.asker:
+        # a Slack user id, rendered as a mention on purpose; anything but [A-Za-z0-9] is dropped
+        blocks.append(_section(msg.ESCALATION_ASKER.format(user=re.sub(r"[^A-Za-z0-9]", "", details.asker))))
+    blocks.append(_section(msg.ESCALATION_QUESTION.format(question=clip_mrkdwn(details.question or "-", 2500))))
     if details.article_id:
         blocks.append(
             _section(

@@ -93,7 +93,7 @@ def every_card(article: Article, hit: SearchHit | None = None, *, version: int =
 def test_every_card_of_every_seed(path: Path) -> None:
     article = parse_file(path)
     hit = SearchHit(
-        id=article.id, title=article.title, score=1.0, matched_error=(article.error_codes or [None])[0]
+        id=article.id, title=article.title, score=1.0, matched_error=next(iter(article.error_codes), None)
     )
     for message in every_card(article, hit):
         assert_within_limits(message)
@@ -152,7 +152,7 @@ def _words(rng: random.Random, n: int) -> str:
         "<drive>:\\winnt\\system32",
         "C:\\EXCHSRVR\\MDBDATA",
     ]
-    sentences = []
+    sentences: list[str] = []
     while sum(len(s) for s in sentences) < n:
         sentences.append(" ".join(rng.choice(vocab) for _ in range(rng.randint(5, 25))).capitalize() + ".")
     return " ".join(sentences)[:n]
@@ -303,7 +303,7 @@ def test_cards_for_a_sample_of_the_corpus() -> None:
     for path in files:
         article = parse_file(path)
         hit = SearchHit(
-            id=article.id, title=article.title, score=1.0, matched_error=(article.error_codes or [None])[0]
+            id=article.id, title=article.title, score=1.0, matched_error=next(iter(article.error_codes), None)
         )
         with_steps += bool(article.procedures)
         for message in every_card(article, hit):

@@ -212,13 +212,18 @@ class Thread:
         return turn
 
     @property
+    def st(self) -> ThreadState:
+        assert self.state is not None
+        return self.state
+
+    @property
     def message(self) -> Message:
         assert self.last is not None and self.last.messages
         return self.last.messages[-1]
 
 
 def buttons(message: Message) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for block in message.blocks:
         for element in block.get("elements", []):
             if element.get("type") == "button":
@@ -245,53 +250,53 @@ def all_text(turn: Turn) -> str:
 def test_question_walk_through_long_procedure_and_it_worked(conv: Conversation) -> None:
     t = Thread(conv)
     turn = t.say("protected storage service failed at startup", origin="mention")
-    assert t.state is not None and t.state.status == "answered" and t.state.article_id == LONG.id
+    assert t.state is not None and t.st.status == "answered" and t.st.article_id == LONG.id
     card = turn.messages[0]
     assert card.blocks[0]["type"] == "header" and "Q321454" in card.blocks[0]["text"]["text"]
     assert {"kb:walk", "kb:full", "kb:not_mine", "kb:fixed"} <= set(buttons(card))
 
     turn = t.press("kb:walk")
-    assert t.state.status == "walking" and (t.state.procedure_no, t.state.step_no) == (0, 0)
+    assert t.st.status == "walking" and (t.st.procedure_no, t.st.step_no) == (0, 0)
     assert "Step 1 of 22" in all_text(turn)
     assert "kb:back" not in buttons(t.message) and "kb:next" in buttons(t.message)
     assert json.loads(buttons(t.message)["kb:ref"])["a"] == "Q256986"  # referenced article offered
 
     t.say("next")
-    assert t.state.step_no == 1 and "Step 2 of 22" in t.message.text
+    assert t.st.step_no == 1 and "Step 2 of 22" in t.message.text
     t.press("kb:next")
-    assert t.state.step_no == 2
+    assert t.st.step_no == 2
     t.say("back")
-    assert t.state.step_no == 1
-    version = t.state.version
+    assert t.st.step_no == 1
+    version = t.st.version
     t.say("repeat")
-    assert t.state.step_no == 1 and t.state.version == version  # nothing changed, nothing to store
+    assert t.st.step_no == 1 and t.st.version == version  # nothing changed, nothing to store
     assert "Step 2 of 22" in t.message.text
 
     t.say("go to step 7")
-    assert t.state.step_no == 6 and "Step 7 of 22" in t.message.text
+    assert t.st.step_no == 6 and "Step 7 of 22" in t.message.text
     assert "Registry Key Permissions" in all_text(t.last)  # type: ignore[arg-type]
-    version = t.state.version
+    version = t.st.version
     turn = t.say("hmm, what is regedt32?")  # a stray remark that finds nothing keeps the position
-    assert t.state.version == version and t.state.step_no == 6 and turn.messages
+    assert t.st.version == version and t.st.step_no == 6 and turn.messages
     t.say("step twelve")
-    assert t.state.step_no == 11
+    assert t.st.step_no == 11
     t.say("Step 13")
     t.say("go back")
-    assert t.state.step_no == 11
+    assert t.st.step_no == 11
 
-    version = t.state.version
+    version = t.st.version
     turn = t.say("go to step 40")
-    assert t.state.version == version and t.state.step_no == 11
+    assert t.st.version == version and t.st.step_no == 11
     assert msg.STEP_OUT_OF_RANGE.format(total=22) in turn.messages[0].text
 
     t.say("step 22")
     turn = t.say("next")
-    assert msg.LAST_STEP in turn.messages[0].text and t.state.step_no == 21
+    assert msg.LAST_STEP in turn.messages[0].text and t.st.step_no == 21
 
     turn = t.say("it worked!")
-    assert t.state.status == "resolved" and t.state.outcome == "worked"
+    assert t.st.status == "resolved" and t.st.outcome == "worked"
     assert turn.reactions == ["white_check_mark"]
-    assert [h.event for h in t.state.history][-1] == "worked"
+    assert [h.event for h in t.st.history][-1] == "worked"
 
 
 def test_placeholders_in_steps_are_escaped(conv: Conversation) -> None:
@@ -310,28 +315,28 @@ def test_placeholders_in_steps_are_escaped(conv: Conversation) -> None:
 def test_didnt_work_through_every_alternative_then_escalation(conv: Conversation) -> None:
     t = Thread(conv)
     t.say("mail backup status message could not be sent")
-    assert t.state.article_id == "Q102087"
+    assert t.st.article_id == "Q102087"
     t.say("walk me through")
-    assert t.state.procedure_no == 0 and "Option 1" not in t.message.text  # one method shown at a time
+    assert t.st.procedure_no == 0 and "Option 1" not in t.message.text  # one method shown at a time
 
     turn = t.say("didn't work")  # method 2 of the same article
-    assert t.state.status == "walking" and t.state.procedure_no == 1 and t.state.step_no == 0
+    assert t.st.status == "walking" and t.st.procedure_no == 1 and t.st.step_no == 0
     assert "Option 2" in all_text(turn)
 
     turn = t.press("kb:failed")  # the next candidate article
-    assert t.state.article_id == "Q99698" and t.state.status == "answered"
-    assert "Q102087" in t.state.excluded
+    assert t.st.article_id == "Q99698" and t.st.status == "answered"
+    assert "Q102087" in t.st.excluded
     assert msg.NEXT_CANDIDATE in all_text(turn)
 
     t.say("that didn't work")  # Q99698 has no procedure: on to Q99304
-    assert t.state.article_id == "Q99304"
+    assert t.st.article_id == "Q99304"
     turn = t.say("nope")
-    assert t.state.status == "exhausted"
+    assert t.st.status == "exhausted"
     assert "kb:escalate" in buttons(turn.messages[0])
     assert turn.escalation is None
 
     turn = t.press("kb:escalate")
-    assert t.state.status == "escalated" and turn.escalation is not None
+    assert t.st.status == "escalated" and turn.escalation is not None
     assert turn.escalation.target == "#it-helpdesk"
     assert "#it-helpdesk" in turn.messages[0].text
     details = turn.escalation.details
@@ -348,9 +353,9 @@ def test_didnt_work_through_every_alternative_then_escalation(conv: Conversation
     assert "(link not available)" in json.dumps(turn.escalation.summary.blocks)
 
     # after the hand-over, people talk among themselves: the bot stays quiet
-    version = t.state.version
+    version = t.st.version
     turn = t.say("I'll take this one, can you send me the logs?")
-    assert turn.messages == [] and t.state.version == version
+    assert turn.messages == [] and t.st.version == version
     turn = t.say("talk to a human", origin="mention")
     assert "already" in turn.messages[0].text and turn.escalation is None
 
@@ -359,12 +364,12 @@ def test_not_my_problem_moves_to_the_next_candidate(conv: Conversation, search: 
     t = Thread(conv)
     t.say("mail backup status message could not be sent")
     turn = t.press("kb:not_mine")
-    assert t.state.article_id == "Q99698" and "Q102087" in t.state.excluded
+    assert t.st.article_id == "Q99698" and "Q102087" in t.st.excluded
     assert msg.RULED_OUT in all_text(turn)
     t.say("not my problem")
-    assert t.state.article_id == "Q99304"
+    assert t.st.article_id == "Q99304"
     turn = t.say("wrong article")
-    assert t.state.status == "no_match" and t.state.article_id is None
+    assert t.st.status == "no_match" and t.st.article_id is None
     assert msg.OUT_OF_CANDIDATES in turn.messages[0].text
     # a follow-up question carries the ruled-out articles as search context
     t.say("backup stops the mail server")
@@ -380,8 +385,8 @@ def test_shortlist_of_different_products_asks_for_the_product_first(
 ) -> None:
     t = Thread(conv)
     turn = t.say("mail lost")
-    assert t.state.status == "choosing_product"
-    products = set(t.state.product_choices)
+    assert t.st.status == "choosing_product"
+    products = set(t.st.product_choices)
     assert "Microsoft Exchange Server" in products and "Microsoft Mail For Appletalk Networks" in products
     product_buttons = [
         e for b in turn.messages[0].blocks for e in b.get("elements", []) if e.get("action_id") == "kb:product"
@@ -389,12 +394,12 @@ def test_shortlist_of_different_products_asks_for_the_product_first(
     assert len(product_buttons) == len(products)
     value = next(e["value"] for e in product_buttons if "Exchange" in e["value"])
     turn = t.press("kb:product", value)
-    assert t.state.product == "Microsoft Exchange Server"
-    assert t.state.article_id == "Q157684" and t.state.status == "answered"
+    assert t.st.product == "Microsoft Exchange Server"
+    assert t.st.article_id == "Q157684" and t.st.status == "answered"
     assert "Microsoft Exchange Server" in turn.messages[0].text + json.dumps(turn.messages[0].blocks)
     # the established product steers the rest of the thread
     t.say("start over")
-    assert t.state.product is None  # ... until the thread starts over
+    assert t.st.product is None  # ... until the thread starts over
     t.say("mail lost exchange")
     _, context = search.calls[-1]
     assert context is not None and context.product is None
@@ -403,17 +408,17 @@ def test_shortlist_of_different_products_asks_for_the_product_first(
 def test_shortlist_pick(conv: Conversation) -> None:
     t = Thread(conv)
     turn = t.say("backup stops the mail server")
-    assert t.state.status == "choosing"  # all one product: no product question
+    assert t.st.status == "choosing"  # all one product: no product question
     picks = [b["accessory"]["value"] for b in turn.messages[0].blocks if "accessory" in b]
     assert [json.loads(v)["a"] for v in picks] == ["Q99304", "Q99698", "Q102087"]
     t.press("kb:pick", picks[1])
-    assert t.state.article_id == "Q99698" and t.state.status == "answered"
+    assert t.st.article_id == "Q99698" and t.st.status == "answered"
 
 
 def test_no_match(conv: Conversation) -> None:
     t = Thread(conv)
     turn = t.say("my printer is on fire")
-    assert t.state.status == "no_match"
+    assert t.st.status == "no_match"
     assert "exact error text" in turn.messages[0].text or "exact error text" in all_text(turn)
 
 
@@ -448,7 +453,7 @@ def test_buttons_on_a_shared_card_start_a_thread(conv: Conversation) -> None:
     assert "<@U2>" in json.dumps(shared.blocks)
     t = Thread(conv)
     t.press("kb:walk", message=shared)
-    assert t.state is not None and t.state.article_id == "Q237695" and t.state.status == "walking"
+    assert t.state is not None and t.st.article_id == "Q237695" and t.st.status == "walking"
 
 
 def test_reference_button_shows_the_referenced_article(conv: Conversation, kb: FakeKnowledgeBase) -> None:
@@ -459,10 +464,10 @@ def test_reference_button_shows_the_referenced_article(conv: Conversation, kb: F
     ref = buttons(t.message)["kb:ref"]
     assert json.loads(ref)["a"] == "Q135932"
     turn = t.press("kb:ref", ref)  # not in the seeds
-    assert "Q135932" in turn.messages[0].text and t.state.step_no == 3
+    assert "Q135932" in turn.messages[0].text and t.st.step_no == 3
     kb.articles["Q135932"] = Article(id="Q135932", title="PC DB: LISTUSER Version 2.1 Displays Unrecognizable")
     turn = t.press("kb:ref", ref)
-    assert "LISTUSER" in turn.messages[0].text and t.state.article_id == "Q237695"
+    assert "LISTUSER" in turn.messages[0].text and t.st.article_id == "Q237695"
 
 
 def test_start_over_clears_the_thread(conv: Conversation) -> None:
@@ -471,8 +476,8 @@ def test_start_over_clears_the_thread(conv: Conversation) -> None:
     t.say("walk me through")
     old = t.state
     turn = t.say("start over")
-    assert t.state is not None and t.state.version == old.version + 1  # type: ignore[union-attr]
-    assert t.state.status == "new" and t.state.article_id is None and t.state.question == ""
+    assert t.state is not None and t.st.version == old.version + 1  # type: ignore[union-attr]
+    assert t.st.status == "new" and t.st.article_id is None and t.st.question == ""
     assert msg.START_OVER in turn.messages[0].text
     turn = t.say("next")
     assert msg.NOT_WALKING in turn.messages[0].text
@@ -516,7 +521,7 @@ def test_question_mentioning_next_is_a_question_not_an_intent(conv: Conversation
 def test_thread_lookup_by_number(conv: Conversation) -> None:
     t = Thread(conv)
     turn = t.say("Q102087")
-    assert t.state.article_id == "Q102087" and t.state.status == "answered"
+    assert t.st.article_id == "Q102087" and t.st.status == "answered"
     turn = t.say("Q10287")
     assert "no Q10287" in turn.messages[0].text
     assert "kb:lookup" in buttons(turn.messages[0])
@@ -526,9 +531,11 @@ def test_it_worked_from_the_answer_card(conv: Conversation) -> None:
     t = Thread(conv)
     t.say("mailbag contention [008]")
     turn = t.press("kb:fixed")
-    assert t.state.status == "resolved" and turn.reactions == ["white_check_mark"]
+    assert t.st.status == "resolved" and turn.reactions == ["white_check_mark"]
     turn = t.say("it worked")
     assert turn.reactions == []  # already settled: no second reaction
+    turn = t.say("next")
+    assert turn.messages[0].text == msg.ALREADY_RESOLVED
 
 
 def test_full_article_and_all_steps(conv: Conversation) -> None:
@@ -548,7 +555,7 @@ def test_state_round_trips_through_json(conv: Conversation) -> None:
     t.say("walk me through")
     t.say("didn't work")
     assert t.state is not None
-    assert ThreadState.from_json(t.state.to_json()) == t.state
+    assert ThreadState.from_json(t.st.to_json()) == t.state
 
 
 # --- /kb -----------------------------------------------------------------------------------------------------

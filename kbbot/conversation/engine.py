@@ -424,8 +424,10 @@ class Conversation:
         delta: int = 0,
         target: int | None = None,
     ) -> Turn:
+        if st.status == "resolved":
+            return self._reply(original, msg.ALREADY_RESOLVED)
         article = self._walking_article(st)
-        if article is None or st.status not in {"walking", "answered", "resolved"}:
+        if article is None or st.status not in {"walking", "answered"}:
             if st.article_id and article is None and self._kb.get(st.article_id) is not None:
                 return self._reply(original, msg.NO_PROCEDURE.format(qid=cards.escape_mrkdwn(st.article_id)))
             return self._reply(original, msg.NOT_WALKING)
@@ -491,7 +493,7 @@ class Conversation:
                 "worked", now=now, article_id=aid, procedure_no=st.procedure_no, step_no=st.step_no
             ),
         )
-        log.info("thread resolved by %s (%s)", aid or "no article", "walked" if st.status == "walking" else "card")
+        log.debug("thread resolved by %s (from %s)", aid or "no article", st.status)
         text = msg.RESOLVED.format(qid=cards.escape_mrkdwn(aid)) if aid else msg.RESOLVED_NO_ARTICLE
         return Turn(state=new, messages=[cards.text_message(text)], reactions=[RESOLVED_REACTION])
 
@@ -583,7 +585,7 @@ class Conversation:
             target=self._settings.escalation_target,
             details=details,
         )
-        log.info("thread escalated to %s (article %s)", self._settings.escalation_target, st.article_id)
+        log.debug("thread escalated to %s (article %s)", self._settings.escalation_target, st.article_id)
         return Turn(
             state=new, messages=[cards.text_message(msg.ESCALATED.format(target=target))], escalation=escalation
         )
