@@ -6,6 +6,10 @@ stand-in delivers. Every Web API call is recorded as an `ApiCall`; tests poll `w
 
 Errors are simulated per method and consumed in order (`fail_next`), e.g. one 429 with Retry-After, then success;
 channels can be marked as not joined or archived to provoke `not_in_channel` / `is_archived`.
+
+Socket Mode is stood in too: with an `app_token`, `apps.connections.open` hands out a WebSocket URL on the same
+server, and once the bot is connected (`wait_for_socket()`) every delivery goes down the socket as the envelope
+Slack would send (events_api, slash_commands, interactive) and waits for the bot's acknowledgement.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import itertools
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import ClientSession, ClientTimeout, web
 
@@ -235,8 +240,10 @@ class SlackStandIn:
         team_id: str = STANDIN_TEAM,
         bot_user_id: str = STANDIN_BOT_USER,
         bot_id: str = STANDIN_BOT_ID,
+        app_token: str | None = None,
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.signing_secret = signing_secret
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -255,6 +262,8 @@ class SlackStandIn:
         self._last_ts = 0.0
         self._response_urls = itertools.count(1)
         self._changed = asyncio.Event()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -275,6 +284,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{n}", self._response_url)
+        app.router.add_get("/socket-mode", self._socket_mode)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -285,6 +295,8 @@ class SlackStandIn:
         log.debug("Slack stand-in listening on %s", self.base_url)
 
     async def close(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -378,6 +390,8 @@ class SlackStandIn:
     # ---- sending to the bot
 
     async def deliver(self, body: str, *, content_type: str, headers: Mapping[str, str] | None = None) -> Delivery:
+        if self._sockets:
+            return await self._deliver_by_socket(body, content_type=content_type)
         if self.events_url is None or self._session is None:
             raise RuntimeError("start() the stand-in and set events_url before delivering requests")
         all_headers = signed_headers(body, secret=self.signing_secret, content_type=content_type)
@@ -509,6 +523,10 @@ class SlackStandIn:
         self._record(method, args)
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
+        if method == "apps.connections.open":
+            if self.app_token is None or token != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": f"ws://{self._host}:{self._port}/socket-mode"})
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         queued = self._failures.get(method)
@@ -546,6 +564,68 @@ class SlackStandIn:
             }
         )
         return web.Response(text="ok")
+
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self._record("socket.connect", {})
+        await ws.send_json({"type": "hello", "num_connections": len(self._sockets),
+                            "connection_info": {"app_id": STANDIN_APP}})
+        try:
+            async for frame in ws:
+                if frame.type != web.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(frame.data)
+                except ValueError:
+                    continue
+                envelope_id = data.get("envelope_id") if isinstance(data, dict) else None
+                if envelope_id:
+                    self._record("socket.ack", data)
+                    waiter = self._socket_acks.pop(envelope_id, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(data)
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def wait_for_socket(self, *, timeout: float = 10.0) -> None:
+        """Until a Socket Mode client has connected (and had its hello)."""
+        await self.wait_for("socket.connect", timeout=timeout)
+
+    async def _deliver_by_socket(self, body: str, *, content_type: str) -> Delivery:
+        if content_type == "application/json":
+            kind, payload = "events_api", json.loads(body)
+        else:
+            form = dict(parse_qsl(body, keep_blank_values=True))
+            if "payload" in form:
+                kind, payload = "interactive", json.loads(form["payload"])
+            else:
+                kind, payload = "slash_commands", form
+        envelope_id = str(uuid.uuid4())
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._socket_acks[envelope_id] = waiter
+        started = time.monotonic()
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        try:
+            ack = await asyncio.wait_for(waiter, timeout=5.0)
+        except TimeoutError:
+            self._socket_acks.pop(envelope_id, None)
+            return Delivery(status=504, body="no ack", elapsed_s=time.monotonic() - started)
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        elapsed = time.monotonic() - started
+        answer = json.dumps(ack.get("payload") or {})
+        return Delivery(status=200, body=answer, elapsed_s=elapsed, event_id=event_id)
 
     # ---- method implementations (args are decoded; the token is checked)
 

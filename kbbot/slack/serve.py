@@ -1,0 +1,86 @@
+"""`kbbot serve`: the bot against real Slack. Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode.
+
+HTTP mode serves `POST /slack/events`, `GET /healthz` and `GET /metrics` on `--port` (default 3000). Socket Mode
+needs no public URL; `/healthz` and `/metrics` are still served on the port for whoever runs the process.
+SIGTERM (and Ctrl-C) stop accepting work, let answers in flight finish, then exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+
+from aiohttp import web
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from kbbot.errors import ConfigError
+from kbbot.settings import Settings
+from kbbot.slack.runtime import EVENTS_PATH, BotRuntime
+
+log = logging.getLogger(__name__)
+
+
+async def _check_token(runtime: BotRuntime) -> None:
+    """Fail at start, with one clear line, when Slack refuses the token; a network hiccup only warns."""
+    try:
+        who = await runtime.client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')})") from None
+    except (SlackClientError, OSError, TimeoutError) as exc:
+        log.warning("cannot reach Slack at %s yet (%s); carrying on", runtime.settings.api_url, exc)
+        return
+    log.info("connected to Slack as %s in %s", who.get("user"), who.get("team"))
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    """Run until `stop` is set (SIGTERM/SIGINT set it)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # not possible off the main thread or on a non-POSIX loop; Ctrl-C then ends the process the usual way
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+
+    runtime = await BotRuntime.open(settings)
+    socket_handler = None
+    runner: web.AppRunner | None = None
+    try:
+        await _check_token(runtime)
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(runtime.app, app_token=settings.app_token)
+            await socket_handler.connect_async()
+            runner, port = await runtime.start_http(host=settings.host, port=settings.port, with_events=False)
+            log.info("Socket Mode connected; /healthz and /metrics on %s:%d", settings.host, port)
+        else:
+            runner, port = await runtime.start_http(host=settings.host, port=settings.port)
+            log.info("HTTP mode: Slack requests on http://%s:%d%s", settings.host, port, EVENTS_PATH)
+        await stop.wait()
+        log.info("stopping: finishing answers in flight")
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        if runner is not None:
+            await runner.cleanup()  # stops accepting; requests already being acked finish
+        await runtime.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def run_serve(*, index: Path | None = None, config: Path | None = None, port: int | None = None,
+              host: str | None = None) -> int:
+    """`kbbot serve`. A missing token is a ConfigError, which the CLI prints as one line and exits 2."""
+    settings = Settings.from_env(os.environ, config=config).with_overrides(index=index, port=port, host=host)
+    settings.require_slack()
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,139 @@
+"""`kbbot serve`: configuration errors, HTTP mode as a real process (SIGTERM included), and Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import ClientError, ClientSession
+
+from kbbot.settings import Settings
+from kbbot.slack.serve import serve
+from kbbot.slack.standin import STANDIN_CHANNEL, SlackStandIn
+
+TOKEN = "xoxb-serve-test"
+SECRET = "serve-test-signing-secret"
+APP_TOKEN = "xapp-1-serve-test"
+MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
+
+
+def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KBBOT_"))}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_missing_tokens_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kbbot", "serve"],
+        capture_output=True, text=True, timeout=30, env=_clean_env(tmp_path), check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kbbot: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set in the environment to connect to Slack"
+    ]
+
+
+def test_a_refused_token_stops_serve_with_exit_2(seeds_index: Path, tmp_path: Path) -> None:
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        async with SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin:
+            env = _clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-revoked", SLACK_SIGNING_SECRET=SECRET,
+                             SLACK_API_URL=standin.api_url, KBBOT_INDEX=str(seeds_index))
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kbbot", "serve", "--port", str(_free_port()), "--host", "127.0.0.1",
+                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+            return subprocess.CompletedProcess([], proc.returncode or 0, out.decode(), err.decode())
+
+    result = asyncio.run(scenario())
+    assert result.returncode == 2
+    assert "kbbot: Slack refused SLACK_BOT_TOKEN (invalid_auth)" in result.stderr
+    assert "xoxb-revoked" not in result.stderr
+
+
+async def test_http_mode_process_answers_and_stops_cleanly_on_sigterm(seeds_index: Path, tmp_path: Path) -> None:
+    async with SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin:
+        port = _free_port()
+        env = _clean_env(
+            tmp_path,
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=standin.api_url,
+            KBBOT_INDEX=str(seeds_index),
+            KBBOT_STORE=f"sqlite:///{tmp_path / 'state.db'}",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kbbot", "serve", "--port", str(port), "--host", "127.0.0.1",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            async with ClientSession() as http:
+                deadline = time.monotonic() + 20
+                while True:
+                    try:
+                        async with http.get(f"{base}/healthz") as resp:
+                            if resp.status == 200:
+                                health = await resp.json()
+                                break
+                    except ClientError:
+                        pass
+                    assert time.monotonic() < deadline, "kbbot serve did not become healthy"
+                    assert proc.returncode is None, "kbbot serve exited early"
+                    await asyncio.sleep(0.05)
+            assert health["store"]["backend"] == "sqlite" and health["mode"] == "http"
+
+            standin.events_url = f"{base}/slack/events"
+            _, ts = await standin.mention(MAILBAG_ERROR)
+            (post,) = await standin.wait_for("chat.postMessage", timeout=10)
+            assert post.args["thread_ts"] == ts and "Q237695" in post.args["text"]
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert TOKEN not in err.decode() and SECRET not in err.decode()
+
+
+async def test_socket_mode_connects_answers_and_stops(seeds_index: Path, tmp_path: Path) -> None:
+    async with SlackStandIn(token=TOKEN, signing_secret=SECRET, app_token=APP_TOKEN) as standin:
+        settings = Settings(
+            bot_token=TOKEN,
+            app_token=APP_TOKEN,
+            api_url=standin.api_url,
+            index=seeds_index,
+            store_url="memory://",
+            host="127.0.0.1",
+            port=0,
+        )
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(settings, stop=stop))
+        try:
+            await standin.wait_for_socket(timeout=15)
+            delivery, ts = await standin.mention(MAILBAG_ERROR)
+            assert delivery.status == 200  # the bot acknowledged the envelope over the socket
+            (post,) = await standin.wait_for("chat.postMessage", timeout=10)
+            assert post.args["channel"] == STANDIN_CHANNEL and post.args["thread_ts"] == ts
+            assert "Q237695" in post.args["text"]
+
+            await standin.slash("/kb", "Q102087")
+            (reply,) = await standin.wait_for("response_url", timeout=10)
+            assert "Q102087" in reply.args["text"]
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(server, timeout=15) == 0
