@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     agree = 0
     reasons: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    for t, m, a, b in results:
+    for t, _md, a, b in results:
         diffs = []
         if a[0] == "error" or b[0] == "error":
             diffs.append("parse error")

@@ -21,7 +21,8 @@ from kbbot.parse.text import decode_bytes
 __all__ = ["detect_format", "parse_bytes", "parse_file", "parse_text"]
 
 _TXT_RE = re.compile(r"\A\s*DOCUMENT\s*:\s*Q?\d", re.IGNORECASE)
-_MD_RE = re.compile(r"\A\s*(?:---\s*\n.*?\n---\s*\n|(?:\{%\s*raw\s*%\}\s*)?##\s*Q\d)", re.DOTALL)
+# front matter (closed or not: an unclosed one is a truncated page, reported as such) or the page heading
+_MD_RE = re.compile(r"\A\s*(?:---\s*\n\s*\w+\s*:|(?:\{%\s*raw\s*%\}\s*)?##\s*Q\d)")
 _WEB_ID_RE = re.compile(r"^\s*(?:Article\s+)?ID\s*:\s*Q\d{1,7}\s*$", re.IGNORECASE | re.MULTILINE)
 
 

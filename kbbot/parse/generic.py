@@ -29,6 +29,7 @@ ID_LINE_RE = re.compile(r"^\s*(?:Article\s+ID|KB\s+Article\s+ID|ID|Article|Docum
                         r"((?:Q|KB)?\d{1,7})\s*$", re.IGNORECASE)
 _FILENAME_QID_RE = re.compile(r"^(?:Q|KB)(\d{1,7})$", re.IGNORECASE)
 _LOOSE_QID_RE = re.compile(r"\b(?:Q|KB)(\d{4,7})\b")
+_BARE_QID_RE = re.compile(r"^\s*(?:Q|KB)\d{4,7}\s*$")
 _LAST_REVIEWED_RE = re.compile(r"^\s*Last\s+(?:reviewed|modified|updated)\s*:", re.IGNORECASE)
 
 
@@ -54,7 +55,12 @@ def read_caps_body(lines: list[str], *, known_only: bool) -> Body:
                 break
             i += 1
             continue
-        if _LAST_REVIEWED_RE.match(line) or ID_LINE_RE.match(line) or is_copyright(line):
+        if (
+            _LAST_REVIEWED_RE.match(line)
+            or ID_LINE_RE.match(line)
+            or is_copyright(line)
+            or (not body.sections and _BARE_QID_RE.match(line))
+        ):
             i += 1
             continue
         m = ADDITIONAL_QUERY_RE.match(line)
