@@ -502,14 +502,25 @@ def test_small_talk_and_odd_messages(conv: Conversation, text: str, expected: st
     t = Thread(conv)
     turn = t.say(text)
     assert turn.messages and turn.messages[0].text == expected[: len(turn.messages[0].text)]
-    assert t.state is None
+    # kbbot has spoken in the thread, so the thread is remembered (the adapter listens to replies in it)
+    assert t.st.version == 1 and t.st.status == "new" and t.st.asker == "U1"
+    # ... and nothing else changes when the person keeps chatting
+    t.say(text)
+    assert t.st.version == 1
+
+
+def test_greeting_then_question_in_the_same_thread(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("hi", origin="mention")
+    t.say("mailbag contention [008]")
+    assert t.st.article_id == "Q237695" and t.st.version == 2
 
 
 def test_huge_message_gets_a_helpful_reply(conv: Conversation, search: FakeSearch) -> None:
     t = Thread(conv)
     turn = t.say("x" * 40_000)
     assert "40000 characters" in turn.messages[0].text
-    assert t.state is None and search.calls == []
+    assert t.st.status == "new" and search.calls == []
 
 
 def test_question_mentioning_next_is_a_question_not_an_intent(conv: Conversation, search: FakeSearch) -> None:

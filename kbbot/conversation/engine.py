@@ -121,7 +121,12 @@ class Conversation:
         try:
             if turn.action_id:
                 return self._on_action(state, turn, now)
-            return self._on_text(state, turn, now)
+            result = self._on_text(state, turn, now)
+            if state is None and result.state is None and result.messages:
+                # Once kbbot has spoken in a thread it is part of it: remember the thread (status "new"), so the
+                # adapter hears the person's next reply there ("hi" first, the question second).
+                result = dataclasses.replace(result, state=ThreadState(asker=turn.user).evolve(now=now))
+            return result
         except Exception:
             log.exception("conversation turn failed (user %s, action %s)", turn.user, turn.action_id)
             return Turn(state=state, messages=[cards.text_message(msg.INTERNAL_ERROR)])
