@@ -42,7 +42,8 @@ def test_chat_goes_from_a_pasted_error_to_a_card_and_a_step(seeds_index: Path, t
 
 
 def test_chat_kb_lookup_is_marked_ephemeral_and_eof_ends_the_session(seeds_index: Path, tmp_path: Path) -> None:
-    result = _run_chat(["/kb Q102087", "new", "the espresso machine grinds"], index=seeds_index, tmp_path=tmp_path)
+    lines = ["/kb Q102087", "new", "how do I renew my parking permit"]
+    result = _run_chat(lines, index=seeds_index, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "only visible to you" in result.stdout and "Q102087" in result.stdout
     assert "[1] Share in channel" in result.stdout
