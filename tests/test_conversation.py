@@ -605,3 +605,36 @@ def test_every_button_is_namespaced(conv: Conversation) -> None:
     for step in ("mail backup status message could not be sent", "walk me through", "didn't work", "didn't work"):
         seen |= {e["action_id"] for e in _actions(t.say(step))}
     assert seen and all(a.startswith("kb:") for a in seen)
+
+
+def test_random_input_never_crashes(conv: Conversation) -> None:
+    """Whatever arrives (odd text, forged or foreign button values), the engine answers and never raises."""
+    import random
+
+    rng = random.Random(42)
+    texts = ["", "next", "step 0", "step -1", "step 99999", "go to step 1000000000000", "Q0", "Q99999999",
+             "\x00\x01", "<!channel>", "``` ```", "💥" * 500, "didn't work", "it worked", "talk to a human",
+             "protected storage service failed at startup", "walk me through", "all steps", "full article",
+             "not my problem", "start over", "mail lost", "back", "repeat"]  # fmt: skip
+    actions = ["kb:walk", "kb:next", "kb:back", "kb:worked", "kb:failed", "kb:escalate", "kb:pick", "kb:product",
+               "kb:ref", "kb:full", "kb:not_mine", "kb:fixed", "kb:share", "kb:lookup", "kb:nonsense",
+               "other"]  # fmt: skip
+    t = Thread(conv)
+    for _ in range(300):
+        if rng.random() < 0.5:
+            t.say(rng.choice(texts))
+        else:
+            version = t.state.version if t.state else 0
+            value = rng.choice(
+                [
+                    json.dumps({"v": version, "a": rng.choice(["Q321454", "Q102087", "Q1", ""]),
+                                "c": rng.choice(["Microsoft Exchange Server", ""])}),
+                    json.dumps({"v": version}),
+                    "Q102087",
+                    "",
+                    "{",
+                    json.dumps([version]),
+                ]
+            )  # fmt: skip
+            t.press(rng.choice(actions), value)
+        assert t.last is not None

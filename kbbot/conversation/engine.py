@@ -6,7 +6,27 @@ nothing here has side effects, so that is safe. Sending the messages, adding rea
 escalation happen in the adapter, after the store has accepted the new state.
 
 A turn that changes nothing returns the state it was given (same object, same version), and the store then
-writes nothing.
+writes nothing. Every change returns a state with `version` one higher, and the buttons drawn in that turn
+carry the new version (see kbbot.cards for the `kb:` action scheme).
+
+How the adapter drives it:
+
+    turn = await store.transact(key, conversation.updater(UserTurn(user=..., text=...), now=time.time()))
+    for message in turn.messages: post it in the thread (text + blocks)
+    for name in turn.reactions: add it to the person's message (a button press: the thread's first message)
+    if turn.escalation: post turn.escalation.summary_with_link(permalink) where the humans are
+                        (the thread has already been told who was asked)
+
+    /kb TEXT              -> conversation.lookup(TEXT, user=...)        (ephemeral, no thread state)
+    kb:lookup (bare id)   -> conversation.lookup(value, user=...)       (a /kb shortlist button)
+    kb:share  (bare id)   -> conversation.shared_card(value, user=...)  (posted to the channel; its buttons carry
+                                                                         version 0 and start that message's thread)
+    any other kb: button  -> handle(state, UserTurn(user, action_id=..., action_value=...))
+
+A stale button (its version is not the thread's) gets "that step has moved on" and changes nothing. Once kbbot
+has replied in a thread it stores a state for it, so the adapter can tell the threads it is part of by
+`store.get(key) is not None`. After an escalation, plain thread replies (origin "thread") get no answer:
+people are talking to each other; a mention (origin "mention") still reaches the bot.
 """
 
 from __future__ import annotations
