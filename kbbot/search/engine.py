@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_TERMS = 40
 MAX_SIGNATURES = 12
-SHORTLIST = 30
+SHORTLIST = 16
 # rapidfuzz compares at most this much of the query: a pasted log's first lines carry the message
 FUZZ_QUERY_CHARS = 400
 ABBREVIATION_WEIGHT = 0.5
@@ -86,11 +86,32 @@ class Ranked:
     plan: QueryPlan
 
 
-def _accumulate(rows: npt.NDArray[np.int32], values: npt.NDArray[Any], n: int) -> npt.NDArray[np.float64]:
-    """Sum of values per row over all N rows (zeros when there are no postings)."""
-    if len(rows) == 0:
-        return np.zeros(n)
-    return np.bincount(rows, weights=values, minlength=n).astype(np.float64, copy=False)
+@dataclass(slots=True)
+class _Matched:
+    """The postings a query matched, kept from stage 1 so the short list's features need no second lookup."""
+
+    rows: npt.NDArray[np.int32]  # the query terms' postings, concatenated
+    offsets: npt.NDArray[np.int64]  # where each term's run starts in `rows` (one extra at the end)
+    starts: npt.NDArray[np.int64]  # index in the full postings of each term's first entry
+    bigram_rows: npt.NDArray[np.int32]
+    bigram_vals: npt.NDArray[np.float32]
+
+
+def _top_k(score: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.int64]:
+    """Indices of the k best finite scores (any order). A threshold near the maximum usually leaves a few
+    hundred articles, so the partial sort runs on those and not on the whole KB."""
+    best = float(score.max()) if len(score) else -np.inf
+    if not np.isfinite(best) or k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    for margin in (4.0, 10.0):
+        cand = np.flatnonzero(score >= best - margin)
+        if len(cand) >= k:
+            part = np.argpartition(-score[cand], k - 1)[:k]
+            return cand[part].astype(np.int64)
+    cand = np.flatnonzero(np.isfinite(score))
+    if len(cand) <= k:
+        return cand.astype(np.int64)
+    return cand[np.argpartition(-score[cand], k - 1)[:k]].astype(np.int64)
 
 
 class SearchEngine:
@@ -113,10 +134,11 @@ class SearchEngine:
         self._tag_code = {tag: code for code, tag in enumerate(index.product_names)}
         self._typo_cache: dict[str, str | None] = {}
         self._typo_buckets: dict[tuple[str, int], list[str]] | None = None
-        self._has_symptoms = index.has_symptoms.astype(np.float64)
-        self._product_masks: dict[frozenset[int], npt.NDArray[np.float64]] = {}
+        self._product_vectors: dict[frozenset[int], npt.NDArray[np.float64]] = {}
         self._w_vec = self.model.rank_vector(VECTOR_FEATURES)
         self._w_short = self.model.rank_vector(SHORTLIST_FEATURES)
+        self._s_data = self._combined()
+        self._prior = self._w_vec[VECTOR_FEATURES.index("has_symptoms")] * index.has_symptoms.astype(np.float64)
 
     @classmethod
     def load(
@@ -209,44 +231,109 @@ class SearchEngine:
 
     # ---------------------------------------------------------------- scoring
 
-    def _product_mask(self, tags: frozenset[str]) -> npt.NDArray[np.float64]:
-        codes = [self._tag_code[t] for t in tags if t in self._tag_code]
-        key = frozenset(codes)
-        mask = self._product_masks.get(key)
-        if mask is None:
-            mask = np.isin(self.index.product_codes, codes).astype(np.float64)
-            if len(self._product_masks) < 256:
-                self._product_masks[key] = mask
-        return mask
+    def _combined(self) -> npt.NDArray[np.float32]:
+        """Per-posting value of the linear model's full/head/title/cover/cover_head terms, aligned with the
+        full postings: with it one bincount scores five features at once, the cost of plain BM25."""
+        ix = self.index
+        w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
+        idf_per_posting = np.repeat(ix.idf, np.diff(ix.full.indptr))
+        combined = (
+            w["full"] * ix.full.data
+            + w["head"] * ix.head_data
+            + w["title"] * ix.title_data
+            + idf_per_posting * (w["cover"] + w["cover_head"] * (ix.head_data > 0))
+        )
+        return combined.astype(np.float32)
 
-    def _vector_features(self, plan: QueryPlan) -> list[npt.NDArray[np.float64]]:
-        """VECTOR_FEATURES for every article, each as a length-N vector (bincount over the query's postings:
-        cheaper than gathering per-row features for the tens of thousands of rows a common word touches)."""
+    def _candidates(
+        self, plan: QueryPlan, context: SearchContext | None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], _Matched]:
+        """Stage-1 score of every article (the linear model over VECTOR_FEATURES), which articles some query
+        term reaches, and the matched postings (reused to compute the short list's features)."""
         n = self._n
         ix = self.index
         qmass = max(plan.qmass, 1e-6)
-        zero = np.zeros(n)
-        mass = np.asarray(plan.idf_mass, dtype=np.float64) / qmass
-        rows, vals, lens = ix.full.gather(plan.cols, plan.weights)
-        full = _accumulate(rows, vals, n) / qmass
-        cover = _accumulate(rows, np.repeat(mass, lens), n)
-        sig = zero
-        if plan.sig_cols:
-            is_sig = np.isin(np.asarray(plan.cols), plan.sig_cols) / len(plan.signatures)
-            sig = _accumulate(rows, np.repeat(is_sig, lens), n)
-        h_rows, h_vals, h_lens = ix.head.gather(plan.cols, plan.weights)
-        head = _accumulate(h_rows, h_vals, n) / qmass
-        cover_head = _accumulate(h_rows, np.repeat(mass, h_lens), n)
-        t_rows, t_vals, _ = ix.title.gather(plan.cols, plan.weights)
-        title = _accumulate(t_rows, t_vals, n) / qmass
-        b_rows, b_vals, _ = ix.bigram.gather(plan.bigram_cols, [1.0] * len(plan.bigram_cols))
-        bigram = _accumulate(b_rows, b_vals, n) / qmass
-        if plan.products:
-            same = self._product_mask(plan.products)
-            other = 1.0 - same
+        w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
+        cols = np.asarray(plan.cols, dtype=np.int64)
+        starts, ends = ix.full.indptr[cols], ix.full.indptr[cols + 1]
+        offsets = np.zeros(len(cols) + 1, dtype=np.int64)
+        np.cumsum(ends - starts, out=offsets[1:])
+        score: npt.NDArray[np.float64]
+        if len(cols):
+            rows = np.concatenate([ix.full.indices[s:e] for s, e in zip(starts, ends, strict=True)])
+            spans = zip(starts, ends, plan.weights, strict=True)
+            vals = np.concatenate([self._s_data[s:e] * np.float32(q / qmass) for s, e, q in spans])
+            score = np.bincount(rows, weights=vals, minlength=n).astype(np.float64)
         else:
-            same = other = zero
-        return [full, head, title, bigram, cover, cover_head, sig, same, other, self._has_symptoms]
+            rows = np.zeros(0, dtype=np.int32)
+            score = np.zeros(n)
+        reached = score > 0
+        if plan.sig_cols and w["sig"]:
+            for col in plan.sig_cols:
+                hit = ix.full.indices[ix.full.indptr[col] : ix.full.indptr[col + 1]]
+                score[hit] += w["sig"] / len(plan.signatures)
+        b_rows, b_vals, _ = ix.bigram.gather(plan.bigram_cols, [1.0 / qmass] * len(plan.bigram_cols))
+        if len(b_rows) and w["bigram"]:
+            score += w["bigram"] * np.bincount(b_rows, weights=b_vals, minlength=n)
+            reached[b_rows] = True
+        score += self._prior
+        if plan.products:
+            score += self._product_vector(plan.products)
+        if context is not None:
+            score = self._apply_context(context, score)
+        matched = _Matched(rows=rows, offsets=offsets, starts=starts, bigram_rows=b_rows, bigram_vals=b_vals)
+        return score, reached, matched
+
+    def _product_vector(self, tags: frozenset[str]) -> npt.NDArray[np.float64]:
+        codes = [self._tag_code[t] for t in tags if t in self._tag_code]
+        key = frozenset(codes)
+        vec = self._product_vectors.get(key)
+        if vec is None:
+            w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
+            same = np.isin(self.index.product_codes, codes)
+            vec = np.where(same, w["product"], w["other_product"])
+            if len(self._product_vectors) < 256:
+                self._product_vectors[key] = vec
+        return vec
+
+    def row_features(
+        self, plan: QueryPlan, top: npt.NDArray[np.int64], matched: _Matched
+    ) -> npt.NDArray[np.float64]:
+        """VECTOR_FEATURES of the short list, picked out of the postings the query already matched."""
+        ix = self.index
+        k = len(top)
+        qmass = max(plan.qmass, 1e-6)
+        out = np.zeros((k, len(VECTOR_FEATURES)), dtype=np.float64)
+        slot_of = np.full(self._n, -1, dtype=np.int32)
+        slot_of[top] = np.arange(k, dtype=np.int32)
+        if len(matched.rows):
+            where = slot_of[matched.rows]
+            hit = np.flatnonzero(where >= 0)
+            term = np.searchsorted(matched.offsets, hit, side="right") - 1
+            at = matched.starts[term] + (hit - matched.offsets[term])
+            r = where[hit]
+            qw = np.asarray(plan.weights, dtype=np.float64)[term] / qmass
+            idf = ix.idf[np.asarray(plan.cols, dtype=np.int64)[term]].astype(np.float64)
+            head = ix.head_data[at]
+            out[:, 0] = np.bincount(r, weights=qw * ix.full.data[at], minlength=k)
+            out[:, 1] = np.bincount(r, weights=qw * head, minlength=k)
+            out[:, 2] = np.bincount(r, weights=qw * ix.title_data[at], minlength=k)
+            out[:, 4] = np.bincount(r, weights=qw * idf, minlength=k)
+            out[:, 5] = np.bincount(r, weights=qw * idf * (head > 0), minlength=k)
+            if plan.sig_cols:
+                is_sig = np.isin(np.asarray(plan.cols), plan.sig_cols)[term] / len(plan.signatures)
+                out[:, 6] = np.bincount(r, weights=is_sig, minlength=k)
+        if len(matched.bigram_rows):
+            where = slot_of[matched.bigram_rows]
+            hit = np.flatnonzero(where >= 0)
+            out[:, 3] = np.bincount(where[hit], weights=matched.bigram_vals[hit], minlength=k)
+        if plan.products:
+            codes = [self._tag_code[t] for t in plan.products if t in self._tag_code]
+            same = np.isin(ix.product_codes[top], codes)
+            out[:, 7] = same
+            out[:, 8] = ~same
+        out[:, 9] = ix.has_symptoms[top]
+        return out
 
     def _shortlist_features(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         out = np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
@@ -254,12 +341,11 @@ class SearchEngine:
         if not q:
             return out
         for i, row in enumerate(rows):
-            head, errs = self.index.rapid_text(int(row))
+            head, _ = self.index.rapid_text(int(row))
             head_l = head.lower()
             title = head_l.split("\n", 1)[0]
             out[i, 0] = fuzz.token_set_ratio(q, title) / 100.0
-            out[i, 1] = fuzz.partial_ratio(q, errs.lower()) / 100.0 if errs else 0.0
-            out[i, 2] = fuzz.token_set_ratio(q, head_l) / 100.0
+            out[i, 1] = fuzz.token_set_ratio(q, head_l) / 100.0
         return out
 
     def rank(
@@ -269,26 +355,17 @@ class SearchEngine:
         plan = self.analyse(query)
         if plan.empty:
             return None
-        vecs = self._vector_features(plan)
-        score = np.zeros(self._n)
-        for w, v in zip(self._w_vec, vecs, strict=True):
-            if w:
-                score += w * v
-        # articles no query term reaches are not candidates, whatever the product features say
-        score[(vecs[0] <= 0) & (vecs[3] <= 0)] = -np.inf
-        if context is not None:
-            score = self._apply_context(context, score)
-        k = min(shortlist, self._n)
-        top = np.argpartition(-score, k - 1)[:k] if k < self._n else np.arange(self._n)
-        top = top[np.isfinite(score[top])]
+        score, reached, matched = self._candidates(plan, context)
+        # articles no query term reaches are not candidates, whatever the priors say
+        top = _top_k(np.where(reached, score, -np.inf), min(shortlist, self._n))
         if len(top) == 0:
             return None
-        vec = np.stack([v[top] for v in vecs], axis=1)
+        vec = self.row_features(plan, top, matched)
         short = self._shortlist_features(plan, top)
         final = score[top] + short @ self._w_short
         order = np.argsort(-final, kind="stable")
         return Ranked(
-            rows=top[order].astype(np.int64),
+            rows=top[order],
             scores=final[order],
             features=np.hstack([vec, short])[order],
             plan=plan,
@@ -326,7 +403,7 @@ class SearchEngine:
                 f["cover_head"],
                 ranked.plan.known,
                 1.0 if f["sig"] > 0 else 0.0,
-                max(f["fuzz_title"], f["fuzz_error"], f["fuzz_head"]),
+                max(f["fuzz_title"], f["fuzz_head"]),
             ],
             dtype=np.float64,
         )
@@ -364,10 +441,10 @@ class SearchEngine:
 
     def _matched_error(self, ranked: Ranked, i: int) -> str | None:
         feats = dict(zip(VECTOR_FEATURES + SHORTLIST_FEATURES, ranked.features[i], strict=True))
-        if feats["fuzz_error"] < 0.8 and feats["sig"] <= 0:
-            return None
         _, errs = self.index.rapid_text(int(ranked.rows[i]))
         lines = [line for line in errs.split("\n") if line.strip()]
+        if not lines and feats["sig"] <= 0:
+            return None
         if lines:
             best = process.extractOne(ranked.plan.text, lines, scorer=fuzz.partial_ratio)
             if best and best[1] >= 80:

@@ -6,11 +6,11 @@ well under a second and several processes on one host share the pages):
 - `meta.json`                 format version, article count, build parameters
 - `vocab.txt`                 one term per line; line number = column in the matrices
 - `idf.npy`                   float32 per term
-- `<m>.indptr.npy / .indices.npy / .data.npy`  CSC postings (term -> rows) for matrix m:
-    `full`   BM25F over title, symptoms, error lines, keywords, body and error signatures (candidate generation)
-    `head`   BM25 over title + symptoms only (what the article is *about*, not what it mentions)
-    `title`  BM25 over the title alone
+- `<m>.indptr.npy / .indices.npy / .data.npy`  CSC postings (term -> rows, rows sorted) for matrix m:
+    `full`   BM25F over title, symptoms, error lines, keywords, body and error signatures
     `bigram` hashed word pairs of title + symptoms (phrases such as "page fault", "mail connector")
+- `full.head.npy`, `full.title.npy`  BM25 over title + symptoms (what the article is *about*, not what it
+                                     mentions) and over the title alone, aligned with `full.data`
 - `ids.json`, `titles.json`, `products.json` (tag per row), `product_codes.npy`, `has_symptoms.npy`
 - `text.bin` + `text_offsets.npy`  per row: title, symptom opening and literal error lines, for rapidfuzz on the
                                    short list only (never a scan over the KB)
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BIGRAM_BUCKETS = 1 << 21
 K1 = 1.2
 
@@ -150,10 +150,24 @@ def _bm25_matrix(
     vals = np.concatenate([p[2] for p in parts])
     m = sparse.coo_matrix((vals, (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32).tocsc()
     m.sum_duplicates()
+    m.sort_indices()  # rows ascending within a column: the engine binary-searches them
     m.data = (m.data * (K1 + 1.0) / (m.data + K1)).astype(np.float32)
     # scale each column by its idf: data is grouped by column in CSC
     m.data *= np.repeat(idf, np.diff(m.indptr)).astype(np.float32)
     return m
+
+
+def _align(full: sparse.csc_matrix, sub: sparse.csc_matrix) -> npt.NDArray[np.float32]:
+    """`sub`'s values laid out on `full`'s sparsity pattern (zero where `sub` has no entry)."""
+    n_rows = np.int64(full.shape[0])
+    key_full = np.repeat(np.arange(full.shape[1], dtype=np.int64), np.diff(full.indptr)) * n_rows + full.indices
+    key_sub = np.repeat(np.arange(sub.shape[1], dtype=np.int64), np.diff(sub.indptr)) * n_rows + sub.indices
+    pos = np.searchsorted(key_full, key_sub)
+    if len(pos) and (pos.max() >= len(key_full) or not np.array_equal(key_full[pos], key_sub)):
+        raise IndexError_("search index build: a head/title posting is missing from the full postings")
+    out = np.zeros(len(full.data), dtype=np.float32)
+    out[pos] = sub.data
+    return out
 
 
 def _idf(df: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.float32]:
@@ -248,8 +262,12 @@ def build_search_index(kb: KnowledgeBase, directory: Path) -> None:
     bi_df = np.bincount(b_cols, minlength=BIGRAM_BUCKETS).astype(np.int64)
     bigram = _bm25_matrix([_norm_tf(bi_trip, bi_len, 1.0, 0.5)], n, BIGRAM_BUCKETS, _idf(bi_df, n))
 
-    for name, m in (("full", full), ("head", head), ("title", title), ("bigram", bigram)):
-        _save_matrix(directory, name, m)
+    _save_matrix(directory, "full", full)
+    _save_matrix(directory, "bigram", bigram)
+    # head and title postings are subsets of the full ones: stored as data arrays aligned with `full`, so one
+    # pass over the full postings scores all three (see engine.SearchEngine._combined)
+    np.save(directory / "full.head.npy", _align(full, head))
+    np.save(directory / "full.title.npy", _align(full, title))
     terms_sorted = sorted(vocab, key=vocab.__getitem__)
     (directory / "vocab.txt").write_text("\n".join(terms_sorted), encoding="utf-8")
     np.save(directory / "idf.npy", idf)
@@ -302,11 +320,16 @@ class Postings:
         return rows, vals, np.asarray(ends - starts, dtype=np.int64)
 
 
+def _mapped(path: Path) -> npt.NDArray[Any]:
+    # a plain ndarray view of the memory map: slicing np.memmap objects costs more than the arithmetic
+    return np.asarray(np.load(path, mmap_mode="r"))
+
+
 def _load_matrix(directory: Path, name: str) -> Postings:
     return Postings(
-        indptr=np.load(directory / f"{name}.indptr.npy", mmap_mode="r"),
-        indices=np.load(directory / f"{name}.indices.npy", mmap_mode="r"),
-        data=np.load(directory / f"{name}.data.npy", mmap_mode="r"),
+        indptr=np.load(directory / f"{name}.indptr.npy"),
+        indices=_mapped(directory / f"{name}.indices.npy"),
+        data=_mapped(directory / f"{name}.data.npy"),
     )
 
 
@@ -324,8 +347,8 @@ class SearchIndex:
     idf: npt.NDArray[np.float32]
     df: npt.NDArray[np.int32]
     full: Postings
-    head: Postings
-    title: Postings
+    head_data: npt.NDArray[np.float32]  # aligned with full.data
+    title_data: npt.NDArray[np.float32]  # aligned with full.data
     bigram: Postings
     text_blob: npt.NDArray[np.uint8]
     text_offsets: npt.NDArray[np.int64]
@@ -336,7 +359,11 @@ class SearchIndex:
 
     def rapid_text(self, row: int) -> tuple[str, str]:
         """(title + symptom opening, literal error lines) of one row, for rapidfuzz."""
-        raw = bytes(self.text_blob[self.text_offsets[row] : self.text_offsets[row + 1]]).decode("utf-8", "replace")
+        raw = (
+            self.text_blob[self.text_offsets[row] : self.text_offsets[row + 1]]
+            .tobytes()
+            .decode("utf-8", "replace")
+        )
         head, _, errs = raw.partition("\x1f")
         return head, errs
 
@@ -363,12 +390,12 @@ class SearchIndex:
             vocab=dict(zip(terms, range(len(terms)), strict=True)),
             terms=terms,
             idf=np.load(directory / "idf.npy"),
-            df=np.load(directory / "df.npy", mmap_mode="r"),
+            df=_mapped(directory / "df.npy"),
             full=_load_matrix(directory, "full"),
-            head=_load_matrix(directory, "head"),
-            title=_load_matrix(directory, "title"),
+            head_data=_mapped(directory / "full.head.npy"),
+            title_data=_mapped(directory / "full.title.npy"),
             bigram=_load_matrix(directory, "bigram"),
-            text_blob=np.memmap(directory / "text.bin", dtype=np.uint8, mode="r")
+            text_blob=np.asarray(np.memmap(directory / "text.bin", dtype=np.uint8, mode="r"))
             if (directory / "text.bin").stat().st_size
             else np.zeros(0, dtype=np.uint8),
             text_offsets=np.load(directory / "text_offsets.npy"),

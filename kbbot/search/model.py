@@ -35,7 +35,6 @@ VECTOR_FEATURES: tuple[str, ...] = (
 )
 SHORTLIST_FEATURES: tuple[str, ...] = (
     "fuzz_title",  # rapidfuzz token_set_ratio(query, title)
-    "fuzz_error",  # rapidfuzz partial_ratio(query, article's literal error lines)
     "fuzz_head",  # rapidfuzz token_set_ratio(query, title + symptom opening)
 )
 FEATURES: tuple[str, ...] = VECTOR_FEATURES + SHORTLIST_FEATURES
@@ -48,7 +47,7 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "cover_head",
     "known",  # share of the query's words the KB has ever seen
     "sig",  # top hit matched a pasted error signature
-    "fuzz_best",  # best of the rapidfuzz agreements of the top hit
+    "fuzz_best",  # the better of the rapidfuzz agreements of the top hit with title and title + symptoms
 )
 
 _DEFAULT_RANK = {
@@ -63,7 +62,6 @@ _DEFAULT_RANK = {
     "other_product": -0.3,
     "has_symptoms": 0.3,
     "fuzz_title": 1.0,
-    "fuzz_error": 1.0,
     "fuzz_head": 0.5,
 }
 _DEFAULT_CONF = {

@@ -1,0 +1,190 @@
+"""`kbbot eval`: measure search on a file of labelled questions.
+
+Also what a support team runs after changing its knowledge base: a file of golden questions with the article
+each should find, re-checked so a KB edit that buries an answer shows up as a failure line, not as a
+complaint in Slack.
+
+Input: JSON lines `{"query": "...", "expected": "Q148169" | null, "kind": "...", "product": "..."}`;
+`expected: null` marks a question the KB cannot answer (the right behaviour is band "none"/"shortlist",
+never a confident answer). Unreadable lines are logged and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from kbbot.article import normalise_qid
+from kbbot.search.types import SearchResult
+
+log = logging.getLogger(__name__)
+
+LIMIT = 10
+MAX_FAILURES = 50
+
+
+class Searcher(Protocol):
+    def search(self, query: str, *, limit: int = ...) -> SearchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    query: str
+    expected: str | None
+    kind: str
+    line: int
+
+
+def read_questions(path: Path) -> tuple[list[Question], list[int]]:
+    """The questions of a JSON-lines file and the numbers of the lines that could not be used."""
+    questions: list[Question] = []
+    bad: list[int] = []
+    with Path(path).open(encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                query = row["query"]
+                if not isinstance(query, str):
+                    raise TypeError("query is not a string")
+                raw = row.get("expected")
+                expected = None if raw is None else normalise_qid(str(raw))
+                if raw is not None and expected is None:
+                    raise ValueError(f"expected {raw!r} is not an article number")
+                kind = str(row.get("kind") or ("ood" if expected is None else "question"))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.warning("%s line %s skipped: %s", path, number, exc)
+                bad.append(number)
+                continue
+            questions.append(Question(query=query, expected=expected, kind=kind, line=number))
+    return questions, bad
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile: the value a q-share of the queries stay at or below."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(-(-q * len(ordered) // 1)) - 1))
+    return ordered[k]
+
+
+def run_eval(path: Path, engine: Searcher) -> dict[str, Any]:
+    """Search every question of `path` and report recall@1/3/10, MRR, latency and the confidence figures.
+
+    The contract fields (docs/design.md): n, recall_at_1, recall_at_3, recall_at_10, mrr, p50_ms, p99_ms,
+    ood_n, ood_false_answer_rate, answered_correct_rate. Extras: per-kind figures, band counts, the
+    failures (to re-check after a KB change) and the skipped lines.
+    """
+    questions, bad = read_questions(path)
+    latencies: list[float] = []
+    n = hit1 = hit3 = hit10 = answered_right = answered_wrong = 0
+    rr = 0.0
+    ood_n = ood_answered = 0
+    kinds: dict[str, dict[str, float]] = {}
+    bands: dict[str, int] = {"answer": 0, "shortlist": 0, "none": 0}
+    failures: list[dict[str, Any]] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        result = engine.search(q.query, limit=LIMIT)
+        latencies.append((time.perf_counter() - t0) * 1000.0)
+        bands[result.band] = bands.get(result.band, 0) + 1
+        ids = [h.id for h in result.hits]
+        if q.expected is None:
+            ood_n += 1
+            if result.confident:
+                ood_answered += 1
+                failures.append({"line": q.line, "query": q.query[:200], "expected": None, "got": ids[:1]})
+            continue
+        n += 1
+        rank = ids.index(q.expected) + 1 if q.expected in ids else 0
+        k = kinds.setdefault(q.kind, {"n": 0, "hit1": 0, "hit3": 0, "rr": 0.0})
+        k["n"] += 1
+        if rank:
+            rr += 1.0 / rank
+            k["rr"] += 1.0 / rank
+        if rank == 1:
+            hit1 += 1
+            k["hit1"] += 1
+            if result.confident:
+                answered_right += 1
+        elif result.confident:
+            answered_wrong += 1
+        if 1 <= rank <= 3:
+            hit3 += 1
+            k["hit3"] += 1
+        if 1 <= rank <= 10:
+            hit10 += 1
+        if rank != 1 and len(failures) < MAX_FAILURES:
+            failures.append(
+                {"line": q.line, "query": q.query[:200], "expected": q.expected, "rank": rank, "got": ids[:3]}
+            )
+
+    def share(a: float, b: int) -> float:
+        return round(a / b, 4) if b else 0.0
+
+    return {
+        "n": n,
+        "recall_at_1": share(hit1, n),
+        "recall_at_3": share(hit3, n),
+        "recall_at_10": share(hit10, n),
+        "mrr": share(rr, n),
+        "p50_ms": round(_percentile(latencies, 0.50), 3),
+        "p99_ms": round(_percentile(latencies, 0.99), 3),
+        "ood_n": ood_n,
+        "ood_false_answer_rate": share(ood_answered, ood_n),
+        "answered_correct_rate": share(answered_right, n),
+        # extras
+        "answered_wrong_rate": share(answered_wrong, n),
+        "bands": bands,
+        "by_kind": {
+            kind: {
+                "n": int(v["n"]),
+                "recall_at_1": share(v["hit1"], int(v["n"])),
+                "recall_at_3": share(v["hit3"], int(v["n"])),
+                "mrr": share(v["rr"], int(v["n"])),
+            }
+            for kind, v in sorted(kinds.items())
+        },
+        "skipped_lines": bad,
+        "failures": failures,
+    }
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """A human-readable summary of `run_eval`'s report."""
+    wrong = report.get("answered_wrong_rate")
+    lines = [
+        f"questions answerable by the KB: {report['n']}",
+        f"  recall@1 {report['recall_at_1']:.3f}   recall@3 {report['recall_at_3']:.3f}   "
+        f"recall@10 {report['recall_at_10']:.3f}   MRR {report['mrr']:.3f}",
+        f"  answered confidently and right: {report['answered_correct_rate']:.3f}"
+        + (f"   confidently wrong: {wrong:.3f}" if wrong is not None else ""),
+        f"questions the KB cannot answer: {report['ood_n']}   "
+        f"answered confidently anyway: {report['ood_false_answer_rate']:.3f}",
+        f"latency: p50 {report['p50_ms']:.2f} ms   p99 {report['p99_ms']:.2f} ms",
+    ]
+    by_kind = report.get("by_kind") or {}
+    if by_kind:
+        lines.append("by kind:")
+        for kind, v in by_kind.items():
+            lines.append(
+                f"  {kind:<12} n={v['n']:<4} recall@1 {v['recall_at_1']:.3f}  recall@3 {v['recall_at_3']:.3f}"
+            )
+    if report.get("bands"):
+        lines.append("bands: " + ", ".join(f"{k} {v}" for k, v in report["bands"].items()))
+    if report.get("skipped_lines"):
+        lines.append(f"skipped unreadable lines: {report['skipped_lines']}")
+    failures = report.get("failures") or []
+    if failures:
+        lines.append(f"not found first ({len(failures)} shown):")
+        for f in failures:
+            got = ", ".join(f.get("got") or []) or "-"
+            want = f.get("expected") or "(no answer expected)"
+            lines.append(f"  line {f['line']}: want {want}, got {got}: {f['query'][:90]}")
+    return "\n".join(lines)
