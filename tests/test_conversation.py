@@ -330,7 +330,7 @@ def test_didnt_work_through_every_alternative_then_escalation(conv: Conversation
 
     t.say("that didn't work")  # Q99698 has no procedure: on to Q99304
     assert t.st.article_id == "Q99304"
-    turn = t.say("nope")
+    turn = t.say("still broken")
     assert t.st.status == "exhausted"
     assert "kb:escalate" in buttons(turn.messages[0])
     assert turn.escalation is None
@@ -371,6 +371,7 @@ def test_not_my_problem_moves_to_the_next_candidate(conv: Conversation, search: 
     turn = t.say("wrong article")
     assert t.st.status == "no_match" and t.st.article_id is None
     assert msg.OUT_OF_CANDIDATES in turn.messages[0].text
+    assert "kb:escalate" in buttons(turn.messages[0])
     # a follow-up question carries the ruled-out articles as search context
     t.say("backup stops the mail server")
     _, context = search.calls[-1]
@@ -638,3 +639,36 @@ def test_random_input_never_crashes(conv: Conversation) -> None:
             )  # fmt: skip
             t.press(rng.choice(actions), value)
         assert t.last is not None
+
+
+def test_yes_and_no_mean_what_the_thread_last_asked(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("mail backup status message could not be sent")
+    t.say("yes")  # to the answer card: walk me through
+    assert t.st.status == "walking" and t.st.article_id == "Q102087"
+    t.say("nope")  # mid-walk: it did not work -> the other method
+    assert t.st.procedure_no == 1
+    turn = t.say("yes")  # on the last (only) step of that method: it worked
+    assert t.st.status == "resolved" and turn.reactions == ["white_check_mark"]
+
+    t = Thread(conv)
+    t.say("mail backup status message could not be sent")
+    t.say("no")  # to the answer card: not my problem
+    assert "Q102087" in t.st.excluded and t.st.article_id == "Q99698"
+    t.say("no")
+    t.say("no")
+    assert t.st.status == "no_match"
+    turn = t.say("yes")
+    assert turn.messages[0].text == msg.DENIED
+
+    t = Thread(conv)
+    t.say("mailbag contention [008]")
+    t.say("walk me through")
+    t.say("didn't work")
+    assert t.st.status == "exhausted"
+    turn = t.say("yes please")  # to "shall I ask a human?"
+    assert t.st.status == "escalated" and turn.escalation is not None
+
+    t = Thread(conv)
+    t.say("backup stops the mail server")
+    assert t.say("yes").messages[0].text == msg.CHOOSE_ABOVE

@@ -64,6 +64,12 @@ def test_shipped_yaml_covers_every_intent_the_engine_knows(intents: IntentSet) -
         ("thanks", "thanks"),
         ("thank you very much", "thanks"),
         ("<@U0BOT> help", "help"),
+        ("yes", "affirm"),
+        ("Yes please", "affirm"),
+        ("sure", "affirm"),
+        ("no", "deny"),
+        ("nope", "deny"),
+        ("no thanks", "deny"),
     ],
 )
 def test_phrases(intents: IntentSet, text: str, name: str) -> None:

@@ -290,6 +290,10 @@ class Conversation:
                 return Turn(state=fresh, messages=[cards.text_message(msg.START_OVER)])
             case "escalate":
                 return self._escalate(st, turn, now, original=state)
+            case "affirm":
+                return self._affirm(st, state, turn, now)
+            case "deny":
+                return self._deny(st, state, now)
             case "help":
                 return self._reply(state, msg.HELP)
             case "greeting":
@@ -304,6 +308,40 @@ class Conversation:
                     return Turn(state=state, messages=[cards.closest_card(qid, self._closest(qid))])
                 return self._show_article(st, qid, now, original=state, question=turn.text)
         return self._question(st, turn.text, turn, now, original=state)
+
+    def _affirm(self, st: ThreadState, original: ThreadState | None, turn: UserTurn, now: float) -> Turn:
+        """ "yes": to "shall I ask a human?", to "did it fix it?" after the last step, or to an answer card."""
+        if st.status == "exhausted":
+            return self._escalate(st, turn, now, original=original)
+        if st.status == "walking":
+            article = self._walking_article(st)
+            if article is not None and st.step_no + 1 >= len(article.procedures[st.procedure_no].steps):
+                return self._resolved(st, st.article_id, now, original=original)
+            return self._move(st, original, now, delta=1)
+        if st.status == "answered" and st.article_id:
+            return self._start_walk(st, st.article_id, now, original=original)
+        return self._reply(original, self._what_now(original))
+
+    def _deny(self, st: ThreadState, original: ThreadState | None, now: float) -> Turn:
+        """ "no": the fix did not work (walking), or the answer card is not the problem."""
+        if st.status == "walking":
+            return self._failed(st, now, original=original)
+        if st.status == "answered" and st.article_id:
+            return self._rule_out(st, st.article_id, now, original=original)
+        if st.status == "exhausted":
+            return self._reply(original, msg.DENIED)
+        return self._reply(original, self._what_now(original))
+
+    @staticmethod
+    def _what_now(state: ThreadState | None) -> str:
+        """A nudge for a "yes" or "no" that answers nothing kbbot asked."""
+        if state is None or state.status == "new":
+            return msg.NOTHING_YET
+        if state.status in {"choosing", "choosing_product"}:
+            return msg.CHOOSE_ABOVE
+        if state.status == "resolved":
+            return msg.ALREADY_RESOLVED
+        return msg.DENIED
 
     # --- questions and search -------------------------------------------------------------------------------
 
@@ -582,7 +620,7 @@ class Conversation:
         if nxt is not None:
             return self._answer(base, nxt, now, intro=msg.RULED_OUT)
         new = _replace(base, status="no_match")
-        return Turn(state=new, messages=[cards.text_message(msg.OUT_OF_CANDIDATES)])
+        return Turn(state=new, messages=[cards.escalation_offer_card(msg.OUT_OF_CANDIDATES, version=new.version)])
 
     def _next_candidate(self, st: ThreadState, excluded: tuple[str, ...]) -> SearchHit | None:
         for cid in st.candidates:

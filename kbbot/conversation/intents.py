@@ -50,6 +50,8 @@ KNOWN_INTENTS: frozenset[str] = frozenset(
         "lookup",
         "greeting",
         "thanks",
+        "affirm",
+        "deny",
     }
 )
 _INTENT_KEYS = frozenset({"name", "examples", "patterns", "threshold", "description"})

@@ -6,7 +6,6 @@ Strings are mrkdwn. Placeholders are filled with `str.format`; the callers escap
 from __future__ import annotations
 
 # --- answers -----------------------------------------------------------------------------------------------
-ANSWER_INTRO = "This looks like *{qid}*."
 SHORTLIST_INTRO = "A few articles could fit. Which one matches what you see?"
 PRODUCT_QUESTION = "These articles are about different products. Which are you running?"
 PRODUCT_CHOSEN = "Got it: *{product}*. I'll stick to that for the rest of this thread."
@@ -45,6 +44,8 @@ RESOLVED_NO_ARTICLE = "Great, glad it's sorted!"
 OFFER_ESCALATION = "I'm out of fixes for this one. Shall I ask {target} to take a look?"
 ESCALATED = "I've asked {target} to take a look; they'll reply in this thread."
 ALREADY_ESCALATED = "{target} has already been asked about this thread."
+DENIED = 'OK. Tell me more about what you see (the exact error text helps), or say "talk to a human".'
+CHOOSE_ABOVE = "Pick one of the options above, or tell me more about the problem."
 ALREADY_RESOLVED = 'This thread is marked as fixed. Ask a new question any time, or say "start over".'
 
 # --- small talk and odd messages ---------------------------------------------------------------------------
