@@ -46,6 +46,21 @@ Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
 
 
+class _DropClientTokenWarning(logging.Filter):
+    """bolt reads SLACK_BOT_TOKEN from the environment even when handed a client, then warns that it will not
+    use it. The client is handed over on purpose (it carries SLACK_API_URL and the retry handlers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("kbbot.slack.bolt")
+    if not any(isinstance(f, _DropClientTokenWarning) for f in logger.filters):
+        logger.addFilter(_DropClientTokenWarning())
+    return logger
+
+
 def make_client(settings: Settings) -> AsyncWebClient:
     """The Web API client: `SLACK_API_URL` as base, 429s retried after Retry-After, a dropped connection once."""
     client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=15)
@@ -356,7 +371,7 @@ def build_app(
         signing_secret=settings.signing_secret or "",
         # ack first, work after: bolt answers Slack as soon as ack() runs and the listener carries on
         process_before_response=False,
-        logger=logging.getLogger("kbbot.slack.bolt"),
+        logger=_bolt_logger(),
     )
     KbBotListeners(
         settings=settings,
