@@ -57,8 +57,8 @@ MAX_BLOCK_CHARS = 12000  # total of json.dumps(blocks); Slack refuses near 13,00
 FALLBACK_TEXT_CHARS = 3000  # notifications show a line or two; no need to send more
 
 # Condensed card sections: a few sentences each.
-CONDENSED_CHARS = 600
-RESOLUTION_CHARS = 900
+CONDENSED_CHARS = 450
+RESOLUTION_CHARS = 700
 STEP_TEXT_CHARS = 2500
 MAX_STEP_REFERENCES = 5
 MAX_FULL_ARTICLE_MESSAGES = 4
@@ -136,12 +136,23 @@ def clip_mrkdwn(text: str, limit: int) -> str:
         budget -= max(1, len(out) - limit)
 
 
-def condense(text: str, limit: int = CONDENSED_CHARS) -> str:
-    """The first paragraphs of a section, up to `limit` characters: what a card shows of it."""
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[a-z][.)]|[•*-])\s")
+
+
+def condense(text: str, limit: int = CONDENSED_CHARS, *, stop_at_list: bool = False) -> str:
+    """The first paragraphs of a section, up to `limit` characters: what a card shows of it.
+
+    With `stop_at_list`, a numbered list after some introduction that would not fit whole is left out: the
+    card's "walk me through" button presents those steps one at a time, so the card keeps to "follow these
+    steps:" rather than showing half a list."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     out: list[str] = []
     used = 0
-    for p in paragraphs:
+    for i, p in enumerate(paragraphs):
+        if out and stop_at_list and _LIST_ITEM.match(p):
+            rest = sum(len(q) + 2 for q in paragraphs[i:])
+            if used + rest > limit:
+                break
         if used and used + len(p) + 2 > limit:
             break
         out.append(p)
@@ -203,8 +214,9 @@ def _section(mrkdwn: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=mrkdwn[:SECTION_CHARS]))
 
 
-def _labelled(label: str, body: str, limit: int) -> SectionBlock:
-    return _section(f"*{label}*\n{clip_mrkdwn(condense(body, limit), SECTION_CHARS - len(label) - 4)}")
+def _labelled(label: str, body: str, limit: int, *, stop_at_list: bool = False) -> SectionBlock:
+    text = condense(body, limit, stop_at_list=stop_at_list)
+    return _section(f"*{label}*\n{clip_mrkdwn(text, SECTION_CHARS - len(label) - 4)}")
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -274,7 +286,7 @@ def _summary_blocks(article: Article, hit: SearchHit | None, intro: str | None) 
         blocks.append(_labelled(msg.LABEL_CAUSE, article.section("CAUSE"), CONDENSED_CHARS))
     label, resolution = _resolution_text(article)
     if resolution:
-        blocks.append(_labelled(label, resolution, RESOLUTION_CHARS))
+        blocks.append(_labelled(label, resolution, RESOLUTION_CHARS, stop_at_list=bool(article.procedures)))
     if hit is not None and hit.matched_error:
         error = escape_code(clip(hit.matched_error, 400))
         blocks.append(_section(f"*{msg.LABEL_MATCHED_ERROR}*\n```{error}```"))

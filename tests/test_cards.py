@@ -112,6 +112,8 @@ def test_answer_card_shape() -> None:
     assert header["type"] == "header" and header["text"]["text"].startswith("Q237695: XFOR: Cannot Send")
     text = "\n".join(mrkdwn_texts(card))
     assert "*Symptom*" in text and "*Cause*" in text and "*Workaround*" in text
+    # the six steps are for the walk-through; the card keeps to the introduction of the list
+    assert "following these steps:" in text and "P1 folder" not in text
     assert "```[008] Failure delivering user mail due to mailbag contention.```" in text
     actions = [e for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
     assert [a["action_id"] for a in actions] == ["kb:walk", "kb:full", "kb:not_mine", "kb:fixed"]
