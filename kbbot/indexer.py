@@ -80,6 +80,8 @@ class IndexSummary:
     changed: bool = True  # False: nothing changed since the last run and nothing was written
     search_built: bool = False
     search_note: str = ""
+    parse_seconds: float = 0.0  # reading + parsing + compressing (the workers' part)
+    search_seconds: float = 0.0  # kbbot.search.build_search_index
 
     @property
     def files_skipped(self) -> int:
@@ -105,6 +107,8 @@ class IndexSummary:
                 lines.append(f"      {d.id}: kept {d.winner} over {', '.join(d.losers)}")
             if len(self.duplicates) > _MAX_EXAMPLES:
                 lines.append(f"      ... and {len(self.duplicates) - _MAX_EXAMPLES} more")
+        if self.changed:
+            lines.append(f"  parse {self.parse_seconds:.1f} s, search structures {self.search_seconds:.1f} s")
         if self.search_built:
             lines.append("  search structures rebuilt")
         elif self.search_note:
@@ -395,8 +399,10 @@ def run_index(
             files_table[u.key]["members"] = count
 
     small = not to_parse_archives and len(to_parse_files) <= _IN_PROCESS_LIMIT
+    parse_started = time.monotonic()
     _run_parse(work(), workers=workers, small=small, sink=sink)
     bar.finish()
+    summary.parse_seconds = time.monotonic() - parse_started
     for key, reason in archive_skips:
         files_table[key]["skipped"].append([key, reason])
         files_table[key]["members"] = max(1, files_table[key]["members"])
@@ -425,7 +431,9 @@ def run_index(
             shutil.copytree(old_search, tmp / SEARCH_DIR)
             summary.search_note = "articles unchanged, search structures kept"
         else:
+            search_started = time.monotonic()
             _build_search(tmp, summary)
+            summary.search_seconds = time.monotonic() - search_started
         if previous is not None:
             previous.kb.close()
         _swap(tmp, out)

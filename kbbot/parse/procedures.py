@@ -26,25 +26,56 @@ _QREF_ITEM_RE = re.compile(r"^\(?Q\d{4,7}\)?(?:\s|:|$)")
 _QID_RE = re.compile(r"\bQ(\d{4,7})\b")
 _METHOD_PARA_RE = re.compile(r"^(Method|Option|Solution|Workaround|Resolution|Procedure)\s+\d+\b.{0,100}$",
                              re.IGNORECASE)
-_REPRODUCE_RE = re.compile(r"\breproduc", re.IGNORECASE)
+# lists that show how to make the problem happen, not how to fix it
+_REPRODUCE_RE = re.compile(
+    r"\breproduc|\b(?:demonstrat|illustrat|show)\w*\s+(?:the|this)\s+(?:problem|behaviou?r|bug|error|issue)",
+    re.IGNORECASE,
+)
 # introductions announcing a list of things, not of actions
 _NOT_STEPS_INTRO_RE = re.compile(
     r"\bfollowing\s+(?:\w+\s+){0,3}?(reasons?|causes?|conditions?|situations?|scenarios?|symptoms?|articles?|"
     r"titles?|features?|types?|products?|limitations?|issues?|problems?|errors?|messages?|differences|"
-    r"components?|circumstances|configurations?|versions?|platforms?|requirements?|items?|criteria|factors|"
-    r"circumstances|cases?|behaviou?rs?|values?|settings?|options?|files?|keys?|entries|parameters?|"
-    r"topics?|questions?|information|bugs?|fixes|changes?)\b"
+    r"components?|circumstances|versions?|platforms?|requirements?|criteria|factors|cases?|behaviou?rs?|"
+    r"topics?|questions?|bugs?)\b"
     r"|\b(?:caused|occurs?|happens?)\b.*\b(?:if|when|because)\b.*:\s*$"
     r"|\b(?:reasons?|causes?)\b.*:\s*$",
     re.IGNORECASE,
 )
+# "the following settings/files/values:" introduces either data or actions; the items decide
+_SOFT_INTRO_RE = re.compile(
+    r"\bfollowing\s+(?:\w+\s+){0,3}?(values?|settings?|options?|files?|keys?|entries|parameters?|items?|"
+    r"information|changes?|fixes|configurations?)\b",
+    re.IGNORECASE,
+)
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_IMPERATIVE = _wordset(
+    """click double-click right-click open start type select choose press run close restart reboot install
+    uninstall remove delete copy rename move add create edit change set enter verify check make ensure note quit
+    exit save insert use go locate find log stop disable enable configure replace download expand extract modify
+    point clear turn switch apply repeat follow try reinstall upgrade obtain place drag highlight view look wait
+    let connect disconnect attach boot specify unload load register import export back restore update print
+    display search scroll hold release shut reset build compile call define declare write paste cut mount format
+    share map assign grant give allow deny send dial exclude include rem browse navigate collapse fill complete
+    return test determine examine review record identify contact read refer see resume continue cancel accept
+    confirm activate deactivate pause provide tap rebuild recreate reconnect reset retry increase decrease
+    re-create re-enter re-install re-run rerun uncheck deselect keep put fix correct disable"""
+)
+_LEADING_CLAUSE = _wordset("on in from at under when if after before to using with for within while once")
 _STEPS_INTRO_RE = re.compile(
     r"\b(steps?|procedure|follow(?:ing)? (?:these|the)|do the following|as follows|try the following|"
+    r"following (?:\w+ )?(?:workarounds?|resolutions?|solutions?|methods?)|"
     r"to (?:resolve|work around|correct|fix|avoid|install|remove|configure|change|enable|disable|create|set))\b",
     re.IGNORECASE,
 )
-_ONE_OF_RE = re.compile(r"\b(?:do|use|try|perform|choose)\s+(?:one|any|either)\s+of\s+the\s+following\b",
-                        re.IGNORECASE)
+# alternatives rather than a sequence: "do one of the following", "... the following workarounds, respectively"
+_ONE_OF_RE = re.compile(
+    r"\b(?:do|use|try|perform|choose)\s+(?:one|any|either)\s+of\s+the\s+following\b|\brespectively\b",
+    re.IGNORECASE,
+)
+_EXPLICIT_STEPS_RE = re.compile(r"\b(?:these|following|the)\s+steps\b", re.IGNORECASE)
 # first words of an item that describes a thing rather than asks for an action
 _NON_ACTION_FIRST = frozenset(
     {
@@ -179,6 +210,18 @@ def _is_action(text: str) -> bool:
     return word not in _NON_ACTION_FIRST
 
 
+def _is_imperative(text: str) -> bool:
+    """Clearly an instruction: starts with a command verb, or with a short clause then one
+    ("On the Tools menu, click Options")."""
+    word = _first_word(text)
+    if word in _IMPERATIVE:
+        return True
+    if word in _LEADING_CLAUSE:
+        m = re.search(r",\s*(?:and\s+)?(?:then\s+)?([A-Za-z][\w-]*)", text.split(". ")[0])
+        return bool(m and m.group(1).lower() in _IMPERATIVE)
+    return False
+
+
 def _is_procedure(raw: _RawList) -> bool:
     if len(raw.steps) < 2:
         return False
@@ -187,11 +230,18 @@ def _is_procedure(raw: _RawList) -> bool:
     tail = raw.intro[-220:]
     if _NOT_STEPS_INTRO_RE.search(tail) and not _STEPS_INTRO_RE.search(tail):
         return False
+    if _SOFT_INTRO_RE.search(tail) and not _STEPS_INTRO_RE.search(tail):
+        commands = sum(1 for s in raw.steps if _is_imperative(s.text[0]))
+        if commands * 5 < len(raw.steps) * 3:
+            return False
     # cross-reference lists ("1. Q123456 Title") are reading lists
     if sum(1 for s in raw.steps if _QREF_ITEM_RE.match(s.text[0])) * 2 >= len(raw.steps):
         return False
     actions = sum(1 for s in raw.steps if _is_action(s.text[0]))
-    return actions * 2 > len(raw.steps)
+    if _EXPLICIT_STEPS_RE.search(tail) and not tail.rstrip().endswith("?"):
+        # "the steps ... are as follows:" -- the article says so, even when steps are narrated
+        return actions >= 1 or any(_is_imperative(s.text[0]) for s in raw.steps)
+    return actions * 2 >= len(raw.steps)
 
 
 def _label(raw: _RawList) -> str:
