@@ -672,3 +672,18 @@ def test_yes_and_no_mean_what_the_thread_last_asked(conv: Conversation) -> None:
     t = Thread(conv)
     t.say("backup stops the mail server")
     assert t.say("yes").messages[0].text == msg.CHOOSE_ABOVE
+
+
+def test_step_commands_right_after_the_answer_card_start_the_walk(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("protected storage service failed at startup")
+    t.say("step 3")
+    assert t.st.status == "walking" and t.st.step_no == 2 and "Step 3 of 22" in t.message.text
+    t = Thread(conv)
+    t.say("protected storage service failed at startup")
+    t.say("next")
+    assert t.st.status == "walking" and t.st.step_no == 0
+    t = Thread(conv)
+    t.say("protected storage service failed at startup")
+    turn = t.say("show all steps")
+    assert "All 22 steps" in all_text(turn) and t.st.status == "answered"
