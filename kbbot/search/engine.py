@@ -51,6 +51,7 @@ TYPO_WEIGHT = 0.7
 # idf assumed for a word the KB has never seen: it counts against coverage (an out-of-domain question is
 # mostly such words) without letting one typo sink a good match
 UNKNOWN_IDF = 6.0
+UNKNOWN_MISS_IDF = 11.0  # about log(N) for the full KB: rarer than any word it has
 CONTEXT_PRODUCT_BOOST = 2.0
 TYPO_MIN_LEN = 4
 TYPO_CUTOFF = 82.0
@@ -70,6 +71,8 @@ class QueryPlan:
     qmass: float = 0.0  # sum of idf x weight over what the person typed (unknown words included)
     known: float = 0.0  # share of typed words the KB knows
     signatures: list[str] = field(default_factory=list)
+    typed_cols: list[int] = field(default_factory=list)  # columns of the words the person typed
+    unknown: int = 0  # typed words the KB has never seen (after typo correction)
 
     @property
     def empty(self) -> bool:
@@ -196,10 +199,12 @@ class SearchEngine:
                 weight = TYPO_WEIGHT
             if col is None:
                 unknown_mass += UNKNOWN_IDF
+                plan.unknown += 1
                 continue
             n_known += 1
             if col not in terms:
                 terms[col] = (weight, weight * float(idf[col]))
+                plan.typed_cols.append(col)
         if len(terms) > MAX_QUERY_TERMS:
             # a pasted log: keep the rarest (most telling) terms; the rest would only add noise and time
             keep = sorted(terms, key=lambda c: -float(idf[c]))[:MAX_QUERY_TERMS]
@@ -404,9 +409,26 @@ class SearchEngine:
                 ranked.plan.known,
                 1.0 if f["sig"] > 0 else 0.0,
                 max(f["fuzz_title"], f["fuzz_head"]),
+                self._missing_rarest(ranked.plan, int(ranked.rows[0])) / UNKNOWN_MISS_IDF,
             ],
             dtype=np.float64,
         )
+
+    def _missing_rarest(self, plan: QueryPlan, row: int) -> float:
+        """The idf of the rarest typed word the article lacks (a word the KB has never seen counts as
+        rarer than any): an out-of-domain question usually names something no article does."""
+        worst = UNKNOWN_MISS_IDF if plan.unknown else 0.0
+        ix = self.index
+        for col in plan.typed_cols:
+            idf = float(ix.idf[col])
+            if idf <= worst:
+                continue
+            s, e = int(ix.full.indptr[col]), int(ix.full.indptr[col + 1])
+            seg = ix.full.indices[s:e]
+            pos = int(np.searchsorted(seg, row))
+            if pos >= len(seg) or seg[pos] != row:
+                worst = idf
+        return min(worst, UNKNOWN_MISS_IDF)
 
     def search(self, query: str, *, limit: int = 5, context: SearchContext | None = None) -> SearchResult:
         """Ranked hits for a query, best first, with the band the bot should answer in."""

@@ -48,6 +48,7 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "known",  # share of the query's words the KB has ever seen
     "sig",  # top hit matched a pasted error signature
     "fuzz_best",  # the better of the rapidfuzz agreements of the top hit with title and title + symptoms
+    "missing",  # idf of the rarest typed word the top hit lacks (unknown words rarest of all), / 11
 )
 
 _DEFAULT_RANK = {
@@ -72,6 +73,7 @@ _DEFAULT_CONF = {
     "known": 2.0,
     "sig": 1.0,
     "fuzz_best": 1.0,
+    "missing": -1.0,
 }
 
 

@@ -1,0 +1,339 @@
+"""Search benchmark on the full corpus: this engine beside a plain Okapi BM25 baseline, in the same run.
+
+    python benchmarks/search.py [--index /work/index-full] [--queries dev-queries.jsonl]
+    python benchmarks/search.py --fit      # refit kbbot/data/search_model.yaml with grouped cross-validation
+
+The index is built once (`kbbot index /work/corpus/txt --out /work/index-full`) or with --corpus here.
+The baseline is Okapi BM25 (k1 1.2, b 0.75) over each article's title and all sections concatenated, with the
+engine's own tokenizer, on the same sparse-postings code path, so the comparison is about ranking, not plumbing.
+Memory and load time are measured in a fresh subprocess so the baseline's build does not inflate them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from kbbot.evaluate import read_questions, run_eval
+from kbbot.kb import KnowledgeBase
+from kbbot.search import SearchEngine, SearchHit, SearchResult
+from kbbot.search.engine import SHORTLIST, Ranked
+from kbbot.search.index import K1, _idf
+from kbbot.search.model import CONFIDENCE_FEATURES, FEATURES, RankModel, fit_listwise, fit_logistic
+from kbbot.search.text import normalise_text, tokenize, words
+
+DEFAULT_INDEX = Path("/work/index-full")
+DEFAULT_QUERIES = Path("/work/shared/eval/dev-queries.jsonl")
+MODEL_PATH = Path(__file__).resolve().parent.parent / "kbbot" / "data" / "search_model.yaml"
+
+
+# ------------------------------------------------------------------------------------------- baseline
+class PlainBM25:
+    """Okapi BM25 over the concatenated article text; answers every query (no notion of confidence)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        t0 = time.perf_counter()
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        lengths = np.zeros(len(kb), dtype=np.float32)
+        self.ids: list[str] = []
+        self.titles: list[str] = []
+        for row in range(len(kb)):
+            a = kb.article_at(row)
+            self.ids.append(a.id)
+            self.titles.append(a.title)
+            terms = tokenize(a.title + "\n" + "\n".join(a.sections.values()))
+            lengths[row] = len(terms)
+            counts: dict[int, int] = {}
+            for t in terms:
+                c = vocab.setdefault(t, len(vocab))
+                counts[c] = counts.get(c, 0) + 1
+            for c, k in counts.items():
+                rows.append(row)
+                cols.append(c)
+                vals.append(k)
+        n = len(kb)
+        m = sparse.csc_matrix(
+            (np.asarray(vals, dtype=np.float32), (np.asarray(rows), np.asarray(cols))), shape=(n, len(vocab))
+        )
+        df = np.diff(m.indptr)
+        idf = _idf(df.astype(np.int64), n)
+        norm = (1 - 0.75) + 0.75 * lengths / lengths.mean()
+        tf = m.data
+        m.data = (idf[np.repeat(np.arange(len(vocab)), df)] * tf * (K1 + 1) / (tf + K1 * norm[m.indices])).astype(
+            np.float32
+        )
+        self.vocab = vocab
+        self.indptr, self.indices, self.data = m.indptr, m.indices, m.data
+        self.n = n
+        self.build_seconds = time.perf_counter() - t0
+
+    def search(self, query: str, *, limit: int = 10) -> SearchResult:
+        cols = sorted({self.vocab[t] for t in words(normalise_text(query[:60_000])) if t in self.vocab})
+        if not cols:
+            return SearchResult(query=query, hits=(), band="none", confidence=0.0)
+        parts = [
+            (self.indices[self.indptr[c] : self.indptr[c + 1]], self.data[self.indptr[c] : self.indptr[c + 1]])
+            for c in cols
+        ]
+        rows = np.concatenate([p[0] for p in parts])
+        vals = np.concatenate([p[1] for p in parts])
+        scores = np.bincount(rows, weights=vals, minlength=self.n)
+        k = min(limit, self.n)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        hits = tuple(
+            SearchHit(id=self.ids[r], title=self.titles[r], score=float(scores[r])) for r in top if scores[r] > 0
+        )
+        return SearchResult(
+            query=query, hits=hits, band="answer" if hits else "none", confidence=1.0 if hits else 0.0
+        )
+
+
+# ------------------------------------------------------------------------------------------- probes
+def long_query(kb: KnowledgeBase, chars: int = 40_000) -> str:
+    """A pasted log: event-log lines with codes, wrapped around a few articles' text, `chars` long."""
+    rng = np.random.default_rng(7)
+    parts: list[str] = []
+    while sum(map(len, parts)) < chars:
+        a = kb.article_at(int(rng.integers(len(kb))))
+        parts.append(
+            f"12/01/1999 10:{int(rng.integers(60)):02d}:07 MSExchangeMTA Event ID: {int(rng.integers(9999))} "
+        )
+        parts.append(" ".join(a.sections.values())[:800])
+    return "\n".join(parts)[:chars]
+
+
+def probe(index: Path) -> None:
+    """Run in a fresh process: load time, RSS after load and after queries."""
+    t0 = time.perf_counter()
+    kb = KnowledgeBase.open(index)
+    engine = SearchEngine.load(index, kb)
+    load = time.perf_counter() - t0
+    rss_load = _rss_mb()
+    engine.search("exchange imc loses mail without ndr", limit=5)
+    engine.search("recieve eror mesage wen startng", limit=5)
+    print(json.dumps({"load_s": round(load, 3), "rss_mb_after_load": rss_load, "rss_mb_after_queries": _rss_mb()}))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return -1.0
+
+
+def latency(searcher: Any, queries: list[str], repeat: int = 3) -> dict[str, float]:
+    times: list[float] = []
+    for _ in range(repeat):
+        for q in queries:
+            t0 = time.perf_counter()
+            searcher.search(q, limit=10)
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {
+        "p50_ms": round(times[len(times) // 2], 3),
+        "p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))], 3),
+    }
+
+
+# ------------------------------------------------------------------------------------------- fitting
+def _folds(expected: list[str | None], k: int) -> np.ndarray:
+    """Fold per question, grouped by target article so the two phrasings of one article never straddle
+    training and test (that would leak the article's words)."""
+    groups: dict[str, int] = {}
+    out = []
+    for i, e in enumerate(expected):
+        key = e or f"ood{i}"
+        if key not in groups:
+            groups[key] = len(groups) % k
+        out.append(groups[key])
+    return np.asarray(out)
+
+
+def fit(engine: SearchEngine, queries: Path, folds: int = 5, l2: float = 0.01) -> RankModel:
+    questions, _ = read_questions(queries)
+    data: list[tuple[Any, Ranked | None, int]] = []
+    for q in questions:
+        ranked = engine.rank(q.query, shortlist=100)
+        right = -1
+        if ranked is not None and q.expected is not None:
+            ids = [engine.index.ids[int(r)] for r in ranked.rows]
+            right = ids.index(q.expected) if q.expected in ids else -1
+        data.append((q, ranked, right))
+    fold = _folds([q.expected for q, _, _ in data], folds)
+    init = engine.model.rank_vector(FEATURES)
+
+    def rescored(ranked: Ranked, w: np.ndarray, right: int) -> tuple[Ranked, int]:
+        s = ranked.features @ w
+        order = np.argsort(-s, kind="stable")[:SHORTLIST]
+        new_right = int(np.flatnonzero(order == right)[0]) if right >= 0 and right in order else -1
+        return Ranked(
+            rows=ranked.rows[order], scores=s[order], features=ranked.features[order], plan=ranked.plan
+        ), new_right
+
+    # 1. ranking weights, out-of-fold
+    oof: list[tuple[Ranked | None, int]] = [(None, -1)] * len(data)
+    for f in range(folds):
+        train = [
+            (r.features, right)
+            for (_, r, right), fo in zip(data, fold, strict=True)
+            if fo != f and r is not None and right >= 0
+        ]
+        w = fit_listwise(train, l2=l2, init=init)
+        for i, ((_, r, right), fo) in enumerate(zip(data, fold, strict=True)):
+            if fo == f and r is not None:
+                oof[i] = rescored(r, w, right)
+    ranks = np.array([right + 1 if r is not None and right >= 0 else 0 for r, right in oof])
+    indomain = np.array([q.expected is not None for q, _, _ in data])
+    rk = ranks[indomain]
+    mrr = np.mean(np.where(rk > 0, 1 / np.maximum(rk, 1), 0))
+    print(
+        f"CV ranking ({folds} folds, grouped by article): recall@1 {np.mean(rk == 1):.3f}  "
+        f"recall@3 {np.mean((rk >= 1) & (rk <= 3)):.3f}  MRR {mrr:.3f}"
+    )
+    w_all = fit_listwise(
+        [(r.features, right) for q, r, right in data if r is not None and right >= 0], l2=l2, init=init
+    )
+
+    # 2. confidence on the out-of-fold rankings
+    x = np.zeros((len(data), len(CONFIDENCE_FEATURES)))
+    y = np.zeros(len(data))
+    for i, (r, right) in enumerate(oof):
+        if r is not None:
+            x[i] = engine.confidence_features(r)
+            y[i] = 1.0 if right == 0 else 0.0
+    p_oof = np.zeros(len(data))
+    for f in range(folds):
+        tr = fold != f
+        cw, cb = fit_logistic(x[tr], y[tr])
+        p_oof[~tr] = 1 / (1 + np.exp(-(x[~tr] @ cw + cb)))
+    cw, cb = fit_logistic(x, y)
+    ood = ~indomain
+    best = (-1e9, 0.5)
+    for t in np.arange(0.2, 0.96, 0.01):
+        ans = p_oof >= t
+        right = int(np.sum(ans & indomain & (y == 1)))
+        wrong = int(np.sum(ans & (y == 0)))
+        ood_rate = float(np.mean(ans[ood])) if ood.any() else 0.0
+        # a wrong confident answer costs twice what a missed one does; the OOD cap is the product target
+        utility = right - 2 * wrong - (1000 if ood_rate > 0.10 else 0)
+        if utility > best[0]:
+            best = (utility, float(t))
+    t_answer = best[1]
+    right_first = indomain & (y == 1)
+    # shortlist threshold: low enough that nearly every right top hit is at least offered as a candidate
+    t_short = float(min(np.quantile(p_oof[right_first], 0.03), t_answer * 0.5)) if right_first.any() else 0.1
+    ans = p_oof >= t_answer
+    n_in = indomain.sum()
+    print(
+        f"CV confidence: answer threshold {t_answer:.2f}: "
+        f"answered & right {np.sum(ans & right_first) / n_in:.3f}, "
+        f"answered & wrong (in-domain) {np.sum(ans & indomain & (y == 0)) / n_in:.3f}, "
+        f"OOD answered {np.mean(ans[ood]) if ood.any() else 0:.3f}; shortlist threshold {t_short:.3f}"
+    )
+    return RankModel(
+        rank_weights=dict(zip(FEATURES, map(float, w_all), strict=True)),
+        conf_weights=dict(zip(CONFIDENCE_FEATURES, map(float, cw), strict=True)),
+        conf_bias=float(cb),
+        answer_threshold=t_answer,
+        shortlist_threshold=t_short,
+    )
+
+
+# ------------------------------------------------------------------------------------------- main
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
+    ap.add_argument("--corpus", type=Path, default=None, help="build the index from this folder first if missing")
+    ap.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    ap.add_argument("--fit", action="store_true", help="refit and write kbbot/data/search_model.yaml")
+    ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.probe:
+        probe(args.index)
+        return 0
+    if not (args.index / "search" / "meta.json").is_file():
+        if args.corpus is None:
+            print(f"no index at {args.index}; pass --corpus /work/corpus/txt to build it", file=sys.stderr)
+            return 2
+        from kbbot.indexer import run_index
+
+        run_index([str(args.corpus)], args.index, progress=False)
+    kb = KnowledgeBase.open(args.index)
+    engine = SearchEngine.load(args.index, kb)
+    if args.fit:
+        model = fit(engine, args.queries)
+        header = (
+            "# Fitted by benchmarks/search.py --fit on "
+            f"{args.queries.name} ({time.strftime('%Y-%m-%d')}); CV figures are printed by that run.\n"
+        )
+        MODEL_PATH.write_text(model.to_yaml(header), encoding="utf-8")
+        print(f"wrote {MODEL_PATH}")
+        engine = SearchEngine.load(args.index, kb, model=model)
+
+    meta = json.loads((args.index / "search" / "meta.json").read_text())
+    base = PlainBM25(kb)
+    questions, _ = read_questions(args.queries)
+    texts = [q.query for q in questions]
+    # warm both (first-use caches, page cache), then measure interleaved so machine load hits both alike
+    for q in texts[:20]:
+        engine.search(q)
+        base.search(q)
+    rep_engine = run_eval(args.queries, engine)
+    rep_base = run_eval(args.queries, base)
+    lat_engine = latency(engine, texts)
+    lat_base = latency(base, texts)
+    big = long_query(kb)
+    t_big = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        engine.search(big, limit=10)
+        t_big.append((time.perf_counter() - t0) * 1000)
+    out = subprocess.run(
+        [sys.executable, __file__, "--probe", "--index", str(args.index)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    probe_res = json.loads(out.stdout.strip().splitlines()[-1])
+
+    def row(name: str, rep: dict[str, Any], lat: dict[str, float]) -> str:
+        return (
+            f"{name:<11} r@1 {rep['recall_at_1']:.3f}  r@3 {rep['recall_at_3']:.3f}  "
+            f"r@10 {rep['recall_at_10']:.3f}  "
+            f"MRR {rep['mrr']:.3f}  OOD-answered {rep['ood_false_answer_rate']:.2f}  "
+            f"answered-right {rep['answered_correct_rate']:.3f}  "
+            f"p50 {lat['p50_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms"
+        )
+
+    print(f"corpus: {len(kb)} articles; questions: {rep_engine['n']} in-domain, {rep_engine['ood_n']} OOD")
+    print(row("engine", rep_engine, lat_engine))
+    print(row("plain BM25", rep_base, lat_base))
+    print("engine by kind: " + json.dumps(rep_engine["by_kind"]))
+    print(
+        f"ratios engine/BM25: r@1 {rep_engine['recall_at_1'] / max(rep_base['recall_at_1'], 1e-9):.2f}  "
+        f"p50 {lat_engine['p50_ms'] / lat_base['p50_ms']:.2f}  p99 {lat_engine['p99_ms'] / lat_base['p99_ms']:.2f}"
+    )
+    print(
+        f"search index build {meta.get('build_seconds')} s (BM25 baseline build {base.build_seconds:.1f} s); "
+        f"load {probe_res['load_s']} s; RSS after load {probe_res['rss_mb_after_load']} MB, "
+        f"after queries {probe_res['rss_mb_after_queries']} MB"
+    )
+    print(f"40,000-char query: median {statistics.median(t_big):.1f} ms, max {max(t_big):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
