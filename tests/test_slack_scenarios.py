@@ -357,3 +357,65 @@ async def test_metrics_count_what_happened(slack_bot: LoopbackBot) -> None:
     assert samples["kbbot_search_latency_seconds_count"] >= 2
     assert samples["kbbot_reply_latency_seconds_count"] == 2
     assert samples['kbbot_reply_latency_seconds_bucket{le="+Inf"}'] == 2
+
+
+async def test_a_pick_from_a_kb_shortlist_answers_in_place(slack_bot: LoopbackBot) -> None:
+    # what /kb shows when several articles fit: ephemeral, with a kb:lookup button per article
+    shortlist = {
+        "channel": STANDIN_CHANNEL,
+        "ts": "1700000002.000001",
+        "ephemeral_to": STANDIN_USER,
+        "blocks": [
+            {
+                "type": "actions",
+                "elements": [
+                    {"type": "button", "action_id": "kb:lookup", "value": "Q99698",
+                     "text": {"type": "plain_text", "text": "Q99698"}},
+                ],
+            }
+        ],
+    }
+    await slack_bot.standin.click(shortlist, action_id="kb:lookup", value="Q99698")
+    (reply,) = await slack_bot.standin.wait_for("response_url")
+    assert reply.args["replace_original"] is True and reply.args["response_type"] == "ephemeral"
+    assert "Q99698" in reply.args["text"] and [b.action_id for b in buttons(reply)] == ["kb:share"]
+    await slack_bot.standin.quiet()
+    assert not slack_bot.standin.calls_to("chat.postMessage")
+
+
+async def test_escalation_channel_the_bot_cannot_post_in_falls_back_to_the_thread(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    standin.set_channel(STANDIN_HUMANS, is_member=False)
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    await slack_bot.posts(1)
+    await standin.say("talk to a human", thread_ts=ts)
+    posts = await standin.wait_for("chat.postMessage", count=5)
+    in_thread = [p for p in posts[1:] if p.args["channel"] == STANDIN_CHANNEL]
+    assert any("/invite @kbbot" in readable(p) for p in in_thread)
+    assert any("Q237695" in readable(p) and "Escalation" in readable(p) for p in in_thread)
+    assert all(p.args.get("thread_ts") == ts for p in in_thread)
+
+
+async def test_without_an_escalation_channel_the_summary_stays_in_the_thread(seeds_index: Path) -> None:
+    from kbbot.slack.loopback import loopback_bot
+
+    async with loopback_bot(index=seeds_index) as bot:
+        _, ts = await bot.standin.mention(MAILBAG_ERROR)
+        await bot.posts(1)
+        await bot.standin.say("talk to a human", thread_ts=ts)
+        posts = await bot.posts(3)
+        assert {p.args["channel"] for p in posts} == {STANDIN_CHANNEL}
+        assert any("the people in this channel" in readable(p) for p in posts[1:])
+        assert any("Escalation" in readable(p) for p in posts[1:])
+
+
+async def test_a_store_that_is_down_gets_an_apology_not_silence(
+    slack_bot: LoopbackBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down(*_args: object, **_kwargs: object) -> bool:
+        raise ConnectionError("store unreachable")
+
+    monkeypatch.setattr(slack_bot.runtime.store, "claim_event", down)
+    _, ts = await slack_bot.standin.mention(MAILBAG_ERROR)
+    (post,) = await slack_bot.posts(1)
+    assert "went wrong" in post.args["text"] and post.args["thread_ts"] == ts

@@ -172,8 +172,16 @@ class KbBotListeners:
         if not direct and pu.mentions(text, bot_user_id):
             return  # Slack sends this message as app_mention too; that listener answers
         key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
-        if not direct and (not pu.is_thread_reply(event) or await self.store.get(key) is None):
-            return  # channel chatter, or a thread kbbot is not part of: speak only when spoken to
+        if not direct:
+            if not pu.is_thread_reply(event):
+                return  # channel chatter: kbbot speaks when spoken to
+            try:
+                known = await self.store.get(key) is not None
+            except Exception:
+                log.exception("cannot tell whether kbbot is in this thread", extra={"thread_key": key.as_str()})
+                return
+            if not known:
+                return  # a thread kbbot is not part of
         origin: pu.Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
         turn = UserTurn(user=event["user"], text=pu.strip_mention(text, bot_user_id), origin=origin)
         await self._answer(body, event, key, turn, started=context.get("kbbot_started"))
@@ -183,7 +191,14 @@ class KbBotListeners:
         started: float | None,
     ) -> None:
         with self.inflight.track():
-            if await self._claim(body, event, key):
+            try:
+                first = await self._claim(body, event, key)
+            except Exception:
+                # without the store there is no telling a retry from a first delivery, nor any thread state
+                log.exception("cannot claim the event", extra={"thread_key": key.as_str()})
+                await self._apologise(key)
+                return
+            if first:
                 await self._converse(key, turn, person_ts=str(event["ts"]))
                 self._observe_reply(started)
 
@@ -214,7 +229,7 @@ class KbBotListeners:
         await ack()
         with self.inflight.track():
             user = str(command.get("user_id") or "")
-            reply = self.conversation.lookup(str(command.get("text") or ""), user=user)
+            reply = self._lookup(str(command.get("text") or ""), user=user)
             await self._respond(respond, reply, channel=str(command.get("channel_id") or ""), user=user)
             self._observe_reply(context.get("kbbot_started"))
 
@@ -240,8 +255,11 @@ class KbBotListeners:
         if action_id == pu.SHARE_ACTION:
             await self._share(body, article_id=value, user=user, channel=channel, respond=respond)
         elif pu.is_ephemeral_container(body):
-            # /kb results live outside any thread; their buttons (a shortlist pick) answer in place
-            reply = self.conversation.lookup(value, user=user)
+            # /kb results live outside any thread: a pick from their shortlist answers in place
+            if action_id != pu.LOOKUP_ACTION:
+                log.info("ignoring %s on an ephemeral message", action_id)
+                return
+            reply = self._lookup(value, user=user)
             await self._respond(respond, reply, channel=channel, user=user, replace_original=True)
         else:
             key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
@@ -251,7 +269,13 @@ class KbBotListeners:
     async def _share(self, body: Mapping[str, Any], *, article_id: str, user: str, channel: str,
                      respond: Respond) -> None:
         # The card goes to the channel as a new message; its buttons (version 0) start a thread of their own.
-        card = self.conversation.shared_card(article_id, user=user)
+        try:
+            card = self.conversation.shared_card(article_id, user=user)
+        except Exception:
+            log.exception("cannot build the card to share for %r", article_id)
+            card = text_message(wording.INTERNAL_ERROR)
+            await self._respond(respond, card, channel=channel, user=user)
+            return
         posted = await self.poster.post(channel=channel, message=card, thread_ts=None, context=None)
         if posted.error is not None:
             await self._respond(respond, text_message(self.poster.explain(posted.error, channel=channel)),
@@ -277,8 +301,7 @@ class KbBotListeners:
         except Exception:
             # the store is down or refused the write: say so rather than leave the person waiting
             log.exception("could not update the thread state", extra=extra)
-            await self.poster.post(channel=key.channel, message=text_message(wording.INTERNAL_ERROR),
-                                   thread_ts=key.thread_ts, context=key)
+            await self._apologise(key)
             return
         self._count_turn(turn, now=now)
         for message in turn.messages:
@@ -291,6 +314,18 @@ class KbBotListeners:
             await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
         if turn.escalation is not None:
             await self._escalate(key, turn.escalation.summary_with_link)
+
+    async def _apologise(self, key: ThreadKey) -> None:
+        await self.poster.post(channel=key.channel, message=text_message(wording.INTERNAL_ERROR),
+                               thread_ts=key.thread_ts, context=key)
+
+    def _lookup(self, text: str, *, user: str) -> Message:
+        """The engine's /kb lookup; unlike `handle` it may raise, and a person still deserves an answer."""
+        try:
+            return self.conversation.lookup(text, user=user)
+        except Exception:
+            log.exception("/kb lookup failed for %r", text[:200])
+            return text_message(wording.INTERNAL_ERROR)
 
     async def _escalate(self, key: ThreadKey, summary_with_link: Callable[[str | None], Message]) -> None:
         extra = {"thread_key": key.as_str()}

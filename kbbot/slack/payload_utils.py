@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 ACTION_PREFIX = "kb:"
 SHARE_ACTION = "kb:share"
+LOOKUP_ACTION = "kb:lookup"
 
 # Message subtypes that carry something a person wrote. Everything else (edits, deletions, joins, topic changes,
 # bot posts, /me, ...) is housekeeping and never answered.
