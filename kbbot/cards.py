@@ -26,6 +26,7 @@ stale or double-pressed button.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from slack_sdk.models.blocks import (
 from kbbot.article import SECTION_ORDER, Article, Procedure, Step
 from kbbot.conversation import messages as msg
 from kbbot.search.types import SearchHit
+
+log = logging.getLogger(__name__)
 
 # Slack's limits, with a margin where Slack counts differently from us (it measures the serialised payload).
 MAX_BLOCKS = 50
@@ -244,9 +247,24 @@ def _chunks(text: str, size: int) -> list[str]:
 
 def _finish(text: str, blocks: Iterable[Block]) -> Message:
     dicts = [b.to_dict() for b in blocks]
-    if len(dicts) > MAX_BLOCKS or blocks_size(dicts) > MAX_BLOCK_CHARS:  # pragma: no cover - budgets prevent it
-        raise ValueError("card over Slack's limits; a builder's budget is wrong")
+    if len(dicts) > MAX_BLOCKS or blocks_size(dicts) > MAX_BLOCK_CHARS:
+        # The builders' budgets should make this unreachable; if one is wrong, a shorter card beats a
+        # message Slack refuses (msg_blocks_too_long).
+        log.warning("card over Slack's limits (%s blocks, %s chars); trimming it", len(dicts), blocks_size(dicts))
+        dicts = _trim(dicts)
     return Message(text=clip(text, FALLBACK_TEXT_CHARS), blocks=dicts)
+
+
+def _trim(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop sections from the end (keeping the header and the buttons) until the card fits."""
+    actions = [d for d in dicts if d.get("type") == "actions"][-2:]
+    body = [d for d in dicts if d.get("type") != "actions"]
+    note = _section(msg.TRUNCATED_CARD).to_dict()
+    while body and (
+        len(body) + len(actions) + 1 > MAX_BLOCKS or blocks_size([*body, note, *actions]) > MAX_BLOCK_CHARS
+    ):
+        body.pop()
+    return [*body, note, *actions]
 
 
 def _fallback(article: Article) -> str:

@@ -4,6 +4,7 @@ and escapes what it shows."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 from collections.abc import Iterator
@@ -198,7 +199,8 @@ def long_article(seed: int) -> Article:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_long_hostile_articles_stay_within_limits_and_escaped(seed: int) -> None:
+def test_long_hostile_articles_stay_within_limits_and_escaped(seed: int, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="kbbot.cards")
     article = long_article(seed)
     hit = SearchHit(id=article.id, title=article.title, score=0.5, matched_error=article.error_codes[0])
     messages = every_card(article, hit)
@@ -206,6 +208,18 @@ def test_long_hostile_articles_stay_within_limits_and_escaped(seed: int) -> None
     for message in messages:
         assert_within_limits(message)
         assert_no_pings(message)
+    assert not caplog.records, "a builder's budget let a card grow past Slack's limits"
+
+
+def test_an_over_budget_card_is_trimmed_not_sent_over(caplog: pytest.LogCaptureFixture) -> None:
+    from slack_sdk.models.blocks import ActionsBlock, ButtonElement, HeaderBlock, SectionBlock
+
+    blocks = [HeaderBlock(text="Q1: big"), *(SectionBlock(text="x" * 2900) for _ in range(60))]
+    blocks.append(ActionsBlock(elements=[ButtonElement(text="Next", action_id="kb:next", value="{}")]))
+    message = cards._finish("big", blocks)
+    assert_within_limits(message)
+    assert message.blocks[0]["type"] == "header" and message.blocks[-1]["type"] == "actions"
+    assert "over Slack's limits" in caplog.text
 
 
 def test_hostile_text_is_escaped_everywhere() -> None:

@@ -98,6 +98,7 @@ LABEL_STATUS = "Status"
 LABEL_MORE_INFO = "More information"
 LABEL_MATCHED_ERROR = "Matched error"
 LABEL_REFERENCE = "See also"
+TRUNCATED_CARD = "_Cut short to fit in Slack._"
 TRUNCATED_ARTICLE = "_The article goes on; this is as much as fits in Slack. `kbbot show {qid}` prints all of it._"
 
 # --- escalation summary ----------------------------------------------------------------------------------------
