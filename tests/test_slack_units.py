@@ -191,3 +191,12 @@ async def test_standin_records_calls_checks_tokens_and_simulates_errors() -> Non
         await standin.wait_for("reactions.add", count=2, timeout=1)
         with pytest.raises(TimeoutError):
             await standin.wait_for("chat.update", timeout=0.1)
+
+
+def test_why_a_post_failed_is_explained_without_markup_from_the_payload() -> None:
+    from kbbot.slack.poster import SlackPoster
+
+    assert "/invite @kbbot" in SlackPoster.explain("not_in_channel", channel="C0123")
+    assert "<#C0123>" in SlackPoster.explain("is_archived", channel="C0123")
+    odd = SlackPoster.explain("weird<!channel>", channel="C1><!here")
+    assert "<!" not in odd and "weirdchannel" in odd

@@ -9,6 +9,7 @@ AsyncRateLimitErrorRetryHandler waits for Retry-After and tries again.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -118,4 +119,7 @@ class SlackPoster:
     @staticmethod
     def explain(error: str, *, channel: str) -> str:
         """One sentence for a person about why the bot could not post in `channel`."""
-        return CANNOT_POST.get(error, CANNOT_POST_OTHER).format(channel=channel, error=error)
+        # ids and error codes are plain [A-Za-z0-9_]; anything else must not reach mrkdwn as markup
+        safe_channel = re.sub(r"[^A-Za-z0-9]", "", channel)
+        safe_error = re.sub(r"[^A-Za-z0-9_]", "", error)
+        return CANNOT_POST.get(error, CANNOT_POST_OTHER).format(channel=safe_channel, error=safe_error)
