@@ -687,3 +687,16 @@ def test_step_commands_right_after_the_answer_card_start_the_walk(conv: Conversa
     t.say("protected storage service failed at startup")
     turn = t.say("show all steps")
     assert "All 22 steps" in all_text(turn) and t.st.status == "answered"
+
+
+def test_the_core_is_pure() -> None:
+    """conversation/ and cards.py: no Slack client, no network, no database (cards may use Block Kit models)."""
+    root = REPO / "kbbot"
+    forbidden = ("slack_bolt", "slack_sdk.web", "slack_sdk.socket_mode", "aiohttp", "requests", "socket",
+                 "sqlite3", "redis", "kbbot.store", "kbbot.slack", "urllib.request", "http")  # fmt: skip
+    for path in [*sorted((root / "conversation").glob("*.py")), root / "cards.py"]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import ", "from ")):
+                module = stripped.split()[1]
+                assert not module.startswith(forbidden), f"{path.name} imports {module}"
