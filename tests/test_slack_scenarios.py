@@ -419,3 +419,35 @@ async def test_a_store_that_is_down_gets_an_apology_not_silence(
     _, ts = await slack_bot.standin.mention(MAILBAG_ERROR)
     (post,) = await slack_bot.posts(1)
     assert "went wrong" in post.args["text"] and post.args["thread_ts"] == ts
+
+
+async def test_two_bot_processes_sharing_a_store_answer_a_redelivered_event_once(
+    seeds_index: Path, tmp_path: Path
+) -> None:
+    # Behind a load balancer Slack's retry can land on another process; the shared store's claim decides.
+    from kbbot.settings import Settings
+    from kbbot.slack.runtime import BotRuntime
+    from kbbot.slack.standin import SlackStandIn
+
+    async with SlackStandIn(token="xoxb-lb", signing_secret="lb-secret") as standin:
+        settings = Settings(bot_token="xoxb-lb", signing_secret="lb-secret", api_url=standin.api_url,
+                            index=seeds_index, store_url=f"sqlite:///{tmp_path / 'shared.db'}")
+        runtimes = [await BotRuntime.open(settings) for _ in range(2)]
+        runners = [await rt.start_http(host="127.0.0.1", port=0) for rt in runtimes]
+        try:
+            envelope = event_callback(
+                {"type": "app_mention", "user": STANDIN_USER, "text": f"<@{standin.bot_user_id}> {MAILBAG_ERROR}",
+                 "ts": "1700000003.000001", "channel": STANDIN_CHANNEL},
+                team_id=standin.team_id,
+            )
+            for n, (_runner, port) in enumerate(runners):
+                standin.events_url = f"http://127.0.0.1:{port}/slack/events"
+                delivery = await standin.send_envelope(envelope, retry_num=n or None)
+                assert delivery.status == 200
+            await standin.wait_for("chat.postMessage")
+            await standin.quiet()
+            assert len(standin.calls_to("chat.postMessage")) == 1
+        finally:
+            for (runner, _port), rt in zip(runners, runtimes, strict=True):
+                await runner.cleanup()
+                await rt.close(drain_s=2.0)
