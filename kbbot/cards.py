@@ -232,7 +232,7 @@ def _chunks(text: str, size: int) -> list[str]:
             cut = rest.rfind(sep, 0, size)
             if cut > size // 3:
                 break
-        if cut <= 0:
+        if cut <= size // 3:  # no break in the last two thirds (a registry dump, a hex line): cut hard
             cut = size
             # never split an entity like &amp; in half
             amp = rest.rfind("&", cut - 6, cut)

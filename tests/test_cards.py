@@ -326,3 +326,14 @@ def test_cards_for_a_sample_of_the_corpus() -> None:
             assert_within_limits(message)
             assert_no_pings(message)
     assert len(files) > 100
+
+
+def test_chunks_split_on_breaks_and_never_inside_an_entity() -> None:
+    text = cards.escape_mrkdwn("a " * 10 + "&" * 5000)
+    pieces = cards._chunks(text, 1000)
+    assert all(len(p) <= 1000 for p in pieces)
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+    assert all(p.endswith(";") or not p.endswith(("&", "&a", "&am", "&amp")) for p in pieces)
+    assert len(pieces) <= 5000 * 5 // 1000 + 2  # no confetti of tiny pieces
+    paragraphs = cards._chunks("para one.\n\n" + "word " * 300, 1000)
+    assert paragraphs[0] == "para one." or len(paragraphs[0]) > 333
