@@ -52,7 +52,6 @@ TYPO_WEIGHT = 0.7
 # mostly such words) without letting one typo sink a good match
 UNKNOWN_IDF = 6.0
 UNKNOWN_MISS_IDF = 11.0  # about log(N) for the full KB: rarer than any word it has
-CONTEXT_PRODUCT_BOOST = 2.0
 TYPO_MIN_LEN = 4
 TYPO_CUTOFF = 82.0
 
@@ -162,8 +161,10 @@ class SearchEngine:
             # built on first use, not at load: most queries never need it
             buckets: dict[tuple[str, int], list[str]] = {}
             df = self.index.df
+            # in a big KB a word seen once or twice is as likely a typo itself; a small KB has no such luxury
+            min_df = 3 if self._n >= 10_000 else 1
             for term, col in self.index.vocab.items():
-                if term.isalpha() and len(term) >= TYPO_MIN_LEN - 1 and df[col] >= 3:
+                if term.isalpha() and len(term) >= TYPO_MIN_LEN - 1 and df[col] >= min_df:
                     buckets.setdefault((term[0], len(term)), []).append(term)
             self._typo_buckets = buckets
         choices: list[str] = []
@@ -285,7 +286,7 @@ class SearchEngine:
         if plan.products:
             score += self._product_vector(plan.products)
         if context is not None:
-            score = self._apply_context(context, score)
+            score = self._apply_context(context, score, reached)
         matched = _Matched(rows=rows, offsets=offsets, starts=starts, bigram_rows=b_rows, bigram_vals=b_vals)
         return score, reached, matched
 
@@ -376,8 +377,11 @@ class SearchEngine:
             plan=plan,
         )
 
-    def _apply_context(self, context: SearchContext, score: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        score = score.copy()
+    def _apply_context(
+        self, context: SearchContext, score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float64]:
+        """Excluded articles out; with a product established in the thread, only that product's articles
+        compete (as long as the question reaches any of them; otherwise the thread has moved on)."""
         if context.excluded:
             bad = [self._row_of[q] for q in context.excluded if q in self._row_of]
             if bad:
@@ -388,7 +392,9 @@ class SearchEngine:
                 tag = context.product.strip().lower()
             code = self._tag_code.get(tag) if tag else None
             if code is not None:
-                score = score + CONTEXT_PRODUCT_BOOST * (self.index.product_codes == code)
+                in_product = self.index.product_codes == code
+                if np.any(in_product & reached & np.isfinite(score)):
+                    score[~in_product] = -np.inf
             else:
                 log.debug("context product %s is not a product of this KB", context.product)
         return score
@@ -462,16 +468,18 @@ class SearchEngine:
         )
 
     def _matched_error(self, ranked: Ranked, i: int) -> str | None:
+        """The article's literal error line (or code) the query matched, for the card to show as code."""
         feats = dict(zip(VECTOR_FEATURES + SHORTLIST_FEATURES, ranked.features[i], strict=True))
         _, errs = self.index.rapid_text(int(ranked.rows[i]))
         lines = [line for line in errs.split("\n") if line.strip()]
-        if not lines and feats["sig"] <= 0:
+        if not lines or not ranked.plan.text:
             return None
-        if lines:
-            best = process.extractOne(ranked.plan.text, lines, scorer=fuzz.partial_ratio)
-            if best and best[1] >= 80:
-                return str(best[0])
-        return ranked.plan.signatures[0].lstrip("~") if ranked.plan.signatures else None
+        scored = [(fuzz.partial_ratio(ranked.plan.text, line.lower()), len(line), line) for line in lines]
+        score, _, line = max(scored)
+        # a pasted code matches its line exactly; a message must agree closely, not merely share words
+        if score >= 90 or (feats["sig"] > 0 and score >= 80):
+            return line
+        return None
 
     def explain(self, query: str) -> Iterator[str]:
         """Lines describing how a query was understood and scored (for debugging and `--verbose`)."""

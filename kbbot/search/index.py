@@ -35,7 +35,8 @@ import numpy.typing as npt
 from scipy import sparse
 
 from kbbot.errors import IndexError_
-from kbbot.search.text import bigrams, normalise_text, signatures, words
+from kbbot.search.lexicon import Lexicon
+from kbbot.search.text import _TOKEN, bigrams, normalise_text, signatures, words
 
 if TYPE_CHECKING:
     from kbbot.article import Article
@@ -80,6 +81,20 @@ def symptom_text(article: Article) -> str:
     for text in article.sections.values():
         if text:
             return text
+    return ""
+
+
+def product_key(article: Article, lexicon: Lexicon) -> str:
+    """The article's product tag; for formats without one (web copies), the tag its product name maps to."""
+    if article.product_tag:
+        return article.product_tag.lower()
+    if article.product:
+        tag = lexicon.product_tag(article.product)
+        if tag:
+            return tag
+        found = lexicon.products_in(_TOKEN.findall(normalise_text(article.product)))
+        if len(found) == 1:
+            return next(iter(found))
     return ""
 
 
@@ -186,6 +201,7 @@ def build_search_index(kb: KnowledgeBase, directory: Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     n = len(kb)
+    lexicon = Lexicon.load()
     vocab: dict[str, int] = {}
     trip = {name: _Triplets() for name in FIELDS}
     lengths = {name: np.zeros(n, dtype=np.float32) for name in FIELDS}
@@ -214,7 +230,7 @@ def build_search_index(kb: KnowledgeBase, directory: Path) -> None:
         article = kb.article_at(row)
         ids.append(article.id)
         titles.append(article.title)
-        tags.append(article.product_tag)
+        tags.append(product_key(article, lexicon))
         fields = article_fields(article)
         has_symptoms[row] = bool(article.sections.get("SYMPTOMS"))
         norm = {name: normalise_text(text) for name, text in fields.items()}

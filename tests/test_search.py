@@ -1,0 +1,252 @@
+"""Search on the seed articles: exact error signatures, each seed's own symptoms, hostile input, thread context,
+save/load, and the query analysis underneath (tokens, signatures, Slack markup, abbreviations)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kbbot.errors import IndexError_
+from kbbot.kb import KnowledgeBase
+from kbbot.search import (
+    SearchContext,
+    SearchEngine,
+    SearchResult,
+    build_search_index,
+    render_search_text,
+)
+from kbbot.search.index import SearchIndex, symptom_text
+from kbbot.search.lexicon import Lexicon
+from kbbot.search.model import VECTOR_FEATURES
+from kbbot.search.text import clean_query, normalise_text, signatures, stem, tokenize
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+MAILBAG = "[008] Failure delivering user mail due to mailbag contention"
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from kbbot.indexer import run_index
+
+    out = tmp_path_factory.mktemp("search-seeds") / "index"
+    run_index([str(SEEDS)], out, progress=False)
+    assert (out / "search" / "meta.json").is_file()
+    return out
+
+
+@pytest.fixture(scope="module")
+def kb(seed_index: Path) -> Iterator[KnowledgeBase]:
+    kb = KnowledgeBase.open(seed_index)
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="module")
+def engine(seed_index: Path, kb: KnowledgeBase) -> SearchEngine:
+    return SearchEngine.load(seed_index, kb)
+
+
+# ------------------------------------------------------------------------------------------- finding
+
+
+def test_error_signature_finds_mailbag_article(engine: SearchEngine) -> None:
+    result = engine.search(MAILBAG)
+    assert result.best is not None
+    assert result.best.id == "Q237695"
+    assert result.band == "answer"
+    assert result.best.matched_error is not None and "[008]" in result.best.matched_error
+
+
+def test_bare_code_alone_finds_its_article(engine: SearchEngine) -> None:
+    result = engine.search("getting [008] in the NDR")
+    assert result.best is not None and result.best.id == "Q237695"
+
+
+def test_each_seed_found_by_its_own_symptoms(engine: SearchEngine, kb: KnowledgeBase) -> None:
+    for article in kb.iter_articles():
+        text = symptom_text(article)[:400]
+        assert text, article.id
+        result = engine.search(text)
+        assert result.best is not None and result.best.id == article.id, (article.id, result.to_json())
+
+
+def test_paraphrase_of_imc_article(engine: SearchEngine) -> None:
+    result = engine.search("exch imc silently loses inbound mail and nobody gets an ndr")
+    assert result.best is not None and result.best.id == "Q157684"
+
+
+def test_typo_in_query_is_forgiven(engine: SearchEngine) -> None:
+    result = engine.search("mailbag contenton")
+    assert result.best is not None and result.best.id == "Q237695"
+
+
+# ------------------------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize(
+    "query", ["", "   ", "\n\t", ":smile: :tada:", "<@U123> <#C1|general>", "```\n```", "the a of"]
+)
+def test_nothing_to_search_gives_band_none(engine: SearchEngine, query: str) -> None:
+    result = engine.search(query)
+    assert result.band == "none"
+    assert result.hits == ()
+    assert result.confidence == 0.0
+
+
+def test_binary_junk_does_not_crash(engine: SearchEngine) -> None:
+    junk = bytes(range(256)).decode("latin-1") * 40 + "\x00\ufffd\U0001f600"
+    result = engine.search(junk)
+    assert result.band in ("none", "shortlist", "answer")
+    assert isinstance(result.to_json(), dict)
+
+
+def test_forty_thousand_characters_bounded(engine: SearchEngine) -> None:
+    line = "12/01/1999 10:22:07 External: retry 3, [008] failure delivering to mailbag, contention on MBG file "
+    query = (line * (40_000 // len(line) + 1))[:40_000]
+    t0 = time.perf_counter()
+    result = engine.search(query)
+    assert time.perf_counter() - t0 < 1.0
+    assert result.best is not None and result.best.id == "Q237695"
+
+
+def test_emoji_and_slack_markup_around_a_real_question(engine: SearchEngine) -> None:
+    query = "<@U0BOT> :rotating_light: our <https://wiki/imc|IMC> is *losing* mail, no NDR &amp; no events :cry:"
+    result = engine.search(query)
+    assert result.best is not None and result.best.id == "Q157684"
+
+
+def test_limit_is_respected(engine: SearchEngine) -> None:
+    assert len(engine.search("mail", limit=2).hits) <= 2
+    assert len(engine.search("mail server backup", limit=1).hits) == 1
+
+
+# ------------------------------------------------------------------------------------------- context
+
+
+def test_excluded_articles_never_returned(engine: SearchEngine) -> None:
+    first = engine.search(MAILBAG)
+    assert first.best is not None
+    again = engine.search(MAILBAG, context=SearchContext(excluded=frozenset({first.best.id})))
+    assert first.best.id not in [h.id for h in again.hits]
+
+
+def test_excluding_everything_gives_no_hits(engine: SearchEngine, kb: KnowledgeBase) -> None:
+    result = engine.search("mail", context=SearchContext(excluded=frozenset(kb.ids())))
+    assert result.hits == () and result.band == "none"
+
+
+def test_thread_product_is_preferred(engine: SearchEngine) -> None:
+    query = "mail server message problem"
+    plain = engine.search(query)
+    steered = engine.search(query, context=SearchContext(product="exchange"))
+    assert steered.best is not None
+    assert "Exchange" in steered.best.product, steered.to_json()
+    # and the display name works as well as the tag
+    by_name = engine.search(query, context=SearchContext(product="Microsoft Mail For Appletalk Networks"))
+    assert by_name.best is not None and "appletalk" in by_name.best.product.lower()
+    assert plain.best is not None
+
+
+def test_unknown_context_product_is_ignored(engine: SearchEngine) -> None:
+    a = engine.search(MAILBAG)
+    b = engine.search(MAILBAG, context=SearchContext(product="no such product"))
+    assert [h.id for h in a.hits] == [h.id for h in b.hits]
+
+
+# ------------------------------------------------------------------------------------------- persistence
+
+
+def test_save_load_round_trip(kb: KnowledgeBase, engine: SearchEngine, tmp_path: Path) -> None:
+    build_search_index(kb, tmp_path / "again")
+    other = SearchEngine.load(tmp_path / "again", kb)
+    for query in (MAILBAG, "imc loses mail", "tape backup server stops"):
+        a, b = engine.search(query), other.search(query)
+        assert [h.id for h in a.hits] == [h.id for h in b.hits]
+        assert np.allclose([h.score for h in a.hits], [h.score for h in b.hits])
+        assert a.band == b.band
+
+
+def test_missing_or_foreign_index_is_a_clear_error(tmp_path: Path, seed_index: Path) -> None:
+    with pytest.raises(IndexError_):
+        SearchIndex.load(tmp_path)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    meta = json.loads((seed_index / "search" / "meta.json").read_text())
+    meta["format"] = -1
+    (copy / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(IndexError_):
+        SearchIndex.load(copy)
+
+
+def test_stage_one_score_equals_its_features(engine: SearchEngine) -> None:
+    """The one-pass combined postings and the per-row features are two routes to the same linear score."""
+    plan = engine.analyse("imc loses mail without an ndr [008] mailbag")
+    score, reached, matched = engine._candidates(plan, None)
+    rows = np.flatnonzero(reached).astype(np.int64)
+    feats = engine.row_features(plan, rows, matched)
+    w = engine.model.rank_vector(VECTOR_FEATURES)
+    assert np.allclose(score[rows], feats @ w, rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------- output
+
+
+def test_json_contract_and_text_rendering(engine: SearchEngine) -> None:
+    result = engine.search(MAILBAG, limit=3)
+    data = result.to_json()
+    assert data["query"] == MAILBAG and data["confident"] is True
+    assert {"id", "title", "score"} <= set(data["hits"][0])
+    text = render_search_text(result)
+    assert "confident" in text and "Q237695" in text
+    assert "no match" in render_search_text(SearchResult(query="", hits=(), band="none", confidence=0.0))
+    unsure = SearchResult(query="x", hits=result.hits, band="shortlist", confidence=0.3)
+    assert "not sure" in render_search_text(unsure)
+
+
+# ------------------------------------------------------------------------------------------- analysis
+
+
+def test_signatures_normalise_the_forms_people_paste() -> None:
+    def sig(text: str) -> set[str]:
+        return set(signatures(normalise_text(text)))
+
+    assert sig("Event ID: 4018") == sig("event 4018") == sig("eventid 4018") == {"~e4018"}
+    assert sig("error 2140") == sig("Error: 2140") == {"~r2140"}
+    assert "~x1e" in sig("STOP 0x0000001E") and "~x1e" in sig("stop: 1e")
+    assert "~xc0000005" in sig("exception c0000005") and "~xc0000005" in sig("0xC0000005")
+    assert "~x80041600" in sig("0x80041600")
+    assert sig("[008]") == {"~b8"}
+    assert "~cc2248" in sig("error C2248: cannot access private member")
+    assert not any(s.startswith("~c") for s in sig("see Q102087 and win95 sp3"))
+
+
+def test_tokenizer_and_stemmer() -> None:
+    assert tokenize("The mailbags were NOT delivered") == ["mailbag", "deliver"]
+    assert "4.0" in tokenize("Windows NT 4.0") and "3.2.18" in tokenize("version 3.2.18")
+    assert stem("processes") == "process" and stem("copies") == "copy" and stem("status") == "status"
+    assert tokenize("user[ASCII 146]s don't") == tokenize("users dont")
+
+
+def test_clean_query_strips_slack_markup() -> None:
+    text = (
+        "<@U123> hi <!here> see <https://x.example/a|the doc> and <https://y.example> ```code``` :smile: &lt;b&gt;"
+    )
+    assert clean_query(text) == "hi see the doc and code <b>"
+    assert clean_query("") == ""
+    assert clean_query("a\x00b\x07c") == "a b c"
+
+
+def test_lexicon_products_and_abbreviations() -> None:
+    lex = Lexicon.load()
+    raw = ["exch", "5", "5", "imc"]
+    assert lex.products_in(raw) == frozenset({"exchange"})
+    abbr, _ = lex.expand(["ms", "mail", "ndr"])
+    terms = {t for e in abbr for t in e.terms}
+    assert {"microsoft", "mail", "deliv"} & terms
+    assert lex.product_tag("Microsoft Exchange Server") == "exchange"
+    assert lex.product_tag("nt4") == "winnt"
