@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,22 +12,20 @@ from kbbot.slack.standin import STANDIN_USER
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 
 
-def _run_chat(lines: list[str], *, index: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KBBOT_"))}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+def _run_chat(lines: list[str], *, index: Path) -> subprocess.CompletedProcess[str]:
+    # os.environ is already isolated by conftest (no SLACK_*/KBBOT_*, XDG dirs in tmp): the child inherits that
     return subprocess.run(
         [sys.executable, "-m", "kbbot", "chat", "--index", str(index)],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
         timeout=60,
-        env=env,
         check=False,
     )
 
 
-def test_chat_goes_from_a_pasted_error_to_a_card_and_a_step(seeds_index: Path, tmp_path: Path) -> None:
-    result = _run_chat([MAILBAG_ERROR, "1", "next", "quit"], index=seeds_index, tmp_path=tmp_path)
+def test_chat_goes_from_a_pasted_error_to_a_card_and_a_step(seeds_index: Path) -> None:
+    result = _run_chat([MAILBAG_ERROR, "1", "next", "quit"], index=seeds_index)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("kbbot chat") and MAILBAG_ERROR in out  # the welcome suggests the seeds' error
@@ -41,9 +38,9 @@ def test_chat_goes_from_a_pasted_error_to_a_card_and_a_step(seeds_index: Path, t
     assert "Traceback" not in result.stderr
 
 
-def test_chat_kb_lookup_is_marked_ephemeral_and_eof_ends_the_session(seeds_index: Path, tmp_path: Path) -> None:
+def test_chat_kb_lookup_is_marked_ephemeral_and_eof_ends_the_session(seeds_index: Path) -> None:
     lines = ["/kb Q102087", "new", "how do I renew my parking permit"]
-    result = _run_chat(lines, index=seeds_index, tmp_path=tmp_path)
+    result = _run_chat(lines, index=seeds_index)
     assert result.returncode == 0, result.stderr
     assert "only visible to you" in result.stdout and "Q102087" in result.stdout
     assert "[1] Share in channel" in result.stdout

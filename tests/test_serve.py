@@ -23,12 +23,9 @@ APP_TOKEN = "xapp-1-serve-test"
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 
 
-def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KBBOT_"))}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    env["XDG_STATE_HOME"] = str(tmp_path / "state")
-    env.update(extra)
-    return env
+def _env(**extra: str) -> dict[str, str]:
+    # os.environ is already isolated by conftest (no SLACK_*/KBBOT_*, XDG dirs in tmp); add what this run needs
+    return {**os.environ, **extra}
 
 
 def _free_port() -> int:
@@ -37,10 +34,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_missing_tokens_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+def test_missing_tokens_is_one_clear_line_and_exit_2() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "kbbot", "serve"],
-        capture_output=True, text=True, timeout=30, env=_clean_env(tmp_path), check=False,
+        capture_output=True, text=True, timeout=30, env=_env(), check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -48,10 +45,10 @@ def test_missing_tokens_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     ]
 
 
-def test_a_refused_token_stops_serve_with_exit_2(seeds_index: Path, tmp_path: Path) -> None:
+def test_a_refused_token_stops_serve_with_exit_2(seeds_index: Path) -> None:
     async def scenario() -> subprocess.CompletedProcess[str]:
         async with SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin:
-            env = _clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-revoked", SLACK_SIGNING_SECRET=SECRET,
+            env = _env(SLACK_BOT_TOKEN="xoxb-revoked", SLACK_SIGNING_SECRET=SECRET,
                              SLACK_API_URL=standin.api_url, KBBOT_INDEX=str(seeds_index))
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "kbbot", "serve", "--port", str(_free_port()), "--host", "127.0.0.1",
@@ -69,8 +66,7 @@ def test_a_refused_token_stops_serve_with_exit_2(seeds_index: Path, tmp_path: Pa
 async def test_http_mode_process_answers_and_stops_cleanly_on_sigterm(seeds_index: Path, tmp_path: Path) -> None:
     async with SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin:
         port = _free_port()
-        env = _clean_env(
-            tmp_path,
+        env = _env(
             SLACK_BOT_TOKEN=TOKEN,
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=standin.api_url,
@@ -110,7 +106,7 @@ async def test_http_mode_process_answers_and_stops_cleanly_on_sigterm(seeds_inde
         assert TOKEN not in err.decode() and SECRET not in err.decode()
 
 
-async def test_socket_mode_connects_answers_and_stops(seeds_index: Path, tmp_path: Path) -> None:
+async def test_socket_mode_connects_answers_and_stops(seeds_index: Path) -> None:
     async with SlackStandIn(token=TOKEN, signing_secret=SECRET, app_token=APP_TOKEN) as standin:
         settings = Settings(
             bot_token=TOKEN,
