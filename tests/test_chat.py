@@ -12,10 +12,10 @@ from kbbot.slack.standin import STANDIN_USER
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 
 
-def _run_chat(lines: list[str], *, index: Path) -> subprocess.CompletedProcess[str]:
+def _run_chat(lines: list[str], *, index: Path | None) -> subprocess.CompletedProcess[str]:
     # os.environ is already isolated by conftest (no SLACK_*/KBBOT_*, XDG dirs in tmp): the child inherits that
     return subprocess.run(
-        [sys.executable, "-m", "kbbot", "chat", "--index", str(index)],
+        [sys.executable, "-m", "kbbot", "chat", *(["--index", str(index)] if index else [])],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
@@ -38,10 +38,12 @@ def test_chat_goes_from_a_pasted_error_to_a_card_and_a_step(seeds_index: Path) -
     assert "Traceback" not in result.stderr
 
 
-def test_chat_kb_lookup_is_marked_ephemeral_and_eof_ends_the_session(seeds_index: Path) -> None:
+def test_chat_on_the_default_index_kb_lookup_is_ephemeral_and_eof_ends_the_session() -> None:
+    # no --index and no KBBOT_INDEX: the seeds are indexed into this test's own XDG cache on first use
     lines = ["/kb Q102087", "new", "how do I renew my parking permit"]
-    result = _run_chat(lines, index=seeds_index)
+    result = _run_chat(lines, index=None)
     assert result.returncode == 0, result.stderr
+    assert "(5 articles from " in result.stdout
     assert "only visible to you" in result.stdout and "Q102087" in result.stdout
     assert "[1] Share in channel" in result.stdout
     assert "don't know" in result.stdout
