@@ -9,6 +9,9 @@ settings object can be logged without leaking a token.
     SLACK_APP_TOKEN           xapp- app-level token; when set, `serve` uses Socket Mode instead of HTTP
     SLACK_API_URL             Web API base URL (default Slack's own, https://slack.com/api/)
     KBBOT_INDEX               index folder (default: one built from the built-in seeds/)
+    KBBOT_INTENTS             intents folder of *.yaml (default: the built-in intents/)
+    KBBOT_CONFIG              kbbot.yaml with defaults for the settings below (`--config` wins; a missing file
+                              named only here is skipped, so a deployment may leave it out)
     KBBOT_STORE               memory:// | sqlite:///path/state.db | redis://host:6379/0
                               (default sqlite:///<state dir>/state.db)
     KBBOT_STATE_DIR           where the default sqlite store lives (default $XDG_STATE_HOME/kbbot or
@@ -33,7 +36,7 @@ DEFAULT_HOST = "0.0.0.0"
 DEFAULT_THREAD_TTL_S = 14 * 24 * 3600
 
 # Keys a kbbot.yaml may set. Tokens are deliberately absent: a secret in a file ends up in a repository.
-_CONFIG_KEYS = {"index", "store", "port", "host", "escalation_channel", "thread_ttl_s", "api_url"}
+_CONFIG_KEYS = {"index", "intents", "store", "port", "host", "escalation_channel", "thread_ttl_s", "api_url"}
 _SECRET_KEYS = {
     "bot_token",
     "signing_secret",
@@ -92,6 +95,7 @@ class Settings:
     app_token: str | None = field(default=None, repr=False)
     api_url: str = DEFAULT_API_URL
     index: Path | None = None
+    intents: Path | None = None
     # the constructor's default suits tests; from_env() defaults to a sqlite file in the state dir
     store_url: str = "memory://"
     port: int = DEFAULT_PORT
@@ -101,7 +105,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, config: Path | None = None) -> Settings:
-        """Read the settings; a kbbot.yaml (`config`) supplies defaults that the environment overrides."""
+        """The settings; a kbbot.yaml (`config`, else $KBBOT_CONFIG) gives defaults, the environment wins."""
+        if config is None and environ.get("KBBOT_CONFIG"):
+            config = Path(environ["KBBOT_CONFIG"])
+            if not config.exists():
+                config = None
         file = _load_config_file(config) if config is not None else {}
 
         def pick(env_name: str, key: str) -> Any:
@@ -113,6 +121,7 @@ class Settings:
         if not api_url.endswith("/"):
             api_url += "/"
         index = pick("KBBOT_INDEX", "index")
+        intents = pick("KBBOT_INTENTS", "intents")
         store = pick("KBBOT_STORE", "store") or f"sqlite:///{_state_dir(environ) / 'state.db'}"
         port = pick("KBBOT_PORT", "port")
         ttl = pick("KBBOT_THREAD_TTL_S", "thread_ttl_s")
@@ -122,6 +131,7 @@ class Settings:
             app_token=environ.get("SLACK_APP_TOKEN") or None,
             api_url=api_url,
             index=Path(index) if index else None,
+            intents=Path(intents) if intents else None,
             store_url=str(store),
             port=_int("KBBOT_PORT", port) if port is not None else DEFAULT_PORT,
             host=str(pick("KBBOT_HOST", "host") or DEFAULT_HOST),

@@ -83,6 +83,18 @@ def test_settings_config_file_gives_defaults_and_refuses_secrets(tmp_path: Path)
         Settings.from_env({}, config=cfg)
 
 
+def test_settings_config_and_intents_from_the_environment(tmp_path: Path) -> None:
+    cfg = tmp_path / "kbbot.yaml"
+    cfg.write_text("intents: /srv/intents\nescalation_channel: C0FILE\n")
+    s = Settings.from_env({"KBBOT_CONFIG": str(cfg)})
+    assert s.intents == Path("/srv/intents") and s.escalation_channel == "C0FILE"
+    assert Settings.from_env({"KBBOT_INTENTS": "/x", "KBBOT_CONFIG": str(cfg)}).intents == Path("/x")
+    # a deployment may name a kbbot.yaml it has not written (yet): that is no config, not an error
+    assert Settings.from_env({"KBBOT_CONFIG": str(tmp_path / "absent.yaml")}).intents is None
+    with pytest.raises(ConfigError, match="cannot read"):
+        Settings.from_env({}, config=tmp_path / "absent.yaml")
+
+
 # ---- payload checks
 
 
