@@ -7,6 +7,7 @@ Phases, each in its own child process so peak memory is measured per phase (the 
   1. baseline-folder   read + decode every file of the folder, nothing else
   2. index-folder      `run_index(folder)` into a fresh index (parse + store + search structures)
   3. rerun-folder      the same call again with nothing changed (target <= 5 s)
+  3b. store-folder     `run_index(folder, search=False)`: the articles alone, without the search engine's part
   4. baseline-archive  stream every member of the archive and decode it
   5. index-archive     `run_index(archive)` into a fresh index
   6. rerun-archive     again with nothing changed
@@ -67,7 +68,9 @@ def phase(name: str, args: argparse.Namespace) -> dict[str, Any]:
         from kbbot.indexer import run_index
 
         source = args.folder if name.endswith("folder") else args.archive
-        summary = run_index([str(source)], Path(args.out) / name.split("-")[1], workers=args.workers)
+        store_only = name.startswith("store")
+        folder = Path(args.out) / ("store" if store_only else name.split("-")[1])  # a re-run reuses its index
+        summary = run_index([str(source)], folder, workers=args.workers, search=not store_only)
         out.update(
             articles=summary.articles,
             files=summary.files_seen,
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="kbbot-bench-"))
-    phases = ["baseline-folder", "index-folder", "rerun-folder"]
+    phases = ["baseline-folder", "index-folder", "rerun-folder", "store-folder"]
     if not args.skip_archive:
         phases += ["baseline-archive", "index-archive", "rerun-archive"]
     results: dict[str, dict[str, Any]] = {}
@@ -138,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             f"no-change re-run {rerun['seconds']:.2f} s "
             f"(target <= 5 s: {'OK' if rerun['seconds'] <= 5 else 'MISSED'}); "
             f"peak memory {full['peak_mb']:.0f} MB"
+        )
+    if "store-folder" in results:
+        s = results["store-folder"]
+        print(
+            f"articles only (no search structures): {s['seconds']:.1f} s "
+            f"(parse {s['parse_s']:.1f} s), peak memory {s['peak_mb']:.0f} MB"
         )
     return 0
 

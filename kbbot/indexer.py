@@ -322,8 +322,12 @@ def run_index(
     *,
     workers: int | None = None,
     progress: bool = False,
+    search: bool = True,
 ) -> IndexSummary:
-    """Build or update the index folder `out` from `sources`; see the module docstring."""
+    """Build or update the index folder `out` from `sources`; see the module docstring.
+
+    `search=False` stores the articles only (benchmarks, or a caller that builds search structures itself).
+    """
     started = time.monotonic()
     out = Path(out)
     summary = IndexSummary(out=out)
@@ -332,7 +336,7 @@ def run_index(
     workers = max(1, workers or os.cpu_count() or 1)
 
     # ---- nothing changed at all: leave the index as it is
-    if previous is not None and _unchanged(units, previous):
+    if previous is not None and _unchanged(units, previous, need_search=search):
         summary.changed = False
         summary.articles = len(previous.kb)
         summary.files_seen = sum(int(previous.files[u.key].get("members", 1)) for u in units)
@@ -426,7 +430,9 @@ def run_index(
         _write(tmp, records, order, len(winners), files_table, content_hash)
         same_articles = previous is not None and previous.manifest.get("content_hash") == content_hash
         old_search = out / SEARCH_DIR
-        if same_articles and old_search.is_dir():
+        if not search:
+            summary.search_note = "not built (search=False)"
+        elif same_articles and old_search.is_dir():
             # the article set is byte-for-byte the same: the search structures still fit
             shutil.copytree(old_search, tmp / SEARCH_DIR)
             summary.search_note = "articles unchanged, search structures kept"
@@ -445,15 +451,16 @@ def run_index(
     return summary
 
 
-def _unchanged(units: list[_Unit], previous: _Previous) -> bool:
+def _unchanged(units: list[_Unit], previous: _Previous, *, need_search: bool) -> bool:
     if len(units) != len(previous.files):
         return False
     for u in units:
         old = previous.files.get(u.key)
         if old is None or old["fp"] != u.fp or old["kind"] != u.kind:
             return False
-    search_ok = (previous.kb.path / SEARCH_DIR).is_dir() or not _search_hook_available()
-    return search_ok
+    if not need_search:
+        return True
+    return (previous.kb.path / SEARCH_DIR).is_dir() or not _search_hook_available()
 
 
 def _qnum(qid: str) -> int:

@@ -202,3 +202,12 @@ def test_cli_index_and_show(tmp_path: Path) -> None:
 
     missing = _kbbot("show", "Q10287", "--index", str(out))
     assert missing.returncode == 1 and "Closest: Q102087" in missing.stderr
+
+
+def test_articles_only_run_skips_the_search_structures(seeds_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "index"
+    summary = run_index([str(seeds_copy)], out, workers=1, search=False)
+    assert summary.articles == 5 and not summary.search_built
+    assert not (out / "search").exists()
+    again = run_index([str(seeds_copy)], out, workers=1, search=False)
+    assert again.changed is False
