@@ -98,11 +98,20 @@ async def test_http_mode_process_answers_and_stops_cleanly_on_sigterm(seeds_inde
             _, ts = await standin.mention(MAILBAG_ERROR)
             (post,) = await standin.wait_for("chat.postMessage", timeout=10)
             assert post.args["thread_ts"] == ts and "Q237695" in post.args["text"]
+
+            # SIGHUP reopens the index and the process goes on answering in the same thread
+            proc.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.3)
+            assert proc.returncode is None
+            await standin.say("walk me through", thread_ts=ts)
+            posts = await standin.wait_for("chat.postMessage", count=2, timeout=10)
+            assert "Step 1" in posts[-1].args["text"]
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
             _out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
         assert proc.returncode == 0, err.decode()[-2000:]
+        assert "index reloaded: 5 articles" in err.decode()
         assert TOKEN not in err.decode() and SECRET not in err.decode()
 
 

@@ -451,3 +451,30 @@ async def test_two_bot_processes_sharing_a_store_answer_a_redelivered_event_once
             for (runner, _port), rt in zip(runners, runtimes, strict=True):
                 await runner.cleanup()
                 await rt.close(drain_s=2.0)
+
+
+async def test_reloading_the_index_answers_from_the_new_one(seeds_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from kbbot.indexer import run_index
+    from kbbot.slack.loopback import loopback_bot
+
+    articles = tmp_path / "kb"
+    articles.mkdir()
+    for seed in sorted(seeds_dir.iterdir())[:3]:  # Q102087, Q99698, Q99304: no mailbag article yet
+        shutil.copy(seed, articles / seed.name)
+    index = tmp_path / "index"
+    run_index([str(articles)], index, progress=False)
+    async with loopback_bot(index=index) as bot:
+        await bot.standin.slash("/kb", "Q237695")
+        (before,) = await bot.standin.wait_for("response_url")
+        assert "Q237695: XFOR" not in before.args["text"]
+
+        for seed in sorted(seeds_dir.iterdir()):
+            shutil.copy(seed, articles / seed.name)
+        run_index([str(articles)], index, progress=False)
+        assert await bot.runtime.reload_index()
+        await bot.standin.slash("/kb", "Q237695")
+        after = (await bot.standin.wait_for("response_url", count=2))[-1]
+        assert "Q237695: XFOR" in after.args["text"]
+        assert len(bot.runtime.kb) == 5

@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.cards import Message, text_message
 from kbbot.conversation import messages as wording
-from kbbot.conversation.engine import Conversation, Turn, UserTurn
+from kbbot.conversation.engine import Turn, UserTurn
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.settings import Settings
 from kbbot.slack import payload_utils as pu
@@ -71,6 +71,16 @@ def make_client(settings: Settings) -> AsyncWebClient:
     return client
 
 
+class Converser(Protocol):
+    """What the adapter needs of the conversation engine (`kbbot.conversation.engine.Conversation`)."""
+
+    def handle(self, state: ThreadState | None, turn: UserTurn, *, now: float) -> Turn: ...
+
+    def lookup(self, text: str, *, user: str) -> Message: ...
+
+    def shared_card(self, article_id: str, *, user: str) -> Message: ...
+
+
 class InFlight:
     """The listener work still running after its ack, so a stopping server can let it finish."""
 
@@ -108,7 +118,7 @@ class KbBotListeners:
         self,
         *,
         settings: Settings,
-        conversation: Conversation,
+        conversation: Converser,
         store: ThreadStore,
         poster: SlackPoster,
         metrics: Metrics,
@@ -392,7 +402,7 @@ def _kind(body: Mapping[str, Any]) -> str:
 def build_app(
     *,
     settings: Settings,
-    conversation: Conversation,
+    conversation: Converser,
     store: ThreadStore,
     client: AsyncWebClient | None = None,
     metrics: Metrics | None = None,

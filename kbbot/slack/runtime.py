@@ -22,10 +22,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher
+from kbbot.cards import Message
+from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
+from kbbot.conversation.state import ThreadState
 from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
+from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
 from kbbot.settings import Settings
 from kbbot.slack.app import InFlight, build_app, make_client
@@ -59,6 +62,17 @@ class TimedSearch:
         return result
 
 
+def _conversation(
+    kb: KnowledgeBase, engine: SearchEngine, intents: IntentSet, metrics: Metrics, escalation_target: str
+) -> Conversation:
+    return Conversation(
+        kb=kb,
+        search=TimedSearch(inner=engine, metrics=metrics),
+        intents=intents,
+        settings=ConversationSettings(escalation_target=escalation_target),
+    )
+
+
 def intents_dir() -> Path:
     """The built-in intents (`intents/*.yaml` beside the package, like seeds/)."""
     here = Path(__file__).resolve().parents[1]
@@ -66,6 +80,36 @@ def intents_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise ConfigError("the built-in intents/ folder is missing")
+
+
+class CurrentConversation:
+    """The conversation the listeners talk to, swapped whole when the index is reloaded (SIGHUP): a turn that
+    is under way finishes on the index it started with."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self._current = conversation
+
+    def swap(self, conversation: Conversation) -> None:
+        self._current = conversation
+
+    def handle(self, state: ThreadState | None, turn: UserTurn, *, now: float) -> Turn:
+        return self._current.handle(state, turn, now=now)
+
+    def lookup(self, text: str, *, user: str) -> Message:
+        return self._current.lookup(text, user=user)
+
+    def shared_card(self, article_id: str, *, user: str) -> Message:
+        return self._current.shared_card(article_id, user=user)
+
+
+async def _load_index(settings: Settings) -> tuple[Path, KnowledgeBase, SearchEngine]:
+    # Imported here: building the default index pulls in the parsers, which only start-up needs.
+    from kbbot.locate import resolve_index
+
+    index_dir = await asyncio.to_thread(resolve_index, settings.index)
+    kb = await asyncio.to_thread(KnowledgeBase.open, index_dir)
+    engine = await asyncio.to_thread(SearchEngine.load, index_dir, kb)
+    return index_dir, kb, engine
 
 
 @dataclass(slots=True)
@@ -78,27 +122,19 @@ class BotRuntime:
     metrics: Metrics
     index_dir: Path
     inflight: InFlight
+    conversation: CurrentConversation
+    intents: IntentSet
+    escalation_target: str
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
-        # Imported here: building the default index pulls in the parsers, which only start-up needs.
-        from kbbot.locate import resolve_index
-        from kbbot.search import SearchEngine
-
         started = time.perf_counter()
-        index_dir = await asyncio.to_thread(resolve_index, settings.index)
-        kb = await asyncio.to_thread(KnowledgeBase.open, index_dir)
-        engine = await asyncio.to_thread(SearchEngine.load, index_dir, kb)
-        intents = IntentSet.load(intents_dir())
+        index_dir, kb, engine = await _load_index(settings)
+        intents = IntentSet.load(settings.intents or intents_dir())
         metrics = Metrics()
         client = client or make_client(settings)
         target = await _escalation_target(client, settings.escalation_channel)
-        conversation = Conversation(
-            kb=kb,
-            search=TimedSearch(inner=engine, metrics=metrics),
-            intents=intents,
-            settings=ConversationSettings(escalation_target=target),
-        )
+        conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target))
         store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)
         inflight = InFlight()
         app = build_app(
@@ -110,7 +146,22 @@ class BotRuntime:
             len(kb), index_dir, urlsplit(settings.store_url).scheme, time.perf_counter() - started,
         )
         return cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
-                   index_dir=index_dir, inflight=inflight)
+                   index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
+                   escalation_target=target)
+
+    async def reload_index(self) -> bool:
+        """Open the index again (after `kbbot index` rewrote it) and answer from it from now on; on failure
+        keep answering from the one already loaded. The old index is left to the garbage collector rather
+        than closed, because a turn started a moment ago may still be reading it."""
+        try:
+            index_dir, kb, engine = await _load_index(self.settings)
+        except Exception:
+            log.exception("index reload failed; still answering from %s", self.index_dir)
+            return False
+        self.conversation.swap(_conversation(kb, engine, self.intents, self.metrics, self.escalation_target))
+        self.kb, self.index_dir = kb, index_dir
+        log.info("index reloaded: %d articles from %s", len(kb), index_dir)
+        return True
 
     async def close(self, *, drain_s: float = DRAIN_S) -> None:
         """Let answers being worked on finish (Slack has had its ack), then let go of the store and index."""

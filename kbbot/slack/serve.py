@@ -2,7 +2,8 @@
 
 HTTP mode serves `POST /slack/events`, `GET /healthz` and `GET /metrics` on `--port` (default 3000). Socket Mode
 needs no public URL; `/healthz` and `/metrics` are still served on the port for whoever runs the process.
-SIGTERM (and Ctrl-C) stop accepting work, let answers in flight finish, then exit 0.
+SIGTERM (and Ctrl-C) stop accepting work, let answers in flight finish, then exit 0. SIGHUP reopens the index
+(after `kbbot index` has rewritten it) without dropping a request.
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
             handled.append(sig)
 
     runtime = await BotRuntime.open(settings)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        # `systemctl reload kbbot` after `kbbot index`: new answers come from the new index, nobody waits
+        task = asyncio.ensure_future(runtime.reload_index())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        handled.append(signal.SIGHUP)
     socket_handler = None
     runner: web.AppRunner | None = None
     try:
