@@ -198,3 +198,17 @@ def test_margin_paragraph_between_steps_belongs_to_the_step_before() -> None:
     (p,) = a.procedures
     assert len(p.steps) == 3
     assert p.steps[0].references == ("Q235496",)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("fmt", ["txt", "md"])
+def test_corpus_q237695_has_six_steps_like_the_web_seed(fmt: str) -> None:
+    path = Path("/work/corpus") / _member("Q237695", fmt)
+    if SHARED is not None and not path.is_file():
+        path = SHARED.parent / "corpus" / _member("Q237695", fmt)
+    if not path.is_file():
+        pytest.skip("unpacked corpus not available")
+    article = parse_bytes(path.read_bytes(), source=str(path))
+    (proc,) = article.procedures
+    assert len(proc.steps) == 6
+    assert [s.references for s in proc.steps] == [(), (), (), ("Q135932",), (), ("Q163020",)]

@@ -48,7 +48,7 @@ def build_article(draft: Draft) -> Article:
         texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
     procedures = extract_procedures(section_blocks, wrapped=draft.wrapped)
     full = "\n\n".join([draft.title, *texts.values()])
-    signatures = extract_signatures(section_blocks, full)
+    signatures = extract_signatures(section_blocks, full, wrapped=draft.wrapped)
     keywords: list[str] = []
     for k in draft.keywords:
         if k and k not in keywords:

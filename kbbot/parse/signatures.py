@@ -13,14 +13,11 @@ _HEX_RE = re.compile(r"(?<![\w-])0x([0-9A-Fa-f]{4,16})\b")
 _EVENT_RE = re.compile(r"\bevent\s+(?:id\s*)?(?:number\s*)?[:#]?\s*(\d{2,5})\b", re.IGNORECASE)
 # one cheap scan for "letters + 4 digits", then the prefixes that really are tool error codes
 _CODE_SHAPE_RE = re.compile(r"\b([A-Z]{1,3})(\d{4})\b")
+# C/LNK/CVT/RC/BSC: Visual C++ tools; CS/BC/MSB/PRJ: .NET and build tools; R6xxx: C run time;
+# L/U/F + 1xxx-4xxx: the old linker, NMAKE and FORTRAN
 _COMPILER_PREFIXES = frozenset({"C", "LNK", "CVT", "RC", "BSC", "CS", "BC", "MSB", "PRJ"})
 _ERROR_NUM_RE = re.compile(r"\berror\s+(?:code\s+|number\s+|no\.\s*)?#?\s*(\d{2,5})\b(?!\.\d)", re.IGNORECASE)
 # the sentence that announces a literal message on the following lines
-_ANNOUNCE_RE = re.compile(
-    r"(?:message|messages|text|error|errors|warning|dialog box|prompt|following)\s*(?:appears|is displayed|"
-    r"occurs|is generated|is returned|is logged|is reported)?\s*(?:\([^)]*\))?\s*:\s*$",
-    re.IGNORECASE,
-)
 _QUOTED_MSG_RE = re.compile(
     r"(?:message|error|stating|states|says|reads)[^\"\u201c]{0,40}[\"\u201c]([^\"\u201d]{12,200})[\"\u201d]",
     re.IGNORECASE,
@@ -59,35 +56,73 @@ def code_signatures(text: str, out: list[ErrorSignature], seen: set[tuple[str, s
         if (
             prefix in _COMPILER_PREFIXES
             or (prefix == "R" and digits[0] == "6")
-            or (prefix in ("L", "U") and digits[0] in "1234")
+            or (prefix in ("L", "U", "F") and digits[0] in "1234")
         ):
             _add(out, seen, "compiler", prefix + digits)
     for m in _ERROR_NUM_RE.finditer(text) if "error" in lower else ():
         _add(out, seen, "error", f"error {int(m.group(1))}")
 
 
-def extract_signatures(sections: list[tuple[str, list[Block]]], full_text: str) -> tuple[ErrorSignature, ...]:
-    """Codes from the whole article; literal message lines from SYMPTOMS (and the article top when an
-    article has no SYMPTOMS heading)."""
+_ANNOUNCE_WORDS_RE = re.compile(
+    r"\b(?:messages?|errors?|warnings?|text|prompt|dialog|displayed|displays|appears?|receive|see|states?|"
+    r"reads|reports?|logged|following)\b",
+    re.IGNORECASE,
+)
+_FOLLOWING_MSG_RE = re.compile(
+    r"\bfollowing\s+(?:\w+\s+){0,2}?(?:error|message|warning|text|dialog)s?\b[^.:]*[.:]?\s*$", re.IGNORECASE
+)
+_PROSE_START = (
+    "when ", "if ", "this ", "the ", "you ", "in ", "after ", "for ", "to ", "note", "where ", "however",
+)
+_NOT_A_MESSAGE_RE = re.compile(r"^[-\s(]*(?:or|and|-+)[-\s)]*$", re.IGNORECASE)
+
+
+def _announces_message(text: str) -> bool:
+    """Does this paragraph introduce a quoted message on the lines that follow it?"""
+    tail = text[-250:].rstrip()
+    if tail.endswith(":") and _ANNOUNCE_WORDS_RE.search(tail):
+        return True
+    return bool(_FOLLOWING_MSG_RE.search(tail))
+
+
+def _clean_message(text: str) -> str:
+    msg = " ".join(text.split())
+    if len(msg) >= 2 and msg[0] in "\"\u201c'" and msg[-1] in "\"\u201d'":
+        msg = msg[1:-1].strip()
+    return msg[:300]
+
+
+def extract_signatures(
+    sections: list[tuple[str, list[Block]]], full_text: str, *, wrapped: bool = True
+) -> tuple[ErrorSignature, ...]:
+    """Codes from the whole article; literal message lines from SYMPTOMS (from SUMMARY when the article
+    has no SYMPTOMS): the indented block(s) right after a sentence like "...the following error message:",
+    and quoted strings after "message"/"error"/"stating"."""
     out: list[ErrorSignature] = []
     seen: set[tuple[str, str]] = set()
     code_signatures(full_text, out, seen)
+    names = {name for name, _ in sections}
+    wanted = "SYMPTOMS" if "SYMPTOMS" in names else "SUMMARY"
     for name, blocks in sections:
-        if name not in ("SYMPTOMS", "SUMMARY"):
+        if name != wanted:
             continue
-        prev = ""
+        announced = False
         for b in blocks:
-            if prev and _ANNOUNCE_RE.search(prev) and b.kind in ("literal", "para") and b.indent > 0:
-                _add(out, seen, "message", " ".join(b.lines).strip())
-            elif prev and _ANNOUNCE_RE.search(prev) and b.kind in ("literal", "para") and len(b.text) <= 200:
+            if announced and b.kind in ("literal", "para") and (b.indent > 0 or b.kind == "literal"):
+                # the quoted message; a second indented block right after is the same message continued
+                msg = _clean_message(" ".join(b.lines))
+                if len(msg) >= 4 and not _NOT_A_MESSAGE_RE.match(msg):
+                    _add(out, seen, "message", msg)
+                continue
+            if announced and not wrapped and b.kind in ("literal", "para") and len(b.text) <= 200:
                 # web copies lose the indent: the line right after "...the following text:" is the message
                 first = b.lines[0].strip()
-                if first and not first.lower().startswith(("when ", "if ", "this ", "the ", "you ")):
-                    _add(out, seen, "message", first)
+                if first and not first.lower().startswith(_PROSE_START):
+                    _add(out, seen, "message", _clean_message(first))
             if '"' in b.text or "\u201c" in b.text:
                 for m in _QUOTED_MSG_RE.finditer(b.text):
-                    _add(out, seen, "message", m.group(1).strip())
-            prev = b.text if b.kind in ("para", "item") and b.text.endswith(":") else ""
+                    _add(out, seen, "message", _clean_message(m.group(1)))
+            announced = b.kind in ("para", "item") and _announces_message(b.text)
     return tuple(out)
 
 
