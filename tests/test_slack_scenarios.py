@@ -478,3 +478,12 @@ async def test_reloading_the_index_answers_from_the_new_one(seeds_dir: Path, tmp
         after = (await bot.standin.wait_for("response_url", count=2))[-1]
         assert "Q237695: XFOR" in after.args["text"]
         assert len(bot.runtime.kb) == 5
+
+
+async def test_blocks_slack_refuses_fall_back_to_the_plain_text(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    standin.fail_next("chat.postMessage", error="msg_blocks_too_long")
+    await standin.mention(MAILBAG_ERROR)
+    refused, fallback = await slack_bot.posts(2)
+    assert refused.args.get("blocks") and not fallback.args.get("blocks")
+    assert fallback.args["text"] == refused.args["text"] and "Q237695" in fallback.args["text"]

@@ -36,6 +36,8 @@ CANNOT_POST = {
     "is_archived": "<#{channel}> is archived, so I can't post there.",
 }
 CANNOT_POST_OTHER = "Slack didn't accept my message (`{error}`). Try again in a minute."
+# Slack's ways of refusing a message's blocks (too many, too long, malformed); the text fallback still goes.
+BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "too_many_blocks"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,13 @@ class SlackPoster:
         resp, error = await self._call(
             "chat.postMessage", lambda: self.client.chat_postMessage(**kwargs), context=context
         )
+        if error in BLOCK_ERRORS and message.blocks:
+            # The card builders keep within Slack's limits, but Slack has the last word: rather than say
+            # nothing, say it in the plain-text fallback every message carries.
+            kwargs["blocks"] = None
+            resp, error = await self._call(
+                "chat.postMessage", lambda: self.client.chat_postMessage(**kwargs), context=context
+            )
         return Posted(ts=str(resp["ts"]) if resp is not None else None, error=error)
 
     async def ephemeral(
