@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.cards import Message, text_message
 from kbbot.conversation import messages as wording
-from kbbot.conversation.engine import Turn, UserTurn
+from kbbot.conversation.engine import Origin, Turn, UserTurn
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.settings import Settings
 from kbbot.slack import payload_utils as pu
@@ -136,7 +136,7 @@ class KbBotListeners:
         app.event("app_mention")(self.on_app_mention)
         app.event("message")(self.on_message)
         app.command("/kb")(self.on_kb_command)
-        app.action(re.compile(r"^kb:"))(self.on_kb_action)
+        app.action(re.compile("^" + re.escape(pu.ACTION_PREFIX)))(self.on_kb_action)
         # Everything else is acknowledged and logged. Left unhandled it would get bolt's 404, which Slack counts
         # as a failure: it retries, and after enough failures it switches the app's event subscription off.
         anything = re.compile(".*")
@@ -192,7 +192,7 @@ class KbBotListeners:
                 return
             if not known:
                 return  # a thread kbbot is not part of
-        origin: pu.Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
+        origin: Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
         turn = UserTurn(user=event["user"], text=pu.strip_mention(text, bot_user_id), origin=origin)
         await self._answer(body, event, key, turn, started=context.get("kbbot_started"))
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-ACTION_PREFIX = "kb:"
-SHARE_ACTION = "kb:share"
-LOOKUP_ACTION = "kb:lookup"
+from kbbot.cards import ACTION_PREFIX
+
+# the two buttons the adapter answers itself: they live on /kb's ephemeral results, outside any thread
+SHARE_ACTION = f"{ACTION_PREFIX}share"
+LOOKUP_ACTION = f"{ACTION_PREFIX}lookup"
 
 # Message subtypes that carry something a person wrote. Everything else (edits, deletions, joins, topic changes,
 # bot posts, /me, ...) is housekeeping and never answered.
 QUESTION_SUBTYPES = frozenset({"", "thread_broadcast", "file_share"})
-
-Origin = Literal["thread", "mention", "dm"]
 
 
 def _str(value: Any) -> str:
