@@ -599,15 +599,31 @@ def _swap(tmp: Path, out: Path) -> None:
         if not (out / MANIFEST).exists() and any(out.iterdir()):
             raise IndexError_(f"{out} exists and is not a kbbot index; refusing to replace it")
         aside = out.parent / f".{out.name}.old-{os.getpid()}-{int(time.time() * 1000)}"
-        os.replace(out, aside)
+        # FileNotFoundError: another indexer run moved it away a moment ago
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(out, aside)
         try:
             os.replace(tmp, out)
         except OSError:
-            os.replace(aside, out)
+            if (out / MANIFEST).exists():
+                # a concurrent run (the bot starting while `kbbot index` runs) swapped in its own fresh index
+                # first; it was built from the same sources, so ours is dropped
+                log.info("another indexer run replaced %s first; keeping that one", out)
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(aside, ignore_errors=True)
+                return
+            if aside.exists():
+                os.replace(aside, out)
             raise
         shutil.rmtree(aside, ignore_errors=True)
     else:
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if not (out / MANIFEST).exists():
+                raise
+            log.info("another indexer run created %s first; keeping that one", out)
+            shutil.rmtree(tmp, ignore_errors=True)
     with contextlib.suppress(OSError):
         # make the rename durable
         fd = os.open(out.parent, os.O_RDONLY)

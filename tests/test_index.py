@@ -211,3 +211,16 @@ def test_articles_only_run_skips_the_search_structures(seeds_copy: Path, tmp_pat
     assert not (out / "search").exists()
     again = run_index([str(seeds_copy)], out, workers=1, search=False)
     assert again.changed is False
+
+
+def test_concurrent_runs_leave_one_valid_index(tmp_path: Path) -> None:
+    out = tmp_path / "index"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBBOT_")}
+    cmd = [sys.executable, "-m", "kbbot", "index", str(SEEDS), "--out", str(out), "--workers", "1"]
+    procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    assert KnowledgeBase.open(out).ids() == SEED_IDS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # no temp or set-aside folders left
