@@ -551,17 +551,11 @@ class SlackStandIn:
         if args.get("delete_original"):
             return web.Response(text="ok")
         ephemeral = args.get("response_type", "ephemeral") == "ephemeral"
-        self.messages.append(
-            {
-                "channel": args.get("channel", STANDIN_CHANNEL),
-                "ts": self._next_ts(),
-                "thread_ts": args.get("thread_ts"),
-                "text": args.get("text", ""),
-                "blocks": args.get("blocks") or [],
-                "user": self.bot_user_id,
-                "ephemeral_to": STANDIN_USER if ephemeral else None,
-                "via": "response_url",
-            }
+        self._keep_bot_message(
+            str(args.get("channel") or STANDIN_CHANNEL),
+            args,
+            ephemeral_to=STANDIN_USER if ephemeral else None,
+            via="response_url",
         )
         return web.Response(text="ok")
 
@@ -663,24 +657,29 @@ class SlackStandIn:
             return {"ok": False, "error": "invalid_blocks"}
         return None
 
+    def _keep_bot_message(self, channel: str, args: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+        """Remember what the bot said, as the person (and `click()`) would see it."""
+        message = {
+            "type": "message",
+            "channel": channel,
+            "ts": self._next_ts(),
+            "thread_ts": args.get("thread_ts") or None,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks") or [],
+            "user": self.bot_user_id,
+            **extra,
+        }
+        self.messages.append(message)
+        return message
+
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")
         error = self._channel_error(channel) or self._message_args(args)
         if error:
             return error
-        ts = self._next_ts()
-        message = {
-            "type": "message",
-            "channel": channel,
-            "ts": ts,
-            "thread_ts": args.get("thread_ts") or None,
-            "text": args.get("text", ""),
-            "blocks": args.get("blocks") or [],
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-        }
-        self.messages.append(message)
-        return {"ok": True, "channel": channel, "ts": ts, "message": {k: v for k, v in message.items() if v}}
+        message = self._keep_bot_message(str(channel), args, bot_id=self.bot_id)
+        shown = {k: v for k, v in message.items() if v}
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": shown}
 
     def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")
@@ -689,20 +688,8 @@ class SlackStandIn:
             return error
         if not args.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
-        ts = self._next_ts()
-        self.messages.append(
-            {
-                "type": "message",
-                "channel": channel,
-                "ts": ts,
-                "thread_ts": args.get("thread_ts") or None,
-                "text": args.get("text", ""),
-                "blocks": args.get("blocks") or [],
-                "user": self.bot_user_id,
-                "ephemeral_to": args["user"],
-            }
-        )
-        return {"ok": True, "message_ts": ts}
+        message = self._keep_bot_message(str(channel), args, ephemeral_to=args["user"])
+        return {"ok": True, "message_ts": message["ts"]}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         found = self.message(str(args.get("ts", "")))
