@@ -487,3 +487,18 @@ async def test_blocks_slack_refuses_fall_back_to_the_plain_text(slack_bot: Loopb
     refused, fallback = await slack_bot.posts(2)
     assert refused.args.get("blocks") and not fallback.args.get("blocks")
     assert fallback.args["text"] == refused.args["text"] and "Q237695" in fallback.args["text"]
+
+
+async def test_a_reaction_that_is_already_there_is_not_an_error(
+    slack_bot: LoopbackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin = slack_bot.standin
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    await slack_bot.posts(1)
+    standin.fail_next("reactions.add", error="already_reacted")
+    with caplog.at_level(logging.WARNING):
+        await standin.say("it worked", thread_ts=ts)
+        await standin.wait_for("reactions.add")
+        await standin.quiet()
+    assert slack_bot.runtime.metrics.slack_api_errors.value(method="reactions.add", error="already_reacted") == 0
+    assert not [r for r in caplog.records if "already_reacted" in r.getMessage()]
