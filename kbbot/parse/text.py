@@ -89,6 +89,7 @@ _STEP_WORD_RE = re.compile(r"^Step\s+(\d{1,2})[.:]?\s+(?=\S)", re.IGNORECASE)
 _ROMAN_RE = re.compile(r"^(i{1,3}|iv|v|vi{1,3}|ix|x)[.)]\s+(?=\S)")
 _ALPHA_RE = re.compile(r"^([a-zA-Z])[.)]\s+(?=\S)")
 _BULLET_RE = re.compile(r"^([-•*·o\u2022\u00b7])\s+(?=\S)")
+_BULLET_CHARS = frozenset("-•*·o\u2022\u00b7")
 
 
 @dataclass(slots=True)
@@ -110,23 +111,36 @@ class Block:
 
 def match_marker(stripped: str) -> tuple[str, int, int] | None:
     """(marker kind, number, marker length) for a list-item line (already left-stripped), else None."""
-    m = _NUM_RE.match(stripped)
-    if m:
-        return "num", int(m.group(1)), m.end()
-    m = _STEP_WORD_RE.match(stripped)
-    if m:
-        return "num", int(m.group(1)), m.end()
-    m = _ROMAN_RE.match(stripped)
-    if m:
-        return "roman", 0, m.end()
+    if not stripped:
+        return None
+    # dispatch on the first character: this runs for every line of every article
+    c = stripped[0]
+    if c.isdigit():
+        m = _NUM_RE.match(stripped)
+        return ("num", int(m.group(1)), m.end()) if m else None
+    if c in _BULLET_CHARS:
+        m = _BULLET_RE.match(stripped)
+        if m:
+            return "bullet", 0, m.end()
+        if c != "o":
+            return None
+    if not c.isalpha():
+        return None
+    if c in "Ss" and stripped[:4].lower() == "step":
+        m = _STEP_WORD_RE.match(stripped)
+        if m:
+            return "num", int(m.group(1)), m.end()
+    if c in "ivx":
+        m = _ROMAN_RE.match(stripped)
+        if m:
+            return "roman", 0, m.end()
+    if len(stripped) < 3 or stripped[1] not in ".)":
+        return None
     m = _ALPHA_RE.match(stripped)
     if m:
         # a one-letter word opening a sentence ("A. Smith", "I. ...") is rare in steps; uppercase letters
         # are accepted only as markers because the archive uses "A." lists too.
         return "alpha", ord(m.group(1).lower()) - ord("a") + 1, m.end()
-    m = _BULLET_RE.match(stripped)
-    if m:
-        return "bullet", 0, m.end()
     return None
 
 
@@ -179,7 +193,9 @@ def to_blocks(lines: list[str], *, wrapped: bool = True) -> list[Block]:
                 nxt = lines[j]
                 if match_marker(nxt.strip()) and (marker is not None or indent_of(nxt) <= ind + 1):
                     break
-                if _is_underline(nxt, "=") or (j + 1 < n and _is_underline(lines[j + 1], "-")):
+                if (nxt.lstrip()[:1] == "=" and _is_underline(nxt, "=")) or (
+                    j + 1 < n and lines[j + 1].lstrip()[:1] == "-" and _is_underline(lines[j + 1], "-")
+                ):
                     break
                 para.append(nxt)
                 j += 1
