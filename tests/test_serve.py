@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from aiohttp import ClientError, ClientSession
 
+from kbbot.errors import ConfigError
 from kbbot.settings import Settings
 from kbbot.slack.serve import serve
 from kbbot.slack.standin import STANDIN_CHANNEL, SlackStandIn
@@ -142,3 +144,11 @@ async def test_socket_mode_connects_answers_and_stops(seeds_index: Path) -> None
         finally:
             stop.set()
             assert await asyncio.wait_for(server, timeout=15) == 0
+
+
+async def test_socket_mode_with_a_refused_app_token_is_a_config_error(seeds_index: Path) -> None:
+    async with SlackStandIn(token=TOKEN, signing_secret=SECRET, app_token=APP_TOKEN) as standin:
+        settings = Settings(bot_token=TOKEN, app_token="xapp-1-revoked", api_url=standin.api_url,
+                            index=seeds_index, store_url="memory://", host="127.0.0.1", port=0)
+        with pytest.raises(ConfigError, match=r"Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
+            await asyncio.wait_for(serve(settings), timeout=15)

@@ -37,6 +37,16 @@ async def _check_token(runtime: BotRuntime) -> None:
     log.info("connected to Slack as %s in %s", who.get("user"), who.get("team"))
 
 
+async def _check_app_token(runtime: BotRuntime) -> None:
+    """The Socket Mode client retries a refused app token forever; ask Slack once first and say why."""
+    try:
+        await runtime.client.apps_connections_open(app_token=runtime.settings.app_token or "")
+    except SlackApiError as exc:
+        raise ConfigError(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')})") from None
+    except (SlackClientError, OSError, TimeoutError) as exc:
+        log.warning("cannot reach Slack for Socket Mode yet (%s); the client keeps trying", exc)
+
+
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     """Run until `stop` is set (SIGTERM/SIGINT set it)."""
     stop = stop or asyncio.Event()
@@ -67,6 +77,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+            await _check_app_token(runtime)
             socket_handler = AsyncSocketModeHandler(runtime.app, app_token=settings.app_token)
             await socket_handler.connect_async()
             runner, port = await runtime.start_http(host=settings.host, port=settings.port, with_events=False)
