@@ -72,9 +72,11 @@ _STEPS_INTRO_RE = re.compile(
 )
 # alternatives rather than a sequence: "do one of the following", "... the following workarounds, respectively"
 _ONE_OF_RE = re.compile(
-    r"\b(?:do|use|try|perform|choose)\s+(?:one|any|either)\s+of\s+the\s+following\b|\brespectively\b",
+    r"\b(?:do|use|try|perform|choose)\s+(?:one|any|either)\s+of\s+the\s+following\b"
+    r"|\bfollowing\s+(?:\w+\s+)?(?:workarounds|solutions|resolutions|methods|fixes)\b[^.]*\brespectively\b",
     re.IGNORECASE,
 )
+_SEQUENCE_RE = re.compile(r"\bsteps?\s+\d|^(?:then|next|finally|repeat)\b", re.IGNORECASE)
 _EXPLICIT_STEPS_RE = re.compile(r"\b(?:these|following|the)\s+steps\b", re.IGNORECASE)
 # first words of an item that describes a thing rather than asks for an action
 _NON_ACTION_FIRST = frozenset(
@@ -103,6 +105,7 @@ class _RawList:
     heading: str
     intro: str
     steps: list[_Draft]
+    lead_item: bool = False  # the intro is a list item ("- Reduce the color palette. To do so: ...")
 
 
 def _qids(text: str) -> list[str]:
@@ -126,6 +129,7 @@ def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[
     # Blocks at the list's own margin between two steps ("For more information, see:" + a Q-number) are held
     # here: if the numbering then continues they belong to the step before, otherwise the list ended.
     pending: list[Block] = []
+    lead_item = False
 
     def attach(last: _Draft, b: Block) -> None:
         refs = _qids(b.text)
@@ -141,6 +145,7 @@ def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[
             pending.clear()
             heading = b.text.rstrip(":")
             intro = ""
+            lead_item = False
             continue
         if current is not None:
             last = current.steps[-1]
@@ -182,15 +187,18 @@ def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[
             paras = [p for p in pending if p.kind == "para"]
             if paras:
                 intro = paras[-1].text
+                lead_item = False
             pending.clear()
         if current is None and b.kind == "item" and b.marker == "num" and b.number == 1:
-            current = _RawList(section=section, heading=heading, intro=intro, steps=[])
+            current = _RawList(section=section, heading=heading, intro=intro, steps=[], lead_item=lead_item)
             current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=1, references=_qids(b.text)))
             top = b.indent
             expected = 2
             continue
-        if b.kind == "para":
+        if b.kind == "para" or (b.kind == "item" and current is None):
+            # a bullet that ends "To do so, follow these steps:" introduces the numbered list under it
             intro = b.text
+            lead_item = b.kind == "item"
     close()
     return lists
 
@@ -247,8 +255,11 @@ def _is_procedure(raw: _RawList) -> bool:
 def _label(raw: _RawList) -> str:
     if raw.heading:
         return raw.heading
+    if raw.lead_item:
+        # the alternative's own name: the first sentence of the bullet that introduces it
+        return re.split(r"(?<=[a-z0-9)])[.:]\s", raw.intro.strip(), maxsplit=1)[0].rstrip(".:")[:120]
     intro = raw.intro.strip()
-    if intro and len(intro) <= 120:
+    if intro and len(intro) <= 120 and len(intro.split()) >= 3:
         return intro.rstrip(":").strip()
     return raw.section.title()
 
@@ -275,6 +286,9 @@ def extract_procedures(sections: list[tuple[str, list[Block]]], *, wrapped: bool
                 not raw.heading
                 and _ONE_OF_RE.search(raw.intro[-200:])
                 and all(not s.substeps for s in steps)
+                # five or more items, or items that point at each other, are one method's sequence
+                and len(steps) <= 4
+                and not any(_SEQUENCE_RE.search(s.text) for s in steps)
             ):
                 for k, step in enumerate(steps, start=1):
                     out.append(Procedure(label=f"Option {k}", section=name, steps=(step,)))

@@ -89,6 +89,7 @@ _STEP_WORD_RE = re.compile(r"^Step\s+(\d{1,2})[.:]?\s+(?=\S)", re.IGNORECASE)
 _ROMAN_RE = re.compile(r"^(i{1,3}|iv|v|vi{1,3}|ix|x)[.)]\s+(?=\S)")
 _ALPHA_RE = re.compile(r"^([a-zA-Z])[.)]\s+(?=\S)")
 _BULLET_RE = re.compile(r"^([-•*·o\u2022\u00b7])\s+(?=\S)")
+_OR_SEPARATOR_RE = re.compile(r"^-+\s*(?:or|and)\s*-+$", re.IGNORECASE)
 _BULLET_CHARS = frozenset("-•*·o\u2022\u00b7")
 
 
@@ -119,6 +120,8 @@ def match_marker(stripped: str) -> tuple[str, int, int] | None:
         m = _NUM_RE.match(stripped)
         return ("num", int(m.group(1)), m.end()) if m else None
     if c in _BULLET_CHARS:
+        if _OR_SEPARATOR_RE.match(stripped):
+            return None  # "- or -" between two alternatives is not a bullet
         m = _BULLET_RE.match(stripped)
         if m:
             return "bullet", 0, m.end()
