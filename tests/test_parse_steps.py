@@ -212,3 +212,32 @@ def test_corpus_q237695_has_six_steps_like_the_web_seed(fmt: str) -> None:
     (proc,) = article.procedures
     assert len(proc.steps) == 6
     assert [s.references for s in proc.steps] == [(), (), (), ("Q135932",), (), ("Q163020",)]
+
+
+def test_bullets_introducing_numbered_lists_are_alternatives() -> None:
+    a = _txt(
+        "RESOLUTION\n==========\n\nTo work around this problem, use either of the following methods:\n\n"
+        " - Reduce the graphics acceleration. To do so, follow these steps:\n\n"
+        "   1. Click the Start button, point to Settings, and then click Control Panel.\n\n"
+        "   2. Double-click the System icon.\n\n   3. Click OK.\n\n"
+        " - Reduce the color palette to 16 colors. To do so, follow these steps:\n\n"
+        "   1. Right-click the desktop, and then click Properties.\n\n   2. Click 16 Color.\n"
+    )
+    assert [(p.label, len(p.steps)) for p in a.procedures] == [
+        ("Reduce the graphics acceleration", 3),
+        ("Reduce the color palette to 16 colors", 2),
+    ]
+
+
+def test_one_of_the_following_splits_only_short_independent_lists() -> None:
+    choice = _txt(
+        "RESOLUTION\n==========\n\nTo resolve this problem, do one of the following:\n\n"
+        "1. Enter the user name as USER@SERVER.\n\n2. Stagger the times of the scheduled backups.\n"
+    )
+    assert [(p.label, len(p.steps)) for p in choice.procedures] == [("Option 1", 1), ("Option 2", 1)]
+    sequence = _txt(
+        "RESOLUTION\n==========\n\nDisable power management. To do so, use one of the following methods:\n\n"
+        + "".join(f"{i}. Click button number {i}.\n\n" for i in range(1, 8))
+        + "-or-\n\nDisable power management in the BIOS.\n"
+    )
+    assert [len(p.steps) for p in sequence.procedures] == [7]
