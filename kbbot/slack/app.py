@@ -314,6 +314,9 @@ class KbBotListeners:
             await self._apologise(key)
             return
         self._count_turn(turn, now=now)
+        status = turn.state.status if turn.state is not None else "-"
+        log.info("%s by %s: %d message(s), thread now %s", user_turn.action_id or "message", user_turn.user,
+                 len(turn.messages), status, extra=extra)
         for message in turn.messages:
             posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
                                             context=key)
