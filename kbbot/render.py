@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from kbbot.article import SECTION_ORDER, Article
 
 _WIDTH = 100
+_ITEM_RE = re.compile(r"^\s*(?:\d{1,2}\.|[a-z]\.|-)\s+")
 
 
 def _wrap(text: str, indent: str = "  ", width: int = _WIDTH) -> list[str]:
@@ -17,7 +19,10 @@ def _wrap(text: str, indent: str = "  ", width: int = _WIDTH) -> list[str]:
         if len(lines) > 1:
             out.extend(indent + "  " + ln for ln in lines)
         else:
-            out.extend(textwrap.wrap(para, width=width, initial_indent=indent, subsequent_indent=indent) or [""])
+            # list items hang their wrapped lines under the item's text
+            m = _ITEM_RE.match(para)
+            hang = indent + " " * (len(m.group(0)) if m else 0)
+            out.extend(textwrap.wrap(para, width=width, initial_indent=indent, subsequent_indent=hang) or [""])
         out.append("")
     return out[:-1] if out else out
 

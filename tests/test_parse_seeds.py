@@ -171,6 +171,9 @@ def test_seed_003_web_copy_numbers_references_as_steps() -> None:
     assert proc.steps[4].text.startswith("Rename the Admin.nme file")
     assert proc.steps[5].references == ("Q163020",)
     assert set(a.references) == {"Q135932", "Q163020"}
+    # the section text reads like the TXT original: the reference lines are not numbered as steps
+    assert "\n\nQ135932 PC DB: LISTUSER" in a.sections["WORKAROUND"]
+    assert "5. Rename the Admin.nme file" in a.sections["WORKAROUND"]
     codes = a.error_codes
     assert "[008]" in codes
     assert "[008] Failure delivering user mail due to mailbag contention." in codes

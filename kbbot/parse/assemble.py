@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from kbbot.article import Article
 from kbbot.parse.procedures import extract_procedures
 from kbbot.parse.signatures import extract_references, extract_signatures
-from kbbot.parse.text import Block, blocks_to_text, normalise_escapes, to_blocks
+from kbbot.parse.text import Block, blocks_to_text, demote_reference_items, normalise_escapes, to_blocks
 
 
 @dataclass(slots=True)
@@ -41,6 +41,8 @@ def build_article(draft: Draft) -> Article:
     texts: dict[str, str] = {}
     for name, lines in draft.sections:
         blocks = to_blocks(_dedent([normalise_escapes(ln) for ln in lines]), wrapped=draft.wrapped)
+        if not draft.wrapped:
+            blocks = demote_reference_items(blocks)
         if not blocks:
             continue
         section_blocks.append((name, blocks))

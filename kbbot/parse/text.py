@@ -260,3 +260,30 @@ def blocks_to_text(blocks: list[Block]) -> str:
         else:
             out.append(b.text)
     return "\n\n".join(s for s in out if s.strip())
+
+
+_QREF_TEXT_RE = re.compile(r"^\(?Q\d{4,7}\)?(?:\s|:|$)")
+
+
+def demote_reference_items(blocks: list[Block]) -> list[Block]:
+    """Web copies number the cross-references under a step as if they were steps ("5. Q135932 PC DB: ...").
+    Inside a numbered run that also has real steps, such an item becomes an indented line of the step
+    before, and the items after it are renumbered, so the text reads as the TXT original does."""
+    out: list[Block] = []
+    shift = 0
+    run_indent = -1
+    has_steps = False
+    for b in blocks:
+        if b.kind == "item" and b.marker == "num":
+            if b.number == 1 or abs(b.indent - run_indent) > 1:
+                shift, run_indent, has_steps = 0, b.indent, False
+            if _QREF_TEXT_RE.match(b.text) and has_steps:
+                out.append(Block(kind="para", indent=b.indent + 3, text=b.text, lines=[b.text]))
+                shift += 1
+                continue
+            has_steps = has_steps or not _QREF_TEXT_RE.match(b.text)
+            if shift:
+                b = Block(kind=b.kind, indent=b.indent, text=b.text, lines=b.lines, marker=b.marker,
+                          number=b.number - shift, text_indent=b.text_indent)
+        out.append(b)
+    return out
