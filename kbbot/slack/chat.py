@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,9 +217,22 @@ class ChatSession:
                 self.print("  " + part)
 
 
-async def _read_line(stream: TextIO) -> str:
-    # input() would block the event loop that also runs the bot and the stand-in
-    return await asyncio.get_running_loop().run_in_executor(None, stream.readline)
+def _read_lines(stream: TextIO) -> asyncio.Queue[str]:
+    """Lines from `stream` as they come, "" at the end. A daemon thread reads: input() would block the loop
+    that runs the bot and the stand-in, and an executor thread stuck in readline() would keep Ctrl-C waiting."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in iter(stream.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, "")
+        except (RuntimeError, ValueError, OSError):  # the loop closed, or stdin did: the session is over
+            return
+
+    threading.Thread(target=pump, name="kbbot-chat-stdin", daemon=True).start()
+    return queue
 
 
 async def chat(settings: Settings, *, stdin: TextIO, stdout: TextIO) -> int:
@@ -236,11 +250,12 @@ async def chat(settings: Settings, *, stdin: TextIO, stdout: TextIO) -> int:
             "new starts a new thread; quit leaves."
         )
         session.print()
+        lines = _read_lines(stdin)
         while True:
             if stdin.isatty():
                 stdout.write(style.bold("you> "))
                 stdout.flush()
-            line = await _read_line(stdin)
+            line = await lines.get()
             if not line:  # end of input
                 break
             line = line.strip()
