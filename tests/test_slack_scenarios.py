@@ -502,3 +502,51 @@ async def test_a_reaction_that_is_already_there_is_not_an_error(
         await standin.quiet()
     assert slack_bot.runtime.metrics.slack_api_errors.value(method="reactions.add", error="already_reacted") == 0
     assert not [r for r in caplog.records if "already_reacted" in r.getMessage()]
+
+
+async def test_acks_stay_fast_while_slow_turns_are_worked_out(
+    slack_bot: LoopbackBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a search over a big knowledge base is CPU work; it must not hold up the ack of the next request
+    conversation = slack_bot.runtime.conversation
+    handle = conversation.handle
+
+    def slow_handle(*args: object, **kwargs: object) -> object:
+        time.sleep(0.3)
+        return handle(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(conversation, "handle", slow_handle)
+    await slack_bot.standin.mention("warm up")  # auth.test on the first request
+    await slack_bot.posts(1)
+    acks = [(await slack_bot.standin.mention(f"{MAILBAG_ERROR} #{n}"))[0].elapsed_s for n in range(3)]
+    assert max(acks) < 0.2, acks
+    await slack_bot.posts(4, timeout=10)
+
+
+async def test_two_replies_at_once_in_one_thread_lose_neither_update(
+    slack_bot: LoopbackBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from kbbot.conversation.state import ThreadKey
+
+    standin = slack_bot.standin
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    await slack_bot.posts(1)
+    key = ThreadKey(team=standin.team_id, channel=STANDIN_CHANNEL, thread_ts=ts)
+    before = await slack_bot.runtime.store.get(key)
+    assert before is not None
+
+    conversation = slack_bot.runtime.conversation
+    handle = conversation.handle
+
+    def slow_handle(*args: object, **kwargs: object) -> object:
+        time.sleep(0.1)  # both turns are worked out against the same state before either is stored
+        return handle(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(conversation, "handle", slow_handle)
+    await asyncio.gather(standin.say("walk me through", thread_ts=ts), standin.say("next", thread_ts=ts))
+    await slack_bot.posts(3, timeout=10)
+    await standin.quiet()
+    after = await slack_bot.runtime.store.get(key)
+    assert after is not None and after.version == before.version + 2

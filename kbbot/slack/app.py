@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # Slack retries an unacknowledged event for a few minutes; an hour of memory covers that with room to spare.
 EVENT_CLAIM_TTL_S = 3600
 
+_R = TypeVar("_R")
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
 
@@ -125,6 +126,7 @@ class KbBotListeners:
         inflight: InFlight,
     ) -> None:
         self.inflight = inflight
+        self._engine_lock = asyncio.Lock()
         self.settings = settings
         self.conversation = conversation
         self.store = store
@@ -239,7 +241,7 @@ class KbBotListeners:
         await ack()
         with self.inflight.track():
             user = str(command.get("user_id") or "")
-            reply = self._lookup(str(command.get("text") or ""), user=user)
+            reply = await self._lookup(str(command.get("text") or ""), user=user)
             await self._respond(respond, reply, channel=str(command.get("channel_id") or ""), user=user)
             self._observe_reply(context.get("kbbot_started"))
 
@@ -269,7 +271,7 @@ class KbBotListeners:
             if action_id != pu.LOOKUP_ACTION:
                 log.info("ignoring %s on an ephemeral message", action_id)
                 return
-            reply = self._lookup(value, user=user)
+            reply = await self._lookup(value, user=user)
             await self._respond(respond, reply, channel=channel, user=user, replace_original=True)
         else:
             key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
@@ -280,7 +282,7 @@ class KbBotListeners:
                      respond: Respond) -> None:
         # The card goes to the channel as a new message; its buttons (version 0) start a thread of their own.
         try:
-            card = self.conversation.shared_card(article_id, user=user)
+            card = await self._in_engine(self.conversation.shared_card, article_id, user=user)
         except Exception:
             log.exception("cannot build the card to share for %r", article_id)
             card = text_message(wording.INTERNAL_ERROR)
@@ -301,13 +303,8 @@ class KbBotListeners:
     async def _converse(self, key: ThreadKey, user_turn: UserTurn, *, person_ts: str | None) -> None:
         extra = {"thread_key": key.as_str()}
         now = time.time()
-
-        def step(state: ThreadState | None) -> tuple[ThreadState | None, Turn]:
-            turn = self.conversation.handle(state, user_turn, now=now)
-            return turn.state, turn
-
         try:
-            turn = await self.store.transact(key, step)
+            turn = await self._take_turn(key, user_turn, now=now)
         except Exception:
             # the store is down or refused the write: say so rather than leave the person waiting
             log.exception("could not update the thread state", extra=extra)
@@ -328,14 +325,37 @@ class KbBotListeners:
         if turn.escalation is not None:
             await self._escalate(key, turn.escalation.summary_with_link)
 
+    async def _take_turn(self, key: ThreadKey, user_turn: UserTurn, *, now: float) -> Turn:
+        """The engine's turn, committed with the store's compare-and-set.
+
+        A search is CPU work; done on the event loop it would hold up every other request's ack behind it. So
+        the turn is worked out in a thread against the state as read, and `commit` stores it if the thread has
+        not moved on meanwhile; if it has (two messages at once), the turn is redone against the newer state."""
+        seen = await self.store.get(key)
+        turn = await self._in_engine(self.conversation.handle, seen, user_turn, now=now)
+
+        def commit(current: ThreadState | None) -> tuple[ThreadState | None, Turn]:
+            if _version(current) == _version(seen):
+                return turn.state, turn
+            redone = self.conversation.handle(current, user_turn, now=now)
+            return redone.state, redone
+
+        return await self.store.transact(key, commit)
+
+    async def _in_engine(self, fn: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
+        # One engine call at a time: the work is CPU-bound (threads would not run it faster) and the knowledge
+        # base's article cache is not made for concurrent use.
+        async with self._engine_lock:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
     async def _apologise(self, key: ThreadKey) -> None:
         await self.poster.post(channel=key.channel, message=text_message(wording.INTERNAL_ERROR),
                                thread_ts=key.thread_ts, context=key)
 
-    def _lookup(self, text: str, *, user: str) -> Message:
+    async def _lookup(self, text: str, *, user: str) -> Message:
         """The engine's /kb lookup; unlike `handle` it may raise, and a person still deserves an answer."""
         try:
-            return self.conversation.lookup(text, user=user)
+            return await self._in_engine(self.conversation.lookup, text, user=user)
         except Exception:
             log.exception("/kb lookup failed for %r", text[:200])
             return text_message(wording.INTERNAL_ERROR)
@@ -390,6 +410,10 @@ class KbBotListeners:
     def _observe_reply(self, started: float | None) -> None:
         if started is not None:
             self.metrics.reply_latency.observe(time.monotonic() - started)
+
+
+def _version(state: ThreadState | None) -> int:
+    return state.version if state is not None else 0
 
 
 def _kind(body: Mapping[str, Any]) -> str:
