@@ -32,7 +32,7 @@ from kbbot.search.model import (
     VECTOR_FEATURES,
     RankModel,
 )
-from kbbot.search.text import _TOKEN, bigrams, clean_query, normalise_text, signatures, words
+from kbbot.search.text import _TOKEN, bigrams, clean_query, normalise_text, signatures, version_terms, words
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ FUZZ_QUERY_CHARS = 400
 ABBREVIATION_WEIGHT = 0.5
 SYNONYM_WEIGHT = 0.2
 TYPO_WEIGHT = 0.7
+VERSION_WEIGHT = 0.5
+MATCHED_ERROR_HITS = 3
 # idf assumed for a word the KB has never seen: it counts against coverage (an out-of-domain question is
 # mostly such words) without letting one typo sink a good match
 UNKNOWN_IDF = 6.0
@@ -220,6 +222,10 @@ class SearchEngine:
                     if col is not None and col not in terms:
                         terms[col] = (weight, 0.0)
         plan.products = self.lexicon.products_in(raw)
+        for t in version_terms(raw + [t for e in abbr for t in e.terms]):
+            col = vocab.get(t)
+            if col is not None and col not in terms:
+                terms[col] = (VERSION_WEIGHT, 0.0)
         sigs = list(dict.fromkeys(signatures(norm)))[:MAX_SIGNATURES]
         plan.signatures = sigs
         for s in sigs:
@@ -464,7 +470,8 @@ class SearchEngine:
             title=self.index.titles[row],
             score=float(ranked.scores[i]),
             product=self.lexicon.product_names.get(tag, tag),
-            matched_error=self._matched_error(ranked, i),
+            # the card shows the first hits' matched lines; further down nobody looks, so spare the time
+            matched_error=self._matched_error(ranked, i) if i < MATCHED_ERROR_HITS else None,
         )
 
     def _matched_error(self, ranked: Ranked, i: int) -> str | None:

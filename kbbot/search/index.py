@@ -36,7 +36,7 @@ from scipy import sparse
 
 from kbbot.errors import IndexError_
 from kbbot.search.lexicon import Lexicon
-from kbbot.search.text import _TOKEN, bigrams, normalise_text, signatures, words
+from kbbot.search.text import _TOKEN, bigrams, normalise_text, signatures, version_terms, words
 
 if TYPE_CHECKING:
     from kbbot.article import Article
@@ -239,6 +239,8 @@ def build_search_index(kb: KnowledgeBase, directory: Path) -> None:
         for text in norm.values():
             sigs.update(signatures(text))
         terms["sig"] = sorted(sigs)
+        versions = {v for raw in article.versions for v in version_terms(_TOKEN.findall(normalise_text(raw)))}
+        terms["keywords"] += sorted(versions)
         for name in FIELDS:
             counts = ids_of(terms[name])
             trip[name].add(row, counts)

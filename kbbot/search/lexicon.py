@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from kbbot.search.text import _TOKEN, normalise_text, words
+from kbbot.search.text import _TOKEN, STOPWORDS, normalise_text, words
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class Lexicon:
         abbr: list[Expansion] = []
         syn: list[Expansion] = []
         for phrase in self._phrases(raw):
+            if len(phrase) == 1 and phrase[0] in STOPWORDS:
+                continue  # "is" (information store) and friends: in prose they are just words
             if phrase in self.abbreviations:
                 abbr.append(Expansion(self.abbreviations[phrase], " ".join(phrase)))
             if phrase in self.synonyms:

@@ -170,17 +170,24 @@ def fit_listwise(
 
 
 def fit_logistic(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *, l2: float = 0.01, steps: int = 2000
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    *,
+    l2: float = 0.01,
+    steps: int = 2000,
+    sample_weight: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], float]:
-    """(weights, bias) of an L2-regularised logistic regression, by gradient descent."""
-    n, d = x.shape
+    """(weights, bias) of an L2-regularised, optionally sample-weighted logistic regression."""
+    _, d = x.shape
+    sw = np.ones(len(y)) if sample_weight is None else sample_weight
+    sw = sw / sw.sum()
     w = np.zeros(d)
     b = 0.0
     lr = 0.5
     for _ in range(steps):
         z = np.clip(x @ w + b, -30, 30)
         p = 1.0 / (1.0 + np.exp(-z))
-        g = p - y
-        w -= lr * (x.T @ g / n + 2 * l2 * w)
-        b -= lr * float(g.mean())
+        g = (p - y) * sw
+        w -= lr * (x.T @ g + 2 * l2 * w)
+        b -= lr * float(g.sum())
     return w, b

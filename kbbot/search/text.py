@@ -172,3 +172,17 @@ def clean_query(text: str) -> str:
     if not text.isascii():
         text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
     return " ".join(text.split())
+
+
+_VERSION = re.compile(r"^\d{1,2}(?:\.\d{1,2}){0,2}[a-z]?$")
+
+
+def version_terms(tokens: Iterable[str]) -> list[str]:
+    """Version numbers as terms of their own, with trailing zeros dropped so "5", "5.0" and "5.00" meet
+    (`~v5`, `~v5.5`): "vfp 5" should prefer the articles that apply to version 5."""
+    out: list[str] = []
+    for tok in tokens:
+        if _VERSION.match(tok):
+            v = re.sub(r"(?:\.0+)+$", "", tok)
+            out.append(f"~v{v}")
+    return out
