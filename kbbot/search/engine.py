@@ -16,6 +16,7 @@ Three stages, each bounded so a 40,000-character paste costs about what a one-li
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -422,6 +423,8 @@ class SearchEngine:
                 1.0 if f["sig"] > 0 else 0.0,
                 max(f["fuzz_title"], f["fuzz_head"]),
                 self._missing_rarest(ranked.plan, int(ranked.rows[0])) / UNKNOWN_MISS_IDF,
+                1.0 if ranked.plan.unknown else 0.0,
+                math.log1p(len(ranked.plan.typed_cols)),
             ],
             dtype=np.float64,
         )

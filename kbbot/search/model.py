@@ -49,6 +49,8 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "sig",  # top hit matched a pasted error signature
     "fuzz_best",  # the better of the rapidfuzz agreements of the top hit with title and title + symptoms
     "missing",  # idf of the rarest typed word the top hit lacks (unknown words rarest of all), / 11
+    "unknown",  # the query has a word the KB has never seen (modern product names, mostly)
+    "length",  # log(1 + typed words the KB knows): one-word questions are easy to match by accident
 )
 
 _DEFAULT_RANK = {
@@ -74,6 +76,8 @@ _DEFAULT_CONF = {
     "sig": 1.0,
     "fuzz_best": 1.0,
     "missing": -1.0,
+    "unknown": -1.0,
+    "length": 0.0,
 }
 
 
