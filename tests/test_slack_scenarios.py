@@ -251,7 +251,8 @@ async def test_bots_edits_joins_and_strangers_threads_are_not_answered(slack_bot
         base | {"subtype": "message_changed", "message": {"text": "next"}, "ts": "1700000001.3"},
         base | {"subtype": "message_deleted", "ts": "1700000001.4"},
         base | {"subtype": "channel_join", "user": "U0NEW", "text": "<@U0NEW> has joined", "ts": "1700000001.5"},
-        # a thread kbbot never spoke in, and plain channel chatter
+        # someone addressed by name in kbbot's thread, a thread kbbot never spoke in, plain channel chatter
+        base | {"user": STANDIN_USER, "text": "<@U0BOB> can you check the MTA?", "ts": "1700000001.55"},
         base | {"user": STANDIN_USER, "text": "next", "ts": "1700000001.6", "thread_ts": "1600000000.000001"},
         {k: v for k, v in base.items() if k != "thread_ts"} | {"user": STANDIN_USER, "text": MAILBAG_ERROR,
                                                                  "ts": "1700000001.7"},

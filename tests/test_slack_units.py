@@ -117,6 +117,9 @@ def test_threads_mentions_and_dms() -> None:
     assert not pu.is_thread_reply({"ts": "1.0", "thread_ts": "1.0"})
     assert pu.strip_mention("<@UBOT> mail  is <@UBOT|kbbot>stuck <@UOTHER>", "UBOT") == "mail is stuck <@UOTHER>"
     assert pu.mentions("hey <@UBOT>", "UBOT") and not pu.mentions("hey <@UOTHER>", "UBOT")
+    assert pu.addressed_to_someone_else(" <@UOTHER|bob> can you check?", "UBOT")
+    assert not pu.addressed_to_someone_else("<@UBOT> next", "UBOT")
+    assert not pu.addressed_to_someone_else("next, then ask <@UOTHER>", "UBOT")
     assert pu.is_direct_message({"channel_type": "im", "channel": "D1"})
     assert pu.is_direct_message({"channel": "D1"})
     assert not pu.is_direct_message({"channel_type": "channel", "channel": "C1"})

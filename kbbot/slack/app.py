@@ -194,6 +194,8 @@ class KbBotListeners:
                 return
             if not known:
                 return  # a thread kbbot is not part of
+            if pu.addressed_to_someone_else(text, bot_user_id):
+                return  # people talking to each other in kbbot's thread
         origin: Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
         turn = UserTurn(user=event["user"], text=pu.strip_mention(text, bot_user_id), origin=origin)
         await self._answer(body, event, key, turn, started=context.get("kbbot_started"))

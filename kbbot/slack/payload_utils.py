@@ -66,6 +66,12 @@ def mentions(text: str, bot_user_id: str | None) -> bool:
     return bool(bot_user_id) and _mention_pattern(str(bot_user_id)).search(text) is not None
 
 
+def addressed_to_someone_else(text: str, bot_user_id: str | None) -> bool:
+    """A message that opens by mentioning another person ("<@U123> can you check the MTA?") is for them."""
+    match = re.match(r"\s*<@([A-Z0-9]+)(?:\|[^>]*)?>", text)
+    return match is not None and match.group(1) != bot_user_id
+
+
 def strip_mention(text: str, bot_user_id: str | None) -> str:
     """The question without the bot's own `<@U...>` (other people's mentions stay: they may matter)."""
     if bot_user_id:
