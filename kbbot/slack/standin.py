@@ -389,12 +389,22 @@ class SlackStandIn:
 
     # ---- sending to the bot
 
-    async def deliver(self, body: str, *, content_type: str, headers: Mapping[str, str] | None = None) -> Delivery:
+    async def deliver(
+        self,
+        body: str,
+        *,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+        retry_num: int | None = None,
+    ) -> Delivery:
+        """Sign `body` and post it to the bot (or send it down the Socket Mode connection, when there is one)."""
         if self._sockets:
             return await self._deliver_by_socket(body, content_type=content_type)
         if self.events_url is None or self._session is None:
             raise RuntimeError("start() the stand-in and set events_url before delivering requests")
-        all_headers = signed_headers(body, secret=self.signing_secret, content_type=content_type)
+        all_headers = signed_headers(
+            body, secret=self.signing_secret, content_type=content_type, retry_num=retry_num
+        )
         all_headers.update(headers or {})
         started = time.monotonic()
         async with self._session.post(self.events_url, data=body.encode(), headers=all_headers) as resp:
@@ -412,11 +422,7 @@ class SlackStandIn:
         return await self.send_envelope(envelope, retry_num=retry_num)
 
     async def send_envelope(self, envelope: Mapping[str, Any], *, retry_num: int | None = None) -> Delivery:
-        body = json.dumps(envelope)
-        extra: dict[str, str] = {}
-        if retry_num is not None:
-            extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        d = await self.deliver(body, content_type="application/json", headers=extra)
+        d = await self.deliver(json.dumps(envelope), content_type="application/json", retry_num=retry_num)
         return Delivery(status=d.status, body=d.body, elapsed_s=d.elapsed_s, event_id=envelope.get("event_id"))
 
     async def mention(
