@@ -48,7 +48,7 @@ def build_article(draft: Draft) -> Article:
         section_blocks.append((name, blocks))
         text = blocks_to_text(blocks)
         texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
-    procedures = extract_procedures(section_blocks, wrapped=draft.wrapped)
+    procedures = extract_procedures(section_blocks, wrapped=draft.wrapped, own_id=draft.id)
     full = "\n\n".join([draft.title, *texts.values()])
     signatures = extract_signatures(section_blocks, full, wrapped=draft.wrapped)
     keywords: list[str] = []

@@ -28,7 +28,7 @@ _METHOD_PARA_RE = re.compile(r"^(Method|Option|Solution|Workaround|Resolution|Pr
                              re.IGNORECASE)
 # lists that show how to make the problem happen, not how to fix it
 _REPRODUCE_RE = re.compile(
-    r"\breproduc|\b(?:demonstrat|illustrat|show)\w*\s+(?:the|this)\s+(?:problem|behaviou?r|bug|error|issue)",
+    r"\breproduc|\b(?:demonstrat|illustrat|show)\w*\s+(?:(?:the|this)\s+)?(?:problem|behaviou?r|bug|error|issue)",
     re.IGNORECASE,
 )
 # introductions announcing a list of things, not of actions
@@ -264,15 +264,17 @@ def _label(raw: _RawList) -> str:
     return raw.section.title()
 
 
-def _to_step(d: _Draft) -> Step:
+def _to_step(d: _Draft, own_id: str) -> Step:
     refs: list[str] = []
     for r in d.references:
-        if r not in refs:
+        if r not in refs and r != own_id:
             refs.append(r)
     return Step(text="\n".join(t for t in d.text if t), substeps=tuple(d.substeps), references=tuple(refs))
 
 
-def extract_procedures(sections: list[tuple[str, list[Block]]], *, wrapped: bool = True) -> tuple[Procedure, ...]:
+def extract_procedures(
+    sections: list[tuple[str, list[Block]]], *, wrapped: bool = True, own_id: str = ""
+) -> tuple[Procedure, ...]:
     """Procedures, in article order, from the sections' blocks."""
     out: list[Procedure] = []
     for name, blocks in sections:
@@ -281,7 +283,7 @@ def extract_procedures(sections: list[tuple[str, list[Block]]], *, wrapped: bool
         for raw in _collect_lists(name, blocks, wrapped=wrapped):
             if not _is_procedure(raw):
                 continue
-            steps = [_to_step(d) for d in raw.steps]
+            steps = [_to_step(d, own_id) for d in raw.steps]
             if (
                 not raw.heading
                 and _ONE_OF_RE.search(raw.intro[-200:])
