@@ -142,3 +142,11 @@ def test_error_signatures_of_every_kind() -> None:
     assert ("hex", "0x0000001E") not in sigs
     # references: every Q-number mentioned except the article's own
     assert a.references == ("Q135932",)
+
+
+def test_txt_without_document_line_falls_back_to_generic() -> None:
+    text = next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8").split("\n", 1)[1]
+    a = parse_text(text, source="/kb/Q102087.TXT")
+    assert a.format == "generic"
+    assert (a.id, a.title) == ("Q102087", "Mac Bkup: Backup Status Message Could Not Be Sent")
+    assert list(a.sections) == ["SYMPTOMS", "CAUSE", "RESOLUTION"]

@@ -29,6 +29,8 @@ ID_LINE_RE = re.compile(r"^\s*(?:Article\s+ID|KB\s+Article\s+ID|ID|Article|Docum
                         r"((?:Q|KB)?\d{1,7})\s*$", re.IGNORECASE)
 _FILENAME_QID_RE = re.compile(r"^(?:Q|KB)(\d{1,7})$", re.IGNORECASE)
 _LOOSE_QID_RE = re.compile(r"\b(?:Q|KB)(\d{4,7})\b")
+_TITLE_FIELD_RE = re.compile(r"^\s*TITLE\s*:(.*)$", re.IGNORECASE)
+_TXT_FIELD_RE = re.compile(r"^(?:TITLE|PRODUCT|PROD/VER|OPER/SYS|KEYWORDS)\s*:")
 _BARE_QID_RE = re.compile(r"^\s*(?:Q|KB)\d{4,7}\s*$")
 _LAST_REVIEWED_RE = re.compile(r"^\s*Last\s+(?:reviewed|modified|updated)\s*:", re.IGNORECASE)
 
@@ -59,7 +61,7 @@ def read_caps_body(lines: list[str], *, known_only: bool) -> Body:
             _LAST_REVIEWED_RE.match(line)
             or ID_LINE_RE.match(line)
             or is_copyright(line)
-            or (not body.sections and _BARE_QID_RE.match(line))
+            or (not body.sections and (_BARE_QID_RE.match(line) or _TXT_FIELD_RE.match(line)))
         ):
             i += 1
             continue
@@ -145,6 +147,12 @@ def parse_generic(text: str, *, source: str = "") -> Draft:
     if start >= len(lines):
         raise ParseError("empty file")
     title = lines[start].strip().lstrip("#").strip()
+    for line in lines[start:start + 10]:
+        # a TXT article that lost its DOCUMENT: line still has its TITLE field
+        m = _TITLE_FIELD_RE.match(line)
+        if m and m.group(1).strip():
+            title = m.group(1).strip()
+            break
     title = re.sub(rf"^{qid}\s*[:\-]\s*", "", title)
     if ID_LINE_RE.match(lines[start]):
         title = ""
