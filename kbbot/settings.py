@@ -18,7 +18,7 @@ settings object can be logged without leaking a token.
                               ~/.local/state/kbbot)
     KBBOT_PORT, KBBOT_HOST    HTTP mode bind address (default 0.0.0.0:3000); `--port`/`--host` win
     KBBOT_ESCALATION_CHANNEL  channel ID for "needs a human" summaries (default: none; the thread is told)
-    KBBOT_THREAD_TTL_S        how long an idle thread's state is kept (default 14 days)
+    KBBOT_THREAD_TTL_S        how long an idle thread's state is kept (default: the store's, 7 days)
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from kbbot.errors import ConfigError
+from kbbot.store.base import DEFAULT_THREAD_TTL_S
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 DEFAULT_HOST = "0.0.0.0"
-DEFAULT_THREAD_TTL_S = 14 * 24 * 3600
 
 # Keys a kbbot.yaml may set. Tokens are deliberately absent: a secret in a file ends up in a repository.
 _CONFIG_KEYS = {"index", "intents", "store", "port", "host", "escalation_channel", "thread_ttl_s", "api_url"}
