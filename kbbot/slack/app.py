@@ -39,9 +39,6 @@ from kbbot.store import ThreadStore
 
 log = logging.getLogger(__name__)
 
-# Slack retries an unacknowledged event for a few minutes; an hour of memory covers that with room to spare.
-EVENT_CLAIM_TTL_S = 3600
-
 _R = TypeVar("_R")
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
@@ -222,7 +219,7 @@ class KbBotListeners:
         # One message can arrive as two events with different ids (app_mention and message.im/.channels)
         claims.append(f"msg:{key.team}:{event['channel']}:{event['ts']}")
         for claim in claims:
-            if not await self.store.claim_event(claim, ttl_s=EVENT_CLAIM_TTL_S):
+            if not await self.store.claim_event(claim):  # remembered an hour: Slack retries for minutes
                 self.metrics.duplicate_events.inc()
                 log.info("%s was handled already; not answering again", claim, extra={"thread_key": key.as_str()})
                 return False
