@@ -229,6 +229,26 @@ def _archive_members(unit: _Unit, summary_skips: list[tuple[str, str]]) -> Itera
 
 
 # ------------------------------------------------------------------------------------------- previous run
+_PARSER_FINGERPRINT: str | None = None
+
+
+def parser_fingerprint() -> str:
+    """A hash of the parser's source (kbbot/parse/*.py and the Article model): records parsed by other code
+    are not reused by an incremental run."""
+    global _PARSER_FINGERPRINT
+    if _PARSER_FINGERPRINT is None:
+        import kbbot.article
+        import kbbot.parse
+
+        h = hashlib.sha1()
+        files = [*sorted(Path(kbbot.parse.__file__).parent.glob("*.py")), Path(kbbot.article.__file__)]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        _PARSER_FINGERPRINT = h.hexdigest()[:16]
+    return _PARSER_FINGERPRINT
+
+
 @dataclass(slots=True)
 class _Previous:
     manifest: dict[str, Any]
@@ -246,6 +266,11 @@ def _load_previous(out: Path) -> _Previous | None:
         kb = KnowledgeBase.open(out)
     except (IndexError_, OSError, ValueError) as exc:
         log.warning("previous index at %s unusable (%s); rebuilding from scratch", out, exc)
+        return None
+    if manifest.get("parser") != parser_fingerprint():
+        # stored records came from other parser code: reusing them would keep yesterday's mistakes
+        log.info("the parser changed since %s was built; parsing every file again", out)
+        kb.close()
         return None
     return _Previous(manifest=manifest, files=table["files"], records=table["records"], kb=kb)
 
@@ -554,6 +579,7 @@ def _write(
         "files": len(files_table),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "content_hash": content_hash,
+        "parser": parser_fingerprint(),
     }
     # the manifest goes last: a folder without one is never mistaken for a finished index
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -224,3 +224,14 @@ def test_concurrent_runs_leave_one_valid_index(tmp_path: Path) -> None:
         assert p.returncode == 0, err.decode()
     assert KnowledgeBase.open(out).ids() == SEED_IDS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # no temp or set-aside folders left
+
+
+def test_records_from_another_parser_version_are_not_reused(seeds_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "index"
+    index([seeds_copy], out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["parser"] = "an older parser"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    again = index([seeds_copy], out)
+    assert (again.changed, again.files_parsed, again.articles) == (True, 5, 5)
+    assert index([seeds_copy], out).files_parsed == 0
