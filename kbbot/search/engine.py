@@ -43,13 +43,18 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_TERMS = 40
 MAX_SIGNATURES = 12
-SHORTLIST = 16
+SHORTLIST = 12
 # rapidfuzz compares at most this much of the query: a pasted log's first lines carry the message
 FUZZ_QUERY_CHARS = 400
+# rapidfuzz sees the title and the opening of the symptoms: where an article says what goes wrong
+FUZZ_HEAD_CHARS = 600
 ABBREVIATION_WEIGHT = 0.5
 SYNONYM_WEIGHT = 0.2
 TYPO_WEIGHT = 0.7
 VERSION_WEIGHT = 0.5
+# An added word found in more than ~1 article in 8 barely moves a ranking but costs as many postings as the
+# whole rest of the query: expansions (abbreviations, synonyms, versions) below this idf are left out.
+EXPANSION_MIN_IDF = 2.0
 MATCHED_ERROR_HITS = 3
 # idf assumed for a word the KB has never seen: it counts against coverage (an out-of-domain question is
 # mostly such words) without letting one typo sink a good match
@@ -220,12 +225,12 @@ class SearchEngine:
             for exp in exps:
                 for t in exp.terms:
                     col = vocab.get(t)
-                    if col is not None and col not in terms:
+                    if col is not None and col not in terms and idf[col] >= EXPANSION_MIN_IDF:
                         terms[col] = (weight, 0.0)
         plan.products = self.lexicon.products_in(raw)
         for t in version_terms(raw + [t for e in abbr for t in e.terms]):
             col = vocab.get(t)
-            if col is not None and col not in terms:
+            if col is not None and col not in terms and idf[col] >= EXPANSION_MIN_IDF:
                 terms[col] = (VERSION_WEIGHT, 0.0)
         sigs = list(dict.fromkeys(signatures(norm)))[:MAX_SIGNATURES]
         plan.signatures = sigs
@@ -287,24 +292,27 @@ class SearchEngine:
                 score[hit] += w["sig"] / len(plan.signatures)
         b_rows, b_vals, _ = ix.bigram.gather(plan.bigram_cols, [1.0 / qmass] * len(plan.bigram_cols))
         if len(b_rows) and w["bigram"]:
-            score += w["bigram"] * np.bincount(b_rows, weights=b_vals, minlength=n)
+            # a few hundred postings: scattering them beats a pass over every article
+            np.add.at(score, b_rows, w["bigram"] * b_vals)
             reached[b_rows] = True
-        score += self._prior
-        if plan.products:
-            score += self._product_vector(plan.products)
+        # the article prior and the product agreement in one pass (cached per set of products named)
+        score += self._product_vector(plan.products)
         if context is not None:
             score = self._apply_context(context, score, reached)
         matched = _Matched(rows=rows, offsets=offsets, starts=starts, bigram_rows=b_rows, bigram_vals=b_vals)
         return score, reached, matched
 
     def _product_vector(self, tags: frozenset[str]) -> npt.NDArray[np.float64]:
+        """Per-article prior plus product agreement with the products a query names."""
         codes = [self._tag_code[t] for t in tags if t in self._tag_code]
+        if not codes:  # no product named, or none this KB has: nothing to agree or disagree with
+            return self._prior
         key = frozenset(codes)
         vec = self._product_vectors.get(key)
         if vec is None:
             w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
             same = np.isin(self.index.product_codes, codes)
-            vec = np.where(same, w["product"], w["other_product"])
+            vec = self._prior + np.where(same, w["product"], w["other_product"])
             if len(self._product_vectors) < 256:
                 self._product_vectors[key] = vec
         return vec
@@ -340,8 +348,8 @@ class SearchEngine:
             where = slot_of[matched.bigram_rows]
             hit = np.flatnonzero(where >= 0)
             out[:, 3] = np.bincount(where[hit], weights=matched.bigram_vals[hit], minlength=k)
-        if plan.products:
-            codes = [self._tag_code[t] for t in plan.products if t in self._tag_code]
+        codes = [self._tag_code[t] for t in plan.products if t in self._tag_code]
+        if codes:
             same = np.isin(ix.product_codes[top], codes)
             out[:, 7] = same
             out[:, 8] = ~same
@@ -355,7 +363,7 @@ class SearchEngine:
             return out
         for i, row in enumerate(rows):
             head, _ = self.index.rapid_text(int(row))
-            head_l = head.lower()
+            head_l = head[:FUZZ_HEAD_CHARS].lower()
             title = head_l.split("\n", 1)[0]
             out[i, 0] = fuzz.token_set_ratio(q, title) / 100.0
             out[i, 1] = fuzz.token_set_ratio(q, head_l) / 100.0
