@@ -23,7 +23,7 @@ from kbbot.parse.text import Block
 
 _NEVER_FIX = frozenset({"SYMPTOMS", "CAUSE", "STATUS", "REFERENCES", "STEPS TO REPRODUCE"})
 _QREF_ITEM_RE = re.compile(r"^\(?Q\d{4,7}\)?(?:\s|:|$)")
-_QID_RE = re.compile(r"\bQ(\d{4,7})\b")
+_QID_RE = re.compile(r"(?<![A-Za-z0-9_])Q(\d{4,7})\b")
 _METHOD_PARA_RE = re.compile(r"^(Method|Option|Solution|Workaround|Resolution|Procedure)\s+\d+\b.{0,100}$",
                              re.IGNORECASE)
 # lists that show how to make the problem happen, not how to fix it

@@ -7,22 +7,30 @@ import re
 from kbbot.article import ErrorSignature
 from kbbot.parse.text import Block
 
+# Every pattern starts with a literal, and word boundaries before it are checked by hand: a leading \b or a
+# character class makes the regex engine try every position, which was most of the parser's time.
 _BRACKET_RE = re.compile(r"\[(\d{3,5})\]")
-_STOP_RE = re.compile(r"\bSTOP\s*:?\s*(0x[0-9A-Fa-f]{1,8}|[0-9A-Fa-f]{8})\b")
-_HEX_RE = re.compile(r"(?<![\w-])0x([0-9A-Fa-f]{4,16})\b")
-_EVENT_RE = re.compile(r"\bevent\s+(?:id\s*)?(?:number\s*)?[:#]?\s*(\d{2,5})\b", re.IGNORECASE)
-# one cheap scan for "letters + 4 digits", then the prefixes that really are tool error codes
-_CODE_SHAPE_RE = re.compile(r"\b([A-Z]{1,3})(\d{4})\b")
+_STOP_RE = re.compile(r"stop\s*:?\s*(0x[0-9a-f]{1,8}|[0-9a-f]{8})\b")  # on lowercased text
+_HEX_RE = re.compile(r"0x([0-9A-Fa-f]{4,16})\b")
+_EVENT_RE = re.compile(r"event\s+(?:id\s*)?(?:number\s*)?[:#]?\s*(\d{2,5})\b")  # on lowercased text
 # C/LNK/CVT/RC/BSC: Visual C++ tools; CS/BC/MSB/PRJ: .NET and build tools; R6xxx: C run time;
 # L/U/F + 1xxx-4xxx: the old linker, NMAKE and FORTRAN
-_COMPILER_PREFIXES = frozenset({"C", "LNK", "CVT", "RC", "BSC", "CS", "BC", "MSB", "PRJ"})
-_ERROR_NUM_RE = re.compile(r"\berror\s+(?:code\s+|number\s+|no\.\s*)?#?\s*(\d{2,5})\b(?!\.\d)", re.IGNORECASE)
+_CODE_RE = re.compile(r"(LNK|CVT|BSC|MSB|PRJ|RC|CS|BC|C|R|L|U|F)(\d{4})(?![\w])")
+_ERROR_NUM_RE = re.compile(r"error\s+(?:code\s+|number\s+|no\.\s*)?#?\s*(\d{2,5})\b(?!\.\d)")  # lowercased
 # the sentence that announces a literal message on the following lines
 _QUOTED_MSG_RE = re.compile(
     r"(?:message|error|stating|states|says|reads)[^\"\u201c]{0,40}[\"\u201c]([^\"\u201d]{12,200})[\"\u201d]",
     re.IGNORECASE,
 )
-_QID_RE = re.compile(r"\bQ(\d{4,7})\b")
+_QID_RE = re.compile(r"Q(\d{4,7})\b")
+
+
+def _starts_word(text: str, pos: int, extra: str = "") -> bool:
+    """No letter, digit or underscore (or one of `extra`) right before `pos`."""
+    if pos == 0:
+        return True
+    c = text[pos - 1]
+    return not (c.isalnum() or c == "_" or c in extra)
 
 
 def _add(out: list[ErrorSignature], seen: set[tuple[str, str]], kind: str, value: str) -> None:
@@ -33,34 +41,38 @@ def _add(out: list[ErrorSignature], seen: set[tuple[str, str]], kind: str, value
 
 
 def code_signatures(text: str, out: list[ErrorSignature], seen: set[tuple[str, str]]) -> None:
-    # substring checks first: most articles have no codes, and the regexes are the parser's hot spot
     if "[" in text:
         for m in _BRACKET_RE.finditer(text):
             _add(out, seen, "bracket", f"[{m.group(1)}]")
-    stop_spans: list[tuple[int, int]] = []
-    has_stop = "STOP" in text
-    for m in _STOP_RE.finditer(text) if has_stop else ():
-        code = m.group(1)
-        code = "0x" + code[2:].upper() if code.lower().startswith("0x") else code.upper()
-        _add(out, seen, "stop", f"STOP {code}")
-        stop_spans.append(m.span())
-    for m in _HEX_RE.finditer(text) if "0x" in text else ():
-        if any(a <= m.start() < b for a, b in stop_spans):
-            continue
-        _add(out, seen, "hex", "0x" + m.group(1).upper())
     lower = text.lower()
-    for m in _EVENT_RE.finditer(text) if "event" in lower else ():
-        _add(out, seen, "event", f"event {int(m.group(1))}")
-    for m in _CODE_SHAPE_RE.finditer(text):
+    stop_codes: set[str] = set()
+    for m in _STOP_RE.finditer(lower):
+        code = m.group(1)
+        if not _starts_word(lower, m.start()) or not any(ch.isdigit() for ch in code):
+            continue
+        code = "0x" + code[2:].upper() if code.startswith("0x") else code.upper()
+        _add(out, seen, "stop", f"STOP {code}")
+        stop_codes.add(code)
+    for m in _HEX_RE.finditer(text):
+        value = "0x" + m.group(1).upper()
+        if _starts_word(text, m.start(), "-") and value not in stop_codes:
+            _add(out, seen, "hex", value)
+    for m in _EVENT_RE.finditer(lower):
+        if _starts_word(lower, m.start()):
+            _add(out, seen, "event", f"event {int(m.group(1))}")
+    for m in _CODE_RE.finditer(text):
         prefix, digits = m.group(1), m.group(2)
+        if not _starts_word(text, m.start()):
+            continue
         if (
-            prefix in _COMPILER_PREFIXES
+            prefix in ("C", "LNK", "CVT", "RC", "BSC", "CS", "BC", "MSB", "PRJ")
             or (prefix == "R" and digits[0] == "6")
             or (prefix in ("L", "U", "F") and digits[0] in "1234")
         ):
             _add(out, seen, "compiler", prefix + digits)
-    for m in _ERROR_NUM_RE.finditer(text) if "error" in lower else ():
-        _add(out, seen, "error", f"error {int(m.group(1))}")
+    for m in _ERROR_NUM_RE.finditer(lower):
+        if _starts_word(lower, m.start()):
+            _add(out, seen, "error", f"error {int(m.group(1))}")
 
 
 _ANNOUNCE_WORDS_RE = re.compile(
@@ -129,6 +141,8 @@ def extract_signatures(
 def extract_references(text: str, own_id: str) -> tuple[str, ...]:
     refs: list[str] = []
     for m in _QID_RE.finditer(text):
+        if not _starts_word(text, m.start()):
+            continue
         q = f"Q{int(m.group(1))}"
         if q != own_id and q not in refs:
             refs.append(q)
