@@ -107,18 +107,22 @@ class _Matched:
     bigram_vals: npt.NDArray[np.float32]
 
 
-def _top_k(score: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.int64]:
-    """Indices of the k best finite scores (any order). A threshold near the maximum usually leaves a few
-    hundred articles, so the partial sort runs on those and not on the whole KB."""
-    best = float(score.max()) if len(score) else -np.inf
-    if not np.isfinite(best) or k <= 0:
+def _top_k(score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
+    """Indices of the k best finite scores among reached articles (any order).
+
+    A threshold a few logits below the best score usually leaves a few dozen articles, so the partial sort
+    and the reached-test run on those and not on the whole KB; only a weak query falls back to the full pass.
+    """
+    if k <= 0 or len(score) == 0:
         return np.zeros(0, dtype=np.int64)
-    for margin in (4.0, 10.0):
-        cand = np.flatnonzero(score >= best - margin)
-        if len(cand) >= k:
-            part = np.argpartition(-score[cand], k - 1)[:k]
-            return cand[part].astype(np.int64)
-    cand = np.flatnonzero(np.isfinite(score))
+    best = float(score.max())
+    if np.isfinite(best):
+        for margin in (4.0, 10.0):
+            cand = np.flatnonzero(score >= best - margin)
+            cand = cand[reached[cand]]
+            if len(cand) >= k:
+                return cand[np.argpartition(-score[cand], k - 1)[:k]].astype(np.int64)
+    cand = np.flatnonzero(reached & np.isfinite(score))
     if len(cand) <= k:
         return cand.astype(np.int64)
     return cand[np.argpartition(-score[cand], k - 1)[:k]].astype(np.int64)
@@ -253,15 +257,15 @@ class SearchEngine:
         """Per-posting value of the linear model's full/head/title/cover/cover_head terms, aligned with the
         full postings: with it one bincount scores five features at once, the cost of plain BM25."""
         ix = self.index
-        w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
-        idf_per_posting = np.repeat(ix.idf, np.diff(ix.full.indptr))
-        combined = (
-            w["full"] * ix.full.data
-            + w["head"] * ix.head_data
-            + w["title"] * ix.title_data
-            + idf_per_posting * (w["cover"] + w["cover_head"] * (ix.head_data > 0))
-        )
-        return combined.astype(np.float32)
+        w = {name: np.float32(v) for name, v in zip(VECTOR_FEATURES, self._w_vec, strict=True)}
+        # float32 and in place throughout: this runs over every posting (millions) at every bot start
+        combined = np.repeat(ix.idf.astype(np.float32), np.diff(ix.full.indptr))
+        head = ix.head_data
+        combined *= np.where(head > 0, w["cover"] + w["cover_head"], w["cover"]).astype(np.float32)
+        combined += w["full"] * ix.full.data
+        combined += w["head"] * head
+        combined += w["title"] * ix.title_data
+        return combined
 
     def _candidates(
         self, plan: QueryPlan, context: SearchContext | None
@@ -378,7 +382,7 @@ class SearchEngine:
             return None
         score, reached, matched = self._candidates(plan, context)
         # articles no query term reaches are not candidates, whatever the priors say
-        top = _top_k(np.where(reached, score, -np.inf), min(shortlist, self._n))
+        top = _top_k(score, reached, min(shortlist, self._n))
         if len(top) == 0:
             return None
         vec = self.row_features(plan, top, matched)
