@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,9 @@ UNKNOWN_IDF = 6.0
 UNKNOWN_MISS_IDF = 11.0  # about log(N) for the full KB: rarer than any word it has
 TYPO_MIN_LEN = 4
 TYPO_CUTOFF = 82.0
+
+
+_GLUED_VERSION = re.compile(r"^([a-z]{2,8}?)(\d{1,2}[a-z]?)$")
 
 
 @dataclass(slots=True)
@@ -203,9 +207,14 @@ class SearchEngine:
         terms: dict[int, tuple[float, float]] = {}  # col -> (weight, idf mass)
         unknown_mass = 0.0
         n_known = 0
+        glued: list[str] = []
         for t in counts:
             col = vocab.get(t)
             weight = 1.0
+            if col is None and (m := _GLUED_VERSION.match(t)) is not None and m.group(1) in vocab:
+                # "vb5", "vfp6", "exch55": a product and its version typed as one word
+                col = vocab[m.group(1)]
+                glued.append(m.group(2))
             if col is None and len(t) >= TYPO_MIN_LEN and t.isalpha():
                 near = self._typo(t)
                 col = vocab.get(near) if near else None
@@ -232,7 +241,7 @@ class SearchEngine:
                     if col is not None and col not in terms and idf[col] >= EXPANSION_MIN_IDF:
                         terms[col] = (weight, 0.0)
         plan.products = self.lexicon.products_in(raw)
-        for t in version_terms(raw + [t for e in abbr for t in e.terms]):
+        for t in version_terms(raw + glued + [t for e in abbr for t in e.terms]):
             col = vocab.get(t)
             if col is not None and col not in terms and idf[col] >= EXPANSION_MIN_IDF:
                 terms[col] = (VERSION_WEIGHT, 0.0)

@@ -56,10 +56,13 @@ class Lexicon:
         synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
         for group in (read("synonyms.yaml") or {}).get("groups", []):
             members = [(tuple(_raw_tokens(str(m))), tuple(words(normalise_text(str(m))))) for m in group]
+            # a multi-word member triggers the group but is not added word by word: "general protection
+            # fault" as three loose words would match any article about pages, faults or generals
+            single = {terms[0] for _, terms in members if len(terms) == 1}
             for phrase, own in members:
                 if not phrase or len(phrase) > MAX_PHRASE:
                     continue
-                others = {t for _, terms in members for t in terms} - set(own)
+                others = single - set(own)
                 synonyms[phrase] = tuple(sorted(others | set(synonyms.get(phrase, ()))))
         aliases: dict[tuple[str, ...], frozenset[str]] = {}
         names: dict[str, str] = {}

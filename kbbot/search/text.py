@@ -71,7 +71,7 @@ def stem(word: str) -> str:
         return word[:-3] + "y"
     if word.endswith("sses"):
         return word[:-2]
-    if word.endswith("es") and word[-3] in "sxz" and not word.endswith(("ses",)):
+    if word.endswith(("xes", "zes", "shes")) or (word.endswith("ches") and not word.endswith("aches")):
         return word[:-2]
     if word.endswith("s") and not word.endswith(("ss", "us", "is", "ous")):
         word = word[:-1]
