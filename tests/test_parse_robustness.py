@@ -150,3 +150,21 @@ def test_txt_without_document_line_falls_back_to_generic() -> None:
     assert a.format == "generic"
     assert (a.id, a.title) == ("Q102087", "Mac Bkup: Backup Status Message Could Not Be Sent")
     assert list(a.sections) == ["SYMPTOMS", "CAUSE", "RESOLUTION"]
+
+
+def test_markdown_entities_bytes_and_indentation_match_the_txt() -> None:
+    page = (
+        '---\nlayout: page\ntitle: "Q1234: Setup &amp; Backup"\npermalink: /kb/001/Q1234/\n---\n\n'
+        "## Q1234: Setup &amp; Backup\n\n{% raw %}\n\n"
+        "\tArticle: Q1234\n\tProduct(s): Test\n\tVersion(s): 1.0\n\t\n"
+        "\tSYMPTOMS\n\t========\n\t\n\tYou see &lt;path&gt; and:\n\t\n\t  Cannot open file\n\t\n"
+        "\tRESOLUTION\n\t==========\n\t\n\t<B7>  Use the &quot;fast&quot; option.\n\t\n"
+        "\tTo fix it, follow these steps:\n\t\n\t1. Click Start.\n\t  Then wait.\n\t\n\t2. Click Run.\n"
+        "\n{% endraw %}\n"
+    )
+    a = parse_text(page)
+    assert (a.id, a.title, a.format, a.versions) == ("Q1234", "Setup & Backup", "markdown", ("1.0",))
+    assert a.sections["SYMPTOMS"] == "You see <path> and:\n\nCannot open file"
+    assert a.sections["RESOLUTION"].startswith('- Use the "fast" option.')
+    assert [s.text for s in a.procedures[0].steps] == ["Click Start. Then wait.", "Click Run."]
+    assert ("message", "Cannot open file") in {(s.kind, s.value) for s in a.error_signatures}

@@ -21,6 +21,15 @@ _FIELD_RE = re.compile(r"^(Article|Product\(s\)|Version\(s\)|Operating System\(s
                        r"\s*:(.*)$")
 _RAW_RE = re.compile(r"^\s*\{%-?\s*(?:end)?raw\s*-?%\}\s*$")
 _QID_TITLE_RE = re.compile(r"^Q\d{1,7}\s*:\s*")
+_HEX_BYTE_RE = re.compile(r"<([89A-F][0-9A-F]|7F)>")
+
+
+def _hex_byte(m: re.Match[str]) -> str:
+    b = bytes([int(m.group(1), 16)])
+    try:
+        return b.decode("cp1252")
+    except UnicodeDecodeError:
+        return b.decode("latin-1")
 
 
 def _unquote_yaml(value: str) -> str:
@@ -69,8 +78,11 @@ def parse_markdown(text: str, *, source: str = "") -> Draft:
             line = " " + line
         if "&" in line:
             line = html.unescape(line)
+        if "<" in line:
+            # bytes the page converter could not decode are written as "<B7>"; the TXT has the byte itself
+            line = _HEX_BYTE_RE.sub(_hex_byte, line)
         body.append(line)
-    title = html.unescape(title)
+    title = _HEX_BYTE_RE.sub(_hex_byte, html.unescape(title))
     if not title and front_title:
         title = _QID_TITLE_RE.sub("", front_title)
         m = re.match(r"^(Q\d{1,7})\s*:", front_title)
