@@ -7,10 +7,15 @@ General rules, no per-article knowledge:
   under a step are its sub-steps; indented paragraphs and literal lines under a step belong to its text;
 - an item that is only a Q-number and title ("5. Q135932 PC DB: LISTUSER ...", as web copies number their
   cross references) is a reference of the step before it, not a step;
+- a paragraph at the list's margin between step N and step N+1 ("For more information, see:") belongs to
+  step N; anything else at the margin ends the list;
 - a list whose items read as things rather than actions ("A device that is pre-existing.") or whose
-  introduction announces reasons, causes, articles... is not a procedure;
-- "Method 1 / Method 2" sub-headings give one procedure each; "do one of the following" before single-action
-  items makes each item its own alternative.
+  introduction announces reasons, causes, articles, topics... is not a procedure; "the following settings /
+  files / values" lists count only when most items are commands; lists that reproduce or demonstrate the
+  problem are not fixes;
+- alternatives: "Method 1 / Method 2" sub-headings, and bullets that each introduce a numbered list ("- Reduce
+  the color palette. To do so, follow these steps:"), give one procedure each; "do one of the following"
+  before a short list (2-4 single actions, none pointing at another step) makes each item its own option.
 """
 
 from __future__ import annotations
