@@ -355,7 +355,11 @@ def run_index(
     """
     started = time.monotonic()
     out = Path(out)
+    if out.exists() and (not out.is_dir() or (not (out / MANIFEST).exists() and any(out.iterdir()))):
+        # checked before any work: the swap at the end would refuse to replace it anyway
+        raise IndexError_(f"{out} exists and is not a kbbot index; refusing to replace it (choose another --out)")
     summary = IndexSummary(out=out)
+    parser_fingerprint()  # taken now, before parsing: it must describe the code that parses this run
     units = _enumerate(sources, summary)
     previous = _load_previous(out)
     workers = max(1, workers or os.cpu_count() or 1)

@@ -235,3 +235,12 @@ def test_records_from_another_parser_version_are_not_reused(seeds_copy: Path, tm
     again = index([seeds_copy], out)
     assert (again.changed, again.files_parsed, again.articles) == (True, 5, 5)
     assert index([seeds_copy], out).files_parsed == 0
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_an_index(tmp_path: Path) -> None:
+    precious = tmp_path / "docs"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(IndexError_, match="not a kbbot index"):
+        index([SEEDS], precious)
+    assert (precious / "notes.txt").read_text() == "keep me"
