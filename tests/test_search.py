@@ -83,6 +83,8 @@ def test_paraphrase_of_imc_article(engine: SearchEngine) -> None:
 def test_typo_in_query_is_forgiven(engine: SearchEngine) -> None:
     result = engine.search("mailbag contenton")
     assert result.best is not None and result.best.id == "Q237695"
+    swapped = engine.search("mialbag contention")  # two letters swapped count as one edit
+    assert swapped.best is not None and swapped.best.id == "Q237695"
 
 
 # ------------------------------------------------------------------------------------------- hostile input
