@@ -125,6 +125,8 @@ def test_emoji_and_slack_markup_around_a_real_question(engine: SearchEngine) -> 
 def test_limit_is_respected(engine: SearchEngine) -> None:
     assert len(engine.search("mail", limit=2).hits) <= 2
     assert len(engine.search("mail server backup", limit=1).hits) == 1
+    assert engine.search("mail server backup", limit=0).hits == ()
+    assert len(engine.search("mail server backup", limit=50).hits) == 5  # every seed mentions mail
 
 
 # ------------------------------------------------------------------------------------------- context

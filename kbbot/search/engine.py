@@ -2,15 +2,17 @@
 
 Three stages, each bounded so a 40,000-character paste costs about what a one-liner does:
 
-1. query analysis: Slack markup and junk removed, words stemmed, error signatures normalised, abbreviations
-   and synonyms added at low weight (data from kbbot/data/*.yaml), words the KB has never seen mapped to a
-   close vocabulary word with rapidfuzz (typos), at most MAX_QUERY_TERMS distinct terms kept, rarest first;
-2. candidate scoring over the whole KB with sparse postings (numpy bincount over the query terms' columns):
-   BM25F, title+symptom BM25, title BM25, word pairs, idf-weighted coverage, error-signature coverage and
-   product agreement, combined linearly;
-3. the short list (SHORTLIST articles) re-ranked with rapidfuzz agreement of the query with title, symptoms and
-   the article's literal error lines; a softmax over the final scores and a logistic model over a handful of
-   per-query features give the confidence and the band.
+1. query analysis: Slack markup and junk removed, words stemmed, error signatures normalised, abbreviations,
+   synonyms and version numbers added at low weight (data from kbbot/data/*.yaml), words the KB has never
+   seen mapped to a frequent vocabulary word one typo away (rapidfuzz OSA distance), at most MAX_QUERY_TERMS
+   distinct terms kept, rarest first;
+2. candidate scoring over the whole KB with sparse postings: BM25F, title+symptom BM25, title BM25, word
+   pairs, idf-weighted coverage, error-signature coverage, a troubleshooting-article prior and product
+   agreement, combined linearly; the first five are folded into one value per posting at load, so this is a
+   single numpy bincount, the cost of plain BM25;
+3. the short list (SHORTLIST articles) re-ranked with rapidfuzz agreement of the query with the title and the
+   title + symptom opening; a softmax over the final scores and a logistic model over a handful of per-query
+   features (kbbot/search/model.py) give the confidence and the band.
 """
 
 from __future__ import annotations
@@ -30,11 +32,7 @@ from rapidfuzz.distance import OSA
 
 from kbbot.search.index import SearchIndex, bigram_bucket
 from kbbot.search.lexicon import Lexicon
-from kbbot.search.model import (
-    SHORTLIST_FEATURES,
-    VECTOR_FEATURES,
-    RankModel,
-)
+from kbbot.search.model import SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
 from kbbot.search.text import _TOKEN, bigrams, clean_query, normalise_text, signatures, version_terms, words
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
@@ -46,6 +44,7 @@ log = logging.getLogger(__name__)
 MAX_QUERY_TERMS = 40
 MAX_SIGNATURES = 12
 SHORTLIST = 12
+MAX_LIMIT = 100
 # rapidfuzz compares at most this much of the query: a pasted log's first lines carry the message
 FUZZ_QUERY_CHARS = 400
 # rapidfuzz sees the title and the opening of the symptoms: where an article says what goes wrong
@@ -76,7 +75,7 @@ class QueryPlan:
     text: str  # cleaned, lower-cased, for rapidfuzz
     cols: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
-    idf_mass: list[float] = field(default_factory=list)  # idf x weight of typed terms, 0 for expansions
+    idf_mass: list[float] = field(default_factory=list)  # idf x weight of typed terms, 0 for expansions (qmass)
     sig_cols: list[int] = field(default_factory=list)
     bigram_cols: list[int] = field(default_factory=list)
     products: frozenset[str] = frozenset()
@@ -478,14 +477,22 @@ class SearchEngine:
 
     def search(self, query: str, *, limit: int = 5, context: SearchContext | None = None) -> SearchResult:
         """Ranked hits for a query, best first, with the band the bot should answer in."""
+        limit = max(0, min(limit, MAX_LIMIT))
         try:
-            ranked = self.rank(query, context=context)
+            ranked = self.rank(query, context=context, shortlist=max(SHORTLIST, limit))
         except Exception:  # a search must never take the bot down; log it and say "no match"
             log.exception("search failed for a %s-character query", len(query or ""))
             ranked = None
         if ranked is None:
             return SearchResult(query=query, hits=(), band="none", confidence=0.0)
-        conf = self.model.confidence(self.confidence_features(ranked))
+        # the confidence model was fitted on short lists of SHORTLIST articles: judge on the same footing
+        head = Ranked(
+            rows=ranked.rows[:SHORTLIST],
+            scores=ranked.scores[:SHORTLIST],
+            features=ranked.features[:SHORTLIST],
+            plan=ranked.plan,
+        )
+        conf = self.model.confidence(self.confidence_features(head))
         band: Band
         if conf >= self.model.answer_threshold:
             band = "answer"
