@@ -1,4 +1,4 @@
-"""Where the index lives when nobody says: `--index`, then $KBBOT_INDEX, then one built from the built-in seeds/."""
+"""Where the index lives when nobody says: `--index`, then $KBBOT_INDEX, then one built from seeds/."""
 
 from __future__ import annotations
 
