@@ -24,7 +24,7 @@ class ParseError(KbBotError):
     pass
 
 
-class IndexError_(KbBotError):  # noqa: N818 - trailing underscore keeps the builtin IndexError usable
+class IndexError_(KbBotError):  # noqa: N801, N818 - trailing underscore keeps the builtin IndexError usable
     pass
 
 
