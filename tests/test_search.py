@@ -19,6 +19,7 @@ from kbbot.search import (
     SearchResult,
     build_search_index,
     render_search_text,
+    search_index_is_current,
 )
 from kbbot.search.index import SearchIndex, symptom_text
 from kbbot.search.lexicon import Lexicon
@@ -187,6 +188,8 @@ def test_missing_or_foreign_index_is_a_clear_error(tmp_path: Path, seed_index: P
     (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(IndexError_):
         SearchIndex.load(copy)
+    assert not search_index_is_current(copy) and not search_index_is_current(tmp_path / "nowhere")
+    assert search_index_is_current(seed_index / "search")
 
 
 def test_stage_one_score_equals_its_features(engine: SearchEngine) -> None:

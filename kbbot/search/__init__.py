@@ -5,11 +5,12 @@
     result.band      # "answer" | "shortlist" | "none"
     result.hits      # SearchHit(id, title, score, product, matched_error), best first
 
-`build_search_index(kb, directory)` is the indexer's hook, called after the articles are stored.
+`build_search_index(kb, directory)` is the indexer's hook, called after the articles are stored;
+`search_index_is_current(directory)` says whether a kept search folder is still readable by this version.
 """
 
 from kbbot.search.engine import SearchEngine
-from kbbot.search.index import build_search_index
+from kbbot.search.index import build_search_index, search_index_is_current
 from kbbot.search.render import render_search_text
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
@@ -21,4 +22,5 @@ __all__ = [
     "SearchResult",
     "build_search_index",
     "render_search_text",
+    "search_index_is_current",
 ]

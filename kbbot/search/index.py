@@ -313,6 +313,16 @@ def build_search_index(kb: KnowledgeBase, directory: Path) -> None:
     log.info("search index: %s articles, %s terms in %.1f s", n, n_terms, time.perf_counter() - t0)
 
 
+def search_index_is_current(directory: Path) -> bool:
+    """Whether `directory` holds a complete search index this version of kbbot reads (an indexer that keeps
+    the search folder when the articles are unchanged should still rebuild it when this says False)."""
+    try:
+        meta = json.loads((Path(directory) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION
+
+
 @dataclass(frozen=True, slots=True)
 class Postings:
     """One CSC matrix, memory-mapped: column t's rows are indices[indptr[t]:indptr[t+1]]."""
