@@ -461,7 +461,7 @@ def run_index(
         old_search = out / SEARCH_DIR
         if not search:
             summary.search_note = "not built (search=False)"
-        elif same_articles and old_search.is_dir():
+        elif same_articles and _search_current(old_search):
             # the article set is byte-for-byte the same: the search structures still fit
             shutil.copytree(old_search, tmp / SEARCH_DIR)
             summary.search_note = "articles unchanged, search structures kept"
@@ -487,9 +487,9 @@ def _unchanged(units: list[_Unit], previous: _Previous, *, need_search: bool) ->
         old = previous.files.get(u.key)
         if old is None or old["fp"] != u.fp or old["kind"] != u.kind:
             return False
-    if not need_search:
+    if not need_search or not _search_hook_available():
         return True
-    return (previous.kb.path / SEARCH_DIR).is_dir() or not _search_hook_available()
+    return _search_current(previous.kb.path / SEARCH_DIR)
 
 
 def _qnum(qid: str) -> int:
@@ -595,6 +595,19 @@ def _search_hook_available() -> bool:
     except Exception:
         return False
     return callable(getattr(search, "build_search_index", None))
+
+
+def _search_current(directory: Path) -> bool:
+    """A kept search folder is reusable: it exists and (when kbbot.search can tell) is in the format this
+    version of the search engine reads."""
+    if not directory.is_dir():
+        return False
+    try:
+        import kbbot.search as search
+    except Exception:
+        return True  # nothing could rebuild it anyway
+    check = getattr(search, "search_index_is_current", None)
+    return bool(check(directory)) if callable(check) else True
 
 
 def _build_search(folder: Path, summary: IndexSummary) -> None:

@@ -244,3 +244,18 @@ def test_refuses_to_overwrite_a_folder_that_is_not_an_index(tmp_path: Path) -> N
     with pytest.raises(IndexError_, match="not a kbbot index"):
         index([SEEDS], precious)
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_unreadable_search_structures_are_rebuilt(seeds_copy: Path, tmp_path: Path) -> None:
+    import kbbot.search
+
+    if not callable(getattr(kbbot.search, "search_index_is_current", None)):
+        pytest.skip("kbbot.search has no search_index_is_current")
+    out = tmp_path / "index"
+    first = index([seeds_copy], out)
+    assert first.search_built and kbbot.search.search_index_is_current(out / "search")
+    (out / "search" / "meta.json").write_text('{"format": "an old one"}')
+    again = index([seeds_copy], out)
+    assert again.changed and again.search_built and again.files_parsed == 0
+    assert kbbot.search.search_index_is_current(out / "search")
+    assert index([seeds_copy], out).changed is False
