@@ -78,6 +78,13 @@ def test_each_seed_found_by_its_own_symptoms(engine: SearchEngine, kb: Knowledge
         assert result.best is not None and result.best.id == article.id, (article.id, result.to_json())
 
 
+def test_article_number_is_a_lookup(engine: SearchEngine) -> None:
+    for query in ("Q157684", "q157684", "KB157684", " 157684 "):
+        result = engine.search(query)
+        assert result.band == "answer" and [h.id for h in result.hits] == ["Q157684"], query
+    assert engine.search("Q999999").band == "none"  # not in this KB: searched as words, finds nothing
+
+
 def test_paraphrase_of_imc_article(engine: SearchEngine) -> None:
     result = engine.search("exch imc silently loses inbound mail and nobody gets an ndr")
     assert result.best is not None and result.best.id == "Q157684"

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from kbbot.article import normalise_qid
 from kbbot.search.index import SearchIndex, bigram_bucket
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.model import CONFIDENCE_FEATURES, SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
@@ -478,6 +479,9 @@ class SearchEngine:
     def search(self, query: str, *, limit: int = 5, context: SearchContext | None = None) -> SearchResult:
         """Ranked hits for a query, best first, with the band the bot should answer in."""
         limit = max(0, min(limit, MAX_LIMIT))
+        direct = self._by_number(query, context)
+        if direct is not None:
+            return SearchResult(query=query, hits=(direct,)[:limit], band="answer", confidence=1.0)
         try:
             ranked = self.rank(query, context=context, shortlist=max(SHORTLIST, limit))
         except Exception:  # a search must never take the bot down; log it and say "no match"
@@ -505,6 +509,23 @@ class SearchEngine:
             band = "none"
         hits = tuple(self._hit(ranked, i) for i in range(min(limit, len(ranked.rows))))
         return SearchResult(query=query, hits=hits, band=band, confidence=conf)
+
+    def _by_number(self, query: str, context: SearchContext | None) -> SearchHit | None:
+        """A question that is just an article number ("Q163243", "kb 163243") is a lookup, not a search."""
+        text = clean_query(query or "")
+        if len(text) > 12:
+            return None
+        qid = normalise_qid(text.replace(" ", ""))
+        row = self._row_of.get(qid) if qid else None
+        if row is None or (context is not None and qid in context.excluded):
+            return None
+        tag = self.index.product_names[int(self.index.product_codes[row])]
+        return SearchHit(
+            id=self.index.ids[row],
+            title=self.index.titles[row],
+            score=1.0,
+            product=self.lexicon.product_names.get(tag, tag),
+        )
 
     def _hit(self, ranked: Ranked, i: int) -> SearchHit:
         row = int(ranked.rows[i])
