@@ -168,8 +168,15 @@ def _folds(expected: list[str | None], k: int) -> np.ndarray:
 
 
 def fit(
-    engine: SearchEngine, queries: Path, folds: int = 5, l2: float = 0.01, ood_weight: float = 6.0
+    engine: SearchEngine,
+    queries: Path,
+    folds: int = 5,
+    l2: float = 0.01,
+    ood_weight: float = 6.0,
+    summary: list[str] | None = None,
 ) -> RankModel:
+    """Refit ranking weights, the two confidence models and the band thresholds; cross-validated figures
+    are printed and appended to `summary`."""
     questions, _ = read_questions(queries)
     data: list[tuple[Any, Ranked | None, int]] = []
     for q in questions:
@@ -180,6 +187,7 @@ def fit(
             right = ids.index(q.expected) if q.expected in ids else -1
         data.append((q, ranked, right))
     fold = _folds([q.expected for q, _, _ in data], folds)
+    summary = summary if summary is not None else []
     init = engine.model.rank_vector(FEATURES)
 
     def rescored(ranked: Ranked, w: np.ndarray, right: int) -> tuple[Ranked, int]:
@@ -206,7 +214,7 @@ def fit(
     indomain = np.array([q.expected is not None for q, _, _ in data])
     rk = ranks[indomain]
     mrr = np.mean(np.where(rk > 0, 1 / np.maximum(rk, 1), 0))
-    print(
+    summary.append(
         f"CV ranking ({folds} folds, grouped by article): recall@1 {np.mean(rk == 1):.3f}  "
         f"recall@3 {np.mean((rk >= 1) & (rk <= 3)):.3f}  MRR {mrr:.3f}"
     )
@@ -274,19 +282,21 @@ def fit(
             best3 = (gain, float(t))
     t_short = best3[1]
     offered = (p3_oof >= t_short) | (p_oof >= t_answer)
-    print(
+    summary.append(
         f"CV short list: threshold {t_short:.2f}: answerable questions answered or offered a list holding "
         f"the answer {np.mean(offered[indomain] & (y3[indomain] == 1)):.3f}; "
         f"OOD told 'no match' {1 - np.mean(offered[ood]) if ood.any() else 0:.2f}"
     )
     ans = p_oof >= t_answer
     n_in = indomain.sum()
-    print(
+    summary.append(
         f"CV confidence: answer threshold {t_answer:.2f}: "
         f"answered & right {np.sum(ans & right_first) / n_in:.3f}, "
         f"answered & wrong (in-domain) {np.sum(ans & indomain & (y == 0)) / n_in:.3f}, "
         f"OOD answered {np.mean(ans[ood]) if ood.any() else 0:.3f}; shortlist threshold {t_short:.3f}"
     )
+    for line in summary:
+        print(line)
     return RankModel(
         rank_weights=dict(zip(FEATURES, map(float, w_all), strict=True)),
         conf_weights=dict(zip(CONFIDENCE_FEATURES, map(float, cw), strict=True)),
@@ -320,10 +330,11 @@ def main() -> int:
     kb = KnowledgeBase.open(args.index)
     engine = SearchEngine.load(args.index, kb)
     if args.fit:
-        model = fit(engine, args.queries)
+        cv: list[str] = []
+        model = fit(engine, args.queries, summary=cv)
         header = (
-            "# Fitted by benchmarks/search.py --fit on "
-            f"{args.queries.name} ({time.strftime('%Y-%m-%d')}); CV figures are printed by that run.\n"
+            f"# Fitted by benchmarks/search.py --fit on {args.queries.name} ({time.strftime('%Y-%m-%d')}).\n"
+            + "".join(f"# {line}\n" for line in cv)
         )
         MODEL_PATH.write_text(model.to_yaml(header), encoding="utf-8")
         print(f"wrote {MODEL_PATH}")
