@@ -197,20 +197,28 @@ def fit_logistic(
     y: npt.NDArray[np.float64],
     *,
     l2: float = 0.01,
-    steps: int = 2000,
+    steps: int = 50,
     sample_weight: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], float]:
-    """(weights, bias) of an L2-regularised, optionally sample-weighted logistic regression."""
-    _, d = x.shape
-    sw = np.ones(len(y)) if sample_weight is None else sample_weight
-    sw = sw / sw.sum()
-    w = np.zeros(d)
-    b = 0.0
-    lr = 0.5
+    """(weights, bias) of an L2-regularised, optionally sample-weighted logistic regression.
+
+    Newton's method: with a dozen features it converges in a few steps to the exact optimum, so the
+    probabilities are as calibrated as the model allows (gradient descent stopped early shrinks them
+    towards 0.5)."""
+    n, d = x.shape
+    sw = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
+    sw = sw / sw.mean()
+    xb = np.hstack([x, np.ones((n, 1))])
+    theta = np.zeros(d + 1)
+    reg = np.full(d + 1, 2 * l2)
+    reg[-1] = 0.0  # the bias is not shrunk
     for _ in range(steps):
-        z = np.clip(x @ w + b, -30, 30)
+        z = np.clip(xb @ theta, -30, 30)
         p = 1.0 / (1.0 + np.exp(-z))
-        g = (p - y) * sw
-        w -= lr * (x.T @ g + 2 * l2 * w)
-        b -= lr * float(g.sum())
-    return w, b
+        grad = xb.T @ ((p - y) * sw) / n + reg * theta
+        hess = (xb * (p * (1 - p) * sw)[:, None]).T @ xb / n + np.diag(reg) + 1e-9 * np.eye(d + 1)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return theta[:-1], float(theta[-1])
