@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 import time
 from typing import Any
+
+# The thread an asyncio task (or the worker thread it hands work to) is busy with. The Slack adapter sets it
+# when it starts on a thread; `_ThreadKeyFilter` copies it onto every record, so a line logged deep in the
+# store or the poster still says which thread it was about without every call passing `extra=`.
+current_thread_key: contextvars.ContextVar[str | None] = contextvars.ContextVar("kbbot_thread_key", default=None)
 
 # Secrets must never reach a log line, whatever a careless call passes in.
 _SECRET_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xoxa-", "xoxe-")
@@ -28,6 +34,15 @@ class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = _redact(record.getMessage())
         record.args = None
+        return True
+
+
+class _ThreadKeyFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "thread_key", None):
+            key = current_thread_key.get()
+            if key:
+                record.thread_key = key
         return True
 
 
@@ -60,6 +75,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(*, level: int = logging.INFO, fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_ThreadKeyFilter())
     handler.addFilter(_RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 
+from kbbot.conversation.messages import STORE_DOWN
+from kbbot.errors import StoreError
 from kbbot.parse import parse_file
 from kbbot.slack.loopback import LoopbackBot, buttons, readable
 from kbbot.slack.standin import (
@@ -414,12 +416,12 @@ async def test_a_store_that_is_down_gets_an_apology_not_silence(
     slack_bot: LoopbackBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def down(*_args: object, **_kwargs: object) -> bool:
-        raise ConnectionError("store unreachable")
+        raise StoreError("store unreachable")
 
     monkeypatch.setattr(slack_bot.runtime.store, "claim_event", down)
     _, ts = await slack_bot.standin.mention(MAILBAG_ERROR)
     (post,) = await slack_bot.posts(1)
-    assert "went wrong" in post.args["text"] and post.args["thread_ts"] == ts
+    assert post.args["text"] == STORE_DOWN and post.args["thread_ts"] == ts
 
 
 async def test_two_bot_processes_sharing_a_store_answer_a_redelivered_event_once(

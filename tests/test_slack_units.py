@@ -45,6 +45,7 @@ def test_settings_from_env_reads_everything_once(tmp_path: Path) -> None:
         "KBBOT_PORT": "3100",
         "KBBOT_ESCALATION_CHANNEL": "C0HUMANS",
     }
+    (tmp_path / "ix").mkdir()
     s = Settings.from_env(env)
     assert s.bot_token == "xoxb-1" and s.signing_secret == "sekrit" and not s.socket_mode
     assert s.api_url == "http://127.0.0.1:9/api/"  # slack_sdk concatenates: the slash matters
@@ -85,10 +86,14 @@ def test_settings_config_file_gives_defaults_and_refuses_secrets(tmp_path: Path)
 
 def test_settings_config_and_intents_from_the_environment(tmp_path: Path) -> None:
     cfg = tmp_path / "kbbot.yaml"
-    cfg.write_text("intents: /srv/intents\nescalation_channel: C0FILE\n")
+    (tmp_path / "intents").mkdir()
+    (tmp_path / "x").mkdir()
+    cfg.write_text(f"intents: {tmp_path / 'intents'}\nescalation_channel: C0FILE\n")
     s = Settings.from_env({"KBBOT_CONFIG": str(cfg)})
-    assert s.intents == Path("/srv/intents") and s.escalation_channel == "C0FILE"
-    assert Settings.from_env({"KBBOT_INTENTS": "/x", "KBBOT_CONFIG": str(cfg)}).intents == Path("/x")
+    assert s.intents == tmp_path / "intents" and s.escalation_channel == "C0FILE"
+    assert Settings.from_env({"KBBOT_INTENTS": str(tmp_path / "x"), "KBBOT_CONFIG": str(cfg)}).intents == (
+        tmp_path / "x"
+    )
     # a deployment may name a kbbot.yaml it has not written (yet): that is no config, not an error
     assert Settings.from_env({"KBBOT_CONFIG": str(tmp_path / "absent.yaml")}).intents is None
     with pytest.raises(ConfigError, match="cannot read"):

@@ -194,6 +194,20 @@ async def test_expiry_of_idle_threads_and_event_claims(store_url: str) -> None:
         await store.close()
 
 
+async def test_hit_rate_counts_per_key_within_a_window(store: ThreadStore) -> None:
+    assert [await store.hit_rate("T1:U1", window_s=60) for _ in range(3)] == [1, 2, 3]
+    assert await store.hit_rate("T1:U2", window_s=60) == 1
+    counts = await asyncio.gather(*(store.hit_rate("T1:U3", window_s=60) for _ in range(25)))
+    assert sorted(counts) == list(range(1, 26))  # concurrent hits are each counted once
+
+
+async def test_hit_rate_starts_again_in_a_new_window(store: ThreadStore) -> None:
+    await store.hit_rate("burst", window_s=1)
+    await store.hit_rate("burst", window_s=1)
+    await asyncio.sleep(1 - time.time() % 1 + 0.01)  # into the next one-second window
+    assert await store.hit_rate("burst", window_s=1) == 1
+
+
 # --- several processes sharing one store (SQLite file, Redis) ----------------------------------------------------
 
 
@@ -217,6 +231,9 @@ async def test_two_store_instances_share_threads_and_claims(shared_url: str) -> 
             assert state is not None and len(set(state.candidates)) == 50 and state.version == 50
         claims = await asyncio.gather(*((first if i % 2 else second).claim_event("shared") for i in range(10)))
         assert claims.count(True) == 1
+        stores = (first, second)
+        hits = await asyncio.gather(*(stores[i % 2].hit_rate("T1:U1", window_s=60) for i in range(20)))
+        assert sorted(hits) == list(range(1, 21))  # a flood limit holds across processes
     finally:
         await first.close()
         await second.close()
@@ -281,7 +298,7 @@ async def test_sqlite_records_named_migrations_once(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM migrations")]
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    assert names == ["0001_threads_and_events"]
+    assert names == ["0001_threads_and_events", "0002_rates"]
     assert mode == "wal"
 
 
@@ -313,6 +330,8 @@ async def test_unreachable_redis_is_a_store_error() -> None:
             await store.get(KEY)
         with pytest.raises(StoreError, match="Redis"):
             await store.claim_event("E")
+        with pytest.raises(StoreError, match="Redis"):
+            await store.hit_rate("U", window_s=60)
     finally:
         await store.close()
 

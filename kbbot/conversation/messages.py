@@ -67,6 +67,14 @@ TOO_LONG = (
 )
 STALE_ACTION = "That step has moved on; use the buttons on the latest message in this thread."
 INTERNAL_ERROR = 'Sorry, something went wrong on my side. Try again, or say "start over".'
+STORE_DOWN = (
+    "I'm having trouble remembering this thread right now, so I can't pick it up. "
+    "Give me a minute and ask again."
+)
+FLOOD_NOTICE = (
+    "You're asking faster than I can keep up ({limit} questions a minute). "
+    "I'll pause for a moment; ask again in a minute."
+)
 
 # --- /kb -----------------------------------------------------------------------------------------------------
 LOOKUP_USAGE = (
@@ -75,6 +83,15 @@ LOOKUP_USAGE = (
     "• `/kb mailbag contention`: search\n"
     "• `/kb help`: this text"
 )
+RELOADED = (
+    "Reloaded the knowledge base: {articles} articles. Other kbbot processes pick it up on `systemctl reload`, "
+    "SIGHUP or a restart."
+)
+RELOAD_FAILED = "Reloading failed; I'm still answering from the knowledge base I had. The logs say why."
+RELOAD_NOT_ADMIN = "Only kbbot's admins can reload the knowledge base."
+
+# --- escalation ping (above the summary) ---------------------------------------------------------------------
+ESCALATION_PING = "<!subteam^{group}> a thread needs a human."
 
 # --- button labels (plain text, ≤ 75 characters) -------------------------------------------------------------
 BTN_WALK = "Walk me through the fix"

@@ -2,6 +2,7 @@
 
     Slack ──signed request──► AsyncApp: verify, ack at once ──► listener, after the ack
                                                                  ├─ dedupe: store.claim_event(event / message)
+                                                                 ├─ flood limit: store.hit_rate(team:user)
                                                                  ├─ store.transact(thread, conversation.handle)
                                                                  └─ SlackPoster: postMessage, reactions, ...
 
@@ -25,13 +26,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.cards import Message, text_message
 from kbbot.conversation import messages as wording
 from kbbot.conversation.engine import Origin, Turn, UserTurn
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.settings import Settings
+from kbbot.errors import StoreError
+from kbbot.logs import current_thread_key
+from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
 from kbbot.slack.metrics import Metrics
 from kbbot.slack.poster import SlackPoster
@@ -42,6 +46,8 @@ log = logging.getLogger(__name__)
 _R = TypeVar("_R")
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
+# `/kb reload`: reopens the index and returns its article count, or None when that failed
+Reloader = Callable[[], Awaitable[int | None]]
 
 
 class _DropClientTokenWarning(logging.Filter):
@@ -121,8 +127,10 @@ class KbBotListeners:
         poster: SlackPoster,
         metrics: Metrics,
         inflight: InFlight,
+        reload_index: Reloader | None = None,
     ) -> None:
         self.inflight = inflight
+        self.reload_index = reload_index
         self._engine_lock = asyncio.Lock()
         self.settings = settings
         self.conversation = conversation
@@ -166,6 +174,9 @@ class KbBotListeners:
             return
         if pu.is_direct_message(event):
             return  # the message.im event for the same message answers it
+        if not self.settings.answers_in(event["channel"]):
+            log.info("not answering in %s: not one of the configured channels", event["channel"])
+            return
         key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
         text = pu.strip_mention(str(event.get("text") or ""), bot_user_id)
         turn = UserTurn(user=event["user"], text=text, origin="mention")
@@ -181,9 +192,17 @@ class KbBotListeners:
         if not direct and pu.mentions(text, bot_user_id):
             return  # Slack sends this message as app_mention too; that listener answers
         key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
-        if not direct:
-            if not pu.is_thread_reply(event):
+        origin: Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
+        if not direct and not self.settings.answers_in(key.channel):
+            return
+        if not direct and not pu.is_thread_reply(event):
+            if key.channel not in self.settings.auto_answer_channels:
                 return  # channel chatter: kbbot speaks when spoken to
+            if pu.addressed_to_someone_else(text, bot_user_id):
+                return
+            # a support channel where every new message is a question: answer it as if kbbot were mentioned
+            origin = "mention"
+        elif not direct:
             try:
                 known = await self.store.get(key) is not None
             except Exception:
@@ -193,7 +212,6 @@ class KbBotListeners:
                 return  # a thread kbbot is not part of
             if pu.addressed_to_someone_else(text, bot_user_id):
                 return  # people talking to each other in kbbot's thread
-        origin: Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
         turn = UserTurn(user=event["user"], text=pu.strip_mention(text, bot_user_id), origin=origin)
         await self._answer(body, event, key, turn, started=context.get("kbbot_started"))
 
@@ -201,17 +219,43 @@ class KbBotListeners:
         self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey, turn: UserTurn, *,
         started: float | None,
     ) -> None:
+        current_thread_key.set(key.as_str())
         with self.inflight.track():
             try:
                 first = await self._claim(body, event, key)
             except Exception:
                 # without the store there is no telling a retry from a first delivery, nor any thread state
                 log.exception("cannot claim the event", extra={"thread_key": key.as_str()})
-                await self._apologise(key)
+                await self._apologise(key, store_down=True)
                 return
-            if first:
-                await self._converse(key, turn, person_ts=str(event["ts"]))
-                self._observe_reply(started)
+            if not first:
+                return
+            if not await self._within_flood_limit(key.team, turn.user, channel=key.channel,
+                                                  thread_ts=key.thread_ts):
+                return
+            await self._converse(key, turn, person_ts=str(event["ts"]))
+            self._observe_reply(started)
+
+    async def _within_flood_limit(self, team: str, user: str, *, channel: str, thread_ts: str | None) -> bool:
+        """False when `user` has asked more than `flood_limit` questions this minute. The first question over
+        the limit gets one polite notice (only the asker sees it); the rest of the flood gets nothing, and no
+        search. Counted in the store, so the limit holds across every bot process."""
+        limit = self.settings.flood_limit
+        if limit <= 0 or not user:
+            return True
+        try:
+            hits = await self.store.hit_rate(f"{team}:{user}", window_s=FLOOD_WINDOW_S)
+        except Exception as exc:  # a broken counter must not silence the bot: answer, and say why in the log
+            log.warning("cannot count %s's questions (%s); answering anyway", user, exc)
+            return True
+        if hits <= limit:
+            return True
+        self.metrics.flood_limited.inc()
+        if hits == limit + 1:
+            log.info("%s asked %d questions within a minute; pausing them", user, hits)
+            notice = text_message(wording.FLOOD_NOTICE.format(limit=limit))
+            await self.poster.ephemeral(channel=channel, user=user, message=notice, thread_ts=thread_ts)
+        return False
 
     async def _claim(self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey) -> bool:
         """True for the first delivery of this message; Slack's retries and twin events get False."""
@@ -240,9 +284,27 @@ class KbBotListeners:
         await ack()
         with self.inflight.track():
             user = str(command.get("user_id") or "")
-            reply = await self._lookup(str(command.get("text") or ""), user=user)
-            await self._respond(respond, reply, channel=str(command.get("channel_id") or ""), user=user)
+            text = str(command.get("text") or "")
+            channel = str(command.get("channel_id") or "")
+            if text.strip().lower() == "reload":
+                reply = await self._reload(user=user)
+            elif not await self._within_flood_limit(pu.team_of(command), user, channel=channel, thread_ts=None):
+                return
+            else:
+                reply = await self._lookup(text, user=user)
+            await self._respond(respond, reply, channel=channel, user=user)
             self._observe_reply(context.get("kbbot_started"))
+
+    async def _reload(self, *, user: str) -> Message:
+        """`/kb reload`: reopen the index in this process (after `kbbot index` rewrote it), for admins only."""
+        if user not in self.settings.admin_users or self.reload_index is None:
+            log.warning("%s asked to reload the index but is not in admin_users", user)
+            return text_message(wording.RELOAD_NOT_ADMIN)
+        log.info("%s asked to reload the index", user)
+        articles = await self.reload_index()
+        if articles is None:
+            return text_message(wording.RELOAD_FAILED)
+        return text_message(wording.RELOADED.format(articles=articles))
 
     # ---- buttons
 
@@ -274,6 +336,7 @@ class KbBotListeners:
             await self._respond(respond, reply, channel=channel, user=user, replace_original=True)
         else:
             key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
+            current_thread_key.set(key.as_str())
             turn = UserTurn(user=user, action_id=action_id, action_value=value, origin="thread")
             await self._converse(key, turn, person_ts=None)
 
@@ -304,9 +367,13 @@ class KbBotListeners:
         now = time.time()
         try:
             turn = await self._take_turn(key, user_turn, now=now)
-        except Exception:
+        except StoreError as exc:
             # the store is down or refused the write: say so rather than leave the person waiting
-            log.exception("could not update the thread state", extra=extra)
+            log.error("could not read or update the thread state: %s", exc, extra=extra)
+            await self._apologise(key, store_down=True)
+            return
+        except Exception:
+            log.exception("could not work out the answer", extra=extra)
             await self._apologise(key)
             return
         self._count_turn(turn, now=now)
@@ -347,9 +414,9 @@ class KbBotListeners:
         async with self._engine_lock:
             return await asyncio.to_thread(fn, *args, **kwargs)
 
-    async def _apologise(self, key: ThreadKey) -> None:
-        await self.poster.post(channel=key.channel, message=text_message(wording.INTERNAL_ERROR),
-                               thread_ts=key.thread_ts, context=key)
+    async def _apologise(self, key: ThreadKey, *, store_down: bool = False) -> None:
+        message = text_message(wording.STORE_DOWN if store_down else wording.INTERNAL_ERROR)
+        await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts, context=key)
 
     async def _lookup(self, text: str, *, user: str) -> Message:
         """The engine's /kb lookup; unlike `handle` it may raise, and a person still deserves an answer."""
@@ -362,7 +429,7 @@ class KbBotListeners:
     async def _escalate(self, key: ThreadKey, summary_with_link: Callable[[str | None], Message]) -> None:
         extra = {"thread_key": key.as_str()}
         link = await self.poster.permalink(channel=key.channel, ts=key.thread_ts, context=key)
-        summary = summary_with_link(link)
+        summary = self._with_ping(summary_with_link(link))
         target = self.settings.escalation_channel
         if not target:
             # nobody configured a channel for humans: leave the summary where the people in this channel see it
@@ -377,6 +444,15 @@ class KbBotListeners:
         reason = text_message(self.poster.explain(posted.error, channel=target))
         for message in (reason, summary):
             await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts, context=key)
+
+    def _with_ping(self, summary: Message) -> Message:
+        """The summary with the escalation user group mentioned on top, so its members get a notification."""
+        group = self.settings.escalation_usergroup
+        if not group:
+            return summary
+        ping = wording.ESCALATION_PING.format(group=group)
+        block = SectionBlock(text=MarkdownTextObject(text=ping)).to_dict()
+        return Message(text=f"{ping} {summary.text}", blocks=[block, *summary.blocks])
 
     async def _respond(
         self, respond: Respond, reply: Message, *, channel: str, user: str, replace_original: bool = False
@@ -433,6 +509,7 @@ def build_app(
     client: AsyncWebClient | None = None,
     metrics: Metrics | None = None,
     inflight: InFlight | None = None,
+    reload_index: Reloader | None = None,
 ) -> AsyncApp:
     """The bolt app with every listener registered. HTTP mode and Socket Mode both dispatch into it."""
     client = client or make_client(settings)
@@ -451,5 +528,6 @@ def build_app(
         poster=SlackPoster(client=client, metrics=metrics),
         metrics=metrics,
         inflight=inflight or InFlight(),
+        reload_index=reload_index,
     ).register(app)
     return app

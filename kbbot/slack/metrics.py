@@ -110,6 +110,12 @@ class Metrics:
             name="kbbot_answers_total", help="Searches that found something, by confidence band.", labels=("band",)
         )
         self.no_match = Counter(name="kbbot_no_match_total", help="Searches that found nothing to offer.")
+        self.flood_limited = Counter(
+            name="kbbot_flood_limited_total", help="Questions not searched: the person was over the flood limit."
+        )
+        self.reloads = Counter(
+            name="kbbot_index_reloads_total", help="Index reloads, by result.", labels=("result",)
+        )
         self.steps_walked = Counter(name="kbbot_steps_walked_total", help="Procedure steps shown to people.")
         self.outcomes = Counter(
             name="kbbot_outcomes_total", help="Threads settled, by outcome.", labels=("outcome",)
@@ -135,9 +141,11 @@ class Metrics:
             self.duplicate_events,
             self.answers,
             self.no_match,
+            self.flood_limited,
             self.steps_walked,
             self.outcomes,
             self.slack_api_errors,
+            self.reloads,
             self.search_latency,
             self.reply_latency,
         ):

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -45,15 +46,27 @@ IN_THREAD_TARGET = "the people in this channel"
 
 
 class TimedSearch:
-    """The engine's searcher, with search latency and confidence bands counted on the way through."""
+    """The engine's searcher, with search latency and confidence bands counted on the way through, and the
+    configured confidence floors applied. The floors only make kbbot more careful than the search model's own
+    calibrated bands: an answer below `answer_min` becomes a shortlist, anything below `shortlist_min` "I don't
+    know". Raising them is a deployment's call (a team that would rather be asked than be wrong)."""
 
-    def __init__(self, *, inner: Searcher, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        inner: Searcher,
+        metrics: Metrics,
+        answer_min: float | None = None,
+        shortlist_min: float | None = None,
+    ) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._answer_min = answer_min
+        self._shortlist_min = shortlist_min
 
     def search(self, text: str, *, limit: int = 10, context: SearchContext | None = None) -> SearchResult:
         started = time.perf_counter()
-        result = self._inner.search(text, limit=limit, context=context)
+        result = self._floored(self._inner.search(text, limit=limit, context=context))
         self._metrics.search_latency.observe(time.perf_counter() - started)
         if result.band == "none" or not result.hits:
             self._metrics.no_match.inc()
@@ -61,13 +74,32 @@ class TimedSearch:
             self._metrics.answers.inc(band=result.band)
         return result
 
+    def _floored(self, result: SearchResult) -> SearchResult:
+        band = result.band
+        if band == "answer" and self._answer_min is not None and result.confidence < self._answer_min:
+            band = "shortlist"
+        if band != "none" and self._shortlist_min is not None and result.confidence < self._shortlist_min:
+            band = "none"
+        return result if band == result.band else dataclasses.replace(result, band=band)
+
 
 def _conversation(
-    kb: KnowledgeBase, engine: SearchEngine, intents: IntentSet, metrics: Metrics, escalation_target: str
+    kb: KnowledgeBase,
+    engine: SearchEngine,
+    intents: IntentSet,
+    metrics: Metrics,
+    escalation_target: str,
+    settings: Settings,
 ) -> Conversation:
+    search = TimedSearch(
+        inner=engine,
+        metrics=metrics,
+        answer_min=settings.answer_min_confidence,
+        shortlist_min=settings.shortlist_min_confidence,
+    )
     return Conversation(
         kb=kb,
-        search=TimedSearch(inner=engine, metrics=metrics),
+        search=search,
         intents=intents,
         settings=ConversationSettings(escalation_target=escalation_target),
     )
@@ -134,34 +166,47 @@ class BotRuntime:
         metrics = Metrics()
         client = client or make_client(settings)
         target = await _escalation_target(client, settings.escalation_channel)
-        conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target))
+        conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
         store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)
         inflight = InFlight()
+        # `/kb reload` needs the runtime, which needs the app: the listener reaches it through this holder
+        holder: list[BotRuntime] = []
+
+        async def reload_index() -> int | None:
+            return await holder[0].reload_index() if holder else None
+
         app = build_app(
             settings=settings, conversation=conversation, store=store, client=client, metrics=metrics,
-            inflight=inflight,
+            inflight=inflight, reload_index=reload_index,
         )
         log.info(
             "kbbot ready: %d articles from %s, %s store, in %.2fs",
             len(kb), index_dir, urlsplit(settings.store_url).scheme, time.perf_counter() - started,
         )
-        return cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
-                   index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
-                   escalation_target=target)
+        runtime = cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
+                      index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
+                      escalation_target=target)
+        holder.append(runtime)
+        return runtime
 
-    async def reload_index(self) -> bool:
+    async def reload_index(self) -> int | None:
         """Open the index again (after `kbbot index` rewrote it) and answer from it from now on; on failure
         keep answering from the one already loaded. The old index is left to the garbage collector rather
-        than closed, because a turn started a moment ago may still be reading it."""
+        than closed, because a turn started a moment ago may still be reading it. Returns the new article
+        count, or None when the reload failed."""
         try:
             index_dir, kb, engine = await _load_index(self.settings)
         except Exception:
             log.exception("index reload failed; still answering from %s", self.index_dir)
-            return False
-        self.conversation.swap(_conversation(kb, engine, self.intents, self.metrics, self.escalation_target))
+            self.metrics.reloads.inc(result="failed")
+            return None
+        self.conversation.swap(
+            _conversation(kb, engine, self.intents, self.metrics, self.escalation_target, self.settings)
+        )
         self.kb, self.index_dir = kb, index_dir
+        self.metrics.reloads.inc(result="ok")
         log.info("index reloaded: %d articles from %s", len(kb), index_dir)
-        return True
+        return len(kb)
 
     async def close(self, *, drain_s: float = DRAIN_S) -> None:
         """Let answers being worked on finish (Slack has had its ack), then let go of the store and index."""

@@ -59,7 +59,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
             handled.append(sig)
 
     runtime = await BotRuntime.open(settings)
-    reloads: set[asyncio.Task[bool]] = set()
+    reloads: set[asyncio.Task[int | None]] = set()
 
     def reload() -> None:
         # `systemctl reload kbbot` after `kbbot index`: new answers come from the new index, nobody waits

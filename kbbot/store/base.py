@@ -53,11 +53,24 @@ class ThreadStore(Protocol):
         """True for the first claim of `event_id` across all processes sharing the store, False after."""
         ...
 
+    async def hit_rate(self, key: str, *, window_s: int) -> int:
+        """Count one hit for `key` and return the hits counted in the current `window_s`-second window
+        (this one included), across all processes sharing the store. Windows are fixed (aligned to multiples
+        of `window_s` since the epoch), which is what a flood limit needs and costs one counter per key."""
+        ...
+
     async def ping(self) -> None:
         """Raise StoreError when the store cannot be reached (health checks)."""
         ...
 
     async def close(self) -> None: ...
+
+
+def rate_window(now: float, window_s: int) -> int:
+    """The fixed window `now` falls in (its number since the epoch); every backend counts per window."""
+    if window_s <= 0:
+        raise ValueError(f"window_s must be positive, not {window_s}")
+    return int(now // window_s)
 
 
 def should_write(old: ThreadState | None, new: ThreadState | None) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.store.base import DEFAULT_EVENT_TTL_S, DEFAULT_THREAD_TTL_S, should_write
+from kbbot.store.base import DEFAULT_EVENT_TTL_S, DEFAULT_THREAD_TTL_S, rate_window, should_write
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class MemoryThreadStore:
         # serialised JSON, not objects, so the memory store round-trips exactly like the others
         self._threads: dict[str, tuple[str, float]] = {}
         self._events: dict[str, float] = {}
+        self._rates: dict[str, tuple[int, int]] = {}  # key -> (window, hits in it)
         self._lock = asyncio.Lock()
 
     def _read(self, key: ThreadKey) -> ThreadState | None:
@@ -63,9 +64,20 @@ class MemoryThreadStore:
                 self._events = {k: v for k, v in self._events.items() if v > now}
             return True
 
+    async def hit_rate(self, key: str, *, window_s: int) -> int:
+        window = rate_window(self._clock(), window_s)
+        # No await: one event loop makes this read-modify-write atomic without the lock.
+        last, hits = self._rates.get(key, (window, 0))
+        hits = hits + 1 if last == window else 1
+        self._rates[key] = (window, hits)
+        if len(self._rates) > 10_000:
+            self._rates = {k: v for k, v in self._rates.items() if v[0] == window}
+        return hits
+
     async def ping(self) -> None:
         return None
 
     async def close(self) -> None:
         self._threads.clear()
         self._events.clear()
+        self._rates.clear()

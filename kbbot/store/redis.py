@@ -2,7 +2,7 @@
 
 The only module that imports `redis`. Thread state is a hash {version, state} under `kbbot:thread:<key>`
 with an idle expiry; compare-and-set is a Lua script (atomic on the server); event claims are
-`SET kbbot:event:<id> 1 NX EX ttl`.
+`SET kbbot:event:<id> 1 NX EX ttl`; flood counts are `INCR kbbot:rate:<key>:<window>` with an expiry.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from kbbot.store.base import (
     DEFAULT_THREAD_TTL_S,
     MAX_CAS_ATTEMPTS,
     KeyLocks,
+    rate_window,
     should_write,
 )
 
@@ -102,6 +104,18 @@ class RedisThreadStore:
         except RedisError as exc:
             raise self._failed("event claim", exc) from exc
         return bool(claimed)
+
+    async def hit_rate(self, key: str, *, window_s: int) -> int:
+        # the server's clock would be better shared, but every process's is NTP-close and a window is a minute
+        window = rate_window(time.time(), window_s)
+        rkey = f"{self._prefix}:rate:{key}:{window}"
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                # MULTI/EXEC: the counter never exists without its expiry, even if this process dies here
+                hits, _ = await pipe.incr(rkey).expire(rkey, window_s * 2).execute()
+        except RedisError as exc:
+            raise self._failed("rate count", exc) from exc
+        return int(hits)
 
     async def ping(self) -> None:
         try:

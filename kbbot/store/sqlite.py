@@ -26,6 +26,7 @@ from kbbot.store.base import (
     DEFAULT_THREAD_TTL_S,
     MAX_CAS_ATTEMPTS,
     KeyLocks,
+    rate_window,
     should_write,
 )
 
@@ -52,10 +53,25 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX events_expires_at ON events (expires_at);
         """,
     ),
+    (
+        "0002_rates",
+        """
+        CREATE TABLE rates (
+            key        TEXT PRIMARY KEY,
+            win        INTEGER NOT NULL,
+            hits       INTEGER NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX rates_expires_at ON rates (expires_at);
+        """,
+    ),
 )
 
 # Expired rows are swept every this many writes, so the file does not grow without bound.
 SWEEP_EVERY = 500
+# Two processes opening a new database at once race to switch it to WAL and migrate it; SQLite answers the loser
+# "database is locked" at once, without waiting on busy_timeout, so opening is retried for this long.
+OPEN_RETRY_S = 10.0
 
 
 class SqliteThreadStore:
@@ -79,6 +95,21 @@ class SqliteThreadStore:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
+        deadline = time.monotonic() + OPEN_RETRY_S
+        while True:
+            try:
+                conn = self._open()
+                break
+            except StoreError as exc:
+                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05))
+        self._conn = conn
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
         try:
             if self._path != ":memory:":
                 Path(self._path).parent.mkdir(parents=True, exist_ok=True)
@@ -88,8 +119,9 @@ class SqliteThreadStore:
             conn.execute("PRAGMA busy_timeout=10000")
             self._migrate(conn)
         except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"cannot open the SQLite thread store at {self._path}: {exc}") from exc
-        self._conn = conn
         return conn
 
     @staticmethod
@@ -160,6 +192,7 @@ class SqliteThreadStore:
                 now = self._clock()
                 conn.execute("DELETE FROM threads WHERE expires_at <= ?", (now,))
                 conn.execute("DELETE FROM events WHERE expires_at <= ?", (now,))
+                conn.execute("DELETE FROM rates WHERE expires_at <= ?", (now,))
             conn.execute("COMMIT")
             return won
         except BaseException:
@@ -201,6 +234,23 @@ class SqliteThreadStore:
                 raise
 
         return await self._call(claim)
+
+    async def hit_rate(self, key: str, *, window_s: int) -> int:
+        def count(conn: sqlite3.Connection) -> int:
+            now = self._clock()
+            window = rate_window(now, window_s)
+            # one statement, so atomic across processes: a new window restarts the count at 1
+            row = conn.execute(
+                "INSERT INTO rates (key, win, hits, expires_at) VALUES (?, ?, 1, ?) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "hits = CASE WHEN rates.win = excluded.win THEN rates.hits + 1 ELSE 1 END, "
+                "win = excluded.win, expires_at = excluded.expires_at "
+                "RETURNING hits",
+                (key, window, now + 2 * window_s),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._call(count)
 
     async def ping(self) -> None:
         await self._call(lambda conn: conn.execute("SELECT 1").fetchone())
