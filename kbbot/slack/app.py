@@ -18,6 +18,7 @@ import contextlib
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 _R = TypeVar("_R")
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
+RECENT_THREADS = 10_000
 # `/kb reload`: reopens the index and returns its article count, or None when that failed
 Reloader = Callable[[], Awaitable[int | None]]
 
@@ -131,6 +133,9 @@ class KbBotListeners:
     ) -> None:
         self.inflight = inflight
         self.reload_index = reload_index
+        # Threads this process answered in lately: only consulted when the store is down, to tell a person
+        # waiting on kbbot why it is quiet without answering every human-only thread in the channel.
+        self._recent_threads: OrderedDict[str, None] = OrderedDict()
         self._engine_lock = asyncio.Lock()
         self.settings = settings
         self.conversation = conversation
@@ -192,6 +197,7 @@ class KbBotListeners:
         if not direct and pu.mentions(text, bot_user_id):
             return  # Slack sends this message as app_mention too; that listener answers
         key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
+        current_thread_key.set(key.as_str())
         origin: Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
         if not direct and not self.settings.answers_in(key.channel):
             return
@@ -205,8 +211,11 @@ class KbBotListeners:
         elif not direct:
             try:
                 known = await self.store.get(key) is not None
-            except Exception:
-                log.exception("cannot tell whether kbbot is in this thread", extra={"thread_key": key.as_str()})
+            except Exception as exc:
+                log.error("cannot tell whether kbbot is in this thread: %s", exc)
+                if key.as_str() in self._recent_threads:
+                    # a thread this process has answered in: the person is waiting on kbbot, so say why not
+                    await self._apologise(key, store_down=True)
                 return
             if not known:
                 return  # a thread kbbot is not part of
@@ -377,6 +386,7 @@ class KbBotListeners:
             await self._apologise(key)
             return
         self._count_turn(turn, now=now)
+        self._remember_thread(key)
         status = turn.state.status if turn.state is not None else "-"
         log.info("%s by %s: %d message(s), thread now %s", user_turn.action_id or "message", user_turn.user,
                  len(turn.messages), status, extra=extra)
@@ -390,6 +400,12 @@ class KbBotListeners:
             await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
         if turn.escalation is not None:
             await self._escalate(key, turn.escalation.summary_with_link)
+
+    def _remember_thread(self, key: ThreadKey) -> None:
+        self._recent_threads[key.as_str()] = None
+        self._recent_threads.move_to_end(key.as_str())
+        while len(self._recent_threads) > RECENT_THREADS:
+            self._recent_threads.popitem(last=False)
 
     async def _take_turn(self, key: ThreadKey, user_turn: UserTurn, *, now: float) -> Turn:
         """The engine's turn, committed with the store's compare-and-set.
