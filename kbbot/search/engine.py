@@ -17,6 +17,7 @@ Three stages, each bounded so a 40,000-character paste costs about what a one-li
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -31,10 +32,10 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from kbbot.article import normalise_qid
-from kbbot.search.index import SearchIndex, bigram_bucket
+from kbbot.search.index import SearchIndex
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.model import CONFIDENCE_FEATURES, SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
-from kbbot.search.text import _TOKEN, bigrams, clean_query, normalise_text, signatures, version_terms, words
+from kbbot.search.text import _TOKEN, clean_query, normalise_text, signatures, version_terms, words
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
 if TYPE_CHECKING:
@@ -266,8 +267,9 @@ class SearchEngine:
         plan.weights = [w for w, _ in terms.values()]
         plan.idf_mass = [m for _, m in terms.values()]
         plan.qmass = sum(plan.idf_mass) + unknown_mass
-        pairs = list(dict.fromkeys(bigrams(typed)))[: MAX_QUERY_TERMS * 2]
-        plan.bigram_cols = [bigram_bucket(p) for p in pairs]
+        seq = [vocab.get(t) for t in typed]
+        pairs = [(a, b) for a, b in itertools.pairwise(seq) if a is not None and b is not None]
+        plan.bigram_cols = self.index.bigram_cols(list(dict.fromkeys(pairs))[: MAX_QUERY_TERMS * 2])
         return plan
 
     # ---------------------------------------------------------------- scoring

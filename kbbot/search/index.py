@@ -8,7 +8,8 @@ well under a second and several processes on one host share the pages):
 - `idf.npy`                   float32 per term
 - `<m>.indptr.npy / .indices.npy / .data.npy`  CSC postings (term -> rows, rows sorted) for matrix m:
     `full`   BM25F over title, symptoms, error lines, keywords, body and error signatures
-    `bigram` hashed word pairs of title + symptoms (phrases such as "page fault", "mail connector")
+    `bigram` word pairs of title + symptoms (phrases such as "page fault", "mail connector"); column c is
+             the pair whose key (first column * terms + second column) is `bigram.keys.npy`[c] (sorted)
 - `full.head.npy`, `full.title.npy`  BM25 over title + symptoms (what the article is *about*, not what it
                                      mentions) and over the title alone, aligned with `full.data`
 - `ids.json`, `titles.json`, `products.json` (tag per row), `product_codes.npy`, `has_symptoms.npy`
@@ -23,9 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
 from array import array
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,14 @@ from scipy import sparse
 
 from kbbot.errors import IndexError_
 from kbbot.search.lexicon import Lexicon
-from kbbot.search.text import _TOKEN, bigrams, normalise_text, signatures, version_terms, words
+from kbbot.search.text import (
+    _TOKEN,
+    context_signatures,
+    normalise_text,
+    token_signature,
+    version_terms,
+    words,
+)
 
 if TYPE_CHECKING:
     from kbbot.article import Article
@@ -44,8 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-BIGRAM_BUCKETS = 1 << 21
+FORMAT_VERSION = 3
 K1 = 1.2
 
 # name -> (weight, b). Title and symptoms say what an article is about; the body mentions many things in
@@ -65,11 +70,6 @@ HEAD_TEXT_CHARS = 600
 ERROR_TEXT_CHARS = 1_200
 
 Matrix = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]
-
-
-def bigram_bucket(pair: str) -> int:
-    # crc32 is stable across processes (unlike hash()) and fast enough for a query's handful of pairs
-    return zlib.crc32(pair.encode()) & (BIGRAM_BUCKETS - 1)
 
 
 def symptom_text(article: Article) -> str:
@@ -123,53 +123,245 @@ def _rapid_text(article: Article, fields: dict[str, str]) -> str:
     return f"{head}\x1f{errs}"
 
 
-class _Triplets:
-    """Growing (row, column, value) lists in compact arrays: the full corpus has tens of millions."""
+_FIELD_NAMES = tuple(name for name in FIELDS if name != "sig")  # fields with text of their own
+_SEP = "\x00"  # joins an article's fields so they are normalised in one call (never whitespace to \s)
 
-    def __init__(self) -> None:
-        self.rows = array("i")
-        self.cols = array("i")
-        self.vals = array("f")
 
-    def add(self, row: int, counts: Counter[int]) -> None:
-        for col, n in counts.items():
-            self.rows.append(row)
-            self.cols.append(col)
-            self.vals.append(float(n))
+class SearchIndexBuilder:
+    """Collects articles one at a time, then writes the search index (`finish`).
 
-    def arrays(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
-        return (
-            np.frombuffer(self.rows, dtype=np.int32),
-            np.frombuffer(self.cols, dtype=np.int32),
-            np.frombuffer(self.vals, dtype=np.float32),
+    Per article only three things run in Python: normalising the text once, `_TOKEN.findall` per field and
+    mapping each raw token to an integer through a dict (in C, via `map`). Stemming, stop words, error-code
+    recognition and the vocabulary are decided once per distinct raw token, not once per occurrence; the
+    counting, BM25 weighting and word pairs are numpy/scipy passes over flat arrays of the whole corpus.
+
+    `build_search_index(kb, directory)` feeds every article of a KnowledgeBase; an indexer that already has
+    the parsed articles in hand (as they come back from its workers) can call `add` itself and overlap this
+    with parsing, then `finish` once the rows are final (`add` order = row order).
+    """
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon if lexicon is not None else Lexicon.load()
+        self.vocab: dict[str, int] = {}  # index term -> column
+        self._raw: dict[str, int] = {}  # raw token -> raw id
+        self._raw_col = array("i")  # raw id -> column of its word term, -1 for stop words
+        self._raw_sig = array("i")  # raw id -> column of its error signature (hex / compiler code), or -1
+        self._tokens = {name: array("i") for name in _FIELD_NAMES}  # raw ids, article after article
+        self._counts = {name: array("i") for name in _FIELD_NAMES}  # raw tokens per article
+        self._extra_rows = array("i")  # (row, column) of terms added outside the text: versions, signatures
+        self._extra_cols = array("i")
+        self._extra_field = array("b")  # 0: keywords (versions), 1: sig
+        self._version_cache: dict[str, list[int]] = {}
+        self._product_cache: dict[tuple[str, str], str] = {}
+        self.ids: list[str] = []
+        self.titles: list[str] = []
+        self.tags: list[str] = []
+        self.has_symptoms = array("b")
+        self.blob = bytearray()
+        self.offsets = array("q", [0])
+        self.started = time.perf_counter()
+
+    # ------------------------------------------------------------------ per article
+    def _col(self, term: str) -> int:
+        col = self.vocab.get(term)
+        if col is None:
+            col = self.vocab[term] = len(self.vocab)
+        return col
+
+    def _new_raw(self, toks: list[str]) -> None:
+        for tok in set(toks).difference(self._raw):
+            self._raw[tok] = len(self._raw_col)
+            term = words(tok)  # the tokenizer's own rules (stop words, one-letter tokens, stemming)
+            self._raw_col.append(self._col(term[0]) if term else -1)
+            sig = token_signature(tok)
+            self._raw_sig.append(self._col(sig) if sig else -1)
+
+    def _raw_ids(self, text: str) -> list[int]:
+        toks = _TOKEN.findall(text)
+        try:
+            return list(map(self._raw.__getitem__, toks))
+        except KeyError:
+            self._new_raw(toks)
+            return list(map(self._raw.__getitem__, toks))
+
+    def _product(self, article: Article) -> str:
+        key = (article.product_tag, article.product)
+        tag = self._product_cache.get(key)
+        if tag is None:
+            tag = self._product_cache[key] = product_key(article, self.lexicon)
+        return tag
+
+    def add(self, article: Article) -> None:
+        row = len(self.ids)
+        self.ids.append(article.id)
+        self.titles.append(article.title)
+        self.tags.append(self._product(article))
+        self.has_symptoms.append(1 if article.sections.get("SYMPTOMS") else 0)
+        fields = article_fields(article)
+        texts = [fields[name] for name in _FIELD_NAMES]
+        joined = _SEP.join(t.replace(_SEP, " ") if _SEP in t else t for t in texts)
+        norm = normalise_text(joined)
+        parts = norm.split(_SEP)
+        for name, part in zip(_FIELD_NAMES, parts, strict=True):
+            ids = self._raw_ids(part)
+            self._tokens[name].extend(ids)
+            self._counts[name].append(len(ids))
+        for sig in set(context_signatures(norm)):
+            self._extra(row, self._col(sig), 1)
+        versions: set[int] = set()
+        for raw in article.versions:
+            cols = self._version_cache.get(raw)
+            if cols is None:
+                terms = version_terms(_TOKEN.findall(normalise_text(raw)))
+                cols = self._version_cache[raw] = [self._col(t) for t in terms]
+            versions.update(cols)
+        for col in versions:
+            self._extra(row, col, 0)
+        self.blob += _rapid_text(article, fields).encode("utf-8", "replace")
+        self.offsets.append(len(self.blob))
+        if row and row % 10_000 == 0:
+            log.info("search index: %s articles tokenised", row)
+
+    def _extra(self, row: int, col: int, field: int) -> None:
+        self._extra_rows.append(row)
+        self._extra_cols.append(col)
+        self._extra_field.append(field)
+
+    # ------------------------------------------------------------------ the whole corpus
+    def finish(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        n = len(self.ids)
+        n_terms = len(self.vocab)
+        raw_col = _ints(self._raw_col, np.int32)
+        raw_sig = _ints(self._raw_sig, np.int32)
+        extra_rows = _ints(self._extra_rows, np.int32).astype(np.int64)
+        extra_cols = _ints(self._extra_cols, np.int32).astype(np.int64)
+        extra_field = _ints(self._extra_field, np.int8)
+
+        # per field: (rows, columns) of every kept token in text order
+        seq: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+        sig_rows: list[npt.NDArray[np.int64]] = [extra_rows[extra_field == 1]]
+        sig_cols: list[npt.NDArray[np.int64]] = [extra_cols[extra_field == 1]]
+        for name in _FIELD_NAMES:
+            raw = _ints(self._tokens[name], np.int32)
+            rows = np.repeat(np.arange(n, dtype=np.int64), _ints(self._counts[name], np.int32))
+            cols = raw_col[raw].astype(np.int64)
+            keep = cols >= 0
+            seq[name] = (rows[keep], cols[keep])
+            sig = raw_sig[raw]
+            has = sig >= 0
+            sig_rows.append(rows[has])
+            sig_cols.append(sig[has].astype(np.int64))
+        kw_rows, kw_cols = seq["keywords"]
+        is_kw = extra_field == 0
+        seq["keywords"] = (
+            np.concatenate([kw_rows, extra_rows[is_kw]]),
+            np.concatenate([kw_cols, extra_cols[is_kw]]),
         )
+        # error signatures count once per article
+        sig_key = np.unique(np.concatenate(sig_rows) * n_terms + np.concatenate(sig_cols))
+        seq["sig"] = (sig_key // max(n_terms, 1), sig_key % max(n_terms, 1))
+
+        lengths = {name: np.bincount(seq[name][0], minlength=n).astype(np.float32) for name in FIELDS}
+        parts = [_weighted_tf(*seq[f], lengths[f], w, b, n, n_terms) for f, (w, b) in FIELDS.items()]
+        full = _sum_csc(parts, n, n_terms)
+        df = np.diff(full.indptr).astype(np.int64)  # every field's values are positive: nnz = df
+        idf = _idf(df, n)
+        _saturate(full, idf)
+        head_rows = np.concatenate([seq["title"][0], seq["symptoms"][0]])
+        head_cols = np.concatenate([seq["title"][1], seq["symptoms"][1]])
+        head_len = lengths["title"] + lengths["symptoms"]
+        head = _sum_csc([_weighted_tf(head_rows, head_cols, head_len, 1.0, 0.5, n, n_terms)], n, n_terms)
+        _saturate(head, idf)
+        title = _sum_csc([_weighted_tf(*seq["title"], lengths["title"], 1.0, 0.3, n, n_terms)], n, n_terms)
+        _saturate(title, idf)
+
+        # word pairs of the title and of the symptoms (never across the two), as exact pair ids
+        p_rows, p_keys = [], []
+        for name in ("title", "symptoms"):
+            rows, cols = seq[name]
+            same = rows[1:] == rows[:-1]
+            p_rows.append(rows[1:][same])
+            p_keys.append(cols[:-1][same] * n_terms + cols[1:][same])
+        pair_keys, pair_cols = np.unique(np.concatenate(p_keys), return_inverse=True)
+        pair_rows = np.concatenate(p_rows)
+        bi_len = np.bincount(pair_rows, minlength=n).astype(np.float32)
+        n_pairs = len(pair_keys)
+        bigram = _sum_csc([_weighted_tf(pair_rows, pair_cols.ravel(), bi_len, 1.0, 0.5, n, n_pairs)], n, n_pairs)
+        _saturate(bigram, _idf(np.diff(bigram.indptr).astype(np.int64), n))
+
+        _save_matrix(directory, "full", full)
+        _save_matrix(directory, "bigram", bigram)
+        np.save(directory / "bigram.keys.npy", pair_keys.astype(np.int64))
+        # head and title postings are subsets of the full ones: stored as data arrays aligned with `full`, so
+        # one pass over the full postings scores all three (see engine.SearchEngine._combined)
+        np.save(directory / "full.head.npy", _align(full, head))
+        np.save(directory / "full.title.npy", _align(full, title))
+        terms_sorted = sorted(self.vocab, key=self.vocab.__getitem__)
+        (directory / "vocab.txt").write_text("\n".join(terms_sorted), encoding="utf-8")
+        np.save(directory / "idf.npy", idf)
+        np.save(directory / "has_symptoms.npy", _ints(self.has_symptoms, np.int8))
+        np.save(directory / "df.npy", df.astype(np.int32))
+        tag_names = sorted(set(self.tags))
+        tag_code = {t: i for i, t in enumerate(tag_names)}
+        np.save(directory / "product_codes.npy", np.array([tag_code[t] for t in self.tags], dtype=np.int16))
+        (directory / "ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
+        (directory / "titles.json").write_text(json.dumps(self.titles), encoding="utf-8")
+        (directory / "products.json").write_text(json.dumps(tag_names), encoding="utf-8")
+        (directory / "text.bin").write_bytes(bytes(self.blob))
+        np.save(directory / "text_offsets.npy", _ints(self.offsets, np.int64))
+        meta = {
+            "format": FORMAT_VERSION,
+            "articles": n,
+            "terms": n_terms,
+            "bigrams": n_pairs,
+            "fields": FIELDS,
+            "k1": K1,
+            "build_seconds": round(time.perf_counter() - self.started, 2),
+        }
+        # meta.json last: its presence marks a complete index
+        (directory / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        log.info("search index: %s articles, %s terms in %.1f s", n, n_terms, time.perf_counter() - self.started)
 
 
-def _norm_tf(
-    trip: _Triplets, lengths: npt.NDArray[np.float32], weight: float, b: float
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
-    rows, cols, tf = trip.arrays()
-    avg = float(lengths.mean()) or 1.0
-    norm = (1.0 - b) + b * (lengths / avg)
-    return rows, cols, (weight * tf / norm[rows]).astype(np.float32)
+def _ints(values: array[int], dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
+    """A numpy copy of a growing `array` (its buffer would stay pinned by a view)."""
+    return np.array(values, dtype=dtype) if not len(values) else np.frombuffer(values, dtype=dtype).copy()
 
 
-def _bm25_matrix(
-    parts: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float32]]],
+def _weighted_tf(
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.float32],
+    weight: float,
+    b: float,
     n_rows: int,
     n_cols: int,
-    idf: npt.NDArray[np.float32],
-) -> sparse.csc_matrix:
-    rows = np.concatenate([p[0] for p in parts])
-    cols = np.concatenate([p[1] for p in parts])
-    vals = np.concatenate([p[2] for p in parts])
-    m = sparse.coo_matrix((vals, (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32).tocsc()
+) -> sparse.csr_matrix:
+    """Term counts per (row, column), times `weight`, divided by BM25's length normalisation."""
+    m = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32
+    )
+    m.sum_duplicates()
+    avg = float(lengths.mean()) if len(lengths) else 1.0
+    norm = ((1.0 - b) + b * (lengths / (avg or 1.0))).astype(np.float32)
+    m.data *= np.float32(weight) / np.repeat(norm, np.diff(m.indptr))
+    return m
+
+
+def _sum_csc(parts: list[sparse.csr_matrix], n_rows: int, n_cols: int) -> sparse.csc_matrix:
+    m = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+    m = sparse.csc_matrix(m, shape=(n_rows, n_cols), dtype=np.float32)
     m.sum_duplicates()
     m.sort_indices()  # rows ascending within a column: the engine binary-searches them
-    m.data = (m.data * (K1 + 1.0) / (m.data + K1)).astype(np.float32)
-    # scale each column by its idf: data is grouped by column in CSC
-    m.data *= np.repeat(idf, np.diff(m.indptr)).astype(np.float32)
     return m
+
+
+def _saturate(m: sparse.csc_matrix, idf: npt.NDArray[np.float32]) -> None:
+    """tf -> idf * tf (k1 + 1) / (tf + k1), in place; data is grouped by column in CSC."""
+    m.data = (m.data * (K1 + 1.0) / (m.data + K1)).astype(np.float32)
+    m.data *= np.repeat(idf, np.diff(m.indptr)).astype(np.float32)
 
 
 def _align(full: sparse.csc_matrix, sub: sparse.csc_matrix) -> npt.NDArray[np.float32]:
@@ -197,120 +389,10 @@ def _save_matrix(directory: Path, name: str, m: sparse.csc_matrix) -> None:
 
 def build_search_index(kb: KnowledgeBase, directory: Path) -> None:
     """Build the search index for every article of `kb` into `directory` (replacing what is there)."""
-    t0 = time.perf_counter()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    n = len(kb)
-    lexicon = Lexicon.load()
-    vocab: dict[str, int] = {}
-    trip = {name: _Triplets() for name in FIELDS}
-    lengths = {name: np.zeros(n, dtype=np.float32) for name in FIELDS}
-    head_trip, title_trip, bi_trip = _Triplets(), _Triplets(), _Triplets()
-    head_len = np.zeros(n, dtype=np.float32)
-    bi_len = np.zeros(n, dtype=np.float32)
-    ids: list[str] = []
-    titles: list[str] = []
-    tags: list[str] = []
-    # the questions people bring are troubleshooting questions: articles with a SYMPTOMS section are the
-    # likelier answer than indexes, lists and code samples that merely mention the same words
-    has_symptoms = np.zeros(n, dtype=np.int8)
-    blob = bytearray()
-    offsets = np.zeros(n + 1, dtype=np.int64)
-
-    def ids_of(terms: list[str]) -> Counter[int]:
-        out: Counter[int] = Counter()
-        for t in terms:
-            col = vocab.get(t)
-            if col is None:
-                col = vocab[t] = len(vocab)
-            out[col] += 1
-        return out
-
-    for row in range(n):
-        article = kb.article_at(row)
-        ids.append(article.id)
-        titles.append(article.title)
-        tags.append(product_key(article, lexicon))
-        fields = article_fields(article)
-        has_symptoms[row] = bool(article.sections.get("SYMPTOMS"))
-        norm = {name: normalise_text(text) for name, text in fields.items()}
-        terms = {name: words(text) for name, text in norm.items()}
-        sigs = set()
-        for text in norm.values():
-            sigs.update(signatures(text))
-        terms["sig"] = sorted(sigs)
-        versions = {v for raw in article.versions for v in version_terms(_TOKEN.findall(normalise_text(raw)))}
-        terms["keywords"] += sorted(versions)
-        for name in FIELDS:
-            counts = ids_of(terms[name])
-            trip[name].add(row, counts)
-            lengths[name][row] = len(terms[name])
-        head_terms = terms["title"] + terms["symptoms"]
-        head_trip.add(row, ids_of(head_terms))
-        head_len[row] = len(head_terms)
-        title_trip.add(row, ids_of(terms["title"]))
-        pairs = bigrams(terms["title"]) + bigrams(terms["symptoms"])
-        bi_trip.add(row, Counter(bigram_bucket(p) for p in pairs))
-        bi_len[row] = len(pairs)
-        blob += _rapid_text(article, fields).encode("utf-8", "replace")
-        offsets[row + 1] = len(blob)
-        if row and row % 10_000 == 0:
-            log.info("search index: %s / %s articles tokenised", row, n)
-
-    n_terms = len(vocab)
-    # document frequency over any field, so idf is one number per term whatever field matched
-    presence = sparse.coo_matrix(
-        (
-            np.ones(sum(len(trip[f].rows) for f in FIELDS), dtype=np.float32),
-            (
-                np.concatenate([trip[f].arrays()[0] for f in FIELDS]),
-                np.concatenate([trip[f].arrays()[1] for f in FIELDS]),
-            ),
-        ),
-        shape=(n, n_terms),
-    ).tocsc()
-    presence.sum_duplicates()
-    df = np.diff(presence.indptr).astype(np.int64)
-    del presence
-    idf = _idf(df, n)
-    full = _bm25_matrix([_norm_tf(trip[f], lengths[f], w, b) for f, (w, b) in FIELDS.items()], n, n_terms, idf)
-    head = _bm25_matrix([_norm_tf(head_trip, head_len, 1.0, 0.5)], n, n_terms, idf)
-    title = _bm25_matrix([_norm_tf(title_trip, lengths["title"], 1.0, 0.3)], n, n_terms, idf)
-    _, b_cols, _ = bi_trip.arrays()
-    bi_df = np.bincount(b_cols, minlength=BIGRAM_BUCKETS).astype(np.int64)
-    bigram = _bm25_matrix([_norm_tf(bi_trip, bi_len, 1.0, 0.5)], n, BIGRAM_BUCKETS, _idf(bi_df, n))
-
-    _save_matrix(directory, "full", full)
-    _save_matrix(directory, "bigram", bigram)
-    # head and title postings are subsets of the full ones: stored as data arrays aligned with `full`, so one
-    # pass over the full postings scores all three (see engine.SearchEngine._combined)
-    np.save(directory / "full.head.npy", _align(full, head))
-    np.save(directory / "full.title.npy", _align(full, title))
-    terms_sorted = sorted(vocab, key=vocab.__getitem__)
-    (directory / "vocab.txt").write_text("\n".join(terms_sorted), encoding="utf-8")
-    np.save(directory / "idf.npy", idf)
-    np.save(directory / "has_symptoms.npy", has_symptoms)
-    np.save(directory / "df.npy", df.astype(np.int32))
-    tag_names = sorted(set(tags))
-    tag_code = {t: i for i, t in enumerate(tag_names)}
-    np.save(directory / "product_codes.npy", np.array([tag_code[t] for t in tags], dtype=np.int16))
-    (directory / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-    (directory / "titles.json").write_text(json.dumps(titles), encoding="utf-8")
-    (directory / "products.json").write_text(json.dumps(tag_names), encoding="utf-8")
-    (directory / "text.bin").write_bytes(bytes(blob))
-    np.save(directory / "text_offsets.npy", offsets)
-    meta = {
-        "format": FORMAT_VERSION,
-        "articles": n,
-        "terms": n_terms,
-        "bigram_buckets": BIGRAM_BUCKETS,
-        "fields": FIELDS,
-        "k1": K1,
-        "build_seconds": round(time.perf_counter() - t0, 2),
-    }
-    # meta.json last: its presence marks a complete index
-    (directory / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    log.info("search index: %s articles, %s terms in %.1f s", n, n_terms, time.perf_counter() - t0)
+    builder = SearchIndexBuilder()
+    for row in range(len(kb)):
+        builder.add(kb.article_at(row))
+    builder.finish(directory)
 
 
 def search_index_is_current(directory: Path) -> bool:
@@ -378,12 +460,21 @@ class SearchIndex:
     head_data: npt.NDArray[np.float32]  # aligned with full.data
     title_data: npt.NDArray[np.float32]  # aligned with full.data
     bigram: Postings
+    bigram_keys: npt.NDArray[np.int64]  # sorted pair keys, one per bigram column
     text_blob: npt.NDArray[np.uint8]
     text_offsets: npt.NDArray[np.int64]
     meta: dict[str, Any]
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def bigram_cols(self, pairs: list[tuple[int, int]]) -> list[int]:
+        """Bigram columns of (first column, second column) word pairs; pairs no article has are left out."""
+        if not pairs or not len(self.bigram_keys):
+            return []
+        keys = np.array([a * len(self.terms) + b for a, b in pairs], dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.bigram_keys, keys), len(self.bigram_keys) - 1)
+        return [int(p) for p in pos[self.bigram_keys[pos] == keys]]
 
     def rapid_text(self, row: int) -> tuple[str, str]:
         """(title + symptom opening, literal error lines) of one row, for rapidfuzz."""
@@ -423,6 +514,7 @@ class SearchIndex:
             head_data=_mapped(directory / "full.head.npy"),
             title_data=_mapped(directory / "full.title.npy"),
             bigram=_load_matrix(directory, "bigram"),
+            bigram_keys=np.load(directory / "bigram.keys.npy"),
             text_blob=np.asarray(np.memmap(directory / "text.bin", dtype=np.uint8, mode="r"))
             if (directory / "text.bin").stat().st_size
             else np.zeros(0, dtype=np.uint8),

@@ -119,26 +119,53 @@ def tokenize(text: str) -> list[str]:
     return words(normalise_text(text))
 
 
-def signatures(text: str) -> list[str]:
-    """Normalised error signatures found in already normalised text (see the module docstring)."""
+# Literal text each context pattern needs: checked with `in` first, so most articles skip most regexes.
+_SIG_NEEDS: tuple[tuple[str, ...], ...] = (("[",), ("event",), ("err", "code", "id no"), ("http",))
+_HEX_TOKEN = re.compile(r"0x0*([0-9a-f]{1,16})|([0-9a-f]{8})")
+_COMPILER_TOKEN = re.compile(r"[a-z]{1,3}\d{4,5}[a-z]?")
+
+
+def context_signatures(text: str) -> list[str]:
+    """The signatures of already normalised text that need the words around a number (`[008]`, `event id
+    4018`, `error 2140`, `http 404`, `stop 1e`); codes that stand alone as a token are `token_signature`'s."""
     sigs: list[str] = []
-    for pattern, prefix in _SIG_PATTERNS:
-        for m in pattern.finditer(text):
-            sigs.append(f"~{prefix}{m.group(1).lstrip('0') or '0'}")
-    for m in _HEX.finditer(text):
-        if m.group(1) is not None:
+    for (pattern, prefix), needs in zip(_SIG_PATTERNS, _SIG_NEEDS, strict=True):
+        if any(n in text for n in needs):
+            for m in pattern.finditer(text):
+                sigs.append(f"~{prefix}{m.group(1).lstrip('0') or '0'}")
+    if "stop" in text:
+        for m in _STOP_CODE.finditer(text):
             sigs.append("~x" + (m.group(1).lstrip("0") or "0"))
-        else:
-            h = m.group(2)
-            # a bare 8-digit word counts as hex only if it has both letters and digits (c0000005, 8007000e)
-            if not h.isdigit() and not h.isalpha():
-                sigs.append("~x" + h.lstrip("0"))
-    for m in _STOP_CODE.finditer(text):
-        sigs.append("~x" + (m.group(1).lstrip("0") or "0"))
-    for m in _COMPILER.finditer(text):
-        code = m.group(1)
-        if not _NOT_COMPILER.match(code):
-            sigs.append("~c" + code)
+    return sigs
+
+
+def token_signature(tok: str) -> str | None:
+    """The signature one token is by itself (a `_TOKEN` of normalised text): hex codes (`0x0000001e`,
+    `c0000005`) and compiler / linker / run-time codes (`c2248`, `lnk2001`), else None."""
+    if tok.isalpha() or (tok.isdigit() and len(tok) != 8):
+        return None
+    m = _HEX_TOKEN.fullmatch(tok)
+    if m is not None:
+        if m.group(1) is not None:
+            return "~x" + (m.group(1).lstrip("0") or "0")
+        h = m.group(2)
+        # a bare 8-digit word counts as hex only if it has both letters and digits (c0000005, 8007000e)
+        if not h.isdigit() and not h.isalpha():
+            return "~x" + h.lstrip("0")
+        return None
+    if _COMPILER_TOKEN.fullmatch(tok) and not _NOT_COMPILER.match(tok):
+        return "~c" + tok
+    return None
+
+
+def signatures(text: str) -> list[str]:
+    """Normalised error signatures found in already normalised text (see the module docstring), in order:
+    context patterns first, then codes that are tokens of their own."""
+    sigs = context_signatures(text)
+    for tok in _TOKEN.findall(text):
+        sig = token_signature(tok)
+        if sig is not None:
+            sigs.append(sig)
     return sigs
 
 
