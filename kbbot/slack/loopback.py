@@ -48,9 +48,9 @@ async def loopback_bot(
     store_url: str = "memory://",
     escalation_channel: str | None = None,
     signing_secret: str | None = None,
-    **settings: Any,
+    **more_settings: Any,
 ) -> AsyncIterator[LoopbackBot]:
-    """The bot on loopback; `settings` are further `Settings` fields (flood_limit=3, admin_users=...)."""
+    """The bot on loopback; `more_settings` are further `Settings` fields (flood_limit=3, admin_users=...)."""
     secret = signing_secret or secrets.token_hex(16)
     async with SlackStandIn(token=LOOPBACK_TOKEN, signing_secret=secret) as standin:
         settings = Settings(
@@ -60,7 +60,7 @@ async def loopback_bot(
             index=index,
             store_url=store_url,
             escalation_channel=escalation_channel,
-            **settings,
+            **more_settings,
         )
         runtime = await BotRuntime.open(settings)
         try:

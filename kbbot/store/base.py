@@ -54,9 +54,9 @@ class ThreadStore(Protocol):
         ...
 
     async def hit_rate(self, key: str, *, window_s: int) -> int:
-        """Count one hit for `key` and return the hits counted in the current `window_s`-second window
-        (this one included), across all processes sharing the store. Windows are fixed (aligned to multiples
-        of `window_s` since the epoch), which is what a flood limit needs and costs one counter per key."""
+        """Count one hit for `key` now and return how many hits `key` had in the last `window_s` seconds, this
+        one included, across all processes sharing the store. The window slides (a burst straddling a minute
+        boundary is still one burst); hits older than the window are forgotten."""
         ...
 
     async def ping(self) -> None:
@@ -66,11 +66,10 @@ class ThreadStore(Protocol):
     async def close(self) -> None: ...
 
 
-def rate_window(now: float, window_s: int) -> int:
-    """The fixed window `now` falls in (its number since the epoch); every backend counts per window."""
+def check_window(window_s: int) -> int:
     if window_s <= 0:
         raise ValueError(f"window_s must be positive, not {window_s}")
-    return int(now // window_s)
+    return window_s
 
 
 def should_write(old: ThreadState | None, new: ThreadState | None) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.store.base import DEFAULT_EVENT_TTL_S, DEFAULT_THREAD_TTL_S, rate_window, should_write
+from kbbot.store.base import DEFAULT_EVENT_TTL_S, DEFAULT_THREAD_TTL_S, check_window, should_write
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class MemoryThreadStore:
         # serialised JSON, not objects, so the memory store round-trips exactly like the others
         self._threads: dict[str, tuple[str, float]] = {}
         self._events: dict[str, float] = {}
-        self._rates: dict[str, tuple[int, int]] = {}  # key -> (window, hits in it)
+        self._rates: dict[str, deque[float]] = {}  # key -> times of its hits, oldest first
         self._lock = asyncio.Lock()
 
     def _read(self, key: ThreadKey) -> ThreadState | None:
@@ -65,14 +66,16 @@ class MemoryThreadStore:
             return True
 
     async def hit_rate(self, key: str, *, window_s: int) -> int:
-        window = rate_window(self._clock(), window_s)
+        now = self._clock()
+        since = now - check_window(window_s)
         # No await: one event loop makes this read-modify-write atomic without the lock.
-        last, hits = self._rates.get(key, (window, 0))
-        hits = hits + 1 if last == window else 1
-        self._rates[key] = (window, hits)
+        hits = self._rates.setdefault(key, deque())
+        while hits and hits[0] <= since:
+            hits.popleft()
+        hits.append(now)
         if len(self._rates) > 10_000:
-            self._rates = {k: v for k, v in self._rates.items() if v[0] == window}
-        return hits
+            self._rates = {k: v for k, v in self._rates.items() if v and v[-1] > since}
+        return len(hits)
 
     async def ping(self) -> None:
         return None

@@ -2,7 +2,7 @@
 
 The only module that imports `redis`. Thread state is a hash {version, state} under `kbbot:thread:<key>`
 with an idle expiry; compare-and-set is a Lua script (atomic on the server); event claims are
-`SET kbbot:event:<id> 1 NX EX ttl`; flood counts are `INCR kbbot:rate:<key>:<window>` with an expiry.
+`SET kbbot:event:<id> 1 NX EX ttl`; flood counts are a sorted set of hit times under `kbbot:rate:<key>`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from kbbot.store.base import (
     DEFAULT_THREAD_TTL_S,
     MAX_CAS_ATTEMPTS,
     KeyLocks,
-    rate_window,
+    check_window,
     should_write,
 )
 
@@ -106,13 +107,18 @@ class RedisThreadStore:
         return bool(claimed)
 
     async def hit_rate(self, key: str, *, window_s: int) -> int:
-        # the server's clock would be better shared, but every process's is NTP-close and a window is a minute
-        window = rate_window(time.time(), window_s)
-        rkey = f"{self._prefix}:rate:{key}:{window}"
+        # A sorted set of hit times per key. Every process's clock is NTP-close, which is plenty for a minute.
+        now = time.time()
+        rkey = f"{self._prefix}:rate:{key}"
+        member = f"{now:.6f}:{uuid.uuid4().hex[:8]}"
         try:
             async with self._client.pipeline(transaction=True) as pipe:
-                # MULTI/EXEC: the counter never exists without its expiry, even if this process dies here
-                hits, _ = await pipe.incr(rkey).expire(rkey, window_s * 2).execute()
+                # MULTI/EXEC: trimmed, counted and given its expiry in one step, even if this process dies here
+                pipe.zremrangebyscore(rkey, "-inf", now - check_window(window_s))
+                pipe.zadd(rkey, {member: now})
+                pipe.zcard(rkey)
+                pipe.expire(rkey, window_s + 1)
+                _trimmed, _added, hits, _expiry = await pipe.execute()
         except RedisError as exc:
             raise self._failed("rate count", exc) from exc
         return int(hits)

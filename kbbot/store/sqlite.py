@@ -26,7 +26,7 @@ from kbbot.store.base import (
     DEFAULT_THREAD_TTL_S,
     MAX_CAS_ATTEMPTS,
     KeyLocks,
-    rate_window,
+    check_window,
     should_write,
 )
 
@@ -54,15 +54,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
-        "0002_rates",
+        "0002_rate_hits",
         """
-        CREATE TABLE rates (
-            key        TEXT PRIMARY KEY,
-            win        INTEGER NOT NULL,
-            hits       INTEGER NOT NULL,
-            expires_at REAL NOT NULL
+        CREATE TABLE rate_hits (
+            key TEXT NOT NULL,
+            at  REAL NOT NULL
         );
-        CREATE INDEX rates_expires_at ON rates (expires_at);
+        CREATE INDEX rate_hits_key_at ON rate_hits (key, at);
+        CREATE INDEX rate_hits_at ON rate_hits (at);
         """,
     ),
 )
@@ -192,7 +191,8 @@ class SqliteThreadStore:
                 now = self._clock()
                 conn.execute("DELETE FROM threads WHERE expires_at <= ?", (now,))
                 conn.execute("DELETE FROM events WHERE expires_at <= ?", (now,))
-                conn.execute("DELETE FROM rates WHERE expires_at <= ?", (now,))
+                # a flood window is a minute or so; a day covers any window anyone configures
+                conn.execute("DELETE FROM rate_hits WHERE at <= ?", (now - 86_400,))
             conn.execute("COMMIT")
             return won
         except BaseException:
@@ -236,19 +236,20 @@ class SqliteThreadStore:
         return await self._call(claim)
 
     async def hit_rate(self, key: str, *, window_s: int) -> int:
+        since_s = check_window(window_s)
+
         def count(conn: sqlite3.Connection) -> int:
             now = self._clock()
-            window = rate_window(now, window_s)
-            # one statement, so atomic across processes: a new window restarts the count at 1
-            row = conn.execute(
-                "INSERT INTO rates (key, win, hits, expires_at) VALUES (?, ?, 1, ?) "
-                "ON CONFLICT (key) DO UPDATE SET "
-                "hits = CASE WHEN rates.win = excluded.win THEN rates.hits + 1 ELSE 1 END, "
-                "win = excluded.win, expires_at = excluded.expires_at "
-                "RETURNING hits",
-                (key, window, now + 2 * window_s),
-            ).fetchone()
-            return int(row[0])
+            conn.execute("BEGIN IMMEDIATE")  # other processes' hits wait: the count is exact
+            try:
+                conn.execute("DELETE FROM rate_hits WHERE key = ? AND at <= ?", (key, now - since_s))
+                conn.execute("INSERT INTO rate_hits (key, at) VALUES (?, ?)", (key, now))
+                (hits,) = conn.execute("SELECT COUNT(*) FROM rate_hits WHERE key = ?", (key,)).fetchone()
+                conn.execute("COMMIT")
+                return int(hits)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
         return await self._call(count)
 
