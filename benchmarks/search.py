@@ -33,6 +33,9 @@ from kbbot.search.text import normalise_text, tokenize, words
 
 DEFAULT_INDEX = Path("/work/index-full")
 DEFAULT_QUERIES = Path("/work/shared/eval/dev-queries.jsonl")
+MAX_OOD_ANSWERED = 0.10
+MAX_WRONG_SHARE = 0.10
+TIE_FEATURES = ("gap3", "fuzz_margin")
 MODEL_PATH = Path(__file__).resolve().parent.parent / "kbbot" / "data" / "search_model.yaml"
 
 
@@ -180,7 +183,7 @@ def fit(
     questions, _ = read_questions(queries)
     data: list[tuple[Any, Ranked | None, int]] = []
     for q in questions:
-        ranked = engine.rank(q.query, shortlist=100)
+        ranked = engine.rank(q.query)  # the pool the engine re-ranks at run time, so CV figures are honest
         right = -1
         if ranked is not None and q.expected is not None:
             ids = [engine.index.ids[int(r)] for r in ranked.rows]
@@ -239,16 +242,16 @@ def fit(
         cw, cb = fit_logistic(x[tr], y[tr], sample_weight=sw[tr])
         p_oof[~tr] = 1 / (1 + np.exp(-(x[~tr] @ cw + cb)))
     cw, cb = fit_logistic(x, y, sample_weight=sw)
-    best = (-1e9, 0.5)
+    # The product's rule, out of fold: answer as many answerable questions rightly as possible, while at most
+    # one confident answer in ten is wrong (in-domain) and at most one unanswerable question in ten is answered
+    best = (-1e9, 0.95)
     for t in np.arange(0.2, 0.96, 0.01):
         ans = p_oof >= t
         right = int(np.sum(ans & indomain & (y == 1)))
-        wrong = int(np.sum(ans & (y == 0)))
+        wrong = int(np.sum(ans & indomain & (y == 0)))
         ood_rate = float(np.mean(ans[ood])) if ood.any() else 0.0
-        # a wrong confident answer costs twice what a missed one does; the OOD cap is the product target
-        utility = right - 2 * wrong - (1000 if ood_rate > 0.10 else 0)
-        if utility > best[0]:
-            best = (utility, float(t))
+        if ood_rate <= MAX_OOD_ANSWERED and wrong <= MAX_WRONG_SHARE * max(right + wrong, 1) and right > best[0]:
+            best = (right, float(t))
     t_answer = best[1]
     print("OOD out-of-fold confidences: " + " ".join(f"{v:.2f}" for v in sorted(p_oof[ood], reverse=True)))
     for t in (0.4, 0.5, 0.6, 0.7, 0.8):
@@ -265,11 +268,15 @@ def fit(
         if r is not None and 0 <= right < 3:
             y3[i] = 1.0
     p3_oof = np.zeros(len(data))
+    # "is it among the first three" does not depend on how #1 compares with #2 and #3: the tie features are
+    # left out of this model (held at zero, so their weights stay zero)
+    x3 = x.copy()
+    x3[:, [CONFIDENCE_FEATURES.index(n) for n in TIE_FEATURES]] = 0.0
     for f in range(folds):
         tr = fold != f
-        w3, b3 = fit_logistic(x[tr], y3[tr], sample_weight=sw[tr])
-        p3_oof[~tr] = 1 / (1 + np.exp(-(x[~tr] @ w3 + b3)))
-    w3, b3 = fit_logistic(x, y3, sample_weight=sw)
+        w3, b3 = fit_logistic(x3[tr], y3[tr], sample_weight=sw[tr])
+        p3_oof[~tr] = 1 / (1 + np.exp(-(x3[~tr] @ w3 + b3)))
+    w3, b3 = fit_logistic(x3, y3, sample_weight=sw)
     # the share of answerable questions offered a short list holding the answer, minus the share of
     # unanswerable ones offered a short list at all: both rates count alike
     best3 = (-1e9, 0.3)

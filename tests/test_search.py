@@ -266,3 +266,41 @@ def test_lexicon_products_and_abbreviations() -> None:
     assert {"microsoft", "mail", "deliv"} & terms
     assert lex.product_tag("Microsoft Exchange Server") == "exchange"
     assert lex.product_tag("nt4") == "winnt"
+
+
+def test_token_signatures_agree_with_the_text_patterns() -> None:
+    """The index finds stand-alone codes token by token; a query finds them in running text: same result."""
+    from kbbot.search.text import _TOKEN, context_signatures, token_signature
+
+    text = normalise_text("STOP 0x0000001E in c0000005, then LNK2001 and R6915; see Q102087, win95 12345678 [008]")
+    by_token = {s for t in _TOKEN.findall(text) if (s := token_signature(t))}
+    assert by_token | set(context_signatures(text)) == set(signatures(text))
+    assert {"~x1e", "~xc0000005", "~clnk2001", "~cr6915", "~b8"} <= set(signatures(text))
+    assert token_signature("q102087") is None and token_signature("12345678") is None
+
+
+def test_builder_writes_what_the_engine_reads(kb: KnowledgeBase, tmp_path: Path) -> None:
+    from kbbot.search.index import SearchIndexBuilder
+
+    builder = SearchIndexBuilder()
+    for article in kb.iter_articles():
+        builder.add(article)
+    builder.finish(tmp_path / "built")
+    index = SearchIndex.load(tmp_path / "built")
+    assert len(index) == len(kb) and search_index_is_current(tmp_path / "built")
+    # word pairs are exact: a pair of the title is found, the same words reversed are not
+    col = index.vocab
+    assert index.bigram_cols([(col["mailbag"], col["contention"])])
+    assert not index.bigram_cols([(col["contention"], col["mailbag"])])
+    empty = SearchIndexBuilder()
+    empty.finish(tmp_path / "empty")
+    assert SearchEngine(index=SearchIndex.load(tmp_path / "empty")).search("mail").band == "none"
+
+
+def test_multi_word_synonyms_are_searched_as_pairs() -> None:
+    lex = Lexicon.load()
+    _, syn = lex.expand(["app", "crashes"])
+    phrases = {p for e in syn for p in e.phrases}
+    assert ("access", "violation") in phrases
+    # never as loose words: "access" alone would match every article about access rights
+    assert "access" not in {t for e in syn for t in e.terms}

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 MAX_QUERY_TERMS = 40
 MAX_SIGNATURES = 12
 SHORTLIST = 12
+# articles re-ranked with rapidfuzz: more than the short list, so a right article just below it can climb in
+RERANK_POOL = 20
+# above this many matched postings the pool's features are found by binary search, not by a scan
+POOL_SCAN_POSTINGS = 30_000
 MAX_LIMIT = 100
 # rapidfuzz compares at most this much of the query: a pasted log's first lines carry the message
 FUZZ_QUERY_CHARS = 400
@@ -53,12 +57,20 @@ FUZZ_QUERY_CHARS = 400
 FUZZ_HEAD_CHARS = 600
 ABBREVIATION_WEIGHT = 0.5
 SYNONYM_WEIGHT = 0.2
+SYNONYM_PAIR_WEIGHT = 0.3
 TYPO_WEIGHT = 0.7
 VERSION_WEIGHT = 0.5
 # An added word found in more than ~1 article in 8 barely moves a ranking but costs as many postings as the
 # whole rest of the query: expansions (abbreviations, synonyms, versions) below this idf are left out.
 EXPANSION_MIN_IDF = 2.0
 MATCHED_ERROR_HITS = 3
+# hits whose VECTOR_FEATURES `search` works out: the confidence model reads the first, the cards' matched
+# error lines the first MATCHED_ERROR_HITS
+FEATURE_HITS = MATCHED_ERROR_HITS
+# a pasted message (not a bare code) that two of the first three print alike, scored within this many logits
+# of each other, is a tie: offer the short list instead of answering
+TIE_MIN_MESSAGE = 20
+TIE_MARGIN = 1.0
 # idf assumed for a word the KB has never seen: it counts against coverage (an out-of-domain question is
 # mostly such words) without letting one typo sink a good match
 UNKNOWN_IDF = 6.0
@@ -80,6 +92,7 @@ class QueryPlan:
     idf_mass: list[float] = field(default_factory=list)  # idf x weight of typed terms, 0 for expansions (qmass)
     sig_cols: list[int] = field(default_factory=list)
     bigram_cols: list[int] = field(default_factory=list)
+    bigram_weights: list[float] = field(default_factory=list)
     products: frozenset[str] = frozenset()
     qmass: float = 0.0  # sum of idf x weight over what the person typed (unknown words included)
     known: float = 0.0  # share of typed words the KB knows
@@ -98,7 +111,7 @@ class Ranked:
 
     rows: npt.NDArray[np.int64]
     scores: npt.NDArray[np.float64]
-    features: npt.NDArray[np.float64]  # rows x FEATURES
+    features: npt.NDArray[np.float64]  # rows x FEATURES (see `SearchEngine.rank` on all_features)
     plan: QueryPlan
 
 
@@ -123,7 +136,7 @@ def _top_k(score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_], k: in
         return np.zeros(0, dtype=np.int64)
     best = float(score.max())
     if np.isfinite(best):
-        for margin in (4.0, 10.0):
+        for margin in (3.0, 6.0, 10.0, 15.0, 25.0, 40.0):
             cand = np.flatnonzero(score >= best - margin)
             cand = cand[reached[cand]]
             if len(cand) >= k:
@@ -270,6 +283,19 @@ class SearchEngine:
         seq = [vocab.get(t) for t in typed]
         pairs = [(a, b) for a, b in itertools.pairwise(seq) if a is not None and b is not None]
         plan.bigram_cols = self.index.bigram_cols(list(dict.fromkeys(pairs))[: MAX_QUERY_TERMS * 2])
+        plan.bigram_weights = [1.0] * len(plan.bigram_cols)
+        # multi-word synonyms ("crash" -> "access violation", "page fault") as word pairs at synonym weight
+        syn_pairs: list[tuple[int, int]] = []
+        for exp in syn:
+            for phrase in exp.phrases:
+                cols = [vocab.get(t) for t in phrase]
+                syn_pairs.extend((a, b) for a, b in itertools.pairwise(cols) if a is not None and b is not None)
+        if syn_pairs:
+            have = set(plan.bigram_cols)
+            extra = [c for c in self.index.bigram_cols(list(dict.fromkeys(syn_pairs))) if c not in have]
+            extra = extra[:MAX_QUERY_TERMS]
+            plan.bigram_cols += extra
+            plan.bigram_weights += [SYNONYM_PAIR_WEIGHT] * len(extra)
         return plan
 
     # ---------------------------------------------------------------- scoring
@@ -315,7 +341,7 @@ class SearchEngine:
             for col in plan.sig_cols:
                 hit = ix.full.indices[ix.full.indptr[col] : ix.full.indptr[col + 1]]
                 score[hit] += w["sig"] / len(plan.signatures)
-        b_rows, b_vals, _ = ix.bigram.gather(plan.bigram_cols, [1.0 / qmass] * len(plan.bigram_cols))
+        b_rows, b_vals, _ = ix.bigram.gather(plan.bigram_cols, [w / qmass for w in plan.bigram_weights])
         if len(b_rows) and w["bigram"]:
             # a few hundred postings: scattering them beats a pass over every article
             np.add.at(score, b_rows, w["bigram"] * b_vals)
@@ -353,11 +379,7 @@ class SearchEngine:
         slot_of = np.full(self._n, -1, dtype=np.int32)
         slot_of[top] = np.arange(k, dtype=np.int32)
         if len(matched.rows):
-            where = slot_of[matched.rows]
-            hit = np.flatnonzero(where >= 0)
-            term = np.searchsorted(matched.offsets, hit, side="right") - 1
-            at = matched.starts[term] + (hit - matched.offsets[term])
-            r = where[hit]
+            term, at, r = self._pool_postings(top, slot_of, matched)
             qw = np.asarray(plan.weights, dtype=np.float64)[term] / qmass
             idf = ix.idf[np.asarray(plan.cols, dtype=np.int64)[term]].astype(np.float64)
             head = ix.head_data[at]
@@ -381,6 +403,39 @@ class SearchEngine:
         out[:, 9] = ix.has_symptoms[top]
         return out
 
+    def _pool_postings(
+        self, top: npt.NDArray[np.int64], slot_of: npt.NDArray[np.int32], matched: _Matched
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(term, position in the full postings, pool slot) of every matched posting of a pool article.
+
+        A query's postings can run to hundreds of thousands (a pasted log): then each term's sorted run is
+        binary-searched for the pool's few rows rather than scanned, so the pool costs no second pass over
+        everything stage 1 touched."""
+        n_terms = len(matched.offsets) - 1
+        if len(matched.rows) <= POOL_SCAN_POSTINGS:
+            where = slot_of[matched.rows]
+            hit = np.flatnonzero(where >= 0)
+            term = np.searchsorted(matched.offsets, hit, side="right") - 1
+            return term, matched.starts[term] + (hit - matched.offsets[term]), where[hit].astype(np.int64)
+        pool = np.sort(top)
+        terms, ats, slots = [], [], []
+        for j in range(n_terms):
+            seg = matched.rows[matched.offsets[j] : matched.offsets[j + 1]]
+            if not len(seg):
+                continue
+            pos = np.searchsorted(seg, pool)
+            pos[pos == len(seg)] = 0
+            found = seg[pos] == pool
+            if found.any():
+                pos = pos[found]
+                terms.append(np.full(len(pos), j, dtype=np.int64))
+                ats.append(matched.starts[j] + pos)
+                slots.append(slot_of[pool[found]].astype(np.int64))
+        if not terms:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return np.concatenate(terms), np.concatenate(ats), np.concatenate(slots)
+
     def _shortlist_features(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         out = np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
         q = plan.text
@@ -395,27 +450,35 @@ class SearchEngine:
         return out
 
     def rank(
-        self, query: str, *, context: SearchContext | None = None, shortlist: int = SHORTLIST
+        self,
+        query: str,
+        *,
+        context: SearchContext | None = None,
+        shortlist: int = SHORTLIST,
+        all_features: bool = True,
     ) -> Ranked | None:
-        """The re-ranked short list for a query (None when the query has no searchable words)."""
+        """The re-ranked pool for a query, best first (None when the query has no searchable words).
+
+        The ranking itself needs only the stage-1 score and the rapidfuzz features; the per-article
+        VECTOR_FEATURES are for the confidence model, the matched error lines, fitting and `explain`. With
+        `all_features=False` (what `search` uses) they are worked out for the first few hits only and left
+        zero for the rest, which spares a pass over every posting the query matched."""
         plan = self.analyse(query)
         if plan.empty:
             return None
         score, reached, matched = self._candidates(plan, context)
         # articles no query term reaches are not candidates, whatever the priors say
-        top = _top_k(score, reached, min(shortlist, self._n))
+        top = _top_k(score, reached, min(max(shortlist, RERANK_POOL), self._n))
         if len(top) == 0:
             return None
-        vec = self.row_features(plan, top, matched)
         short = self._shortlist_features(plan, top)
         final = score[top] + short @ self._w_short
         order = np.argsort(-final, kind="stable")
-        return Ranked(
-            rows=top[order],
-            scores=final[order],
-            features=np.hstack([vec, short])[order],
-            plan=plan,
-        )
+        rows = top[order]
+        vec = np.zeros((len(rows), len(VECTOR_FEATURES)), dtype=np.float64)
+        n_vec = len(rows) if all_features else min(len(rows), FEATURE_HITS)
+        vec[:n_vec] = self.row_features(plan, rows[:n_vec], matched)
+        return Ranked(rows=rows, scores=final[order], features=np.hstack([vec, short[order]]), plan=plan)
 
     def _apply_context(
         self, context: SearchContext, score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_]
@@ -446,6 +509,8 @@ class SearchEngine:
         top = ranked.features[0]
         names = VECTOR_FEATURES + SHORTLIST_FEATURES
         f = dict(zip(names, top, strict=True))
+        short = ranked.features[:, len(VECTOR_FEATURES) :]
+        fuzz_best = short.max(axis=1) if short.shape[1] else np.zeros(len(s))
         return np.array(
             [
                 float(p[0]),
@@ -458,6 +523,8 @@ class SearchEngine:
                 self._missing_rarest(ranked.plan, int(ranked.rows[0])) / UNKNOWN_MISS_IDF,
                 1.0 if ranked.plan.unknown else 0.0,
                 math.log1p(len(ranked.plan.typed_cols)),
+                float(s[0] - s[2]) if len(s) > 2 else 5.0,
+                fuzz_best[0] - float(fuzz_best[1:].max()) if len(s) > 1 else 0.5,
             ],
             dtype=np.float64,
         )
@@ -485,7 +552,7 @@ class SearchEngine:
         if direct is not None:
             return SearchResult(query=query, hits=(direct,)[:limit], band="answer", confidence=1.0)
         try:
-            ranked = self.rank(query, context=context, shortlist=max(SHORTLIST, limit))
+            ranked = self.rank(query, context=context, shortlist=max(SHORTLIST, limit), all_features=False)
         except Exception:  # a search must never take the bot down; log it and say "no match"
             log.exception("search failed for a %s-character query", len(query or ""))
             ranked = None
@@ -510,7 +577,27 @@ class SearchEngine:
         else:
             band = "none"
         hits = tuple(self._hit(ranked, i) for i in range(min(limit, len(ranked.rows))))
+        if band == "answer" and self._error_tie(ranked, hits):
+            band = "shortlist"
         return SearchResult(query=query, hits=hits, band=band, confidence=conf)
+
+    def _error_tie(self, ranked: Ranked, hits: tuple[SearchHit, ...]) -> bool:
+        """Whether the pasted error text is printed, word for word, by the first hit and by another of the first
+        three scoring about as well: several articles share the message (one per product or version), and no
+        ranker can tell which the person has, so the bot offers them and lets the person pick."""
+        first = hits[0].matched_error if hits else None
+        if not first or len(first) < TIE_MIN_MESSAGE:
+            return False
+        key = " ".join(_TOKEN.findall(normalise_text(first)))
+        for i in range(1, min(MATCHED_ERROR_HITS, len(hits))):
+            other = hits[i].matched_error
+            if (
+                other
+                and ranked.scores[0] - ranked.scores[i] <= TIE_MARGIN
+                and " ".join(_TOKEN.findall(normalise_text(other))) == key
+            ):
+                return True
+        return False
 
     def _by_number(self, query: str, context: SearchContext | None) -> SearchHit | None:
         """A question that is just an article number ("Q163243", "kb 163243") is a lookup, not a search."""

@@ -25,6 +25,9 @@ def _raw_tokens(text: str) -> list[str]:
 class Expansion:
     terms: tuple[str, ...]  # index terms (already stemmed) to add
     source: str  # the word or phrase of the query that triggered it
+    # multi-word members of a synonym group ("access violation"), each as its index terms: searched as word
+    # pairs, never as loose words
+    phrases: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,8 @@ class Lexicon:
     abbreviations: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     # phrase of raw tokens -> index terms of the other members of its synonym group
     synonyms: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # phrase of raw tokens -> multi-word members of its synonym groups (index terms of each)
+    synonym_phrases: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     # phrase of raw tokens -> product tags it names
     product_aliases: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     product_names: dict[str, str] = field(default_factory=dict)  # tag -> display name
@@ -54,16 +59,19 @@ class Lexicon:
             if phrase and len(phrase) <= MAX_PHRASE:
                 abbreviations[phrase] = tuple(words(normalise_text(str(expansion))))
         synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
+        phrases: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
         for group in (read("synonyms.yaml") or {}).get("groups", []):
             members = [(tuple(_raw_tokens(str(m))), tuple(words(normalise_text(str(m))))) for m in group]
             # a multi-word member triggers the group but is not added word by word: "general protection
             # fault" as three loose words would match any article about pages, faults or generals
             single = {terms[0] for _, terms in members if len(terms) == 1}
+            multi = {terms for _, terms in members if len(terms) > 1}
             for phrase, own in members:
                 if not phrase or len(phrase) > MAX_PHRASE:
                     continue
                 others = single - set(own)
                 synonyms[phrase] = tuple(sorted(others | set(synonyms.get(phrase, ()))))
+                phrases[phrase] = tuple(sorted((multi - {own}) | set(phrases.get(phrase, ()))))
         aliases: dict[tuple[str, ...], frozenset[str]] = {}
         names: dict[str, str] = {}
         for tag, spec in (read("products.yaml") or {}).items():
@@ -73,7 +81,13 @@ class Lexicon:
                 phrase = tuple(_raw_tokens(str(alias)))
                 if phrase and len(phrase) <= MAX_PHRASE:
                     aliases[phrase] = aliases.get(phrase, frozenset()) | {str(tag)}
-        return cls(abbreviations=abbreviations, synonyms=synonyms, product_aliases=aliases, product_names=names)
+        return cls(
+            abbreviations=abbreviations,
+            synonyms=synonyms,
+            synonym_phrases=phrases,
+            product_aliases=aliases,
+            product_names=names,
+        )
 
     def _phrases(self, raw: list[str]) -> list[tuple[str, ...]]:
         return [tuple(raw[i : i + n]) for n in range(1, MAX_PHRASE + 1) for i in range(len(raw) - n + 1)]
@@ -88,7 +102,8 @@ class Lexicon:
             if phrase in self.abbreviations:
                 abbr.append(Expansion(self.abbreviations[phrase], " ".join(phrase)))
             if phrase in self.synonyms:
-                syn.append(Expansion(self.synonyms[phrase], " ".join(phrase)))
+                multi = self.synonym_phrases.get(phrase, ())
+                syn.append(Expansion(self.synonyms[phrase], " ".join(phrase), multi))
         return abbr, syn
 
     def products_in(self, raw: list[str]) -> frozenset[str]:

@@ -54,6 +54,8 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     # evaluation's long in-domain questions from short off-topic ones, which is why a matched error code
     # overrides "none" in the engine (short pasted codes are legitimate questions)
     "length",
+    "gap3",  # score of #1 minus #3: one clear winner, or a cluster of near-equals (the same error text)
+    "fuzz_margin",  # the top hit's rapidfuzz agreement minus the best of the rest of the short list
 )
 
 _DEFAULT_RANK = {
@@ -81,6 +83,8 @@ _DEFAULT_CONF = {
     "missing": -1.0,
     "unknown": -1.0,
     "length": 0.0,
+    "gap3": 0.0,
+    "fuzz_margin": 0.0,
 }
 
 
