@@ -49,7 +49,7 @@ SHORTLIST = 12
 # articles re-ranked with rapidfuzz: more than the short list, so a right article just below it can climb in
 RERANK_POOL = 20
 # above this many matched postings the pool's features are found by binary search, not by a scan
-POOL_SCAN_POSTINGS = 30_000
+POOL_SCAN_POSTINGS = 10_000
 MAX_LIMIT = 100
 # rapidfuzz compares at most this much of the query: a pasted log's first lines carry the message
 FUZZ_QUERY_CHARS = 400
@@ -126,6 +126,11 @@ class _Matched:
     bigram_vals: npt.NDArray[np.float32]
 
 
+# Widening windows below the best score: a strong match can stand 30 logits above the next twenty articles, and
+# a window that takes in most of the KB costs the full partial sort the windows are there to avoid.
+_TOP_K_MARGINS = (3.0, 6.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0)
+
+
 def _top_k(score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
     """Indices of the k best finite scores among reached articles (any order).
 
@@ -136,7 +141,7 @@ def _top_k(score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_], k: in
         return np.zeros(0, dtype=np.int64)
     best = float(score.max())
     if np.isfinite(best):
-        for margin in (3.0, 6.0, 10.0, 15.0, 25.0, 40.0):
+        for margin in _TOP_K_MARGINS:
             cand = np.flatnonzero(score >= best - margin)
             cand = cand[reached[cand]]
             if len(cand) >= k:
@@ -280,9 +285,17 @@ class SearchEngine:
         plan.weights = [w for w, _ in terms.values()]
         plan.idf_mass = [m for _, m in terms.values()]
         plan.qmass = sum(plan.idf_mass) + unknown_mass
-        seq = [vocab.get(t) for t in typed]
-        pairs = [(a, b) for a, b in itertools.pairwise(seq) if a is not None and b is not None]
-        plan.bigram_cols = self.index.bigram_cols(list(dict.fromkeys(pairs))[: MAX_QUERY_TERMS * 2])
+        # the first distinct pairs of known words, in order (a pasted log repeats itself; stop early)
+        pairs: dict[tuple[int, int], None] = {}
+        prev: int | None = None
+        for t in typed:
+            col = vocab.get(t)
+            if prev is not None and col is not None:
+                pairs[(prev, col)] = None
+                if len(pairs) >= MAX_QUERY_TERMS * 2:
+                    break
+            prev = col
+        plan.bigram_cols = self.index.bigram_cols(list(pairs))
         plan.bigram_weights = [1.0] * len(plan.bigram_cols)
         # multi-word synonyms ("crash" -> "access violation", "page fault") as word pairs at synonym weight
         syn_pairs: list[tuple[int, int]] = []
@@ -418,36 +431,36 @@ class SearchEngine:
             term = np.searchsorted(matched.offsets, hit, side="right") - 1
             return term, matched.starts[term] + (hit - matched.offsets[term]), where[hit].astype(np.int64)
         pool = np.sort(top)
-        terms, ats, slots = [], [], []
-        for j in range(n_terms):
-            seg = matched.rows[matched.offsets[j] : matched.offsets[j + 1]]
-            if not len(seg):
-                continue
-            pos = np.searchsorted(seg, pool)
-            pos[pos == len(seg)] = 0
-            found = seg[pos] == pool
-            if found.any():
-                pos = pos[found]
-                terms.append(np.full(len(pos), j, dtype=np.int64))
-                ats.append(matched.starts[j] + pos)
-                slots.append(slot_of[pool[found]].astype(np.int64))
-        if not terms:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
-        return np.concatenate(terms), np.concatenate(ats), np.concatenate(slots)
+        rows = matched.rows
+        begin = matched.offsets[:-1]
+        lens = matched.offsets[1:] - begin
+        # one binary search per term (its postings are sorted by row), the rest on a terms x pool table
+        pos = np.array(
+            [np.searchsorted(rows[b : b + n], pool) for b, n in zip(begin.tolist(), lens.tolist(), strict=True)],
+            dtype=np.int64,
+        ).reshape(n_terms, len(pool))
+        inside = pos < lens[:, None]
+        at_rows = begin[:, None] + np.minimum(pos, np.maximum(lens - 1, 0)[:, None])
+        found = inside & (rows[np.minimum(at_rows, max(len(rows) - 1, 0))] == pool[None, :])
+        term, col = np.nonzero(found)
+        return (
+            term.astype(np.int64),
+            matched.starts[term] + pos[term, col],
+            slot_of[pool[col]].astype(np.int64),
+        )
 
     def _shortlist_features(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        out = np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
         q = plan.text
         if not q:
-            return out
-        for i, row in enumerate(rows):
-            head, _ = self.index.rapid_text(int(row))
-            head_l = head[:FUZZ_HEAD_CHARS].lower()
+            return np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
+        ratio = fuzz.token_set_ratio
+        rapid_text = self.index.rapid_text
+        values: list[tuple[float, float]] = []
+        for row in rows.tolist():
+            head_l = rapid_text(row)[0][:FUZZ_HEAD_CHARS].lower()
             title = head_l.split("\n", 1)[0]
-            out[i, 0] = fuzz.token_set_ratio(q, title) / 100.0
-            out[i, 1] = fuzz.token_set_ratio(q, head_l) / 100.0
-        return out
+            values.append((ratio(q, title), ratio(q, head_l)))
+        return np.array(values, dtype=np.float64).reshape(len(rows), 2) / 100.0
 
     def rank(
         self,

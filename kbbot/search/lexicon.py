@@ -41,6 +41,12 @@ class Lexicon:
     # phrase of raw tokens -> product tags it names
     product_aliases: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     product_names: dict[str, str] = field(default_factory=dict)  # tag -> display name
+    # first tokens of the phrases of two or more tokens: only there can a longer phrase start
+    multi_first: frozenset[str] = field(init=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        keys = [*self.abbreviations, *self.synonyms, *self.product_aliases]
+        object.__setattr__(self, "multi_first", frozenset(k[0] for k in keys if len(k) > 1))
 
     @classmethod
     def load(cls, directory: Path | None = None) -> Lexicon:
@@ -90,7 +96,13 @@ class Lexicon:
         )
 
     def _phrases(self, raw: list[str]) -> list[tuple[str, ...]]:
-        return [tuple(raw[i : i + n]) for n in range(1, MAX_PHRASE + 1) for i in range(len(raw) - n + 1)]
+        """The query's phrases that could be keys: every token, and longer runs where some key starts."""
+        out = [(t,) for t in raw]
+        first = self.multi_first
+        for i, t in enumerate(raw):
+            if t in first:
+                out.extend(tuple(raw[i : i + n]) for n in range(2, MAX_PHRASE + 1) if i + n <= len(raw))
+        return out
 
     def expand(self, raw: list[str]) -> tuple[list[Expansion], list[Expansion]]:
         """(abbreviation expansions, synonym expansions) triggered by a query's raw tokens."""

@@ -122,6 +122,8 @@ def tokenize(text: str) -> list[str]:
 # Literal text each context pattern needs: checked with `in` first, so most articles skip most regexes.
 _SIG_NEEDS: tuple[tuple[str, ...], ...] = (("[",), ("event",), ("err", "code", "id no"), ("http",))
 _HEX_TOKEN = re.compile(r"0x0*([0-9a-f]{1,16})|([0-9a-f]{8})")
+# the tokens `token_signature` can accept are runs of letters and digits holding a digit: only those are tried
+_CODE_CANDIDATE = re.compile(r"[a-z0-9]*\d[a-z0-9]*")
 _COMPILER_TOKEN = re.compile(r"[a-z]{1,3}\d{4,5}[a-z]?")
 
 
@@ -162,7 +164,7 @@ def signatures(text: str) -> list[str]:
     """Normalised error signatures found in already normalised text (see the module docstring), in order:
     context patterns first, then codes that are tokens of their own."""
     sigs = context_signatures(text)
-    for tok in _TOKEN.findall(text):
+    for tok in _CODE_CANDIDATE.findall(text):
         sig = token_signature(tok)
         if sig is not None:
             sigs.append(sig)
