@@ -97,7 +97,7 @@ class Lexicon:
 
     def _phrases(self, raw: list[str]) -> list[tuple[str, ...]]:
         """The query's phrases that could be keys: every token, and longer runs where some key starts."""
-        out = [(t,) for t in raw]
+        out: list[tuple[str, ...]] = [(t,) for t in raw]
         first = self.multi_first
         for i, t in enumerate(raw):
             if t in first:
