@@ -304,3 +304,56 @@ def test_multi_word_synonyms_are_searched_as_pairs() -> None:
     assert ("access", "violation") in phrases
     # never as loose words: "access" alone would match every article about access rights
     assert "access" not in {t for e in syn for t in e.terms}
+
+
+def _tie_article(qid: str, product: str, tag: str, extra: str) -> str:
+    return f"""DOCUMENT:{qid}  10-NOV-1999  [{tag}]
+TITLE   :Err Msg: Your Current Password Is About to Expire in 0 Days
+PRODUCT :{product}
+PROD/VER:WINDOWS:5.5
+OPER/SYS:
+KEYWORDS:
+
+======================================================================
+
+SYMPTOMS
+========
+
+When you log on, you may receive the following error message:
+
+   Your current password is about to expire in 0 days.
+
+{extra}
+
+CAUSE
+=====
+
+The password age is computed from the server clock.
+"""
+
+
+def test_same_pasted_message_in_several_articles_is_a_short_list(tmp_path: Path) -> None:
+    """Two articles print the same message: no ranker can tell which one the person has, so the bot offers
+    both (band "shortlist") rather than answering confidently with either."""
+    from kbbot.indexer import run_index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(_tie_article("Q190433", "Microsoft Exchange", "exchange", "This happens in OWA."))
+    (src / "b.txt").write_text(_tie_article("Q236909", "Microsoft Exchange", "exchange", "It happens after SP1."))
+    for i in range(4):  # unrelated articles, so the pair is not the whole KB
+        text = _tie_article(f"Q10000{i}", "Microsoft Mail", "msmail", "Seen on the post office.")
+        text = text.replace("Your current password is about to expire in 0 days.", f"Mailbag {i} is locked.")
+        (src / f"c{i}.txt").write_text(text.replace("Current Password Is About to Expire in 0 Days", "Locked"))
+    run_index([str(src)], tmp_path / "index", progress=False)
+    kb = KnowledgeBase.open(tmp_path / "index")
+    try:
+        engine = SearchEngine.load(tmp_path / "index", kb)
+        query = "Your current password is about to expire in 0 days"
+        result = engine.search(query)
+        assert {h.id for h in result.hits[:2]} == {"Q190433", "Q236909"}
+        assert result.band == "shortlist", result.to_json()
+        ranked = engine.rank(query, all_features=False)
+        assert ranked is not None and engine._error_tie(ranked, result.hits)
+    finally:
+        kb.close()

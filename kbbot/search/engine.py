@@ -3,16 +3,19 @@
 Three stages, each bounded so a 40,000-character paste costs about what a one-liner does:
 
 1. query analysis: Slack markup and junk removed, words stemmed, error signatures normalised, abbreviations,
-   synonyms and version numbers added at low weight (data from kbbot/data/*.yaml), words the KB has never
+   synonyms and version numbers added at low weight (data from kbbot/data/*.yaml; multi-word synonyms such as
+   "access violation" as word pairs, never as loose words), words the KB has never
    seen mapped to a frequent vocabulary word one typo away (rapidfuzz OSA distance), at most MAX_QUERY_TERMS
    distinct terms kept, rarest first;
 2. candidate scoring over the whole KB with sparse postings: BM25F, title+symptom BM25, title BM25, word
    pairs, idf-weighted coverage, error-signature coverage, a troubleshooting-article prior and product
    agreement, combined linearly; the first five are folded into one value per posting at load, so this is a
    single numpy bincount, the cost of plain BM25;
-3. the short list (SHORTLIST articles) re-ranked with rapidfuzz agreement of the query with the title and the
-   title + symptom opening; a softmax over the final scores and a logistic model over a handful of per-query
-   features (kbbot/search/model.py) give the confidence and the band.
+3. the best RERANK_POOL articles re-ranked with rapidfuzz agreement of the query with the title and the
+   title + symptom opening; over the first SHORTLIST of them, a softmax over the final scores and a logistic
+   model over a handful of per-query features (kbbot/search/model.py) give the confidence and the band. A
+   pasted message that several of the first three print word for word, at about the same score, is a tie:
+   the band is "shortlist" (offer them, or ask for the product), never a confident pick.
 """
 
 from __future__ import annotations
