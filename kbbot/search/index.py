@@ -169,7 +169,9 @@ class SearchIndexBuilder:
         return col
 
     def _new_raw(self, toks: list[str]) -> None:
-        for tok in set(toks).difference(self._raw):
+        for tok in dict.fromkeys(toks):  # first-seen order, so a build is byte-for-byte reproducible
+            if tok in self._raw:
+                continue
             self._raw[tok] = len(self._raw_col)
             term = words(tok)  # the tokenizer's own rules (stop words, one-letter tokens, stemming)
             self._raw_col.append(self._col(term[0]) if term else -1)
@@ -206,7 +208,7 @@ class SearchIndexBuilder:
             ids = self._raw_ids(part)
             self._tokens[name].extend(ids)
             self._counts[name].append(len(ids))
-        for sig in set(context_signatures(norm)):
+        for sig in dict.fromkeys(context_signatures(norm)):
             self._extra(row, self._col(sig), 1)
         versions: set[int] = set()
         for raw in article.versions:
