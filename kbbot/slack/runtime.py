@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -157,6 +157,7 @@ class BotRuntime:
     conversation: CurrentConversation
     intents: IntentSet
     escalation_target: str
+    owned_session: ClientSession | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
@@ -164,7 +165,12 @@ class BotRuntime:
         index_dir, kb, engine = await _load_index(settings)
         intents = IntentSet.load(settings.intents or intents_dir())
         metrics = Metrics()
-        client = client or make_client(settings)
+        owned_session: ClientSession | None = None
+        if client is None:
+            client = make_client(settings)
+            # one keep-alive session for every Web API call; left to itself the client opens (and closes) a new
+            # connection per call, which under load costs more than the call
+            owned_session = client.session = ClientSession()
         target = await _escalation_target(client, settings.escalation_channel)
         conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
         store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)
@@ -185,7 +191,7 @@ class BotRuntime:
         )
         runtime = cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
                       index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
-                      escalation_target=target)
+                      escalation_target=target, owned_session=owned_session)
         holder.append(runtime)
         return runtime
 
@@ -214,6 +220,8 @@ class BotRuntime:
         if late:
             log.warning("stopped with %d answer(s) unfinished", late)
         await self.store.close()
+        if self.owned_session is not None:
+            await self.owned_session.close()
         self.kb.close()
 
     # ---- HTTP

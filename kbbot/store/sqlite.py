@@ -85,7 +85,8 @@ class SqliteThreadStore:
         self._ttl = thread_ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # used by worker threads, one at a time (self._lock)
+        self._inline: sqlite3.Connection | None = None  # used only on the event loop; see _call
         self._writes = 0
         self._key_locks = KeyLocks()
 
@@ -153,7 +154,31 @@ class SqliteThreadStore:
                 raise StoreError(f"SQLite thread store at {self._path} failed: {exc}") from exc
 
     async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        # A statement on a WAL database takes microseconds, less than a hop to a worker thread and back, so the
+        # work runs right here on the event loop, on a connection that never waits for a lock (busy_timeout 0).
+        # When another process holds the write lock, SQLite says so at once and the work goes to a worker thread,
+        # whose connection waits for the lock without holding up the event loop.
+        conn = self._inline
+        if conn is None:
+            return await asyncio.to_thread(self._run_opening_inline, work)
+        try:
+            return work(conn)
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if not (isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)):
+                raise StoreError(f"SQLite thread store at {self._path} failed: {exc}") from exc
         return await asyncio.to_thread(self._run, work)
+
+    def _run_opening_inline(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        result = self._run(work)
+        with self._lock:
+            if self._inline is None and self._conn is not None:
+                inline = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+                inline.execute("PRAGMA synchronous=NORMAL")
+                inline.execute("PRAGMA busy_timeout=0")
+                self._inline = inline
+        return result
 
     # --- the contract ------------------------------------------------------------------------------------------
 
@@ -259,8 +284,9 @@ class SqliteThreadStore:
     async def close(self) -> None:
         def close() -> None:
             with self._lock:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
+                for conn in (self._inline, self._conn):
+                    if conn is not None:
+                        conn.close()
+                self._conn = self._inline = None
 
         await asyncio.to_thread(close)
