@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -50,6 +51,14 @@ async def _check_app_token(runtime: BotRuntime) -> None:
         log.warning("cannot reach Slack for Socket Mode yet (%s); the client keeps trying", exc)
 
 
+def _freeze_heap() -> None:
+    """Move everything alive now (the index, the articles' lookup tables: millions of objects that live as long
+    as the process) out of the garbage collector's sight, so its full collections under load stop scanning them
+    over and over; a reload's new index is frozen in turn."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     """Run until `stop` is set (SIGTERM/SIGINT set it)."""
     stop = stop or asyncio.Event()
@@ -68,11 +77,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
             handled.append(sig)
 
     runtime = await BotRuntime.open(settings)
+    _freeze_heap()
     reloads: set[asyncio.Task[int | None]] = set()
 
     def reload() -> None:
         # `systemctl reload kbbot` after `kbbot index`: new answers come from the new index, nobody waits
         task = asyncio.ensure_future(runtime.reload_index())
+        task.add_done_callback(lambda _task: _freeze_heap())
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
