@@ -303,6 +303,27 @@ async def test_sqlite_records_named_migrations_once(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
+async def test_sqlite_waits_for_another_process_lock_without_blocking_the_event_loop(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        await store.transact(KEY, _add("Q1"))  # opened, with the event-loop connection in use
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        write = asyncio.create_task(store.transact(KEY, _add("Q2")))
+        ticks = 0
+        for _ in range(20):  # the event loop keeps running while the write waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not write.done()
+        other.execute("COMMIT")
+        other.close()
+        assert await asyncio.wait_for(write, timeout=10) == 2
+        assert (await store.get(KEY)).candidates == ("Q1", "Q2")  # type: ignore[union-attr]
+    finally:
+        await store.close()
+
+
 async def test_sqlite_unusable_path_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
