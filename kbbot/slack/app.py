@@ -232,9 +232,13 @@ class KbBotListeners:
         with self.inflight.track():
             try:
                 first = await self._claim(body, event, key)
-            except Exception:
-                # without the store there is no telling a retry from a first delivery, nor any thread state
-                log.exception("cannot claim the event", extra={"thread_key": key.as_str()})
+            except Exception as exc:
+                # without the store there is no telling a retry from a first delivery, nor any thread state;
+                # a store outage is one line per event (a traceback each would bury the log), anything else in full
+                if isinstance(exc, StoreError):
+                    log.error("cannot claim the event: %s", exc)
+                else:
+                    log.exception("cannot claim the event")
                 await self._apologise(key, store_down=True)
                 return
             if not first:
