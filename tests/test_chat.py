@@ -73,3 +73,17 @@ def test_blocks_are_rendered_in_order() -> None:
     lines = render_message(message, Style(enabled=False))
     assert lines == ["Q1: Title", "Exchange · 5.5", "Symptom\nMail stops", "─" * 40]
     assert render_message({"text": "only *text*"}, Style(enabled=False)) == ["only text"]
+
+
+def test_chat_walks_a_pasted_error_to_the_last_step_and_marks_it_fixed(seeds_index: Path) -> None:
+    # What a new user does: paste the error, ask to be walked through, go step by step, say it worked.
+    lines = [MAILBAG_ERROR, "walk me through the fix", *["next"] * 5, "it worked", "quit"]
+    result = _run_chat(lines, index=seeds_index)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    positions = [out.index(f"Step {n} of 6") for n in range(1, 7)]
+    assert positions == sorted(positions)
+    last_step = out[positions[-1]:]
+    assert "mailbag files are not over the 4096 record limit" in last_step
+    assert "glad that fixed it" in last_step.lower()
+    assert "Traceback" not in result.stderr

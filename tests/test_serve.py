@@ -117,6 +117,62 @@ async def test_http_mode_process_answers_and_stops_cleanly_on_sigterm(seeds_inde
         assert TOKEN not in err.decode() and SECRET not in err.decode()
 
 
+async def _start_serve(port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kbbot", "serve", "--port", str(port), "--host", "127.0.0.1",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    async with ClientSession() as http:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return proc
+            except ClientError:
+                pass
+            assert time.monotonic() < deadline, "kbbot serve did not become healthy"
+            assert proc.returncode is None, "kbbot serve exited early"
+            await asyncio.sleep(0.05)
+
+
+async def test_a_restart_mid_procedure_continues_at_the_right_step_sqlite(
+    seeds_index: Path, tmp_path: Path
+) -> None:
+    # The thread's place lives in the SQLite file, not in the process: stop the bot at step 3, start a new
+    # one on the same file, and "next" must give step 4.
+    async with SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin:
+        port = _free_port()
+        env = _env(
+            SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=standin.api_url,
+            KBBOT_INDEX=str(seeds_index), KBBOT_STORE=f"sqlite:///{tmp_path / 'state.db'}",
+        )
+        standin.events_url = f"http://127.0.0.1:{port}/slack/events"
+        first = await _start_serve(port, env)
+        try:
+            _, ts = await standin.mention(MAILBAG_ERROR)
+            await standin.wait_for("chat.postMessage", count=1, timeout=10)
+            for n, reply in enumerate(("walk me through", "next", "next"), start=2):
+                await standin.say(reply, thread_ts=ts)
+                posts = await standin.wait_for("chat.postMessage", count=n, timeout=10)
+            assert "Step 3 of 6" in posts[-1].args["text"]
+        finally:
+            first.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(first.communicate(), timeout=20)
+        assert first.returncode == 0
+
+        second = await _start_serve(port, env)
+        try:
+            await standin.say("next", thread_ts=ts)
+            posts = await standin.wait_for("chat.postMessage", count=5, timeout=10)
+            assert posts[-1].args["thread_ts"] == ts
+            assert "Step 4 of 6" in posts[-1].args["text"]
+        finally:
+            second.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(second.communicate(), timeout=20)
+        assert second.returncode == 0, err.decode()[-2000:]
+
+
 async def test_socket_mode_connects_answers_and_stops(seeds_index: Path) -> None:
     async with SlackStandIn(token=TOKEN, signing_secret=SECRET, app_token=APP_TOKEN) as standin:
         settings = Settings(
