@@ -700,3 +700,27 @@ def test_the_core_is_pure() -> None:
             if stripped.startswith(("import ", "from ")):
                 module = stripped.split()[1]
                 assert not module.startswith(forbidden), f"{path.name} imports {module}"
+
+
+def test_only_plausible_candidates_are_offered_after_the_first(kb: FakeKnowledgeBase, intents: IntentSet) -> None:
+    # The second hit scores close to the first, the third far below: after two "not my problem"s the honest
+    # offer is a human, not an article that merely shared a few words with the question.
+    class SteepSearch:
+        def search(self, text: str, *, limit: int = 10, context: SearchContext | None = None) -> SearchResult:
+            scored = [("Q102087", 40.0), ("Q99698", 35.0), ("Q99304", 12.0)]
+            excluded = context.excluded if context else frozenset()
+            hits = tuple(
+                SearchHit(id=q, title=kb.articles[q].title, score=s, product=kb.articles[q].product)
+                for q, s in scored
+                if q not in excluded
+            )
+            return SearchResult(query=text, hits=hits, band="answer", confidence=0.9)
+
+    t = Thread(Conversation(kb=kb, search=SteepSearch(), intents=intents, settings=SETTINGS))
+    t.say("mail backup status message could not be sent")
+    assert t.st.candidates == ("Q102087", "Q99698")
+    t.say("not my problem")
+    assert t.st.article_id == "Q99698"
+    turn = t.say("not my problem")
+    assert t.st.article_id is None and msg.OUT_OF_CANDIDATES in turn.messages[0].text
+    assert "kb:escalate" in buttons(turn.messages[0])

@@ -80,6 +80,10 @@ class ConversationSettings:
     refine_max_words: int = 4
     # Ask "which product?" when a shortlist spans at least this many products and none is established yet.
     product_question_min: int = 2
+    # "Didn't work" and "not my problem" move on to the next candidate only while it is a plausible one: scored
+    # at least this share of the best hit, and among the first `shortlist_size`. Past that the honest next step
+    # is a human, not the tenth-best article.
+    candidate_min_ratio: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +365,7 @@ class Conversation:
             now=now,
             question=query,
             asker=st.asker or turn.user,
-            candidates=tuple(h.id for h in hits),
+            candidates=self._plausible(hits),
             article_id=None,
             procedure_no=0,
             step_no=0,
@@ -378,6 +382,14 @@ class Conversation:
             same = [h for h in hits if _same_product(h.product, st.product)]
             hits = same or hits
         return result, hits
+
+    def _plausible(self, hits: list[SearchHit]) -> tuple[str, ...]:
+        """The hits worth offering one after another when the first does not fix it."""
+        if not hits:
+            return ()
+        floor = hits[0].score * self._settings.candidate_min_ratio
+        close = [h.id for h in hits[: self._settings.shortlist_size] if h.score >= floor]
+        return tuple(close) or (hits[0].id,)
 
     def _present(
         self, base: ThreadState, result: SearchResult, hits: list[SearchHit], now: float, intro: str | None = None
@@ -416,7 +428,7 @@ class Conversation:
             return self._reply(original, msg.STALE_ACTION)
         chosen = _replace(st, product=product)
         result, hits = self._run_search(st.question, chosen)
-        base = chosen.evolve(now=now, candidates=tuple(h.id for h in hits), product_choices=())
+        base = chosen.evolve(now=now, candidates=self._plausible(hits), product_choices=())
         intro = msg.PRODUCT_CHOSEN.format(product=cards.escape_mrkdwn(product))
         if hits and result.band == "none":
             # The first search was unsure across products; within the chosen product a shortlist still helps.
