@@ -192,6 +192,33 @@ async def test_walking_through_the_steps_by_buttons(slack_bot: LoopbackBot) -> N
     assert "Step 3" not in readable(stale)
 
 
+async def test_goto_step_didnt_work_and_escalate_by_buttons_then_start_over(slack_bot: LoopbackBot) -> None:
+    standin = slack_bot.standin
+    _, ts = await standin.mention(MAILBAG_ERROR)
+    card = await _last_bot_message(slack_bot, 1)
+    await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
+    await slack_bot.posts(2)
+    await standin.say("go to step 5", thread_ts=ts)
+    step5 = await _last_bot_message(slack_bot, 3)
+    assert "Step 5 of 6" in readable(step5)
+
+    # the only method failed and no other seed is a plausible match: kbbot offers a human, by button
+    await standin.click(step5, action_id="kb:failed", value=_button(step5, "kb:failed"))
+    offer = await _last_bot_message(slack_bot, 4)
+    await standin.click(offer, action_id="kb:escalate", value=_button(offer, "kb:escalate"))
+    posts = await standin.wait_for("chat.postMessage", count=6)
+    summary = next(p for p in posts if p.args["channel"] == STANDIN_HUMANS)
+    assert "Q237695" in readable(summary) and "step 5" in readable(summary).lower()
+    assert slack_bot.runtime.metrics.outcomes.value(outcome="escalated") == 1
+
+    # "start over" clears the thread: the next message is a fresh question, answered with a fresh card
+    await standin.say("start over", thread_ts=ts)
+    await slack_bot.posts(7)
+    await standin.say("mail server stops when the tape backup runs on the same macintosh", thread_ts=ts)
+    answer = await _last_bot_message(slack_bot, 8)
+    assert "Q99304" in readable(answer) and answer["thread_ts"] == ts
+
+
 async def test_asking_for_a_human_posts_a_summary_with_the_thread_link(slack_bot: LoopbackBot) -> None:
     standin = slack_bot.standin
     _, ts = await standin.mention(MAILBAG_ERROR)
