@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -193,14 +194,6 @@ def fit(
     summary = summary if summary is not None else []
     init = engine.model.rank_vector(FEATURES)
 
-    def rescored(ranked: Ranked, w: np.ndarray, right: int) -> tuple[Ranked, int]:
-        s = ranked.features @ w
-        order = np.argsort(-s, kind="stable")[:SHORTLIST]
-        new_right = int(np.flatnonzero(order == right)[0]) if right >= 0 and right in order else -1
-        return Ranked(
-            rows=ranked.rows[order], scores=s[order], features=ranked.features[order], plan=ranked.plan
-        ), new_right
-
     # 1. ranking weights, out-of-fold
     oof: list[tuple[Ranked | None, int]] = [(None, -1)] * len(data)
     for f in range(folds):
@@ -210,9 +203,28 @@ def fit(
             if fo != f and r is not None and right >= 0
         ]
         w = fit_listwise(train, l2=l2, init=init)
-        for i, ((_, r, right), fo) in enumerate(zip(data, fold, strict=True)):
+        # The stage-1 weights pick the pool, so a held-out question is searched again by an engine carrying
+        # this fold's weights: re-scoring the pool the installed model (fitted on every question) picked
+        # would let the held-out questions choose their own candidates.
+        fold_engine = SearchEngine(
+            index=engine.index,
+            lexicon=engine.lexicon,
+            model=replace(engine.model, rank_weights=dict(zip(FEATURES, map(float, w), strict=True))),
+            kb=engine.kb,
+        )
+        for i, ((q, r, _), fo) in enumerate(zip(data, fold, strict=True)):
             if fo == f and r is not None:
-                oof[i] = rescored(r, w, right)
+                again = fold_engine.rank(q.query)
+                if again is None:
+                    continue
+                head = Ranked(
+                    rows=again.rows[:SHORTLIST],
+                    scores=again.scores[:SHORTLIST],
+                    features=again.features[:SHORTLIST],
+                    plan=again.plan,
+                )
+                ids = [engine.index.ids[int(row)] for row in head.rows]
+                oof[i] = (head, ids.index(q.expected) if q.expected in ids else -1)
     ranks = np.array([right + 1 if r is not None and right >= 0 else 0 for r, right in oof])
     indomain = np.array([q.expected is not None for q, _, _ in data])
     rk = ranks[indomain]
