@@ -111,6 +111,20 @@ class Article:
             format=data.get("format", ""),
         )
 
+    def procedures_json(self) -> list[dict[str, Any]]:
+        """Procedures as plain JSON data, the same shape in `show --json` and in the index records."""
+        return [
+            {
+                "label": p.label,
+                "section": p.section,
+                "steps": [
+                    {"text": s.text, "substeps": list(s.substeps), "references": list(s.references)}
+                    for s in p.steps
+                ],
+            }
+            for p in self.procedures
+        ]
+
     def to_show_json(self) -> dict[str, Any]:
         """The `kbbot show --json` contract of docs/design.md."""
         return {
@@ -119,17 +133,7 @@ class Article:
             "product": self.product,
             "versions": list(self.versions),
             "sections": dict(self.sections),
-            "procedures": [
-                {
-                    "label": p.label,
-                    "section": p.section,
-                    "steps": [
-                        {"text": s.text, "substeps": list(s.substeps), "references": list(s.references)}
-                        for s in p.steps
-                    ],
-                }
-                for p in self.procedures
-            ],
+            "procedures": self.procedures_json(),
             "error_codes": self.error_codes,
             "references": list(self.references),
         }

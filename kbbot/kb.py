@@ -57,17 +57,7 @@ def record_dict(article: Article) -> dict[str, Any]:
         "versions": list(article.versions),
         "keywords": list(article.keywords),
         "sections": dict(article.sections),
-        "procedures": [
-            {
-                "label": p.label,
-                "section": p.section,
-                "steps": [
-                    {"text": s.text, "substeps": list(s.substeps), "references": list(s.references)}
-                    for s in p.steps
-                ],
-            }
-            for p in article.procedures
-        ],
+        "procedures": article.procedures_json(),
         "error_signatures": [{"kind": e.kind, "value": e.value} for e in article.error_signatures],
         "references": list(article.references),
         "source": article.source,

@@ -36,6 +36,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def _wait_healthy(port: int, proc: asyncio.subprocess.Process) -> dict[str, object]:
+    """Poll /healthz until the process answers 200 (its JSON body is returned), failing if it dies first."""
+    async with ClientSession() as http:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        body: dict[str, object] = await resp.json()
+                        return body
+            except ClientError:
+                pass
+            assert time.monotonic() < deadline, "kbbot serve did not become healthy"
+            assert proc.returncode is None, "kbbot serve exited early"
+            await asyncio.sleep(0.05)
+
+
 def test_missing_tokens_is_one_clear_line_and_exit_2() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "kbbot", "serve"],
@@ -81,19 +98,7 @@ async def test_http_mode_process_answers_and_stops_cleanly_on_sigterm(seeds_inde
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            async with ClientSession() as http:
-                deadline = time.monotonic() + 20
-                while True:
-                    try:
-                        async with http.get(f"{base}/healthz") as resp:
-                            if resp.status == 200:
-                                health = await resp.json()
-                                break
-                    except ClientError:
-                        pass
-                    assert time.monotonic() < deadline, "kbbot serve did not become healthy"
-                    assert proc.returncode is None, "kbbot serve exited early"
-                    await asyncio.sleep(0.05)
+            health = await _wait_healthy(port, proc)
             assert health["store"]["backend"] == "sqlite" and health["mode"] == "http"
 
             standin.events_url = f"{base}/slack/events"
@@ -122,18 +127,8 @@ async def _start_serve(port: int, env: dict[str, str]) -> asyncio.subprocess.Pro
         sys.executable, "-m", "kbbot", "serve", "--port", str(port), "--host", "127.0.0.1",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
-    async with ClientSession() as http:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                    if resp.status == 200:
-                        return proc
-            except ClientError:
-                pass
-            assert time.monotonic() < deadline, "kbbot serve did not become healthy"
-            assert proc.returncode is None, "kbbot serve exited early"
-            await asyncio.sleep(0.05)
+    await _wait_healthy(port, proc)
+    return proc
 
 
 async def test_a_restart_mid_procedure_continues_at_the_right_step_sqlite(
