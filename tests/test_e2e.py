@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,12 +24,12 @@ from pathlib import Path
 
 import pytest
 from aiohttp import ClientError, ClientSession, ClientTimeout
+from conftest import redis_server_binary
 
 from kbbot.conversation.messages import STORE_DOWN
 from kbbot.slack.loopback import readable
 from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_USER, ApiCall, SlackStandIn, event_callback
 
-REDIS_SERVER = "/usr/bin/redis-server"
 TOKEN = "xoxb-e2e-test"
 SECRET = "e2e-signing-secret"
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
@@ -44,12 +43,7 @@ def _free_port() -> int:
 
 
 def _redis_binary() -> str:
-    if Path(REDIS_SERVER).exists():
-        return REDIS_SERVER
-    found = shutil.which("redis-server")
-    if found is None:
-        pytest.skip("redis-server is not installed")
-    return found
+    return redis_server_binary()
 
 
 class RedisServer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -13,12 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import redis_server_binary
 
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.store import ThreadStore, open_store
 
-REDIS_SERVER = "/usr/bin/redis-server"
 KEY = ThreadKey(team="T1", channel="C1", thread_ts="1700000000.000100")
 
 
@@ -30,9 +29,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not Path(REDIS_SERVER).exists() and shutil.which("redis-server") is None:
-        pytest.skip(f"{REDIS_SERVER} is not installed; the Redis store contract cannot run")
-    binary = REDIS_SERVER if Path(REDIS_SERVER).exists() else str(shutil.which("redis-server"))
+    binary = redis_server_binary()
     port = _free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
