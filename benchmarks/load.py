@@ -86,6 +86,15 @@ def _ms(values: list[float], q: float) -> float:
     return round(_pct(values, q) * 1000, 1)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far; NaN where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _questions(path: Path) -> list[str]:
     if path.exists():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -375,6 +384,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 await _answers(standin, warm, timeout=60)
 
+                cpu_before = _cpu_s(bot.pid)
                 run = await open_loop(
                     http,
                     bot_url,
@@ -387,6 +397,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await _answers(standin, run.events, timeout=120)
                 await asyncio.sleep(1.0)  # a second answer to any event would arrive within this
                 results["kbbot_open_loop"] = _summary(run, standin)
+                # the bot's CPU per event (its own process, every thread): what bounds one process's capacity
+                results["kbbot_open_loop"]["bot_cpu_ms_per_event"] = round(
+                    (_cpu_s(bot.pid) - cpu_before) * 1000 / len(run.events), 2
+                )
 
                 async def answered(event: Event) -> None:
                     if event.thread_ts in standin.answered_at:
@@ -514,6 +528,7 @@ def main() -> int:
         f"  lost {k['lost']}, answered twice {k['answered_twice']}, duplicates caught "
         f"{results['kbbot_duplicate_events_total']:.0f}, ERROR log lines {results['bot_log_errors']}"
     )
+    print(f"  bot CPU {k['bot_cpu_ms_per_event']} ms per event (user + system, all its threads)")
     print(
         f"capacity ({args.concurrency} in flight, each waits for its answer): "
         f"{results['kbbot_capacity_events_per_s']} events/s"
