@@ -1,9 +1,11 @@
 """Load benchmark: signed Slack events into one `kbbot serve` process over loopback, Slack's Web API stood in.
 
     nice python benchmarks/load.py [--index /work/index-full] [--rate 200] [--duration 20] [--store sqlite]
+                                   [--workers 1]
 
-What runs: a `kbbot serve` subprocess in HTTP mode on the full-corpus index, its store (SQLite file by default;
-`--store redis` starts a redis-server on loopback), and, in this process, the Slack stand-in (the Web API the bot
+What runs: a `kbbot serve` subprocess in HTTP mode on the full-corpus index (`--workers N`: N serving processes
+on its port), its store (SQLite file by default; `--store redis` starts a redis-server on loopback), and, in this
+process, the Slack stand-in (the Web API the bot
 posts its answers to) and the load generator. Every event is a new question (an app_mention in a new thread,
 from one of 1,000 people, text from the eval questions), so each one costs a store claim, a flood count, a
 search, a card and a chat.postMessage. A share of the events (`--retries`) is delivered a second time as a Slack
@@ -87,12 +89,15 @@ def _ms(values: list[float], q: float) -> float:
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used so far; NaN where /proc is not there."""
+    """CPU seconds (user + system) the process and its live children (the --workers) have used so far; NaN
+    where /proc is not there."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_s(int(child)) for child in children)
 
 
 def _questions(path: Path) -> list[str]:
@@ -317,6 +322,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "store": args.store,
         "rate": args.rate,
         "duration_s": args.duration,
+        "workers": args.workers,
         "cpus": os.cpu_count(),
     }
     try:
@@ -359,7 +365,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             # --profile-bot: cProfile of the bot's event-loop thread (the engine's worker thread is not in it)
             profile = ["-m", "cProfile", "-o", str(args.profile_bot)] if args.profile_bot else []
             bot = subprocess.Popen(
-                [sys.executable, *profile, "-m", "kbbot", "serve", "--port", str(bot_port), "--host", "127.0.0.1"],
+                [sys.executable, *profile, "-m", "kbbot", "serve", "--port", str(bot_port), "--host", "127.0.0.1",
+                 "--workers", str(args.workers)],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -499,6 +506,7 @@ def main() -> int:
     parser.add_argument("--max-inflight", type=int, default=256)
     parser.add_argument("--concurrency", type=int, default=32, help="slots in the capacity phase")
     parser.add_argument("--capacity-events", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=1, help="`kbbot serve --workers`: processes on the port")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     parser.add_argument("--profile-bot", type=Path, default=None, help="write a cProfile of the bot here")
     args = parser.parse_args()
@@ -511,7 +519,10 @@ def main() -> int:
         print(json.dumps(results))
         return 0 if results["target_met"] else 1
     k, e = results["kbbot_open_loop"], results["echo_open_loop"]
-    print(f"kbbot serve, {results['store']} store, index {results['index']}, {results['cpus']} CPUs")
+    print(
+        f"kbbot serve --workers {results['workers']}, {results['store']} store, index {results['index']}, "
+        f"{results['cpus']} CPUs"
+    )
     print(
         f"open loop at {args.rate:.0f}/s for {args.duration:.0f}s ({k['events']} events, "
         f"{k['retries_sent']} redelivered as retries):"
@@ -526,9 +537,10 @@ def main() -> int:
     )
     print(
         f"  lost {k['lost']}, answered twice {k['answered_twice']}, duplicates caught "
-        f"{results['kbbot_duplicate_events_total']:.0f}, ERROR log lines {results['bot_log_errors']}"
+        f"{results['kbbot_duplicate_events_total']:.0f}{' (one worker)' if args.workers > 1 else ''}, "
+        f"ERROR log lines {results['bot_log_errors']}"
     )
-    print(f"  bot CPU {k['bot_cpu_ms_per_event']} ms per event (user + system, all its threads)")
+    print(f"  bot CPU {k['bot_cpu_ms_per_event']} ms per event (user + system, all its threads and workers)")
     print(
         f"capacity ({args.concurrency} in flight, each waits for its answer): "
         f"{results['kbbot_capacity_events_per_s']} events/s"

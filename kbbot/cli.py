@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="HTTP port (default 3000)")
     p.add_argument("--host", default=None, help="HTTP bind address (default 0.0.0.0)")
     p.add_argument("--config", type=Path, default=None, help="kbbot.yaml")
+    p.add_argument(
+        "--workers", type=int, default=1,
+        help="HTTP mode: serving processes sharing the port, one per core at most (default 1)",
+    )
     return parser
 
 
@@ -136,7 +140,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from kbbot.slack.serve import run_serve
 
-    return run_serve(index=args.index, config=args.config, port=args.port, host=args.host)
+    return run_serve(index=args.index, config=args.config, port=args.port, host=args.host, workers=args.workers)
 
 
 COMMANDS = {

@@ -262,11 +262,14 @@ class BotRuntime:
         web_app.router.add_get("/metrics", metrics)
         return web_app
 
-    async def start_http(self, *, host: str, port: int, with_events: bool = True) -> tuple[web.AppRunner, int]:
-        """Serve the web app; returns the runner (for cleanup) and the port actually bound (port 0 picks one)."""
+    async def start_http(
+        self, *, host: str, port: int, with_events: bool = True, reuse_port: bool = False
+    ) -> tuple[web.AppRunner, int]:
+        """Serve the web app; returns the runner (for cleanup) and the port actually bound (port 0 picks one).
+        `reuse_port`: share the port with the other `kbbot serve --workers` processes."""
         runner = web.AppRunner(self.web_app(with_events=with_events), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         return runner, int(runner.addresses[0][1])
 
 

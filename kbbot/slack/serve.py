@@ -4,6 +4,12 @@ HTTP mode serves `POST /slack/events`, `GET /healthz` and `GET /metrics` on `--p
 needs no public URL; `/healthz` and `/metrics` are still served on the port for whoever runs the process.
 SIGTERM (and Ctrl-C) stop accepting work, let answers in flight finish, then exit 0. SIGHUP reopens the index
 (after `kbbot index` has rewritten it) without dropping a request.
+
+`--workers N` (HTTP mode) runs N such processes on the one port (SO_REUSEPORT: the kernel spreads connections
+over them), each with its own index and event loop, all on the one store, so one host answers on N cores. The
+first process only starts them and waits: it passes SIGTERM, SIGINT and SIGHUP on to every worker, and when one
+worker dies the others are stopped and the exit code is the dead worker's. /healthz and /metrics answer for
+whichever worker the connection reached.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_port: bool = False) -> int:
     """Run until `stop` is set (SIGTERM/SIGINT set it)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -103,7 +109,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
             runner, port = await runtime.start_http(host=settings.host, port=settings.port, with_events=False)
             log.info("Socket Mode connected; /healthz and /metrics on %s:%d", settings.host, port)
         else:
-            runner, port = await runtime.start_http(host=settings.host, port=settings.port)
+            runner, port = await runtime.start_http(host=settings.host, port=settings.port, reuse_port=reuse_port)
             log.info("HTTP mode: Slack requests on http://%s:%d%s", settings.host, port, EVENTS_PATH)
         await stop.wait()
         log.info("stopping: finishing answers in flight")
@@ -120,11 +126,94 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
 
 
 def run_serve(*, index: Path | None = None, config: Path | None = None, port: int | None = None,
-              host: str | None = None) -> int:
+              host: str | None = None, workers: int = 1) -> int:
     """`kbbot serve`. A missing token is a ConfigError, which the CLI prints as one line and exits 2."""
     settings = Settings.from_env(os.environ, config=config).with_overrides(index=index, port=port, host=host)
     settings.require_slack()
+    if workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, not {workers}")
+    if workers > 1:
+        if settings.socket_mode:
+            raise ConfigError("--workers needs HTTP mode; Socket Mode runs one process (unset SLACK_APP_TOKEN)")
+        if not settings.port:
+            raise ConfigError("--workers needs a fixed --port (port 0 would give each worker a different one)")
+        return _run_workers(settings, workers)
+    return _run_one(settings)
+
+
+def _run_one(settings: Settings, *, reuse_port: bool = False) -> int:
     try:
-        return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings, reuse_port=reuse_port))
     except KeyboardInterrupt:
         return 130
+
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _run_workers(settings: Settings, workers: int) -> int:
+    """Fork `workers` serving processes on one port and wait for them; see the module docstring."""
+    children: dict[int, int] = {}  # pid -> worker number
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if signum != signal.SIGHUP:
+            stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    # Blocked while forking, so a signal cannot land between a fork and the handler that passes it on.
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        for number in range(workers):
+            pid = os.fork()
+            if pid == 0:  # the worker: default handlers (serve() installs its own), then serve until told
+                for sig in FORWARDED:
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+                code = 1
+                try:
+                    code = _run_one(settings, reuse_port=True)
+                except ConfigError as exc:
+                    log.error("worker %d: %s", number, exc)
+                    code = 2
+                except BaseException:
+                    log.exception("worker %d failed", number)
+                finally:
+                    logging.shutdown()
+                    os._exit(code)
+            children[pid] = number
+        log.info("serving with %d worker processes: %s", workers, ", ".join(map(str, children)))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+    exit_code = 0
+    try:
+        while children:
+            try:
+                pid, status = os.wait()
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+            number = children.pop(pid, -1)
+            if number < 0:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0 and exit_code == 0:
+                exit_code = code if code > 0 else 128 - code  # killed by a signal: 128 + its number
+            if not stopping:
+                # a worker died on its own: the port would go on answering on fewer cores, unnoticed; stop all
+                log.error("worker %d (pid %d) exited with %d; stopping the others", number, pid, code)
+                stopping = True
+                if exit_code == 0:
+                    exit_code = 1
+                for other in list(children):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(other, signal.SIGTERM)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return exit_code
