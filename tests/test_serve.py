@@ -203,3 +203,43 @@ async def test_socket_mode_with_a_refused_app_token_is_a_config_error(seeds_inde
                             index=seeds_index, store_url="memory://", host="127.0.0.1", port=0)
         with pytest.raises(ConfigError, match=r"Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
             await asyncio.wait_for(serve(settings), timeout=15)
+
+
+async def test_two_workers_share_the_port_answer_and_stop_together(seeds_index: Path, tmp_path: Path) -> None:
+    async with SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin:
+        port = _free_port()
+        env = _env(
+            SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=standin.api_url,
+            KBBOT_INDEX=str(seeds_index), KBBOT_STORE=f"sqlite:///{tmp_path / 'state.db'}",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kbbot", "serve", "--workers", "2", "--port", str(port), "--host", "127.0.0.1",
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await _wait_healthy(port, proc)
+            standin.events_url = f"http://127.0.0.1:{port}/slack/events"
+            # several threads, so the kernel spreads them over both workers; each is answered exactly once
+            threads = [(await standin.mention(MAILBAG_ERROR))[1] for _ in range(6)]
+            posts = await standin.wait_for("chat.postMessage", count=6, timeout=15)
+            assert sorted(p.args["thread_ts"] for p in posts) == sorted(threads)
+            await standin.say("walk me through", thread_ts=threads[0])
+            posts = await standin.wait_for("chat.postMessage", count=7, timeout=10)
+            assert "Step 1 of 6" in posts[-1].args["text"]
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, err.decode()[-2000:]
+
+
+def test_workers_refuse_socket_mode() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kbbot", "serve", "--workers", "2"],
+        capture_output=True, text=True, timeout=30, check=False,
+        env=_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_APP_TOKEN=APP_TOKEN),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kbbot: --workers needs HTTP mode; Socket Mode runs one process (unset SLACK_APP_TOKEN)"
+    ]
