@@ -13,7 +13,9 @@ import asyncio
 import logging
 import os
 import re
+import shutil
 import sys
+import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -212,9 +214,16 @@ class ChatSession:
         elif message.get("thread_ts"):
             where += ", in the thread"
         self.print(self.style.accent(f"kbbot ({where}):"))
+        # On a terminal, long paragraphs wrap at the window's edge under their own indent (a pipe gets them whole).
+        width = shutil.get_terminal_size().columns if self.style.enabled else 0
         for line in render_message(message, self.style):
             for part in line.splitlines() or [""]:
-                self.print("  " + part)
+                indent = "  " + part[: len(part) - len(part.lstrip())]
+                if width > 20 and len(part) + 2 > width:
+                    self.print(textwrap.fill(part.strip(), width=width - 1, initial_indent=indent,
+                                             subsequent_indent=indent, break_on_hyphens=False))
+                else:
+                    self.print("  " + part)
 
 
 def _read_lines(stream: TextIO) -> asyncio.Queue[str]:
