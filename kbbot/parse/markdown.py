@@ -10,9 +10,8 @@ import re
 from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft
-from kbbot.parse.boilerplate import parse_prodver, split_keywords
 from kbbot.parse.text import to_lines
-from kbbot.parse.txt import read_body
+from kbbot.parse.txt import header_facts, read_body
 
 _FRONT_TITLE_RE = re.compile(r"^title\s*:\s*(.*)$")
 _PERMALINK_RE = re.compile(r"^permalink\s*:.*?/(Q\d{1,7})/?\s*$", re.IGNORECASE)
@@ -105,9 +104,10 @@ def parse_markdown(text: str, *, source: str = "") -> Draft:
     if not title:
         raise ParseError(f"{qid}: Markdown page without a title")
     parsed = read_body(body[j:])
-    keywords = split_keywords(fields.get("Keyword(s)", "")) or split_keywords(parsed.footer.get("keywords", ""))
-    product = fields.get("Product(s)", "") or (parsed.banner.products[0] if parsed.banner.products else "")
-    versions = parse_prodver(fields.get("Version(s)", "")) or parsed.banner.versions
+    keywords, product, versions = header_facts(
+        parsed, keywords=fields.get("Keyword(s)", ""), product=fields.get("Product(s)", ""),
+        prodver=fields.get("Version(s)", ""),
+    )
     return Draft(
         id=qid,
         title=title,

@@ -116,6 +116,18 @@ def read_body(lines: list[str]) -> Body:
     return body
 
 
+def header_facts(
+    body: Body, *, keywords: str, product: str, prodver: str
+) -> tuple[list[str], str, tuple[str, ...]]:
+    """Keywords, product and versions from the header fields, falling back to the footer and the "applies to"
+    banner where the header left them empty (TXT and Markdown headers differ only in the field names)."""
+    return (
+        split_keywords(keywords) or split_keywords(body.footer.get("keywords", "")),
+        product or (body.banner.products[0] if body.banner.products else ""),
+        parse_prodver(prodver) or body.banner.versions,
+    )
+
+
 def parse_txt(text: str, *, source: str = "") -> Draft:
     lines = to_lines(text)
     start = 0
@@ -149,9 +161,10 @@ def parse_txt(text: str, *, source: str = "") -> Draft:
     if not title:
         raise ParseError(f"{qid}: truncated header, no TITLE")
     body = read_body(lines[i:])
-    keywords = split_keywords(fields.get("KEYWORDS", "")) or split_keywords(body.footer.get("keywords", ""))
-    product = fields.get("PRODUCT", "") or (body.banner.products[0] if body.banner.products else "")
-    versions = parse_prodver(fields.get("PROD/VER", "")) or body.banner.versions
+    keywords, product, versions = header_facts(
+        body, keywords=fields.get("KEYWORDS", ""), product=fields.get("PRODUCT", ""),
+        prodver=fields.get("PROD/VER", ""),
+    )
     return Draft(
         id=qid,
         title=title,
