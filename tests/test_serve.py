@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -192,6 +193,59 @@ async def test_socket_mode_connects_answers_and_stops(seeds_index: Path) -> None
             await standin.slash("/kb", "Q102087")
             (reply,) = await standin.wait_for("response_url", timeout=10)
             assert "Q102087" in reply.args["text"]
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(server, timeout=15) == 0
+
+
+async def _health(port: int) -> tuple[int, dict[str, object]]:
+    async with ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+        return resp.status, await resp.json()
+
+
+async def _health_until(port: int, want: int, *, timeout: float = 30) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    status, body = 0, {}
+    while True:
+        with contextlib.suppress(ClientError):  # the port opens once the socket is up
+            status, body = await _health(port)
+        if status == want:
+            return body
+        assert time.monotonic() < deadline, f"/healthz stayed {status}: {body}"
+        await asyncio.sleep(0.1)
+
+
+async def test_socket_mode_health_follows_the_connection(
+    seeds_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/healthz says whether the Socket Mode connection is up: a bot that cannot hear Slack is not healthy once
+    the grace for reconnecting has passed, and is healthy again when the connection comes back."""
+    monkeypatch.setattr("kbbot.slack.runtime.SOCKET_GRACE_S", 1.0)
+    async with SlackStandIn(token=TOKEN, signing_secret=SECRET, app_token=APP_TOKEN) as standin:
+        port = _free_port()
+        settings = Settings(
+            bot_token=TOKEN, app_token=APP_TOKEN, api_url=standin.api_url, index=seeds_index,
+            store_url="memory://", host="127.0.0.1", port=port,
+        )
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(settings, stop=stop))
+        try:
+            await standin.wait_for_socket(timeout=15)
+            body = await _health_until(port, 200)
+            assert body["mode"] == "socket" and body["socket"] == {"connected": True, "down_s": 0.0}
+
+            await standin.drop_sockets(refuse=True)  # Slack unreachable: reconnecting fails
+            body = await _health_until(port, 503)
+            assert body["status"] == "unavailable"
+            assert body["socket"]["connected"] is False and body["socket"]["down_s"] >= 1.0  # type: ignore[index]
+
+            standin.accept_sockets()
+            body = await _health_until(port, 200)
+            assert body["socket"]["connected"] is True  # type: ignore[index]
+            delivery, ts = await standin.mention(MAILBAG_ERROR)  # and it hears Slack again
+            assert delivery.status == 200
+            (post,) = await standin.wait_for("chat.postMessage", timeout=10)
+            assert post.args["thread_ts"] == ts and "Q237695" in post.args["text"]
         finally:
             stop.set()
             assert await asyncio.wait_for(server, timeout=15) == 0

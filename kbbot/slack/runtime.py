@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,11 @@ EVENTS_PATH = "/slack/events"
 # How long a stopping server waits for answers still being worked on (Slack has long had its ack by then).
 DRAIN_S = 10.0
 # Without a configured escalation channel the summary stays in the thread, for whoever watches the channel.
+# Slack closes Socket Mode connections now and then and the client opens a new one within seconds; only a
+# connection down for longer than this (Slack unreachable, the app token revoked) makes /healthz fail, so an
+# orchestrator restarts a bot that hears nothing rather than one that is reconnecting
+SOCKET_GRACE_S = 30.0
+
 IN_THREAD_TARGET = "the people in this channel"
 
 
@@ -158,6 +164,9 @@ class BotRuntime:
     intents: IntentSet
     escalation_target: str
     owned_session: ClientSession | None = None
+    # Socket Mode: whether the connection to Slack is up (set by `serve` once connected); None in HTTP mode
+    socket_connected: Callable[[], Awaitable[bool]] | None = None
+    socket_down_since: float | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
@@ -234,12 +243,31 @@ class BotRuntime:
         except Exception as exc:  # any failure to answer is "unhealthy", whatever the backend raised
             store.update(ok=False, error=str(exc) or type(exc).__name__)
         ok = index_ok and bool(store["ok"])
-        return ok, {
-            "status": "ok" if ok else "unavailable",
+        details: dict[str, Any] = {
             "index": {"loaded": index_ok, "articles": len(self.kb)},
             "store": store,
             "mode": "socket" if self.settings.socket_mode else "http",
         }
+        if self.socket_connected is not None:
+            socket_ok, details["socket"] = await self._socket_health()
+            ok = ok and socket_ok
+        return ok, {"status": "ok" if ok else "unavailable", **details}
+
+    async def _socket_health(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the Socket Mode connection is up, or has been down for less than SOCKET_GRACE_S."""
+        assert self.socket_connected is not None
+        try:
+            connected = bool(await asyncio.wait_for(self.socket_connected(), timeout=2.0))
+        except Exception:  # a client that cannot say is not a connected one
+            log.exception("cannot tell whether the Socket Mode connection is up")
+            connected = False
+        now = time.monotonic()
+        if connected:
+            self.socket_down_since = None
+        elif self.socket_down_since is None:
+            self.socket_down_since = now
+        down_s = 0.0 if self.socket_down_since is None else now - self.socket_down_since
+        return connected or down_s < SOCKET_GRACE_S, {"connected": connected, "down_s": round(down_s, 1)}
 
     def web_app(self, *, with_events: bool = True) -> web.Application:
         """The aiohttp application: Slack's requests (HTTP mode), health and metrics on one port."""

@@ -106,6 +106,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
             await _check_app_token(runtime)
             socket_handler = AsyncSocketModeHandler(runtime.app, app_token=settings.app_token)
             await socket_handler.connect_async()
+            runtime.socket_connected = socket_handler.client.is_connected
             runner, port = await runtime.start_http(host=settings.host, port=settings.port, with_events=False)
             log.info("Socket Mode connected; /healthz and /metrics on %s:%d", settings.host, port)
         else:
@@ -115,6 +116,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
         log.info("stopping: finishing answers in flight")
     finally:
         if socket_handler is not None:
+            runtime.socket_connected = None
             await socket_handler.close_async()
         if runner is not None:
             await runner.cleanup()  # stops accepting; requests already being acked finish

@@ -263,6 +263,7 @@ class SlackStandIn:
         self._response_urls = itertools.count(1)
         self._changed = asyncio.Event()
         self._sockets: list[web.WebSocketResponse] = []
+        self._sockets_refused = False  # Slack's side of an outage: `drop_sockets(refuse=True)`
         self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
@@ -532,6 +533,8 @@ class SlackStandIn:
         if method == "apps.connections.open":
             if self.app_token is None or token != self.app_token:
                 return web.json_response({"ok": False, "error": "invalid_auth"})
+            if self._sockets_refused:
+                return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
             return web.json_response({"ok": True, "url": f"ws://{self._host}:{self._port}/socket-mode"})
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -589,6 +592,16 @@ class SlackStandIn:
         finally:
             self._sockets.remove(ws)
         return ws
+
+    async def drop_sockets(self, *, refuse: bool = False) -> None:
+        """Close every Socket Mode connection, as Slack does now and then (the client should reconnect); with
+        `refuse`, also turn new connections away until `accept_sockets()`: an outage on Slack's side."""
+        self._sockets_refused = refuse
+        for ws in list(self._sockets):
+            await ws.close()
+
+    def accept_sockets(self) -> None:
+        self._sockets_refused = False
 
     async def wait_for_socket(self, *, timeout: float = 10.0) -> None:
         """Until a Socket Mode client has connected (and had its hello)."""
