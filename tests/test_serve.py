@@ -18,7 +18,7 @@ from aiohttp import ClientError, ClientSession
 from kbbot.errors import ConfigError
 from kbbot.settings import Settings
 from kbbot.slack.serve import serve
-from kbbot.slack.standin import STANDIN_CHANNEL, SlackStandIn
+from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_USER, SlackStandIn
 
 TOKEN = "xoxb-serve-test"
 SECRET = "serve-test-signing-secret"
@@ -119,7 +119,8 @@ async def test_http_mode_process_answers_and_stops_cleanly_on_sigterm(seeds_inde
                 proc.send_signal(signal.SIGTERM)
             _out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
         assert proc.returncode == 0, err.decode()[-2000:]
-        assert "index reloaded: 5 articles" in err.decode()
+        # the index folder was not rebuilt: the signal is taken and the same index kept, not loaded again
+        assert "index unchanged: 5 articles" in err.decode()
         assert TOKEN not in err.decode() and SECRET not in err.decode()
 
 
@@ -285,6 +286,60 @@ async def test_two_workers_share_the_port_answer_and_stop_together(seeds_index: 
                 proc.send_signal(signal.SIGTERM)
             _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
         assert proc.returncode == 0, err.decode()[-2000:]
+
+
+async def test_kb_reload_in_one_worker_reloads_every_worker(seeds_dir: Path, tmp_path: Path) -> None:
+    """`/kb reload` reaches one worker; the others must not go on answering from the old index."""
+    import shutil
+
+    from kbbot.indexer import run_index
+
+    articles, index = tmp_path / "kb", tmp_path / "index"
+    articles.mkdir()
+    for seed in sorted(seeds_dir.iterdir())[:3]:
+        shutil.copy(seed, articles / seed.name)
+    run_index([str(articles)], index, progress=False)
+    async with SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin:
+        port = _free_port()
+        env = _env(
+            SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=standin.api_url,
+            KBBOT_INDEX=str(index), KBBOT_STORE=f"sqlite:///{tmp_path / 'state.db'}",
+            KBBOT_ADMIN_USERS=STANDIN_USER,
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kbbot", "serve", "--workers", "2", "--port", str(port), "--host", "127.0.0.1",
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        log: list[str] = []
+        try:
+            await _wait_healthy(port, proc)
+            standin.events_url = f"http://127.0.0.1:{port}/slack/events"
+            for seed in sorted(seeds_dir.iterdir()):
+                shutil.copy(seed, articles / seed.name)
+            run_index([str(articles)], index, progress=False)
+
+            await standin.slash("/kb", "reload")
+            (reply,) = await standin.wait_for("response_url", timeout=15)
+            assert "Reloaded the knowledge base: 5 articles" in reply.args["text"]
+            assert proc.stderr is not None
+            deadline = time.monotonic() + 15
+            # each worker loads the new index once; the one asked sees its own echo as unchanged
+            while sum("index reloaded: 5 articles" in line for line in log) < 2 or not any(
+                "index unchanged: 5 articles" in line for line in log
+            ):
+                assert time.monotonic() < deadline, "".join(log)[-3000:]
+                line = await asyncio.wait_for(proc.stderr.readline(), timeout=deadline - time.monotonic())
+                log.append(line.decode())
+            await standin.slash("/kb", "Q237695")
+            after = (await standin.wait_for("response_url", count=2, timeout=10))[-1]
+            assert "Q237695: XFOR" in after.args["text"]
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        log.append(err.decode())
+        assert sum("index reloaded: 5 articles" in line for line in log) == 2, "".join(log)[-3000:]
 
 
 def test_workers_refuse_socket_mode() -> None:

@@ -140,6 +140,16 @@ class CurrentConversation:
         return self._current.shared_card(article_id, user=user)
 
 
+def _index_stamp(index_dir: Path) -> tuple[int, int, int] | None:
+    """What tells one build of an index folder from another: `kbbot index` swaps a new folder in by renames,
+    so its manifest is a new file (inode, modification time, size)."""
+    try:
+        st = (index_dir / "manifest.json").stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 async def _load_index(settings: Settings) -> tuple[Path, KnowledgeBase, SearchEngine]:
     # Imported here: building the default index pulls in the parsers, which only start-up needs.
     from kbbot.locate import resolve_index
@@ -167,6 +177,10 @@ class BotRuntime:
     # Socket Mode: whether the connection to Slack is up (set by `serve` once connected); None in HTTP mode
     socket_connected: Callable[[], Awaitable[bool]] | None = None
     socket_down_since: float | None = None
+    # which build of the index folder is loaded (`reload_index` skips a reload that would load the same one)
+    index_stamp: tuple[int, int, int] | None = None
+    # after a `/kb reload` from Slack (not a SIGHUP): tell the other `serve --workers` processes (set by serve)
+    after_slack_reload: Callable[[], None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
@@ -188,7 +202,12 @@ class BotRuntime:
         holder: list[BotRuntime] = []
 
         async def reload_index() -> int | None:
-            return await holder[0].reload_index() if holder else None
+            if not holder:
+                return None
+            articles = await holder[0].reload_index()
+            if articles is not None and holder[0].after_slack_reload is not None:
+                holder[0].after_slack_reload()
+            return articles
 
         app = build_app(
             settings=settings, conversation=conversation, store=store, client=client, metrics=metrics,
@@ -201,6 +220,7 @@ class BotRuntime:
         runtime = cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
                       index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
                       escalation_target=target, owned_session=owned_session)
+        runtime.index_stamp = _index_stamp(index_dir)
         holder.append(runtime)
         return runtime
 
@@ -208,8 +228,17 @@ class BotRuntime:
         """Open the index again (after `kbbot index` rewrote it) and answer from it from now on; on failure
         keep answering from the one already loaded. The old index is left to the garbage collector rather
         than closed, because a turn started a moment ago may still be reading it. Returns the new article
-        count, or None when the reload failed."""
+        count, or None when the reload failed. An index folder that has not been rebuilt since it was loaded is
+        not loaded again (several workers may be told to reload by one `/kb reload`, the asking one twice)."""
+        from kbbot.locate import resolve_index
+
         try:
+            index_dir = await asyncio.to_thread(resolve_index, self.settings.index)
+            stamp = await asyncio.to_thread(_index_stamp, index_dir)
+            if stamp is not None and index_dir == self.index_dir and stamp == self.index_stamp:
+                self.metrics.reloads.inc(result="unchanged")
+                log.info("index unchanged: %d articles from %s; nothing to reload", len(self.kb), index_dir)
+                return len(self.kb)
             index_dir, kb, engine = await _load_index(self.settings)
         except Exception:
             log.exception("index reload failed; still answering from %s", self.index_dir)
@@ -218,7 +247,8 @@ class BotRuntime:
         self.conversation.swap(
             _conversation(kb, engine, self.intents, self.metrics, self.escalation_target, self.settings)
         )
-        self.kb, self.index_dir = kb, index_dir
+        # the stamp read before loading: a rebuild that lands meanwhile makes the next reload load again
+        self.kb, self.index_dir, self.index_stamp = kb, index_dir, stamp
         self.metrics.reloads.inc(result="ok")
         log.info("index reloaded: %d articles from %s", len(kb), index_dir)
         return len(kb)

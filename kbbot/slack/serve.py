@@ -83,6 +83,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
             handled.append(sig)
 
     runtime = await BotRuntime.open(settings)
+    if reuse_port:  # a `serve --workers` process: its siblings reload too (the first process passes SIGHUP on)
+        parent = os.getppid()
+        runtime.after_slack_reload = lambda: _ask_siblings_to_reload(parent)
     _freeze_heap()
     reloads: set[asyncio.Task[int | None]] = set()
 
@@ -125,6 +128,19 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
             loop.remove_signal_handler(sig)
         sys.setswitchinterval(switch_interval)
     return 0
+
+
+def _ask_siblings_to_reload(parent: int) -> None:
+    """After `/kb reload` in one worker: SIGHUP to the first process, which passes it on to every worker (this one
+    included; it finds the index it has just loaded unchanged and skips it)."""
+    if os.getppid() != parent:  # the first process has gone; nobody to pass it on
+        return
+    try:
+        os.kill(parent, signal.SIGHUP)
+    except OSError as exc:
+        log.warning("could not ask the other workers to reload the index: %s", exc)
+    else:
+        log.info("asked the other workers to reload the index")
 
 
 def run_serve(*, index: Path | None = None, config: Path | None = None, port: int | None = None,
