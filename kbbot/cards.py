@@ -327,10 +327,13 @@ def text_message(text: str) -> Message:
     return _finish(text, blocks)
 
 
-def answer_card(article: Article, hit: SearchHit | None, *, version: int, intro: str | None = None) -> Message:
-    """The condensed symptom / cause / resolution card with walk / full / not mine / fixed buttons."""
+def answer_card(
+    article: Article, hit: SearchHit | None, *, version: int, intro: str | None = None, shared: bool = False
+) -> Message:
+    """The condensed symptom / cause / resolution card with walk / full / not mine / fixed buttons (`shared`: a
+    card posted to the channel by /kb, whose buttons work with or without a stored thread state)."""
     blocks = _summary_blocks(article, hit, intro)
-    value = action_value(version, a=article.id)
+    value = action_value(version, a=article.id, s=1 if shared else None)
     buttons = []
     if article.procedures:
         buttons.append(_button(msg.BTN_WALK, "walk", value, style="primary"))

@@ -449,12 +449,42 @@ def test_stale_and_double_pressed_buttons_change_nothing(conv: Conversation) -> 
     assert turn.state is state
 
 
-def test_buttons_on_a_shared_card_start_a_thread(conv: Conversation) -> None:
-    shared = conv.shared_card("Q237695", user="U2")
-    assert "<@U2>" in json.dumps(shared.blocks)
+def test_a_shared_card_starts_its_thread_with_the_article_on_the_table(conv: Conversation) -> None:
+    turn = conv.share("Q237695", user="U2", now=1000.0)
+    (card,) = turn.messages
+    assert "<@U2>" in json.dumps(card.blocks)
+    assert turn.state is not None and turn.state.status == "answered" and turn.state.article_id == "Q237695"
+    assert turn.state.asker == "U2" and turn.state.version == 1
+
+    typed = Thread(conv)  # the thread under the card, with the state the adapter stored for it
+    typed.state = turn.state
+    typed.say("walk me through")
+    assert typed.st.status == "walking" and typed.st.article_id == "Q237695" and "Step 1" in typed.message.text
+
+    pressed = Thread(conv)  # the same card's button, state stored
+    pressed.state = turn.state
+    pressed.press("kb:walk", message=card)
+    assert pressed.st.status == "walking" and pressed.st.article_id == "Q237695"
+
+
+def test_a_shared_cards_buttons_work_without_a_stored_state(conv: Conversation) -> None:
+    # the store was down when the card was shared, or the thread expired: the buttons still start the thread
+    (card,) = conv.share("Q237695", user="U2", now=1000.0).messages
     t = Thread(conv)
-    t.press("kb:walk", message=shared)
+    t.press("kb:walk", message=card)
     assert t.state is not None and t.st.article_id == "Q237695" and t.st.status == "walking"
+    # an answer card that is not shared keeps the strict version check
+    t2 = Thread(conv)
+    t2.say("mailbag contention [008]")
+    walk = buttons(t2.message)["kb:walk"]
+    fresh = Thread(conv)
+    turn = fresh.press("kb:walk", walk)
+    assert msg.STALE_ACTION in turn.messages[0].text and fresh.state is None
+
+
+def test_sharing_an_unknown_article_says_so_and_starts_nothing(conv: Conversation) -> None:
+    turn = conv.share("Q999999", user="U2", now=1000.0)
+    assert turn.state is None and "Q999999" in turn.messages[0].text
 
 
 def test_reference_button_shows_the_referenced_article(conv: Conversation, kb: FakeKnowledgeBase) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 
-from kbbot.conversation.messages import STORE_DOWN
+from kbbot.conversation.messages import STALE_ACTION, STORE_DOWN
 from kbbot.errors import StoreError
 from kbbot.parse import parse_file
 from kbbot.slack.loopback import LoopbackBot, buttons, readable
@@ -129,6 +129,30 @@ async def test_kb_command_answers_ephemerally_and_share_posts_the_card(slack_bot
     await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
     step = (await slack_bot.posts(2))[-1]
     assert step.args["thread_ts"] == shared_ts and "Step 1" in readable(step)
+
+
+async def test_typed_replies_under_a_shared_card_are_answered(slack_bot: LoopbackBot) -> None:
+    """People answer a card in its thread; a shared /kb card is kbbot's thread from the moment it is posted."""
+    standin = slack_bot.standin
+    await standin.slash("/kb", "Q237695")
+    await standin.wait_for("response_url")
+    await standin.click(standin.messages[-1] | {"channel": STANDIN_CHANNEL}, action_id="kb:share", value="Q237695")
+    (shared,) = await slack_bot.posts(1)
+    shared_ts = standin.messages[-1]["ts"]
+    assert "Q237695" in shared.args["text"]
+
+    await standin.say("walk me through", thread_ts=shared_ts)
+    step = (await slack_bot.posts(2))[-1]
+    assert step.args["thread_ts"] == shared_ts and "Step 1 of 6" in readable(step)
+    await standin.say("next", thread_ts=shared_ts)
+    step = (await slack_bot.posts(3))[-1]
+    assert step.args["thread_ts"] == shared_ts and "Step 2 of 6" in readable(step)
+    # the card's own buttons stay in step with the typed replies: this one is from before the walk began
+    card = standin.message(shared_ts)
+    assert card is not None
+    await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
+    stale = (await slack_bot.posts(4))[-1]
+    assert stale.args["thread_ts"] == shared_ts and stale.args["text"] == STALE_ACTION
 
 
 async def test_kb_share_into_a_channel_the_bot_is_not_in_explains_how_to_invite_it(

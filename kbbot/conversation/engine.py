@@ -19,8 +19,9 @@ How the adapter drives it:
 
     /kb TEXT              -> conversation.lookup(TEXT, user=...)        (ephemeral, no thread state)
     kb:lookup (bare id)   -> conversation.lookup(value, user=...)       (a /kb shortlist button)
-    kb:share  (bare id)   -> conversation.shared_card(value, user=...)  (posted to the channel; its buttons carry
-                                                                         version 0 and start that message's thread)
+    kb:share  (bare id)   -> conversation.share(value, user=..., now=...)  (the card is posted to the channel and
+                             turn.state stored for the thread under it, so typed replies there are answered; its
+                             buttons are marked shared and work even if that state could not be stored)
     any other kb: button  -> handle(state, UserTurn(user, action_id=..., action_value=...))
 
 A stale button (its version is not the thread's) gets "that step has moved on" and changes nothing. Once kbbot
@@ -195,13 +196,23 @@ class Conversation:
             return cards.lookup_card(best, hits[0])
         return cards.shortlist_card(hits[: self._settings.shortlist_size], version=0, lookup=True)
 
-    def shared_card(self, article_id: str, *, user: str) -> Message:
-        """What `kb:share` posts in the channel: an answer card whose buttons start a fresh thread (version 0)."""
+    def share(self, article_id: str, *, user: str, now: float) -> Turn:
+        """What `kb:share` posts in the channel, and the state of the thread under that card: the article on the
+        table, as after an answer, so "walk me through" typed there works as the button does."""
         article = self._kb.get(article_id)
         if article is None:
-            return cards.text_message(msg.NOT_IN_KB.format(qid=cards.escape_mrkdwn(article_id)))
+            missing = msg.NOT_IN_KB.format(qid=cards.escape_mrkdwn(article_id))
+            return Turn(state=None, messages=[cards.text_message(missing)])
+        fresh = ThreadState(asker=user)
+        state = fresh.evolve(
+            now=now,
+            status="answered",
+            article_id=article.id,
+            history=fresh.with_event("shared", now=now, article_id=article.id),
+        )
         intro = msg.SHARED_BY.format(user=_SLACK_ID.sub("", user), qid=cards.escape_mrkdwn(article.id))
-        return cards.answer_card(article, None, version=0, intro=intro)
+        card = cards.answer_card(article, None, version=state.version, intro=intro, shared=True)
+        return Turn(state=state, messages=[card])
 
     # --- buttons ------------------------------------------------------------------------------------------
 
@@ -210,9 +221,15 @@ class Conversation:
         if action == "lookup":
             return Turn(state=state, messages=[self.lookup(turn.action_value or "", user=turn.user)])
         if action == "share":
-            return Turn(state=state, messages=[self.shared_card(turn.action_value or "", user=turn.user)])
+            # posted elsewhere (the channel); this thread's own state is not touched
+            shared = self.share(turn.action_value or "", user=turn.user, now=now)
+            return Turn(state=state, messages=shared.messages)
         data = cards.parse_action_value(turn.action_value)
-        current = state.version if state is not None else 0
+        current: object = state.version if state is not None else 0
+        if state is None and data.get("s") == 1:
+            # a shared card whose thread state was never stored (the store was down) or has expired: its buttons
+            # still start the thread
+            current = data.get("v")
         if data.get("v") != current:
             return self._reply(state, msg.STALE_ACTION)
         st = state or ThreadState(asker=turn.user)

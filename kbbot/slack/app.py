@@ -84,7 +84,7 @@ class Converser(Protocol):
 
     def lookup(self, text: str, *, user: str) -> Message: ...
 
-    def shared_card(self, article_id: str, *, user: str) -> Message: ...
+    def share(self, article_id: str, *, user: str, now: float) -> Turn: ...
 
 
 class InFlight:
@@ -355,9 +355,11 @@ class KbBotListeners:
 
     async def _share(self, body: Mapping[str, Any], *, article_id: str, user: str, channel: str,
                      respond: Respond) -> None:
-        # The card goes to the channel as a new message; its buttons (version 0) start a thread of their own.
+        # The card goes to the channel as a new message, and the thread under it starts with the card's article on
+        # the table: typed replies there ("walk me through") are answered like the buttons.
         try:
-            card = await self._in_engine(self.conversation.shared_card, article_id, user=user)
+            shared = await self._in_engine(self.conversation.share, article_id, user=user, now=time.time())
+            card = shared.messages[0]
         except Exception:
             log.exception("cannot build the card to share for %r", article_id)
             card = text_message(wording.INTERNAL_ERROR)
@@ -368,6 +370,15 @@ class KbBotListeners:
             await self._respond(respond, text_message(self.poster.explain(posted.error, channel=channel)),
                                 channel=channel, user=user)
             return
+        if shared.state is not None and posted.ts:
+            key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=posted.ts)
+            state = shared.state
+            try:
+                # a thread nobody has written in yet; `current` is only ever there if a reply won the race
+                await self.store.transact(key, lambda current: (current or state, None))
+                self._remember_thread(key)
+            except Exception as exc:  # the card's buttons still work; typed replies under it go unanswered
+                log.error("could not store the thread of the shared card %s: %s", article_id, exc)
         try:
             await respond(delete_original=True)
         except Exception as exc:  # the share happened; a lingering ephemeral copy is harmless

@@ -136,8 +136,8 @@ class CurrentConversation:
     def lookup(self, text: str, *, user: str) -> Message:
         return self._current.lookup(text, user=user)
 
-    def shared_card(self, article_id: str, *, user: str) -> Message:
-        return self._current.shared_card(article_id, user=user)
+    def share(self, article_id: str, *, user: str, now: float) -> Turn:
+        return self._current.share(article_id, user=user, now=now)
 
 
 def _index_stamp(index_dir: Path) -> tuple[int, int, int] | None:
