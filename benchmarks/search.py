@@ -201,7 +201,8 @@ def fit(
         data.append((q, ranked, right))
     fold = _folds([q.expected for q, _, _ in data], folds)
     summary = summary if summary is not None else []
-    init = engine.model.rank_vector(FEATURES)
+    # from the untuned defaults, not the installed weights: a refit must not depend on the fits before it
+    init = RankModel().rank_vector(FEATURES)
 
     # 1. ranking weights, out-of-fold
     oof: list[tuple[Ranked | None, int]] = [(None, -1)] * len(data)

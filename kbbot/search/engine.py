@@ -651,8 +651,11 @@ class SearchEngine:
         lines = [line for line in errs.split("\n") if line.strip()]
         if not lines or not ranked.plan.text:
             return None
-        scored = [(fuzz.partial_ratio(ranked.plan.text, line.lower()), len(line), line) for line in lines]
-        score, _, line = max(scored)
+        # below 80 the line is not shown whatever it scores: rapidfuzz can stop early on those
+        lowered = [line.lower() for line in lines]
+        scorer = fuzz.partial_ratio
+        scores = process.cdist([ranked.plan.text], lowered, scorer=scorer, score_cutoff=80, workers=1)[0]
+        score, _, line = max(zip(scores.tolist(), map(len, lines), lines, strict=True))
         # a pasted code matches its line exactly; a message must agree closely, not merely share words
         if score >= 90 or (feats["sig"] > 0 and score >= 80):
             return line
