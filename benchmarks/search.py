@@ -164,17 +164,18 @@ def latency(searchers: list[Any], queries: list[str], repeat: int = 3) -> list[d
 
 
 # ------------------------------------------------------------------------------------------- fitting
-def _folds(expected: list[str | None], k: int) -> np.ndarray:
+def _folds(expected: list[str | None], k: int, seed: int = 0) -> np.ndarray:
     """Fold per question, grouped by target article so the two phrasings of one article never straddle
-    training and test (that would leak the article's words)."""
+    training and test (that would leak the article's words). Seed 0 deals the groups out in file order; other
+    seeds shuffle them first (CV figures move by a point or two between deals: compare ideas on several)."""
     groups: dict[str, int] = {}
-    out = []
     for i, e in enumerate(expected):
-        key = e or f"ood{i}"
-        if key not in groups:
-            groups[key] = len(groups) % k
-        out.append(groups[key])
-    return np.asarray(out)
+        groups.setdefault(e or f"ood{i}", len(groups))
+    order = np.arange(len(groups))
+    if seed:
+        np.random.default_rng(seed).shuffle(order)
+    fold_of = {key: int(order[n]) % k for key, n in groups.items()}
+    return np.asarray([fold_of[e or f"ood{i}"] for i, e in enumerate(expected)])
 
 
 def fit(
@@ -182,6 +183,7 @@ def fit(
     queries: Path,
     extra_ood: Path | None = None,
     folds: int = 5,
+    seed: int = 0,
     l2: float = 0.01,
     ood_share: float = 0.3,
     summary: list[str] | None = None,
@@ -199,7 +201,7 @@ def fit(
             ids = [engine.index.ids[int(r)] for r in ranked.rows]
             right = ids.index(q.expected) if q.expected in ids else -1
         data.append((q, ranked, right))
-    fold = _folds([q.expected for q, _, _ in data], folds)
+    fold = _folds([q.expected for q, _, _ in data], folds, seed)
     summary = summary if summary is not None else []
     # from the untuned defaults, not the installed weights: a refit must not depend on the fits before it
     init = RankModel().rank_vector(FEATURES)
@@ -346,6 +348,8 @@ def main() -> int:
     ap.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     ap.add_argument("--fit", action="store_true", help="refit and write kbbot/data/search_model.yaml")
     ap.add_argument("--extra-ood", type=Path, default=EXTRA_OOD, help="more unanswerable questions for --fit")
+    ap.add_argument("--cv-seeds", default="0", help="--fit: comma-separated fold deals; figures of each are shown")
+    ap.add_argument("--dry-run", action="store_true", help="--fit: print the figures, write nothing")
     ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
@@ -362,7 +366,14 @@ def main() -> int:
     engine = SearchEngine.load(args.index, kb)
     if args.fit:
         cv: list[str] = []
-        model = fit(engine, args.queries, args.extra_ood, summary=cv)
+        seeds = [int(s) for s in args.cv_seeds.split(",")]
+        for seed in seeds[1:]:
+            print(f"-- fold deal {seed}")
+            fit(engine, args.queries, args.extra_ood, seed=seed)
+        print(f"-- fold deal {seeds[0]}")
+        model = fit(engine, args.queries, args.extra_ood, seed=seeds[0], summary=cv)
+        if args.dry_run:
+            return 0
         header = (
             f"# Fitted by benchmarks/search.py --fit on {args.queries.name} + {args.extra_ood.name} "
             f"({time.strftime('%Y-%m-%d')}).\n"
