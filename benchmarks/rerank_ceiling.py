@@ -159,18 +159,11 @@ def minilm_feature(engine: SearchEngine, pools: list[tuple[Ranked, int]], static
             return np.array([doc[r] @ qv for r in pool.rows.tolist()], dtype=np.float64)[:, None]
 
         return feature
+    from train_token_vectors import token_init
+
     tok = model.tokenizer
-    encoder = model[0].auto_model
     size = len(tok.get_vocab())
-    ids = torch.arange(size)
-    vectors = []
-    with torch.inference_mode():
-        for s in range(0, size, 1024):
-            b = ids[s : s + 1024]
-            x = torch.stack([torch.full_like(b, tok.cls_token_id), b, torch.full_like(b, tok.sep_token_id)], 1)
-            out = encoder(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state
-            vectors.append(out.mean(1).numpy())
-    table = np.concatenate(vectors)
+    table = token_init(model, size)
     df = np.zeros(size)
     for text in heads.values():
         df[list(set(tok(text, add_special_tokens=False)["input_ids"]))] += 1

@@ -11,11 +11,12 @@ Three stages, each bounded so a 40,000-character paste costs about what a one-li
    pairs, idf-weighted coverage, error-signature coverage, a troubleshooting-article prior and product
    agreement, combined linearly; the first five are folded into one value per posting at load, so this is a
    single numpy bincount, the cost of plain BM25;
-3. the best RERANK_POOL articles re-ranked with rapidfuzz agreement of the query with the title and the
-   title + symptom opening; over the first SHORTLIST of them, a softmax over the final scores and a logistic
-   model over a handful of per-query features (kbbot/search/model.py) give the confidence and the band. A
-   pasted message that several of the first three print word for word, at about the same score, is a tie:
-   the band is "shortlist" (offer them, or ask for the product), never a confident pick.
+3. the best RERANK_POOL articles re-ranked with rapidfuzz agreement of the query with the title + symptom
+   opening and the cosine of their semantic vectors (kbbot/search/semantic.py); over the first SHORTLIST of
+   them, a softmax over the final scores and a logistic model over a handful of per-query features
+   (kbbot/search/model.py) give the confidence and the band. A pasted message that several of the first
+   three print word for word, at about the same score, is a tie: the band is "shortlist" (offer them, or ask
+   for the product), never a confident pick.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from kbbot.article import normalise_qid
 from kbbot.search.index import SearchIndex
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.model import CONFIDENCE_FEATURES, SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
+from kbbot.search.semantic import TokenVectors
 from kbbot.search.text import _TOKEN, clean_query, normalise_text, signatures, version_terms, words
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
@@ -78,6 +80,8 @@ TIE_MARGIN = 1.0
 # mostly such words) without letting one typo sink a good match
 UNKNOWN_IDF = 6.0
 UNKNOWN_MISS_IDF = 11.0  # about log(N) for the full KB: rarer than any word it has
+# the semantic vectors read the opening of the query: a pasted log's first lines say what it is about
+SEMANTIC_QUERY_CHARS = 1000
 TYPO_MIN_LEN = 4
 TYPO_MIN_DF = 20
 
@@ -101,6 +105,7 @@ class QueryPlan:
     known: float = 0.0  # share of typed words the KB knows
     signatures: list[str] = field(default_factory=list)
     typed_cols: list[int] = field(default_factory=list)  # columns of the words the person typed
+    semantic_text: str = ""  # what the token vectors embed: the cleaned query's opening
     unknown: int = 0  # typed words the KB has never seen (after typo correction)
 
     @property
@@ -165,11 +170,13 @@ class SearchEngine:
         lexicon: Lexicon | None = None,
         model: RankModel | None = None,
         kb: KnowledgeBase | None = None,
+        vectors: TokenVectors | None = None,
     ) -> None:
         self.index = index
         self.lexicon = lexicon if lexicon is not None else Lexicon.load()
         self.model = model if model is not None else RankModel.load()
         self.kb = kb
+        self.vectors = vectors if vectors is not None or index.semantic is None else _token_vectors()
         self._n = len(index)
         self._row_of = {qid: row for row, qid in enumerate(index.ids)}
         self._tag_code = {tag: code for code, tag in enumerate(index.product_names)}
@@ -228,7 +235,7 @@ class SearchEngine:
     def analyse(self, query: str) -> QueryPlan:
         cleaned = clean_query(query)
         norm = normalise_text(cleaned)
-        plan = QueryPlan(text=norm[:FUZZ_QUERY_CHARS])
+        plan = QueryPlan(text=norm[:FUZZ_QUERY_CHARS], semantic_text=cleaned[:SEMANTIC_QUERY_CHARS])
         if not norm.strip():
             return plan
         vocab, idf = self.index.vocab, self.index.idf
@@ -453,17 +460,21 @@ class SearchEngine:
         )
 
     def _shortlist_features(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        q = plan.text
-        if not q:
-            return np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
-        ratio = fuzz.token_set_ratio
+        """SHORTLIST_FEATURES of the pool: rapidfuzz agreement with the title + symptom opening (the title on
+        its own added nothing once the semantic feature was in, and cost a sixth of the query), and the
+        cosine of the semantic vectors."""
+        out = np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
+        if not plan.text or not len(rows):
+            return out
         rapid_text = self.index.rapid_text
-        values: list[tuple[float, float]] = []
-        for row in rows.tolist():
-            head_l = rapid_text(row)[0][:FUZZ_HEAD_CHARS].lower()
-            title = head_l.split("\n", 1)[0]
-            values.append((ratio(q, title), ratio(q, head_l)))
-        return np.array(values, dtype=np.float64).reshape(len(rows), 2) / 100.0
+        heads = [rapid_text(row)[0][:FUZZ_HEAD_CHARS].lower() for row in rows.tolist()]
+        # one call for the pool: rapidfuzz prepares the query's tokens once
+        out[:, 0] = process.cdist([plan.text], heads, scorer=fuzz.token_set_ratio, workers=1)[0] / 100.0
+        codes, scales = self.index.semantic, self.index.semantic_scale
+        if self.vectors is not None and codes is not None and scales is not None:
+            query_vector = self.vectors.embed(plan.semantic_text)
+            out[:, 1] = (codes[rows].astype(np.float32) @ query_vector) * scales[rows]
+        return out
 
     def rank(
         self,
@@ -525,8 +536,7 @@ class SearchEngine:
         top = ranked.features[0]
         names = VECTOR_FEATURES + SHORTLIST_FEATURES
         f = dict(zip(names, top, strict=True))
-        short = ranked.features[:, len(VECTOR_FEATURES) :]
-        fuzz_best = short.max(axis=1) if short.shape[1] else np.zeros(len(s))
+        fuzz_best = ranked.features[:, len(VECTOR_FEATURES) + SHORTLIST_FEATURES.index("fuzz_head")]
         return np.array(
             [
                 float(p[0]),
@@ -535,12 +545,13 @@ class SearchEngine:
                 f["cover_head"],
                 ranked.plan.known,
                 1.0 if f["sig"] > 0 else 0.0,
-                max(f["fuzz_title"], f["fuzz_head"]),
+                f["fuzz_head"],
                 self._missing_rarest(ranked.plan, int(ranked.rows[0])) / UNKNOWN_MISS_IDF,
                 1.0 if ranked.plan.unknown else 0.0,
                 math.log1p(len(ranked.plan.typed_cols)),
                 float(s[0] - s[2]) if len(s) > 2 else 5.0,
                 fuzz_best[0] - float(fuzz_best[1:].max()) if len(s) > 1 else 0.5,
+                f["semantic"],
             ],
             dtype=np.float64,
         )
@@ -674,3 +685,12 @@ class SearchEngine:
             named = zip(VECTOR_FEATURES + SHORTLIST_FEATURES, ranked.features[i], strict=True)
             feats = ", ".join(f"{n}={v:.2f}" for n, v in named)
             yield f"{self.index.ids[int(ranked.rows[i])]} {ranked.scores[i]:.2f}: {feats}"
+
+
+def _token_vectors() -> TokenVectors | None:
+    """The packaged token table; without it (a broken install) the semantic feature stays zero."""
+    try:
+        return TokenVectors.load()
+    except (OSError, ValueError) as exc:
+        log.warning("semantic matching off: the token table cannot be read (%s)", exc)
+        return None

@@ -15,6 +15,8 @@ well under a second and several processes on one host share the pages):
 - `ids.json`, `titles.json`, `products.json` (tag per row), `product_codes.npy`, `has_symptoms.npy`
 - `text.bin` + `text_offsets.npy`  per row: title, symptom opening and literal error lines, for rapidfuzz on the
                                    short list only (never a scan over the KB)
+- `semantic.npy` + `semantic.scale.npy`  unit vector per row of its title + symptom opening, int8 codes times a
+                                         per-row scale (kbbot/search/semantic.py)
 
 Row r here is row r of the KnowledgeBase the index was built from.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import time
 from array import array
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from scipy import sparse
 
 from kbbot.errors import IndexError_
 from kbbot.search.lexicon import Lexicon
+from kbbot.search.semantic import TokenVectors, quantise, table_fingerprint
 from kbbot.search.text import (
     _TOKEN,
     context_signatures,
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 K1 = 1.2
 
 # name -> (weight, b). Title and symptoms say what an article is about; the body mentions many things in
@@ -67,6 +71,8 @@ FIELDS: dict[str, tuple[float, float]] = {
 MAX_BODY_CHARS = 20_000
 MAX_SYMPTOM_CHARS = 4_000
 HEAD_TEXT_CHARS = 600
+# what the semantic vectors see of an article: its title and the opening of its symptoms (the fit's texts too)
+SEMANTIC_CHARS = 600
 ERROR_TEXT_CHARS = 1_200
 
 Matrix = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]
@@ -313,6 +319,11 @@ class SearchIndexBuilder:
         (directory / "products.json").write_text(json.dumps(tag_names), encoding="utf-8")
         (directory / "text.bin").write_bytes(bytes(self.blob))
         np.save(directory / "text_offsets.npy", _ints(self.offsets, np.int64))
+        vectors = _semantic_vectors(self.blob, self.offsets)
+        if vectors is not None:
+            codes, scales = quantise(vectors)
+            np.save(directory / "semantic.npy", codes)
+            np.save(directory / "semantic.scale.npy", scales)
         meta = {
             "format": FORMAT_VERSION,
             "articles": n,
@@ -320,11 +331,27 @@ class SearchIndexBuilder:
             "bigrams": n_pairs,
             "fields": FIELDS,
             "k1": K1,
+            "semantic_table": table_fingerprint() if vectors is not None else None,
             "build_seconds": round(time.perf_counter() - self.started, 2),
         }
         # meta.json last: its presence marks a complete index
         (directory / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         log.info("search index: %s articles, %s terms in %.1f s", n, n_terms, time.perf_counter() - self.started)
+
+
+def _semantic_vectors(blob: bytearray, offsets: array[int]) -> npt.NDArray[np.float32] | None:
+    """One unit vector per row from its title + symptom opening (None, and a warning, without the token table)."""
+    try:
+        vectors = TokenVectors.load()
+    except (OSError, ValueError) as exc:
+        log.warning("no semantic vectors in this index (the token table cannot be read: %s)", exc)
+        return None
+    data = bytes(blob)
+    heads = (
+        data[offsets[i] : offsets[i + 1]].decode("utf-8", "replace").partition("\x1f")[0][:SEMANTIC_CHARS]
+        for i in range(len(offsets) - 1)
+    )
+    return vectors.embed_many(heads)
 
 
 def _ints(values: array[int], dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
@@ -404,7 +431,12 @@ def search_index_is_current(directory: Path) -> bool:
         meta = json.loads((Path(directory) / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION
+    # the articles' semantic vectors come from the packaged token table: a new table means new vectors
+    return (
+        isinstance(meta, dict)
+        and meta.get("format") == FORMAT_VERSION
+        and meta.get("semantic_table") == table_fingerprint()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,9 +464,13 @@ class Postings:
         return rows, vals, np.asarray(ends - starts, dtype=np.int64)
 
 
-def _mapped(path: Path) -> npt.NDArray[Any]:
+def _mapped(path: Path, *, random_rows: bool = False) -> npt.NDArray[Any]:
     # a plain ndarray view of the memory map: slicing np.memmap objects costs more than the arithmetic
-    return np.asarray(np.load(path, mmap_mode="r"))
+    mapped = np.load(path, mmap_mode="r")
+    if random_rows and hasattr(mmap, "MADV_RANDOM"):
+        # a query reads a few scattered rows: the kernel's read-ahead would pull in megabytes around each
+        mapped._mmap.madvise(mmap.MADV_RANDOM)
+    return np.asarray(mapped)
 
 
 def _load_matrix(directory: Path, name: str) -> Postings:
@@ -466,6 +502,9 @@ class SearchIndex:
     text_blob: npt.NDArray[np.uint8]
     text_offsets: npt.NDArray[np.int64]
     meta: dict[str, Any]
+    # rows x dims: the codes of unit vectors (None: an index built without the token table)
+    semantic: npt.NDArray[np.int8] | None = None
+    semantic_scale: npt.NDArray[np.float32] | None = None  # per row: code x scale = vector
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -522,4 +561,10 @@ class SearchIndex:
             else np.zeros(0, dtype=np.uint8),
             text_offsets=np.load(directory / "text_offsets.npy"),
             meta=meta,
+            semantic=_mapped(directory / "semantic.npy", random_rows=True)
+            if (directory / "semantic.npy").is_file()
+            else None,
+            semantic_scale=np.load(directory / "semantic.scale.npy")
+            if (directory / "semantic.scale.npy").is_file()
+            else None,
         )

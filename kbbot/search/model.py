@@ -34,8 +34,8 @@ VECTOR_FEATURES: tuple[str, ...] = (
     "has_symptoms",  # a troubleshooting article (has a SYMPTOMS section)
 )
 SHORTLIST_FEATURES: tuple[str, ...] = (
-    "fuzz_title",  # rapidfuzz token_set_ratio(query, title)
     "fuzz_head",  # rapidfuzz token_set_ratio(query, title + symptom opening)
+    "semantic",  # cosine of the query's and the title + symptom opening's token-vector means (semantic.py)
 )
 FEATURES: tuple[str, ...] = VECTOR_FEATURES + SHORTLIST_FEATURES
 
@@ -47,7 +47,7 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "cover_head",
     "known",  # share of the query's words the KB has ever seen
     "sig",  # top hit matched a pasted error signature
-    "fuzz_best",  # the better of the rapidfuzz agreements of the top hit with title and title + symptoms
+    "fuzz_best",  # the rapidfuzz agreement of the top hit's title + symptoms with the query
     "missing",  # idf of the rarest typed word the top hit lacks (unknown words rarest of all), / 11
     "unknown",  # the query has a word the KB has never seen (modern product names, mostly)
     # log(1 + known typed words). Longer descriptions are matched more reliably; it also separates the
@@ -56,6 +56,8 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "length",
     "gap3",  # score of #1 minus #3: one clear winner, or a cluster of near-equals (the same error text)
     "fuzz_margin",  # the top hit's rapidfuzz agreement minus the best of the rest of the short list
+    # the top hit's semantic cosine: an off-topic question is far from every article, in meaning as in words
+    "semantic",
 )
 
 _DEFAULT_RANK = {
@@ -69,8 +71,8 @@ _DEFAULT_RANK = {
     "product": 0.5,
     "other_product": -0.3,
     "has_symptoms": 0.3,
-    "fuzz_title": 1.0,
     "fuzz_head": 0.5,
+    "semantic": 0.0,
 }
 _DEFAULT_CONF = {
     "p_top": 3.0,
@@ -85,6 +87,7 @@ _DEFAULT_CONF = {
     "length": 0.0,
     "gap3": 0.0,
     "fuzz_margin": 0.0,
+    "semantic": 0.0,
 }
 
 
