@@ -73,6 +73,7 @@ MAX_SYMPTOM_CHARS = 4_000
 HEAD_TEXT_CHARS = 600
 # what the semantic vectors see of an article: its title and the opening of its symptoms (the fit's texts too)
 SEMANTIC_CHARS = 600
+SEMANTIC_BATCH = 4096
 ERROR_TEXT_CHARS = 1_200
 
 Matrix = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]
@@ -347,11 +348,17 @@ def _semantic_vectors(blob: bytearray, offsets: array[int]) -> npt.NDArray[np.fl
         log.warning("no semantic vectors in this index (the token table cannot be read: %s)", exc)
         return None
     data = bytes(blob)
-    heads = (
-        data[offsets[i] : offsets[i + 1]].decode("utf-8", "replace").partition("\x1f")[0][:SEMANTIC_CHARS]
-        for i in range(len(offsets) - 1)
-    )
-    return vectors.embed_many(heads)
+    n = len(offsets) - 1
+    out = np.zeros((n, vectors.dims), dtype=np.float32)
+    # in slices: the token ids of the whole KB at once would be millions of Python ints
+    for start in range(0, n, SEMANTIC_BATCH):
+        stop = min(n, start + SEMANTIC_BATCH)
+        heads = (
+            data[offsets[i] : offsets[i + 1]].decode("utf-8", "replace").partition("\x1f")[0][:SEMANTIC_CHARS]
+            for i in range(start, stop)
+        )
+        out[start:stop] = vectors.embed_many(heads)
+    return out
 
 
 def _ints(values: array[int], dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
