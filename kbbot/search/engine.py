@@ -53,6 +53,9 @@ MAX_SIGNATURES = 12
 SHORTLIST = 12
 # articles re-ranked with rapidfuzz: more than the short list, so a right article just below it can climb in
 RERANK_POOL = 20
+# articles whose semantic cosine is worked out, the best of them (stage 1 + semantic) making the pool. Pooled
+# CV recall@3 by width: 20 0.860, 40 0.872, 60 0.877, 100 0.883, 200 0.885 (+0.06 ms for 100 over 20)
+SEMANTIC_POOL = 100
 # above this many matched postings the pool's features are found by binary search, not by a scan
 POOL_SCAN_POSTINGS = 10_000
 MAX_LIMIT = 100
@@ -459,22 +462,23 @@ class SearchEngine:
             slot_of[pool[col]].astype(np.int64),
         )
 
-    def _shortlist_features(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """SHORTLIST_FEATURES of the pool: rapidfuzz agreement with the title + symptom opening (the title on
-        its own added nothing once the semantic feature was in, and cost a sixth of the query), and the
-        cosine of the semantic vectors."""
-        out = np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
+    def _semantic(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Cosine of the query's semantic vector with each row's (zero without the token table)."""
+        codes, scales = self.index.semantic, self.index.semantic_scale
+        if self.vectors is None or codes is None or scales is None or not len(rows):
+            return np.zeros(len(rows), dtype=np.float64)
+        query_vector = self.vectors.embed(plan.semantic_text)
+        return ((codes[rows].astype(np.float32) @ query_vector) * scales[rows]).astype(np.float64)
+
+    def _fuzz_head(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """rapidfuzz agreement of the query with each row's title + symptom opening (the title on its own added
+        nothing once the semantic feature was in, and cost a sixth of a query)."""
         if not plan.text or not len(rows):
-            return out
+            return np.zeros(len(rows), dtype=np.float64)
         rapid_text = self.index.rapid_text
         heads = [rapid_text(row)[0][:FUZZ_HEAD_CHARS].lower() for row in rows.tolist()]
         # one call for the pool: rapidfuzz prepares the query's tokens once
-        out[:, 0] = process.cdist([plan.text], heads, scorer=fuzz.token_set_ratio, workers=1)[0] / 100.0
-        codes, scales = self.index.semantic, self.index.semantic_scale
-        if self.vectors is not None and codes is not None and scales is not None:
-            query_vector = self.vectors.embed(plan.semantic_text)
-            out[:, 1] = (codes[rows].astype(np.float32) @ query_vector) * scales[rows]
-        return out
+        return process.cdist([plan.text], heads, scorer=fuzz.token_set_ratio, workers=1)[0] / 100.0
 
     def rank(
         self,
@@ -494,11 +498,20 @@ class SearchEngine:
         if plan.empty:
             return None
         score, reached, matched = self._candidates(plan, context)
+        pool = min(max(shortlist, RERANK_POOL), self._n)
         # articles no query term reaches are not candidates, whatever the priors say
-        top = _top_k(score, reached, min(max(shortlist, RERANK_POOL), self._n))
-        if len(top) == 0:
+        wide = _top_k(score, reached, min(max(shortlist, SEMANTIC_POOL), self._n))
+        if len(wide) == 0:
             return None
-        short = self._shortlist_features(plan, top)
+        # the semantic cosine costs next to nothing, so it widens the net: an article that says the same thing
+        # in other words can climb into the pool from below; rapidfuzz, dearer, sees only the pool
+        semantic = self._semantic(plan, wide)
+        w_semantic = self._w_short[SHORTLIST_FEATURES.index("semantic")]
+        keep = np.argsort(-(score[wide] + w_semantic * semantic), kind="stable")[:pool]
+        top = wide[keep]
+        short = np.zeros((len(top), len(SHORTLIST_FEATURES)), dtype=np.float64)
+        short[:, SHORTLIST_FEATURES.index("semantic")] = semantic[keep]
+        short[:, SHORTLIST_FEATURES.index("fuzz_head")] = self._fuzz_head(plan, top)
         final = score[top] + short @ self._w_short
         order = np.argsort(-final, kind="stable")
         rows = top[order]
