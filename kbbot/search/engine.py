@@ -56,8 +56,6 @@ RERANK_POOL = 20
 # articles whose semantic cosine is worked out, the best of them (stage 1 + semantic) making the pool. Pooled
 # CV recall@3 by width: 20 0.860, 40 0.872, 60 0.877, 100 0.883, 200 0.885 (+0.06 ms for 100 over 20)
 SEMANTIC_POOL = 100
-# above this many matched postings the pool's features are found by binary search, not by a scan
-POOL_SCAN_POSTINGS = 10_000
 MAX_LIMIT = 100
 # rapidfuzz compares at most this much of the query: a pasted log's first lines carry the message
 FUZZ_QUERY_CHARS = 400
@@ -131,8 +129,6 @@ class _Matched:
     """The postings a query matched, kept from stage 1 so the short list's features need no second lookup."""
 
     rows: npt.NDArray[np.int32]  # the query terms' postings, concatenated
-    offsets: npt.NDArray[np.int64]  # where each term's run starts in `rows` (one extra at the end)
-    starts: npt.NDArray[np.int64]  # index in the full postings of each term's first entry
     bigram_rows: npt.NDArray[np.int32]
     bigram_vals: npt.NDArray[np.float32]
 
@@ -351,8 +347,6 @@ class SearchEngine:
         w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
         cols = np.asarray(plan.cols, dtype=np.int64)
         starts, ends = ix.full.indptr[cols], ix.full.indptr[cols + 1]
-        offsets = np.zeros(len(cols) + 1, dtype=np.int64)
-        np.cumsum(ends - starts, out=offsets[1:])
         score: npt.NDArray[np.float64]
         if len(cols):
             rows = np.concatenate([ix.full.indices[s:e] for s, e in zip(starts, ends, strict=True)])
@@ -376,7 +370,7 @@ class SearchEngine:
         score += self._product_vector(plan.products)
         if context is not None:
             score = self._apply_context(context, score, reached)
-        matched = _Matched(rows=rows, offsets=offsets, starts=starts, bigram_rows=b_rows, bigram_vals=b_vals)
+        matched = _Matched(rows=rows, bigram_rows=b_rows, bigram_vals=b_vals)
         return score, reached, matched
 
     def _product_vector(self, tags: frozenset[str]) -> npt.NDArray[np.float64]:
@@ -397,15 +391,14 @@ class SearchEngine:
     def row_features(
         self, plan: QueryPlan, top: npt.NDArray[np.int64], matched: _Matched
     ) -> npt.NDArray[np.float64]:
-        """VECTOR_FEATURES of the short list, picked out of the postings the query already matched."""
+        """VECTOR_FEATURES of the short list: its articles' postings of the query's terms, and the word pairs
+        the query matched."""
         ix = self.index
         k = len(top)
         qmass = max(plan.qmass, 1e-6)
         out = np.zeros((k, len(VECTOR_FEATURES)), dtype=np.float64)
-        slot_of = np.full(self._n, -1, dtype=np.int32)
-        slot_of[top] = np.arange(k, dtype=np.int32)
         if len(matched.rows):
-            term, at, r = self._pool_postings(top, slot_of, matched)
+            term, at, r = self._pool_postings(plan, top)
             qw = np.asarray(plan.weights, dtype=np.float64)[term] / qmass
             idf = ix.idf[np.asarray(plan.cols, dtype=np.int64)[term]].astype(np.float64)
             head = ix.head_data[at]
@@ -417,10 +410,11 @@ class SearchEngine:
             if plan.sig_cols:
                 is_sig = np.isin(np.asarray(plan.cols), plan.sig_cols)[term] / len(plan.signatures)
                 out[:, 6] = np.bincount(r, weights=is_sig, minlength=k)
-        if len(matched.bigram_rows):
-            where = slot_of[matched.bigram_rows]
-            hit = np.flatnonzero(where >= 0)
-            out[:, 3] = np.bincount(where[hit], weights=matched.bigram_vals[hit], minlength=k)
+        if len(matched.bigram_rows) and k:
+            order = np.argsort(top)
+            pos = np.minimum(np.searchsorted(top[order], matched.bigram_rows), k - 1)
+            hit = np.flatnonzero(top[order][pos] == matched.bigram_rows)
+            out[:, 3] = np.bincount(order[pos[hit]], weights=matched.bigram_vals[hit], minlength=k)
         codes = [self._tag_code[t] for t in plan.products if t in self._tag_code]
         if codes:
             same = np.isin(ix.product_codes[top], codes)
@@ -430,37 +424,25 @@ class SearchEngine:
         return out
 
     def _pool_postings(
-        self, top: npt.NDArray[np.int64], slot_of: npt.NDArray[np.int32], matched: _Matched
+        self, plan: QueryPlan, top: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(term, position in the full postings, pool slot) of every matched posting of a pool article.
-
-        A query's postings can run to hundreds of thousands (a pasted log): then each term's sorted run is
-        binary-searched for the pool's few rows rather than scanned, so the pool costs no second pass over
-        everything stage 1 touched."""
-        n_terms = len(matched.offsets) - 1
-        if len(matched.rows) <= POOL_SCAN_POSTINGS:
-            where = slot_of[matched.rows]
-            hit = np.flatnonzero(where >= 0)
-            term = np.searchsorted(matched.offsets, hit, side="right") - 1
-            return term, matched.starts[term] + (hit - matched.offsets[term]), where[hit].astype(np.int64)
-        pool = np.sort(top)
-        rows = matched.rows
-        begin = matched.offsets[:-1]
-        lens = matched.offsets[1:] - begin
-        # one binary search per term (its postings are sorted by row), the rest on a terms x pool table
-        pos = np.array(
-            [np.searchsorted(rows[b : b + n], pool) for b, n in zip(begin.tolist(), lens.tolist(), strict=True)],
-            dtype=np.int64,
-        ).reshape(n_terms, len(pool))
-        inside = pos < lens[:, None]
-        at_rows = begin[:, None] + np.minimum(pos, np.maximum(lens - 1, 0)[:, None])
-        found = inside & (rows[np.minimum(at_rows, max(len(rows) - 1, 0))] == pool[None, :])
-        term, col = np.nonzero(found)
-        return (
-            term.astype(np.int64),
-            matched.starts[term] + pos[term, col],
-            slot_of[pool[col]].astype(np.int64),
-        )
+        """(term, position in the full postings, pool slot) of every posting of a pool article that is one of
+        the query's terms, read from the article -> postings table: a few hundred entries per article, however
+        many postings the query matched (a pasted log matches hundreds of thousands)."""
+        ix = self.index
+        starts, ends = ix.forward_ptr[top], ix.forward_ptr[top + 1]
+        if not len(top) or not plan.cols:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        at = np.concatenate([ix.forward_pos[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
+        slot = np.repeat(np.arange(len(top), dtype=np.int64), ends - starts)
+        at = at.astype(np.int64)
+        col = np.searchsorted(ix.full.indptr, at, side="right") - 1  # the term whose run holds the posting
+        qcols = np.asarray(plan.cols, dtype=np.int64)
+        order = np.argsort(qcols)
+        where = np.minimum(np.searchsorted(qcols[order], col), len(qcols) - 1)
+        hit = qcols[order][where] == col
+        return order[where[hit]].astype(np.int64), at[hit], slot[hit]
 
     def _semantic(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """Cosine of the query's semantic vector with each row's (zero without the token table)."""

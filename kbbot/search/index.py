@@ -13,6 +13,7 @@ well under a second and several processes on one host share the pages):
 - `full.head.npy`, `full.title.npy`  BM25 over title + symptoms (what the article is *about*, not what it
                                      mentions) and over the title alone, aligned with `full.data`
 - `ids.json`, `titles.json`, `products.json` (tag per row), `product_codes.npy`, `has_symptoms.npy`
+- `forward.ptr.npy` + `forward.pos.npy`  article -> positions of its postings in `full` (the short list's features)
 - `text.bin` + `text_offsets.npy`  per row: title, symptom opening and literal error lines, for rapidfuzz on the
                                    short list only (never a scan over the KB)
 - `semantic.npy` + `semantic.scale.npy`  unit vector per row of its title + symptom opening, int8 codes times a
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 K1 = 1.2
 
 # name -> (weight, b). Title and symptoms say what an article is about; the body mentions many things in
@@ -301,6 +302,13 @@ class SearchIndexBuilder:
         _saturate(bigram, _idf(np.diff(bigram.indptr).astype(np.int64), n))
 
         _save_matrix(directory, "full", full)
+        # article -> its postings (positions in `full`), so a short list's features read a few hundred entries
+        # per article instead of searching every matched term's postings for it
+        by_row = np.argsort(full.indices, kind="stable").astype(np.int32)
+        forward_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(full.indices, minlength=n), out=forward_ptr[1:])
+        np.save(directory / "forward.pos.npy", by_row)
+        np.save(directory / "forward.ptr.npy", forward_ptr)
         _save_matrix(directory, "bigram", bigram)
         np.save(directory / "bigram.keys.npy", pair_keys.astype(np.int64))
         # head and title postings are subsets of the full ones: stored as data arrays aligned with `full`, so
@@ -509,6 +517,8 @@ class SearchIndex:
     text_blob: npt.NDArray[np.uint8]
     text_offsets: npt.NDArray[np.int64]
     meta: dict[str, Any]
+    forward_ptr: npt.NDArray[np.int64]  # article r's postings are forward_pos[forward_ptr[r]:forward_ptr[r + 1]]
+    forward_pos: npt.NDArray[np.int32]  # positions in full.indices/data, grouped by article, terms ascending
     # rows x dims: the codes of unit vectors (None: an index built without the token table)
     semantic: npt.NDArray[np.int8] | None = None
     semantic_scale: npt.NDArray[np.float32] | None = None  # per row: code x scale = vector
@@ -568,6 +578,8 @@ class SearchIndex:
             else np.zeros(0, dtype=np.uint8),
             text_offsets=np.load(directory / "text_offsets.npy"),
             meta=meta,
+            forward_ptr=np.load(directory / "forward.ptr.npy"),
+            forward_pos=_mapped(directory / "forward.pos.npy", random_rows=True),
             semantic=_mapped(directory / "semantic.npy", random_rows=True)
             if (directory / "semantic.npy").is_file()
             else None,
