@@ -493,6 +493,8 @@ class SearchEngine:
         top = wide[keep]
         short = np.zeros((len(top), len(SHORTLIST_FEATURES)), dtype=np.float64)
         short[:, SHORTLIST_FEATURES.index("semantic")] = semantic[keep]
+        if plan.signatures:
+            short[:, SHORTLIST_FEATURES.index("semantic_paste")] = semantic[keep]
         short[:, SHORTLIST_FEATURES.index("fuzz_head")] = self._fuzz_head(plan, top)
         final = score[top] + short @ self._w_short
         order = np.argsort(-final, kind="stable")

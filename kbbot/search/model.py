@@ -36,6 +36,8 @@ VECTOR_FEATURES: tuple[str, ...] = (
 SHORTLIST_FEATURES: tuple[str, ...] = (
     "fuzz_head",  # rapidfuzz token_set_ratio(query, title + symptom opening)
     "semantic",  # cosine of the query's and the title + symptom opening's token-vector means (semantic.py)
+    # the same for a query that carries an error signature: there the literal text should count for more
+    "semantic_paste",
 )
 FEATURES: tuple[str, ...] = VECTOR_FEATURES + SHORTLIST_FEATURES
 
@@ -73,6 +75,7 @@ _DEFAULT_RANK = {
     "has_symptoms": 0.3,
     "fuzz_head": 0.5,
     "semantic": 0.0,
+    "semantic_paste": 0.0,
 }
 _DEFAULT_CONF = {
     "p_top": 3.0,
