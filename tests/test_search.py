@@ -357,3 +357,30 @@ def test_same_pasted_message_in_several_articles_is_a_short_list(tmp_path: Path)
         assert ranked is not None and engine._error_tie(ranked, result.hits)
     finally:
         kb.close()
+
+
+def test_same_error_code_in_several_articles_is_a_short_list(tmp_path: Path) -> None:
+    """A bare code two articles log alike (one per version, say) is a tie as much as a shared message is."""
+    from kbbot.indexer import run_index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for qid, extra in (("Q190433", "This happens in OWA."), ("Q236909", "It happens after SP1.")):
+        text = _tie_article(qid, "Microsoft Exchange", "exchange", extra)
+        text = text.replace("Your current password is about to expire in 0 days.", "Event ID: 9409")
+        (src / f"{qid}.txt").write_text(text.replace("Err Msg: Your Current Password Is About to Expire in 0 Days",
+                                                     "Store Logs an Event"))
+    for i in range(4):
+        text = _tie_article(f"Q10000{i}", "Microsoft Mail", "msmail", "Seen on the post office.")
+        text = text.replace("Your current password is about to expire in 0 days.", f"Mailbag {i} is locked.")
+        (src / f"c{i}.txt").write_text(text.replace("Current Password Is About to Expire in 0 Days", "Locked"))
+    run_index([str(src)], tmp_path / "index", progress=False)
+    kb = KnowledgeBase.open(tmp_path / "index")
+    try:
+        engine = SearchEngine.load(tmp_path / "index", kb)
+        result = engine.search("event 9409 in the application log")
+        assert {h.id for h in result.hits[:2]} == {"Q190433", "Q236909"}
+        assert result.hits[0].matched_error and result.hits[0].matched_error == result.hits[1].matched_error
+        assert result.band == "shortlist", result.to_json()
+    finally:
+        kb.close()

@@ -73,9 +73,10 @@ MATCHED_ERROR_HITS = 3
 # hits whose VECTOR_FEATURES `search` works out: the confidence model reads the first, the cards' matched
 # error lines the first MATCHED_ERROR_HITS
 FEATURE_HITS = MATCHED_ERROR_HITS
-# a pasted message (not a bare code) that two of the first three print alike, scored within this many logits
-# of each other, is a tie: offer the short list instead of answering
-TIE_MIN_MESSAGE = 20
+# a pasted message or code that two of the first three print alike, scored within this many logits of each
+# other, is a tie: offer the short list instead of answering. (Codes joined messages here once the semantic
+# re-rank was in: on the dev questions it turned one wrong confident answer, MTA event 210, into a short list
+# and cost no right one.)
 TIE_MARGIN = 1.0
 # idf assumed for a word the KB has never seen: it counts against coverage (an out-of-domain question is
 # mostly such words) without letting one typo sink a good match
@@ -606,11 +607,11 @@ class SearchEngine:
         return SearchResult(query=query, hits=hits, band=band, confidence=conf)
 
     def _error_tie(self, ranked: Ranked, hits: tuple[SearchHit, ...]) -> bool:
-        """Whether the pasted error text is printed, word for word, by the first hit and by another of the first
-        three scoring about as well: several articles share the message (one per product or version), and no
-        ranker can tell which the person has, so the bot offers them and lets the person pick."""
+        """Whether the pasted error text or code is printed, word for word, by the first hit and by another of the
+        first three scoring about as well: several articles share the message (one per product or version), and
+        no ranker can tell which the person has, so the bot offers them and lets the person pick."""
         first = hits[0].matched_error if hits else None
-        if not first or len(first) < TIE_MIN_MESSAGE:
+        if not first:
             return False
         key = " ".join(_TOKEN.findall(normalise_text(first)))
         for i in range(1, min(MATCHED_ERROR_HITS, len(hits))):
