@@ -306,6 +306,14 @@ def test_multi_word_synonyms_are_searched_as_pairs() -> None:
     assert "access" not in {t for e in syn for t in e.terms}
 
 
+def _write_unrelated_articles(src: Path) -> None:
+    """Four articles about something else, so a tied pair is not the whole KB."""
+    for i in range(4):
+        text = _tie_article(f"Q10000{i}", "Microsoft Mail", "msmail", "Seen on the post office.")
+        text = text.replace("Your current password is about to expire in 0 days.", f"Mailbag {i} is locked.")
+        (src / f"c{i}.txt").write_text(text.replace("Current Password Is About to Expire in 0 Days", "Locked"))
+
+
 def _tie_article(qid: str, product: str, tag: str, extra: str) -> str:
     return f"""DOCUMENT:{qid}  10-NOV-1999  [{tag}]
 TITLE   :Err Msg: Your Current Password Is About to Expire in 0 Days
@@ -341,10 +349,7 @@ def test_same_pasted_message_in_several_articles_is_a_short_list(tmp_path: Path)
     src.mkdir()
     (src / "a.txt").write_text(_tie_article("Q190433", "Microsoft Exchange", "exchange", "This happens in OWA."))
     (src / "b.txt").write_text(_tie_article("Q236909", "Microsoft Exchange", "exchange", "It happens after SP1."))
-    for i in range(4):  # unrelated articles, so the pair is not the whole KB
-        text = _tie_article(f"Q10000{i}", "Microsoft Mail", "msmail", "Seen on the post office.")
-        text = text.replace("Your current password is about to expire in 0 days.", f"Mailbag {i} is locked.")
-        (src / f"c{i}.txt").write_text(text.replace("Current Password Is About to Expire in 0 Days", "Locked"))
+    _write_unrelated_articles(src)
     run_index([str(src)], tmp_path / "index", progress=False)
     kb = KnowledgeBase.open(tmp_path / "index")
     try:
@@ -370,10 +375,7 @@ def test_same_error_code_in_several_articles_is_a_short_list(tmp_path: Path) -> 
         text = text.replace("Your current password is about to expire in 0 days.", "Event ID: 9409")
         (src / f"{qid}.txt").write_text(text.replace("Err Msg: Your Current Password Is About to Expire in 0 Days",
                                                      "Store Logs an Event"))
-    for i in range(4):
-        text = _tie_article(f"Q10000{i}", "Microsoft Mail", "msmail", "Seen on the post office.")
-        text = text.replace("Your current password is about to expire in 0 days.", f"Mailbag {i} is locked.")
-        (src / f"c{i}.txt").write_text(text.replace("Current Password Is About to Expire in 0 Days", "Locked"))
+    _write_unrelated_articles(src)
     run_index([str(src)], tmp_path / "index", progress=False)
     kb = KnowledgeBase.open(tmp_path / "index")
     try:

@@ -39,7 +39,7 @@ from kbbot.article import normalise_qid
 from kbbot.search.index import SearchIndex
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.model import CONFIDENCE_FEATURES, SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
-from kbbot.search.semantic import TokenVectors
+from kbbot.search.semantic import TokenVectors, packaged_vectors
 from kbbot.search.text import _TOKEN, clean_query, normalise_text, signatures, version_terms, words
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
@@ -176,7 +176,9 @@ class SearchEngine:
         self.lexicon = lexicon if lexicon is not None else Lexicon.load()
         self.model = model if model is not None else RankModel.load()
         self.kb = kb
-        self.vectors = vectors if vectors is not None or index.semantic is None else _token_vectors()
+        self.vectors = (
+            vectors if vectors is not None or index.semantic is None else packaged_vectors("semantic matching off")
+        )
         self._n = len(index)
         self._row_of = {qid: row for row, qid in enumerate(index.ids)}
         self._tag_code = {tag: code for code, tag in enumerate(index.product_names)}
@@ -683,12 +685,3 @@ class SearchEngine:
             named = zip(VECTOR_FEATURES + SHORTLIST_FEATURES, ranked.features[i], strict=True)
             feats = ", ".join(f"{n}={v:.2f}" for n, v in named)
             yield f"{self.index.ids[int(ranked.rows[i])]} {ranked.scores[i]:.2f}: {feats}"
-
-
-def _token_vectors() -> TokenVectors | None:
-    """The packaged token table; without it (a broken install) the semantic feature stays zero."""
-    try:
-        return TokenVectors.load()
-    except (OSError, ValueError) as exc:
-        log.warning("semantic matching off: the token table cannot be read (%s)", exc)
-        return None

@@ -39,7 +39,7 @@ from scipy import sparse
 
 from kbbot.errors import IndexError_
 from kbbot.search.lexicon import Lexicon
-from kbbot.search.semantic import TokenVectors, quantise, table_fingerprint
+from kbbot.search.semantic import packaged_vectors, quantise, table_fingerprint
 from kbbot.search.text import (
     _TOKEN,
     context_signatures,
@@ -350,10 +350,8 @@ class SearchIndexBuilder:
 
 def _semantic_vectors(blob: bytearray, offsets: array[int]) -> npt.NDArray[np.float32] | None:
     """One unit vector per row from its title + symptom opening (None, and a warning, without the token table)."""
-    try:
-        vectors = TokenVectors.load()
-    except (OSError, ValueError) as exc:
-        log.warning("no semantic vectors in this index (the token table cannot be read: %s)", exc)
+    vectors = packaged_vectors("no semantic vectors in this index")
+    if vectors is None:
         return None
     data = bytes(blob)
     n = len(offsets) - 1

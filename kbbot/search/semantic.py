@@ -78,7 +78,7 @@ def basic_words(text: str) -> list[str]:
 
 
 class WordPiece:
-    """Greedy longest-match-first word pieces ("unaffable" -> un ##aff ##able) over a fixed vocabulary."""
+    """Greedy longest-match-first word pieces ("unaffable" -> una ##ffa ##ble) over a fixed vocabulary."""
 
     def __init__(self, vocab: list[str]) -> None:
         self.vocab = {token: i for i, token in enumerate(vocab)}
@@ -123,6 +123,7 @@ def quantise(vectors: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int8], np
     return codes, scale.astype(np.float32)
 
 
+@lru_cache(maxsize=1)
 def table_fingerprint() -> str | None:
     """Which packaged token table this is (an index's vectors are only as current as the table they came from)."""
     try:
@@ -187,3 +188,12 @@ class TokenVectors:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
+
+
+def packaged_vectors(purpose: str) -> TokenVectors | None:
+    """The packaged token table, or None (with a warning naming `purpose`) when a broken install lacks it."""
+    try:
+        return TokenVectors.load()
+    except (OSError, ValueError) as exc:
+        log.warning("%s: the token table cannot be read (%s)", purpose, exc)
+        return None
