@@ -8,9 +8,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kbbot.article import normalise_qid
 from kbbot.errors import KbBotError
+
+if TYPE_CHECKING:
+    from kbbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="index folder to write (updated incrementally)")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: CPU count)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.add_argument(
+        "--force", action="store_true",
+        help="replace the index even when this run found no articles or lost more than half of them",
+    )
 
     p = sub.add_parser("search", help="search the knowledge base")
     p.add_argument("query")
@@ -78,9 +86,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     from kbbot.indexer import run_index
 
     progress = sys.stderr.isatty() and not args.no_progress
-    summary = run_index([str(s) for s in args.sources], args.out, workers=args.workers, progress=progress)
+    summary = run_index(
+        [str(s) for s in args.sources], args.out, workers=args.workers, progress=progress, force=args.force
+    )
     print(summary.render())
     return 0 if summary.articles else 1
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The one Settings of this run: kbbot.yaml and the environment, with the command line's `--index` on top."""
+    from kbbot.settings import Settings
+
+    return Settings.from_env(os.environ, config=getattr(args, "config", None)).with_overrides(index=args.index)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -91,7 +108,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if qid is None:
         print(f"kbbot: {args.article!r} is not an article number (try Q102087)", file=sys.stderr)
         return 2
-    kb = KnowledgeBase.open(resolve_index(args.index))
+    kb = KnowledgeBase.open(resolve_index(_settings(args)))
     article = kb.get(qid)
     if article is None:
         near = kb.closest_ids(qid, limit=3)
@@ -110,7 +127,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from kbbot.locate import open_engine
 
-    engine = open_engine(args.index)
+    engine = open_engine(_settings(args))
     result = engine.search(args.query, limit=max(1, args.limit))
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
@@ -125,8 +142,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from kbbot.evaluate import render_report, run_eval
     from kbbot.locate import open_engine
 
-    engine = open_engine(args.index)
-    report = run_eval(args.queries, engine)
+    engine = open_engine(_settings(args))
+    report = run_eval(args.queries, engine, known_ids=engine.kb)
     print(json.dumps(report) if args.json else render_report(report))
     return 0
 

@@ -1,7 +1,8 @@
 """The exception tree. Everything kbbot raises on purpose derives from KbBotError.
 
     KbBotError
-    ├── ConfigError        bad kbbot.yaml, unknown keys, missing tokens
+    ├── ConfigError        bad kbbot.yaml, unknown keys, missing tokens, a missing optional extra
+    ├── InputError         a file named on the command line cannot be used (missing, a folder, empty)
     ├── ParseError         one article file could not be read (reported and skipped, never fatal)
     ├── IndexError_        the saved index is missing, from another version, or damaged
     ├── StoreError         the thread store cannot be reached or answered nonsense
@@ -17,6 +18,10 @@ class KbBotError(Exception):
 
 
 class ConfigError(KbBotError):
+    pass
+
+
+class InputError(KbBotError):
     pass
 
 

@@ -6,7 +6,9 @@ complaint in Slack.
 
 Input: JSON lines `{"query": "...", "expected": "Q148169" | null, "kind": "...", "product": "..."}`;
 `expected: null` marks a question the KB cannot answer (the right behaviour is band "none"/"shortlist",
-never a confident answer). Unreadable lines are logged and skipped.
+never a confident answer). Unreadable lines are logged and skipped; a file that cannot be read, or holds no
+usable question, is an InputError. An expected article the knowledge base does not hold is counted and named
+(`unknown_expected`): such a row can never be found, and is usually a typo or an article since removed.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from kbbot.article import normalise_qid
+from kbbot.errors import InputError
 from kbbot.search.types import SearchResult
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,14 @@ def read_questions(path: Path) -> tuple[list[Question], list[int]]:
     """The questions of a JSON-lines file and the numbers of the lines that could not be used."""
     questions: list[Question] = []
     bad: list[int] = []
-    with Path(path).open(encoding="utf-8", errors="replace") as fh:
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; kbbot eval reads one file of JSON lines")
+    try:
+        fh = path.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -62,6 +73,10 @@ def read_questions(path: Path) -> tuple[list[Question], list[int]]:
                 bad.append(number)
                 continue
             questions.append(Question(query=query, expected=expected, kind=kind, line=number))
+    if not questions:
+        what = f"none of its {len(bad)} line(s) is a question" if bad else "it is empty"
+        example = '{"query": ..., "expected": ...}'
+        raise InputError(f'no questions in {path}: {what} (one JSON object a line: {example})')
     return questions, bad
 
 
@@ -74,8 +89,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-def run_eval(path: Path, engine: Searcher) -> dict[str, Any]:
+def run_eval(path: Path, engine: Searcher, *, known_ids: Container[str] | None = None) -> dict[str, Any]:
     """Search every question of `path` and report recall@1/3/10, MRR, latency and the confidence figures.
+
+    `known_ids` (the knowledge base) flags expected articles it does not hold, in `unknown_expected`.
 
     The contract fields (docs/design.md): n, recall_at_1, recall_at_3, recall_at_10, mrr, p50_ms, p99_ms,
     ood_n, ood_false_answer_rate, answered_correct_rate. Extras: per-kind figures, band counts, the
@@ -89,6 +106,8 @@ def run_eval(path: Path, engine: Searcher) -> dict[str, Any]:
     kinds: dict[str, dict[str, float]] = {}
     bands: dict[str, int] = {"answer": 0, "shortlist": 0, "none": 0}
     failures: list[dict[str, Any]] = []
+    expected_ids = {q.expected for q in questions if q.expected is not None}
+    unknown = sorted(e for e in expected_ids if known_ids is not None and e not in known_ids)
     for q in questions:
         t0 = time.perf_counter()
         result = engine.search(q.query, limit=LIMIT)
@@ -152,6 +171,7 @@ def run_eval(path: Path, engine: Searcher) -> dict[str, Any]:
             for kind, v in sorted(kinds.items())
         },
         "skipped_lines": bad,
+        "unknown_expected": {"count": len(unknown), "ids": unknown},
         "failures": failures,
     }
 
@@ -178,6 +198,13 @@ def render_report(report: dict[str, Any]) -> str:
             )
     if report.get("bands"):
         lines.append("bands: " + ", ".join(f"{k} {v}" for k, v in report["bands"].items()))
+    unknown = report.get("unknown_expected") or {}
+    if unknown.get("count"):
+        lines.append(
+            f"expected articles not in the knowledge base ({unknown['count']}, never findable): "
+            + ", ".join(unknown["ids"][:20])
+            + (" ..." if unknown["count"] > 20 else "")
+        )
     if report.get("skipped_lines"):
         lines.append(f"skipped unreadable lines: {report['skipped_lines']}")
     failures = report.get("failures") or []

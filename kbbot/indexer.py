@@ -48,10 +48,13 @@ from kbbot.kb import (
     KnowledgeBase,
     encode_record,
     read_manifest,
+    seal_index,
 )
 
 log = logging.getLogger(__name__)
 
+# Share of an index's articles a re-index may lose before it refuses to replace the index without --force.
+MAX_LOSS = 0.5
 ARCHIVE_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".txz")
 _FORMAT_RANK = {"txt": 3, "markdown": 2, "web": 1, "generic": 0}
 _IN_PROCESS_LIMIT = 64  # below this many files a worker pool costs more than it saves
@@ -263,7 +266,7 @@ def _load_previous(out: Path) -> _Previous | None:
     try:
         manifest = read_manifest(out)
         table = json.loads((out / FILES).read_text(encoding="utf-8"))
-        kb = KnowledgeBase.open(out)
+        kb = KnowledgeBase.open(out, articles_only=True)  # a damaged search/ is rebuilt, the articles reused
     except (IndexError_, OSError, ValueError) as exc:
         log.warning("previous index at %s unusable (%s); rebuilding from scratch", out, exc)
         return None
@@ -348,10 +351,12 @@ def run_index(
     workers: int | None = None,
     progress: bool = False,
     search: bool = True,
+    force: bool = False,
 ) -> IndexSummary:
     """Build or update the index folder `out` from `sources`; see the module docstring.
 
     `search=False` stores the articles only (benchmarks, or a caller that builds search structures itself).
+    `force` replaces an index even with one that found no articles or lost most of them (see _refuse_to_shrink).
     """
     started = time.monotonic()
     out = Path(out)
@@ -451,6 +456,8 @@ def run_index(
     summary.articles = len(winners)
     order = winners + losers
     content_hash = _content_hash(records, winners)
+    if not force:
+        _refuse_to_shrink(out, summary)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
@@ -471,6 +478,7 @@ def run_index(
             summary.search_seconds = time.monotonic() - search_started
         if previous is not None:
             previous.kb.close()
+        seal_index(tmp)
         _swap(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -634,6 +642,24 @@ def _build_search(folder: Path, summary: IndexSummary) -> None:
     finally:
         kb.close()
     summary.search_built = True
+
+
+def _refuse_to_shrink(out: Path, summary: IndexSummary) -> None:
+    """A run that found no articles, or lost more than MAX_LOSS of the ones the index at `out` holds, is far
+    more likely a typo in a source path than a knowledge base that shrank: keep the team's index."""
+    try:
+        before = int(read_manifest(out).get("articles", 0)) if out.exists() else 0
+    except IndexError_:
+        return  # not a readable index: nothing worth keeping
+    found = summary.articles
+    if before == 0 or found >= before * (1 - MAX_LOSS):
+        return
+    reasons = "; ".join(f"{why}: {', '.join(srcs[:3])}" for why, srcs in sorted(summary.skipped.items()))
+    raise IndexError_(
+        f"found {found} articles where {out} holds {before}"
+        + (f" ({reasons})" if reasons else "")
+        + "; the index was left as it was (check the sources, or pass --force to replace it anyway)"
+    )
 
 
 def _swap(tmp: Path, out: Path) -> None:

@@ -12,15 +12,23 @@ Layout (format version 1):
     files.json        per source file: fingerprint and the records it produced, for incremental runs
     search/           the search engine's own structures (written by kbbot.search.build_search_index)
 
-Opening reads rows.json and memory-maps the rest; a record is decompressed only when asked for, with a
-small LRU cache in front.
+The manifest also lists every other file's size (`sizes`) and a checksum over all of them (`checksum`), written
+by `seal_index` once the folder is complete. Opening checks the folder against them (and every `.npy` header
+against its file's size, for an index sealed before sizes were kept), so a truncated, emptied or missing file is
+one IndexError_ naming it instead of a traceback, or a SIGBUS, later.
+
+Opening reads rows.json and offsets.npy into memory; records are read from articles.bin with `pread` when asked
+for (and decompressed, with a small LRU cache in front), not through a memory map: a record is read a few times
+per answer, so a system call costs nothing that matters, and a file truncated under the running bot then gives a
+short read, reported as a damaged index, where a memory map would kill the process with SIGBUS.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import mmap
+import os
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,8 +50,12 @@ OFFSETS = "offsets.npy"
 ROWS = "rows.json"
 FILES = "files.json"
 SEARCH_DIR = "search"
+# the manifest's table of every other file's size, and the checksum over their contents (see seal_index)
+SIZES = "sizes"
+CHECKSUM = "checksum"
 
 _CACHE_SIZE = 256
+_REBUILD = "rebuild it with `kbbot index SOURCE... --out {path}`"
 
 
 def record_dict(article: Article) -> dict[str, Any]:
@@ -100,6 +112,112 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+def _index_files(path: Path) -> list[str]:
+    """Every file of an index folder but the manifest, as paths relative to it, in a stable order."""
+    return sorted(
+        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and p.name != MANIFEST
+    )
+
+
+def seal_index(path: Path) -> None:
+    """Record every file's size and a checksum over their contents in the manifest of a finished index folder
+    (the last step of `kbbot index`, before the folder is swapped into place)."""
+    manifest = read_manifest(path)
+    sizes: dict[str, int] = {}
+    digest = hashlib.sha1()
+    for rel in _index_files(path):
+        file = path / rel
+        digest.update(rel.encode())
+        with open(file, "rb") as fh:
+            sizes[rel] = os.fstat(fh.fileno()).st_size
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    manifest[SIZES] = sizes
+    manifest[CHECKSUM] = digest.hexdigest()
+    # write-then-rename: a reader never sees half a manifest
+    part = path / f".{MANIFEST}.part"
+    part.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    os.replace(part, path / MANIFEST)
+
+
+def _npy_problem(file: Path, size: int) -> str | None:
+    """What is wrong with a `.npy` file whose header promises more (or less) data than the file holds."""
+    try:
+        with open(file, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _fortran, dtype = read_header(fh)
+            header_end = fh.tell()
+    except (OSError, ValueError, EOFError) as exc:
+        return f"not a readable array ({exc})"
+    expected = header_end + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if expected != size:
+        return f"{size:,} bytes where its header promises {expected:,} (truncated?)"
+    return None
+
+
+def check_index_files(path: Path, manifest: dict[str, Any], *, articles_only: bool = False) -> None:
+    """Cheap checks that the folder is the one its manifest describes: no file missing, none of another size,
+    every array as long as its header says. IndexError_ naming the first damaged file. `articles_only` leaves
+    out the search structures (the indexer reuses the articles of an index whose search/ it will rebuild)."""
+    sizes: dict[str, int] = manifest.get(SIZES) or {}
+    if articles_only:
+        sizes = {rel: size for rel, size in sizes.items() if not rel.startswith(f"{SEARCH_DIR}/")}
+    expected_files = set(sizes) or {ARTICLES, OFFSETS, ROWS}
+    present = [rel for rel in _index_files(path) if not (articles_only and rel.startswith(f"{SEARCH_DIR}/"))]
+    for rel in sorted(expected_files):
+        file = path / rel
+        try:
+            size = file.stat().st_size
+        except OSError:
+            raise IndexError_(f"{file} is missing: the index is damaged; {_REBUILD.format(path=path)}") from None
+        if rel in sizes and size != sizes[rel]:
+            raise IndexError_(
+                f"{file} is damaged ({size:,} bytes, written as {sizes[rel]:,}); {_REBUILD.format(path=path)}"
+            )
+    for rel in present if not sizes else sorted(sizes):
+        if rel.endswith(".npy"):
+            file = path / rel
+            problem = _npy_problem(file, file.stat().st_size)
+            if problem is not None:
+                raise IndexError_(f"{file} is damaged: {problem}; {_REBUILD.format(path=path)}")
+
+
+def _rows(path: Path, manifest: dict[str, Any]) -> dict[str, list[str]]:
+    file = path / ROWS
+    try:
+        rows = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"{file} is damaged ({exc}); {_REBUILD.format(path=path)}") from None
+    columns = ("ids", "titles", "products", "product_tags")
+    n = manifest.get("articles")
+    if not isinstance(rows, dict) or any(not isinstance(rows.get(c), list) for c in columns):
+        raise IndexError_(f"{file} is damaged (not the table of rows); {_REBUILD.format(path=path)}")
+    if any(len(rows[c]) != (n if isinstance(n, int) else len(rows["ids"])) for c in columns):
+        raise IndexError_(
+            f"{file} is damaged (its columns do not hold the {n} articles of the manifest); "
+            f"{_REBUILD.format(path=path)}"
+        )
+    return rows
+
+
+def index_stamp(path: Path) -> tuple[Any, ...] | None:
+    """What tells one state of an index folder from another, for "has it changed since it was loaded": every
+    file's inode, size and modification time, and the manifest's checksum. None when there is no index there."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        stats = []
+        for rel in [MANIFEST, *_index_files(path)]:
+            st = (path / rel).stat()
+            stats.append((rel, st.st_ino, st.st_size, st.st_mtime_ns))
+    except (OSError, ValueError):
+        return None
+    checksum = manifest.get(CHECKSUM) if isinstance(manifest, dict) else None
+    return (checksum, tuple(stats))
+
+
 class KnowledgeBase:
     """Read-only access to an index folder. Rows are in Q-number order."""
 
@@ -113,7 +231,7 @@ class KnowledgeBase:
         products: list[str],
         product_tags: list[str],
         offsets: np.ndarray,
-        data: mmap.mmap | bytes,
+        articles_fd: int | None,
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -122,28 +240,36 @@ class KnowledgeBase:
         self.products = products
         self.product_tags = product_tags
         self._offsets = offsets
-        self._data = data
+        # articles.bin, read with pread (see the module docstring); None when there are no records
+        self._fd = articles_fd
         self._row_of = {q: i for i, q in enumerate(ids)}
         self._cache: OrderedDict[int, Article] = OrderedDict()
         self._numbers: np.ndarray | None = None
 
     @classmethod
-    def open(cls, path: str | Path) -> KnowledgeBase:
+    def open(cls, path: str | Path, *, articles_only: bool = False) -> KnowledgeBase:
+        """Open an index folder, checked first (see check_index_files; `articles_only` skips search/)."""
         path = Path(path)
         manifest = read_manifest(path)
+        check_index_files(path, manifest, articles_only=articles_only)
+        rows = _rows(path, manifest)
         try:
-            rows = json.loads((path / ROWS).read_text(encoding="utf-8"))
-            offsets = np.load(path / OFFSETS, mmap_mode="r")
-            with open(path / ARTICLES, "rb") as fh:
-                size = fh.seek(0, 2)
-                data: mmap.mmap | bytes = (
-                    mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-                )
+            offsets = np.load(path / OFFSETS)
         except (OSError, ValueError) as exc:
-            raise IndexError_(f"the index at {path} is damaged ({exc}): rebuild it with `kbbot index`") from exc
+            raise IndexError_(f"{path / OFFSETS} is damaged ({exc}); {_REBUILD.format(path=path)}") from None
         ids = rows["ids"]
-        if len(offsets) < len(ids) + 1:
-            raise IndexError_(f"the index at {path} is damaged (offsets shorter than ids): rebuild it")
+        records = manifest.get("records", len(ids))
+        articles_size = (path / ARTICLES).stat().st_size
+        if offsets.ndim != 1 or len(offsets) < len(ids) + 1 or int(offsets[-1]) != articles_size:
+            raise IndexError_(
+                f"{path / OFFSETS} does not match {ARTICLES} ({len(offsets)} offsets for {records} records "
+                f"ending at {int(offsets[-1]) if len(offsets) else 0:,}, file of {articles_size:,} bytes); "
+                f"{_REBUILD.format(path=path)}"
+            )
+        try:
+            fd = os.open(path / ARTICLES, os.O_RDONLY) if articles_size else None
+        except OSError as exc:
+            raise IndexError_(f"cannot read {path / ARTICLES} ({exc.strerror or exc})") from None
         return cls(
             path=path,
             manifest=manifest,
@@ -152,7 +278,7 @@ class KnowledgeBase:
             products=rows["products"],
             product_tags=rows["product_tags"],
             offsets=offsets,
-            data=data,
+            articles_fd=fd,
         )
 
     # ------------------------------------------------------------------------------------------ access
@@ -175,7 +301,15 @@ class KnowledgeBase:
     def record_bytes(self, index: int) -> bytes:
         """The stored, compressed record (rows first, then losing duplicates)."""
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
-        return bytes(self._data[start:end])
+        if end == start:
+            return b""
+        if self._fd is None:
+            raise IndexError_(f"{self.path / ARTICLES} has been closed")
+        blob = os.pread(self._fd, end - start, start)
+        if len(blob) != end - start:
+            # the file was truncated or rewritten in place under the running bot (`kbbot index` never does that)
+            raise IndexError_(f"{self.path / ARTICLES} is damaged (truncated while in use); rebuild the index")
+        return blob
 
     def article_at(self, row: int) -> Article:
         if not 0 <= row < len(self._ids):
@@ -228,8 +362,9 @@ class KnowledgeBase:
         return out[:limit]
 
     def close(self) -> None:
-        if isinstance(self._data, mmap.mmap):
-            self._data.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, articles={len(self)})"

@@ -1,52 +1,73 @@
-"""Where the index lives when nobody says: `--index`, then $KBBOT_INDEX, then one built from seeds/."""
+"""Where things are when nobody says: the built-in intents and seeds, and the index to answer from.
+
+The built-in intents and seed articles ship inside the package (`kbbot._builtin`), so a wheel installed
+anywhere finds them; an index named by `--index`, `KBBOT_INDEX` or `index:` in kbbot.yaml (all resolved into
+`Settings.index`) wins over the one built from the seeds into the user's cache folder.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kbbot.errors import IndexError_
+from kbbot.errors import ConfigError, IndexError_
 
 if TYPE_CHECKING:
     from kbbot.search import SearchEngine
+    from kbbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-def seeds_dir() -> Path:
-    """The built-in knowledge base: `seeds/` beside the package (a source checkout or an editable install)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "seeds", here / "seeds"):
-        if candidate.is_dir():
-            return candidate
-    raise IndexError_("the built-in seeds/ folder is missing; pass --index or set KBBOT_INDEX")
+_BUILTIN = "kbbot._builtin"
 
 
-def default_index_dir() -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kbbot" / "seeds-index"
+def _builtin_folder(name: str) -> Path | None:
+    # importlib.resources hands back a real folder for an installed package (wheel, `pip install .`, editable);
+    # kbbot is never run from a zip, where the folder would have to be extracted first
+    folder = resources.files(_BUILTIN).joinpath(name)
+    if not folder.is_dir():
+        return None
+    return Path(str(folder))
 
 
-def resolve_index(explicit: Path | None = None) -> Path:
-    if explicit is not None:
-        return explicit
-    env = os.environ.get("KBBOT_INDEX")
-    if env:
-        return Path(env)
+def builtin_seeds_dir() -> Path:
+    """The built-in knowledge base: the five seed articles shipped with the package."""
+    folder = _builtin_folder("seeds")
+    if folder is None:
+        raise IndexError_("this kbbot install has no built-in seeds; pass --index or set KBBOT_INDEX")
+    return folder
+
+
+def builtin_intents_dir() -> Path:
+    """The built-in intents (`*.yaml`) shipped with the package."""
+    folder = _builtin_folder("intents")
+    if folder is None:
+        raise ConfigError("this kbbot install has no built-in intents; set KBBOT_INTENTS to an intents folder")
+    return folder
+
+
+def seeds_index_dir(settings: Settings) -> Path:
+    return settings.cache_dir / "seeds-index"
+
+
+def resolve_index(settings: Settings) -> Path:
+    """The index folder to answer from; with none configured, the seeds' index (built or updated first)."""
+    if settings.index is not None:
+        return settings.index
     from kbbot.indexer import run_index
 
-    out = default_index_dir()
+    out = seeds_index_dir(settings)
     # Incremental: after the first run this only stats five files.
-    run_index([str(seeds_dir())], out, progress=False)
+    run_index([str(builtin_seeds_dir())], out, progress=False)
     return out
 
 
-def open_engine(explicit: Path | None = None) -> SearchEngine:
+def open_engine(settings: Settings) -> SearchEngine:
     from kbbot.kb import KnowledgeBase
     from kbbot.search import SearchEngine
 
-    index_dir = resolve_index(explicit)
+    index_dir = resolve_index(settings)
     kb = KnowledgeBase.open(index_dir)
     return SearchEngine.load(index_dir, kb)

@@ -19,6 +19,8 @@ deploy/kbbot.example.yaml documents every key.
                               (default sqlite:///<state dir>/state.db)
     KBBOT_STATE_DIR           where the default sqlite store lives (default $XDG_STATE_HOME/kbbot or
                               ~/.local/state/kbbot)
+    XDG_CACHE_HOME            where the index of the built-in seeds is built (default ~/.cache; <it>/kbbot)
+    NO_COLOR                  set: `kbbot chat` prints no colours (https://no-color.org)
     KBBOT_PORT, KBBOT_HOST    port, host: HTTP bind address (default 0.0.0.0:3000); `--port`/`--host` win
     KBBOT_CHANNELS            channels: channel IDs kbbot answers in (comma-separated; default: any channel
                               it is mentioned in). Direct messages are always answered.
@@ -90,12 +92,20 @@ _SECRET_KEYS = {
 }
 
 
-def _state_dir(environ: Mapping[str, str]) -> Path:
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """Where kbbot keeps what it learns while running (the default SQLite store)."""
     explicit = environ.get("KBBOT_STATE_DIR")
     if explicit:
         return Path(explicit)
     xdg = environ.get("XDG_STATE_HOME")
     base = Path(xdg) if xdg else Path(environ.get("HOME") or Path.home()) / ".local" / "state"
+    return base / "kbbot"
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """Where kbbot keeps what it can rebuild (the index of the built-in seeds)."""
+    xdg = environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path(environ.get("HOME") or Path.home()) / ".cache"
     return base / "kbbot"
 
 
@@ -215,6 +225,9 @@ class Settings:
     shortlist_min_confidence: float | None = None
     thread_ttl_s: int = DEFAULT_THREAD_TTL_S
     flood_limit: int = DEFAULT_FLOOD_LIMIT
+    # where the index of the built-in seeds is built when no index is named (see `kbbot.locate`)
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))
+    no_color: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, config: Path | None = None) -> Settings:
@@ -241,7 +254,8 @@ class Settings:
         if not api_url.endswith("/"):
             api_url += "/"
         store_from, store = pick("store")
-        store = _store_url(store_from, str(store)) if store else f"sqlite:///{_state_dir(environ) / 'state.db'}"
+        default_store = f"sqlite:///{default_state_dir(environ) / 'state.db'}"
+        store = _store_url(store_from, str(store)) if store else default_store
         port_from, port = pick("port")
         ttl_from, ttl = pick("thread_ttl_s")
         flood_from, flood = pick("flood_limit")
@@ -278,6 +292,8 @@ class Settings:
             shortlist_min_confidence=shortlist_min,
             thread_ttl_s=_int(ttl_from, ttl, low=1) if ttl not in (None, "") else DEFAULT_THREAD_TTL_S,
             flood_limit=_int(flood_from, flood) if flood not in (None, "") else DEFAULT_FLOOD_LIMIT,
+            cache_dir=default_cache_dir(environ),
+            no_color=bool(environ.get("NO_COLOR")),
         )
 
     def answers_in(self, channel: str) -> bool:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kbbot.cli import main
+from kbbot.errors import InputError
 from kbbot.evaluate import read_questions, render_report, run_eval
 from kbbot.search.types import Band, SearchHit, SearchResult
 
@@ -105,10 +107,58 @@ def test_bad_lines_are_skipped_not_fatal(tmp_path: Path, caplog: pytest.LogCaptu
     assert "skipped" in caplog.text
 
 
-def test_empty_file_gives_zeros(tmp_path: Path) -> None:
-    report = run_eval(_write(tmp_path / "q.jsonl", []), ScriptedEngine({}))
-    assert report["n"] == 0 and report["recall_at_1"] == 0.0 and report["ood_false_answer_rate"] == 0.0
-    assert render_report(report)
+def test_an_empty_file_is_an_error_not_a_report_of_zeros(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="it is empty"):
+        run_eval(_write(tmp_path / "q.jsonl", []), ScriptedEngine({}))
+    with pytest.raises(InputError, match="none of its 2 line"):
+        run_eval(_write(tmp_path / "bad.jsonl", ["{not json", {"expected": "Q1"}]), ScriptedEngine({}))
+
+
+def test_expected_articles_missing_from_the_kb_are_named(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "q.jsonl",
+        [
+            {"query": "a", "expected": "Q1"},
+            {"query": "b", "expected": "Q404"},
+            {"query": "c", "expected": "Q404"},
+            {"query": "d", "expected": "Q77"},
+            {"query": "e", "expected": None},
+        ],
+    )
+    script: dict[str, tuple[list[str], Band]] = {q: (["Q1"], "answer") for q in "abcde"}
+    report = run_eval(path, ScriptedEngine(script), known_ids={"Q1", "Q2"})
+    assert report["unknown_expected"] == {"count": 2, "ids": ["Q404", "Q77"]}
+    assert "not in the knowledge base (2, never findable): Q404, Q77" in render_report(report)
+    # without a knowledge base to ask, nothing is flagged
+    assert run_eval(path, ScriptedEngine(script))["unknown_expected"] == {"count": 0, "ids": []}
+
+
+@pytest.mark.parametrize("what", ["missing", "folder", "empty"])
+def test_kbbot_eval_on_a_file_it_cannot_use_is_one_line_and_exit_2(
+    what: str, tmp_path: Path, seeds_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = {"missing": tmp_path / "nowhere.jsonl", "folder": tmp_path, "empty": tmp_path / "empty.jsonl"}[what]
+    if what == "empty":
+        target.write_text("\n\n", encoding="utf-8")
+    assert main(["eval", str(target), "--index", str(seeds_index)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("kbbot: ") and str(target) in err
+    assert "Traceback" not in err
+
+
+def test_kbbot_eval_json_flags_unknown_expected_ids(
+    tmp_path: Path, seeds_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(
+        tmp_path / "golden.jsonl",
+        [
+            {"query": "[008] Failure delivering user mail due to mailbag contention", "expected": "Q237695"},
+            {"query": "mail lost", "expected": "Q999999"},
+        ],
+    )
+    assert main(["eval", str(path), "--index", str(seeds_index), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unknown_expected"] == {"count": 1, "ids": ["Q999999"]}
 
 
 def test_eval_on_seed_index(tmp_path: Path) -> None:

@@ -28,8 +28,9 @@ from kbbot.cards import Message
 from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
 from kbbot.conversation.state import ThreadState
-from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
+from kbbot.kb import index_stamp as folder_stamp
+from kbbot.locate import builtin_intents_dir
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
 from kbbot.settings import Settings
@@ -111,15 +112,6 @@ def _conversation(
     )
 
 
-def intents_dir() -> Path:
-    """The built-in intents (`intents/*.yaml` beside the package, like seeds/)."""
-    here = Path(__file__).resolve().parents[1]
-    for candidate in (here.parent / "intents", here / "intents"):
-        if candidate.is_dir():
-            return candidate
-    raise ConfigError("the built-in intents/ folder is missing")
-
-
 class CurrentConversation:
     """The conversation the listeners talk to, swapped whole when the index is reloaded (SIGHUP): a turn that
     is under way finishes on the index it started with."""
@@ -140,21 +132,11 @@ class CurrentConversation:
         return self._current.share(article_id, user=user, now=now)
 
 
-def _index_stamp(index_dir: Path) -> tuple[int, int, int] | None:
-    """What tells one build of an index folder from another: `kbbot index` swaps a new folder in by renames,
-    so its manifest is a new file (inode, modification time, size)."""
-    try:
-        st = (index_dir / "manifest.json").stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
 async def _load_index(settings: Settings) -> tuple[Path, KnowledgeBase, SearchEngine]:
     # Imported here: building the default index pulls in the parsers, which only start-up needs.
     from kbbot.locate import resolve_index
 
-    index_dir = await asyncio.to_thread(resolve_index, settings.index)
+    index_dir = await asyncio.to_thread(resolve_index, settings)
     kb = await asyncio.to_thread(KnowledgeBase.open, index_dir)
     engine = await asyncio.to_thread(SearchEngine.load, index_dir, kb)
     return index_dir, kb, engine
@@ -178,7 +160,7 @@ class BotRuntime:
     socket_connected: Callable[[], Awaitable[bool]] | None = None
     socket_down_since: float | None = None
     # which build of the index folder is loaded (`reload_index` skips a reload that would load the same one)
-    index_stamp: tuple[int, int, int] | None = None
+    index_stamp: tuple[Any, ...] | None = None
     # after a `/kb reload` from Slack (not a SIGHUP): tell the other `serve --workers` processes (set by serve)
     after_slack_reload: Callable[[], None] | None = None
 
@@ -186,7 +168,7 @@ class BotRuntime:
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
         started = time.perf_counter()
         index_dir, kb, engine = await _load_index(settings)
-        intents = IntentSet.load(settings.intents or intents_dir())
+        intents = IntentSet.load(settings.intents or builtin_intents_dir())
         metrics = Metrics()
         owned_session: ClientSession | None = None
         if client is None:
@@ -220,7 +202,7 @@ class BotRuntime:
         runtime = cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
                       index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
                       escalation_target=target, owned_session=owned_session)
-        runtime.index_stamp = _index_stamp(index_dir)
+        runtime.index_stamp = folder_stamp(index_dir)
         holder.append(runtime)
         return runtime
 
@@ -233,8 +215,8 @@ class BotRuntime:
         from kbbot.locate import resolve_index
 
         try:
-            index_dir = await asyncio.to_thread(resolve_index, self.settings.index)
-            stamp = await asyncio.to_thread(_index_stamp, index_dir)
+            index_dir = await asyncio.to_thread(resolve_index, self.settings)
+            stamp = await asyncio.to_thread(folder_stamp, index_dir)
             if stamp is not None and index_dir == self.index_dir and stamp == self.index_stamp:
                 self.metrics.reloads.inc(result="unchanged")
                 log.info("index unchanged: %d articles from %s; nothing to reload", len(self.kb), index_dir)
