@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
 import sqlite3
@@ -329,15 +330,114 @@ async def test_sqlite_unusable_path_is_a_store_error(tmp_path: Path) -> None:
         await store.ping()
 
 
-async def test_sqlite_damaged_state_is_a_store_error(tmp_path: Path) -> None:
+def _damage_thread_row(url: str, data: str) -> None:
+    """Overwrite the stored state of KEY behind the store's back, as a damaged or foreign row would look."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url[len("sqlite://") :]) as conn:
+            conn.execute("UPDATE threads SET state = ? WHERE key = ?", (data, KEY.as_str()))
+    else:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.hset(f"kbbot:thread:{KEY.as_str()}", "state", data)
+        client.close()
+
+
+async def test_a_thread_that_no_longer_decodes_is_logged_once_and_starts_afresh(
+    shared_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(shared_url)
+    try:
+        if shared_url.startswith("redis"):
+            await store._client.flushdb()  # type: ignore[attr-defined]
+        await store.transact(KEY, _add("Q1"))
+        await store.transact(KEY, _add("Q2"))
+        _damage_thread_row(shared_url, "{not json")
+        caplog.set_level("WARNING", logger="kbbot.store")
+        assert await store.get(KEY) is None
+        assert await store.get(KEY) is None
+        warnings = [r for r in caplog.records if "cannot be read" in r.getMessage()]
+        assert len(warnings) == 1 and KEY.as_str() in warnings[0].getMessage()
+        # the next message in the thread is answered from a fresh state, which replaces the damaged row
+        assert await store.transact(KEY, _add("Q3")) == 1
+        state = await store.get(KEY)
+        assert state is not None and state.candidates == ("Q3",)
+    finally:
+        await store.close()
+
+
+def _corrupt_pages(path: Path) -> None:
+    """Scribble over every page but the first (the header and schema stay readable, the tables do not)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (page,) = conn.execute("PRAGMA page_size").fetchone()
+    data = bytearray(path.read_bytes())
+    for start in range(page, len(data), page):
+        data[start : start + page] = bytes([0xA5]) * page
+    path.write_bytes(bytes(data))
+
+
+async def test_a_corrupt_sqlite_file_names_the_cause_and_fails_the_health_check(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "state.db"
     store = open_store(f"sqlite:///{path}")
-    await store.transact(KEY, _add("Q1"))
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE threads SET state = '{not json'")
-    with pytest.raises(StoreError, match="not readable"):
-        await store.get(KEY)
+    for n in range(40):  # enough threads for the tables to span several pages
+        await store.transact(dataclasses.replace(KEY, thread_ts=f"17.{n}"), _add("Q1" * 50))
     await store.close()
+    _corrupt_pages(path)
+
+    store = open_store(f"sqlite:///{path}")
+    caplog.set_level("ERROR", logger="kbbot.store")
+    try:
+        with pytest.raises(StoreError) as failure:
+            await store.transact(KEY, _add("Q2"))
+        message = str(failure.value)
+        assert "malformed" in message and "damaged; move it aside" in message
+        assert "cannot rollback" not in message and "cannot rollback" not in caplog.text
+        assert "malformed" in caplog.text  # one clear log line naming the cause
+        with pytest.raises(StoreError, match=r"malformed|damaged"):
+            await store.ping()
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real, tiny file system (tmpfs of 512 KiB), so the disk really fills up; skipped where mounting is not
+    allowed (an unprivileged container)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+                          capture_output=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_a_full_disk_names_the_cause_and_health_recovers_once_there_is_room(small_disk: Path) -> None:
+    store = open_store(f"sqlite:///{small_disk / 'state.db'}")
+    try:
+        await store.transact(KEY, _add("Q1"))
+        ballast = small_disk / "ballast"
+        with open(ballast, "wb", buffering=0) as fh, contextlib.suppress(OSError):
+            while True:  # fill what is left of the disk
+                fh.write(b"\0" * 4096)
+        big = "Q" * 200_000  # a thread state far bigger than any room left
+        with pytest.raises(StoreError) as failure:
+            for n in range(20):
+                await store.transact(dataclasses.replace(KEY, thread_ts=f"18.{n}"), _add(big))
+        assert "disk is full" in str(failure.value) and "cannot rollback" not in str(failure.value)
+        with pytest.raises(StoreError, match="disk is full"):
+            await store.ping()
+        ballast.unlink()
+        await store.ping()  # room again: healthy without a restart
+        assert await store.transact(KEY, _add("Q2")) == 2
+    finally:
+        await store.close()
 
 
 async def test_unreachable_redis_is_a_store_error() -> None:

@@ -16,18 +16,26 @@ How the Slack adapter uses it, per incoming event:
 `transact` reads the thread's state, calls `fn(state)` -> (new_state, result), and writes new_state only if
 the stored version is still the one it read (compare-and-set); on a conflict it reads again and calls `fn`
 again, so `fn` must be pure. `fn` returning the state it was given (or one with the same version), or None,
-writes nothing. A written state must have a higher version than the stored one.
+writes nothing. A written state must have a higher version than the stored one. The retry loop is written
+once, here (`transact_with_retries`); each backend brings its versioned read and its conditional write.
+
+A stored thread that no longer decodes (damaged, or written by an incompatible kbbot) is logged once and read
+as no state: the thread starts afresh at the next message instead of failing at every one (`StateDecoder`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar, runtime_checkable
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.errors import StoreError
+from kbbot.errors import ConflictError, StoreError
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
@@ -35,6 +43,10 @@ DEFAULT_THREAD_TTL_S = 7 * 24 * 3600
 DEFAULT_EVENT_TTL_S = 3600
 # Compare-and-set attempts before giving up with ConflictError: only reached under pathological contention.
 MAX_CAS_ATTEMPTS = 100
+# Upper bound of the random pause after the n-th lost compare-and-set, times n: spreads the retrying writers.
+CAS_BACKOFF_S = 0.002
+# Undecodable thread keys remembered (so each is logged once) before the memory is cleared.
+_MAX_REPORTED = 10_000
 
 
 @runtime_checkable
@@ -108,3 +120,62 @@ class KeyLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+async def transact_with_retries(
+    *,
+    key: ThreadKey,
+    locks: KeyLocks,
+    read: Callable[[], Awaitable[tuple[ThreadState | None, int]]],
+    write: Callable[[int, ThreadState], Awaitable[bool]],
+    fn: Callable[[ThreadState | None], tuple[ThreadState | None, R]],
+) -> R:
+    """The compare-and-set loop every persistent backend's `transact` runs.
+
+    `read()` gives the thread's state and the version stored for it (0 when there is no row; the row's own
+    version when the state expired or did not decode, so the write replaces exactly that row); `write(expected,
+    new)` stores `new` only if the stored version is still `expected`, and says whether it did."""
+    name = key.as_str()
+    async with locks.hold(name):
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            old, stored_version = await read()
+            new, result = fn(old)
+            if not should_write(old, new):
+                return result
+            assert new is not None
+            if await write(stored_version, new):
+                return result
+            log.debug("thread %s: compare-and-set lost (attempt %s), retrying", name, attempt + 1)
+            await asyncio.sleep(random.uniform(0, CAS_BACKOFF_S * (attempt + 1)))
+    raise ConflictError(f"thread {name}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+
+
+class StateDecoder:
+    """Decodes stored thread states; one that no longer decodes is logged once (per process) and read as None."""
+
+    def __init__(self, *, backend: str) -> None:
+        self._backend = backend
+        self._reported: set[str] = set()
+
+    def decode(self, key: str, data: str | bytes) -> ThreadState | None:
+        try:
+            return ThreadState.from_json(data)
+        except StoreError as exc:
+            if key not in self._reported:
+                if len(self._reported) >= _MAX_REPORTED:
+                    self._reported.clear()
+                self._reported.add(key)
+                log.warning(
+                    "%s thread store: thread %s has a stored state that cannot be read (%s); "
+                    "starting that thread afresh",
+                    self._backend, key, exc,
+                )
+            return None
+
+
+def redact_url(url: str) -> str:
+    """The URL without a password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

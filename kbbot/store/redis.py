@@ -7,9 +7,7 @@ with an idle expiry; compare-and-set is a Lua script (atomic on the server); eve
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -19,14 +17,15 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.errors import ConflictError, StoreError
+from kbbot.errors import StoreError
 from kbbot.store.base import (
     DEFAULT_EVENT_TTL_S,
     DEFAULT_THREAD_TTL_S,
-    MAX_CAS_ATTEMPTS,
     KeyLocks,
+    StateDecoder,
     check_window,
-    should_write,
+    redact_url,
+    transact_with_retries,
 )
 
 log = logging.getLogger(__name__)
@@ -56,12 +55,13 @@ class RedisThreadStore:
             raise StoreError(f"bad Redis URL {url!r}: {exc}") from exc
         self._cas = self._client.register_script(_CAS)
         self._key_locks = KeyLocks()
+        self._decoder = StateDecoder(backend="Redis")
 
     def _thread_key(self, key: ThreadKey) -> str:
         return f"{self._prefix}:thread:{key.as_str()}"
 
     def _failed(self, what: str, exc: Exception) -> StoreError:
-        return StoreError(f"Redis thread store at {_redact(self._url)}: {what} failed: {exc}")
+        return StoreError(f"Redis thread store at {redact_url(self._url)}: {what} failed: {exc}")
 
     async def _read(self, rkey: str) -> tuple[ThreadState | None, int]:
         try:
@@ -70,7 +70,7 @@ class RedisThreadStore:
             raise self._failed("read", exc) from exc
         if version is None or data is None:
             return None, 0
-        return ThreadState.from_json(data), int(version)
+        return self._decoder.decode(rkey, data), int(version)
 
     async def get(self, key: ThreadKey) -> ThreadState | None:
         state, _ = await self._read(self._thread_key(key))
@@ -80,24 +80,17 @@ class RedisThreadStore:
         self, key: ThreadKey, fn: Callable[[ThreadState | None], tuple[ThreadState | None, R]]
     ) -> R:
         rkey = self._thread_key(key)
-        async with self._key_locks.hold(rkey):
-            for attempt in range(MAX_CAS_ATTEMPTS):
-                old, stored_version = await self._read(rkey)
-                new, result = fn(old)
-                if not should_write(old, new):
-                    return result
-                assert new is not None
-                try:
-                    won = await self._cas(
-                        keys=[rkey], args=[stored_version, new.version, new.to_json(), self._ttl]
-                    )
-                except RedisError as exc:
-                    raise self._failed("write", exc) from exc
-                if won == 1:
-                    return result
-                log.debug("thread %s: compare-and-set lost (attempt %s), retrying", rkey, attempt + 1)
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise ConflictError(f"thread {key.as_str()}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+
+        async def write(expected: int, new: ThreadState) -> bool:
+            try:
+                won = await self._cas(keys=[rkey], args=[expected, new.version, new.to_json(), self._ttl])
+            except RedisError as exc:
+                raise self._failed("write", exc) from exc
+            return bool(won == 1)
+
+        return await transact_with_retries(
+            key=key, locks=self._key_locks, read=lambda: self._read(rkey), write=write, fn=fn
+        )
 
     async def claim_event(self, event_id: str, *, ttl_s: int = DEFAULT_EVENT_TTL_S) -> bool:
         try:
@@ -135,10 +128,3 @@ class RedisThreadStore:
         except RedisError as exc:  # closing a dead connection is not worth failing shutdown over
             log.warning("closing Redis thread store: %s", exc)
 
-
-def _redact(url: str) -> str:
-    """The URL without a password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

@@ -4,30 +4,36 @@ The sqlite3 module blocks, so every call runs in a worker thread (`asyncio.to_th
 guarded by a lock. Compare-and-set is `UPDATE ... WHERE version = ?` (or `INSERT OR IGNORE` for a new
 thread) inside a transaction: a row count of 0 means another writer got there first, and `transact` retries.
 Schema changes are named migrations recorded in the `migrations` table.
+
+When SQLite itself fails (a damaged file, a full disk, a read-only folder) the StoreError names the cause
+(`describe_failure`) rather than whatever a rollback said afterwards, and `ping` (the health check) keeps
+failing with that cause until an operation succeeds again: a store that cannot save a thread is unhealthy even
+though `SELECT 1` would still answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.errors import ConflictError, StoreError
+from kbbot.errors import StoreError
 from kbbot.store.base import (
     DEFAULT_EVENT_TTL_S,
     DEFAULT_THREAD_TTL_S,
-    MAX_CAS_ATTEMPTS,
     KeyLocks,
+    StateDecoder,
     check_window,
-    should_write,
+    transact_with_retries,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,52 @@ SWEEP_EVERY = 500
 OPEN_RETRY_S = 10.0
 
 
+# SQLite's result codes for a store that cannot work until someone acts, with what to tell them.
+_CAUSES = {
+    "SQLITE_CORRUPT": "the database file is damaged; move it aside and kbbot starts a new one",
+    "SQLITE_NOTADB": "the file is not an SQLite database; move it aside and kbbot starts a new one",
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "the database (or its folder) is read-only",
+    "SQLITE_CANTOPEN": "the database file cannot be opened",
+    "SQLITE_IOERR": "the disk reported an I/O error",
+}
+
+
+# the event id the health probe writes (never a Slack event id, which starts with "Ev")
+_HEALTH_PROBE = "kbbot:health-probe"
+
+
+def describe_failure(exc: sqlite3.Error) -> str:
+    """SQLite's own message and, when the result code says what is wrong, the cause in plain words."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    cause = _CAUSES.get(name) or next((v for k, v in _CAUSES.items() if name.startswith(k + "_")), None)
+    return f"{exc} ({cause})" if cause else str(exc)
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite has often rolled back already (a full disk, a damaged page); a second ROLLBACK would fail with
+    # "cannot rollback - no transaction is active" and that message would replace the one that says why
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction: committed when the block finishes, rolled back (if still open) when it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        _rollback(conn)
+        raise
+    conn.execute("COMMIT")
+
+
 class SqliteThreadStore:
     def __init__(
         self,
@@ -89,6 +141,9 @@ class SqliteThreadStore:
         self._inline: sqlite3.Connection | None = None  # used only on the event loop; see _call
         self._writes = 0
         self._key_locks = KeyLocks()
+        self._decoder = StateDecoder(backend="SQLite")
+        # why the last operation failed, until one succeeds again (what `ping` reports)
+        self._failure: str | None = None
 
     # --- connection and schema ---------------------------------------------------------------------------------
 
@@ -121,13 +176,13 @@ class SqliteThreadStore:
         except (sqlite3.Error, OSError) as exc:
             if conn is not None:
                 conn.close()
-            raise StoreError(f"cannot open the SQLite thread store at {self._path}: {exc}") from exc
+            why = describe_failure(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+            raise StoreError(f"cannot open the SQLite thread store at {self._path}: {why}") from exc
         return conn
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
             done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
             for name, sql in MIGRATIONS:
@@ -138,20 +193,32 @@ class SqliteThreadStore:
                         conn.execute(statement)
                 conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
                 log.info("thread store: applied migration %s", name)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+
+    def _note_failure(self, why: str) -> None:
+        # one log line per cause, not one per event while the cause lasts
+        if why != self._failure:
+            log.error("%s", why)
+        self._failure = why
+
+    def _failed(self, exc: sqlite3.Error) -> StoreError:
+        error = StoreError(f"SQLite thread store at {self._path} failed: {describe_failure(exc)}")
+        self._note_failure(str(error))
+        return error
 
     def _run(self, work: Callable[[sqlite3.Connection], R]) -> R:
         with self._lock:
-            conn = self._connect()
             try:
-                return work(conn)
+                conn = self._connect()
+            except StoreError as exc:
+                self._note_failure(str(exc))
+                raise
+            try:
+                result = work(conn)
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"SQLite thread store at {self._path} failed: {exc}") from exc
+                _rollback(conn)
+                raise self._failed(exc) from exc
+            self._failure = None
+            return result
 
     async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
         # A statement on a WAL database takes microseconds, less than a hop to a worker thread and back, so the
@@ -162,12 +229,14 @@ class SqliteThreadStore:
         if conn is None:
             return await asyncio.to_thread(self._run_opening_inline, work)
         try:
-            return work(conn)
+            result = work(conn)
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if not (isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)):
-                raise StoreError(f"SQLite thread store at {self._path} failed: {exc}") from exc
+            _rollback(conn)
+            if not _is_locked(exc):
+                raise self._failed(exc) from exc
+        else:
+            self._failure = None
+            return result
         return await asyncio.to_thread(self._run, work)
 
     def _run_opening_inline(self, work: Callable[[sqlite3.Connection], R]) -> R:
@@ -190,7 +259,7 @@ class SqliteThreadStore:
         if expires_at <= self._clock():
             # Expired but still on disk: a new thread starts from nothing, CAS against the dead row's version.
             return None, int(version)
-        return ThreadState.from_json(data), int(version)
+        return self._decoder.decode(key, data), int(version)
 
     async def get(self, key: ThreadKey) -> ThreadState | None:
         state, _ = await self._call(lambda conn: self._read(conn, key.as_str()))
@@ -198,8 +267,7 @@ class SqliteThreadStore:
 
     def _write(self, conn: sqlite3.Connection, key: str, expected: int, new: ThreadState) -> bool:
         expires_at = self._clock() + self._ttl
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             if expected == 0:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO threads (key, version, state, expires_at) VALUES (?, ?, ?, ?)",
@@ -218,45 +286,32 @@ class SqliteThreadStore:
                 conn.execute("DELETE FROM events WHERE expires_at <= ?", (now,))
                 # a flood window is a minute or so; a day covers any window anyone configures
                 conn.execute("DELETE FROM rate_hits WHERE at <= ?", (now - 86_400,))
-            conn.execute("COMMIT")
-            return won
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        return won
 
     async def transact(
         self, key: ThreadKey, fn: Callable[[ThreadState | None], tuple[ThreadState | None, R]]
     ) -> R:
         skey = key.as_str()
-        async with self._key_locks.hold(skey):
-            for attempt in range(MAX_CAS_ATTEMPTS):
-                old, stored_version = await self._call(lambda conn: self._read(conn, skey))
-                new, result = fn(old)
-                if not should_write(old, new):
-                    return result
-                assert new is not None
-                # stored_version is the row's, even when the row has expired (then `old` is None): the CAS is
-                # against what is on disk.
-                if await self._call(functools.partial(self._write, key=skey, expected=stored_version, new=new)):
-                    return result
-                log.debug("thread %s: compare-and-set lost (attempt %s), retrying", skey, attempt + 1)
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise ConflictError(f"thread {skey}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+
+        async def read() -> tuple[ThreadState | None, int]:
+            return await self._call(lambda conn: self._read(conn, skey))
+
+        async def write(expected: int, new: ThreadState) -> bool:
+            # `expected` is the row's version even when the row has expired or did not decode (then the state
+            # read was None): the CAS is against what is on disk.
+            return await self._call(functools.partial(self._write, key=skey, expected=expected, new=new))
+
+        return await transact_with_retries(key=key, locks=self._key_locks, read=read, write=write, fn=fn)
 
     async def claim_event(self, event_id: str, *, ttl_s: int = DEFAULT_EVENT_TTL_S) -> bool:
         def claim(conn: sqlite3.Connection) -> bool:
             now = self._clock()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 conn.execute("DELETE FROM events WHERE event_id = ? AND expires_at <= ?", (event_id, now))
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO events (event_id, expires_at) VALUES (?, ?)", (event_id, now + ttl_s)
                 )
-                conn.execute("COMMIT")
-                return cur.rowcount == 1
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            return cur.rowcount == 1
 
         return await self._call(claim)
 
@@ -265,21 +320,31 @@ class SqliteThreadStore:
 
         def count(conn: sqlite3.Connection) -> int:
             now = self._clock()
-            conn.execute("BEGIN IMMEDIATE")  # other processes' hits wait: the count is exact
-            try:
+            with _immediate(conn):  # other processes' hits wait: the count is exact
                 conn.execute("DELETE FROM rate_hits WHERE key = ? AND at <= ?", (key, now - since_s))
                 conn.execute("INSERT INTO rate_hits (key, at) VALUES (?, ?)", (key, now))
                 (hits,) = conn.execute("SELECT COUNT(*) FROM rate_hits WHERE key = ?", (key,)).fetchone()
-                conn.execute("COMMIT")
-                return int(hits)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            return int(hits)
 
         return await self._call(count)
 
     async def ping(self) -> None:
-        await self._call(lambda conn: conn.execute("SELECT 1").fetchone())
+        # A damaged file often still answers `SELECT 1`: reading the tables' first pages finds more of the damage.
+        # After a failure, the probe also writes (a full disk fails writes, not reads), so health comes back by
+        # itself once the cause is fixed, even with a load balancer sending no work meanwhile.
+        write = self._failure is not None
+
+        def probe(conn: sqlite3.Connection) -> None:
+            conn.execute("SELECT name FROM migrations LIMIT 1").fetchall()
+            conn.execute("SELECT key, version FROM threads ORDER BY key LIMIT 1").fetchall()
+            if write:
+                with _immediate(conn):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO events (event_id, expires_at) VALUES (?, ?)",
+                        (_HEALTH_PROBE, self._clock() + 60),
+                    )
+
+        await self._call(probe)
 
     async def close(self) -> None:
         def close() -> None:
