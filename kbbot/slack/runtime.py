@@ -169,6 +169,8 @@ class BotRuntime:
         started = time.perf_counter()
         index_dir, kb, engine = await _load_index(settings)
         intents = IntentSet.load(settings.intents or builtin_intents_dir())
+        # before any connection is made: opening does not connect, and a missing redis extra fails here cleanly
+        store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)
         metrics = Metrics()
         owned_session: ClientSession | None = None
         if client is None:
@@ -178,7 +180,6 @@ class BotRuntime:
             owned_session = client.session = ClientSession()
         target = await _escalation_target(client, settings.escalation_channel)
         conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
-        store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)
         inflight = InFlight()
         # `/kb reload` needs the runtime, which needs the app: the listener reaches it through this holder
         holder: list[BotRuntime] = []
