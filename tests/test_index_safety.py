@@ -1,0 +1,184 @@
+"""The index is never lost or trusted blindly: damaged folders are refused with one line naming the file, a
+re-index that found nothing keeps the old index, a file changed under a running bot is noticed, not a SIGBUS."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kbbot.cli import main
+from kbbot.errors import IndexError_
+from kbbot.indexer import run_index
+from kbbot.kb import CHECKSUM, MANIFEST, SIZES, KnowledgeBase, index_stamp
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+MAILBAG = "Q237695"
+
+
+@pytest.fixture(scope="module")
+def sealed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sealed") / "index"
+    run_index([str(SEEDS)], out, progress=False)
+    return out
+
+
+@pytest.fixture
+def index_copy(sealed_index: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "index"
+    shutil.copytree(sealed_index, copy)
+    return copy
+
+
+def _truncate(rel: str, size: int) -> Callable[[Path], None]:
+    def damage(index: Path) -> None:
+        os.truncate(index / rel, size)
+
+    return damage
+
+
+def _write(rel: str, text: str) -> Callable[[Path], None]:
+    def damage(index: Path) -> None:
+        (index / rel).write_text(text, encoding="utf-8")
+
+    return damage
+
+
+def _remove(rel: str) -> Callable[[Path], None]:
+    def damage(index: Path) -> None:
+        (index / rel).unlink()
+
+    return damage
+
+
+DAMAGE = {
+    "truncated articles.bin": ("articles.bin", _truncate("articles.bin", 100)),
+    "empty vocab.txt": ("search/vocab.txt", _truncate("search/vocab.txt", 0)),
+    "rows.json is {}": ("rows.json", _write("rows.json", "{}")),
+    "truncated .npy": ("search/full.data.npy", _truncate("search/full.data.npy", 200)),
+    "garbage meta.json": ("search/meta.json", _write("search/meta.json", "garbage{")),
+    "a missing file": ("search/idf.npy", _remove("search/idf.npy")),
+}
+
+
+def test_the_manifest_records_every_file_and_a_checksum(sealed_index: Path) -> None:
+    manifest = json.loads((sealed_index / MANIFEST).read_text(encoding="utf-8"))
+    on_disk = {
+        p.relative_to(sealed_index).as_posix(): p.stat().st_size
+        for p in sealed_index.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    }
+    assert manifest[SIZES] == on_disk and "search/vocab.txt" in on_disk and "articles.bin" in on_disk
+    assert len(manifest[CHECKSUM]) == 40
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_index_is_one_line_naming_the_file_and_exit_2(
+    case: str, index_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rel, damage = DAMAGE[case]
+    damage(index_copy)
+    for argv in (["search", "mailbag contention"], ["show", MAILBAG]):
+        assert main([*argv, "--index", str(index_copy)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and err.startswith("kbbot: ")
+        assert str(index_copy / rel) in err and "kbbot index" in err
+
+
+def test_an_index_sealed_before_sizes_were_kept_is_still_checked(index_copy: Path) -> None:
+    manifest = json.loads((index_copy / MANIFEST).read_text(encoding="utf-8"))
+    del manifest[SIZES]
+    (index_copy / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert len(KnowledgeBase.open(index_copy)) == 5
+    os.truncate(index_copy / "search" / "forward.pos.npy", 150)
+    with pytest.raises(IndexError_, match=r"forward\.pos\.npy is damaged: .* header promises"):
+        KnowledgeBase.open(index_copy)
+
+
+def _kbbot(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    # os.environ is already isolated by conftest (no SLACK_*/KBBOT_*, XDG dirs in tmp)
+    return subprocess.run(
+        [sys.executable, "-m", "kbbot", *args], input=stdin, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **env}, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ["truncated articles.bin", "garbage meta.json"])
+def test_chat_and_serve_refuse_a_damaged_index_in_one_line(case: str, index_copy: Path) -> None:
+    rel, damage = DAMAGE[case]
+    damage(index_copy)
+    chat = _kbbot("chat", "--index", str(index_copy), stdin="hello\n")
+    serve = _kbbot(
+        "serve", "--port", "0", "--host", "127.0.0.1",
+        SLACK_BOT_TOKEN="xoxb-index-test", SLACK_SIGNING_SECRET="secret", KBBOT_INDEX=str(index_copy),
+    )  # fmt: skip
+    for result in (chat, serve):
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("kbbot: ") and str(index_copy / rel) in line
+
+
+def test_any_change_to_any_index_file_changes_the_stamp(index_copy: Path, tmp_path: Path) -> None:
+    before = index_stamp(index_copy)
+    assert before is not None and index_stamp(index_copy) == before
+    vocab = index_copy / "search" / "vocab.txt"
+    text = vocab.read_bytes()
+    vocab.write_bytes(text)  # same size, same bytes, rewritten in place: a new modification time
+    os.utime(vocab, ns=(vocab.stat().st_atime_ns, vocab.stat().st_mtime_ns + 1_000_000))
+    assert index_stamp(index_copy) != before
+    assert index_stamp(tmp_path / "nowhere") is None
+
+
+def test_an_articles_file_truncated_under_an_open_index_is_an_error_not_a_sigbus(index_copy: Path) -> None:
+    kb = KnowledgeBase.open(index_copy)
+    try:
+        assert kb.get(MAILBAG) is not None
+        kb._cache.clear()  # a record not read yet, as most are in a running bot
+        os.truncate(index_copy / "articles.bin", 10)
+        with pytest.raises(IndexError_, match="truncated while in use"):
+            kb.get(MAILBAG)
+    finally:
+        kb.close()
+
+
+# --- a re-index that would lose the index ---------------------------------------------------------------------
+
+
+def test_a_typo_in_the_source_keeps_the_index(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest_before = (index_copy / MANIFEST).read_text(encoding="utf-8")
+    typo = index_copy.parent / "seedz"
+    assert main(["index", str(typo), "--out", str(index_copy), "--no-progress"]) == 2
+    _out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "found 0 articles" in err and "holds 5" in err and str(typo) in err
+    assert "--force" in err
+    assert (index_copy / MANIFEST).read_text(encoding="utf-8") == manifest_before
+    assert len(KnowledgeBase.open(index_copy)) == 5
+    assert not [p for p in index_copy.parent.iterdir() if p.name.startswith(".index.")]  # no temp folder left
+
+
+def test_losing_most_articles_needs_force(index_copy: Path, tmp_path: Path) -> None:
+    two = tmp_path / "two"
+    two.mkdir()
+    for seed in sorted(SEEDS.iterdir())[:2]:
+        shutil.copy(seed, two)
+    with pytest.raises(IndexError_, match=r"found 2 articles where .* holds 5"):
+        run_index([str(two)], index_copy, progress=False)
+    assert len(KnowledgeBase.open(index_copy)) == 5
+    summary = run_index([str(two)], index_copy, progress=False, force=True)
+    assert summary.articles == 2 and len(KnowledgeBase.open(index_copy)) == 2
+
+
+def test_losing_fewer_than_half_is_an_ordinary_update(index_copy: Path, tmp_path: Path) -> None:
+    three = tmp_path / "three"
+    three.mkdir()
+    for seed in sorted(SEEDS.iterdir())[:3]:
+        shutil.copy(seed, three)
+    assert run_index([str(three)], index_copy, progress=False).articles == 3
+    assert len(KnowledgeBase.open(index_copy)) == 3
