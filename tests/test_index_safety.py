@@ -182,3 +182,73 @@ def test_losing_fewer_than_half_is_an_ordinary_update(index_copy: Path, tmp_path
         shutil.copy(seed, three)
     assert run_index([str(three)], index_copy, progress=False).articles == 3
     assert len(KnowledgeBase.open(index_copy)) == 3
+
+
+# --- a running bot --------------------------------------------------------------------------------------------
+
+
+async def test_serve_reloads_on_any_file_change_and_survives_a_file_damaged_in_place(index_copy: Path) -> None:
+    import asyncio
+    import signal
+    import socket
+
+    from aiohttp import ClientSession
+
+    from kbbot.slack.standin import SlackStandIn
+
+    token, secret = "xoxb-reload-test", "reload-test-secret"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    async with SlackStandIn(token=token, signing_secret=secret) as standin:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kbbot", "serve", "--port", str(port), "--host", "127.0.0.1",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "SLACK_BOT_TOKEN": token, "SLACK_SIGNING_SECRET": secret,
+                 "SLACK_API_URL": standin.api_url, "KBBOT_INDEX": str(index_copy), "KBBOT_STORE": "memory://"},
+        )  # fmt: skip
+        assert proc.stderr is not None
+
+        async def log_line(containing: str) -> str:
+            assert proc.stderr is not None
+            while True:
+                line = (await asyncio.wait_for(proc.stderr.readline(), timeout=20)).decode()
+                assert line, f"kbbot serve ended before logging {containing!r}"
+                if containing in line:
+                    return line
+
+        try:
+            await log_line("kbbot ready")
+            async with ClientSession() as http:  # serving (and so handling SIGHUP) once /healthz answers
+                for _ in range(200):
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                            if resp.status == 200:
+                                break
+                    except OSError:
+                        pass
+                    await asyncio.sleep(0.05)
+            vocab = index_copy / "search" / "vocab.txt"
+            # rewritten in place with the same bytes: only its modification time tells, and that is enough
+            vocab.write_bytes(vocab.read_bytes())
+            os.utime(vocab, ns=(vocab.stat().st_atime_ns, vocab.stat().st_mtime_ns + 1_000_000))
+            proc.send_signal(signal.SIGHUP)
+            assert "5 articles" in await log_line("index reloaded")
+
+            os.truncate(vocab, 0)
+            proc.send_signal(signal.SIGHUP)
+            failed = await log_line("index reload failed")
+            assert str(vocab) in failed and "Traceback" not in failed
+
+            # still answering, from the index it had
+            standin.events_url = f"http://127.0.0.1:{port}/slack/events"
+            _, ts = await standin.mention("[008] Failure delivering user mail due to mailbag contention")
+            (post,) = await standin.wait_for("chat.postMessage", timeout=10)
+            assert post.args["thread_ts"] == ts and MAILBAG in post.args["text"]
+            async with ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 200
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.communicate(), timeout=20)
+        assert proc.returncode == 0
