@@ -162,3 +162,36 @@ def test_the_readme_lists_every_environment_variable() -> None:
     for env_name in [*ENV_FOR_KEY.values(), "KBBOT_CONFIG", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
                      "SLACK_APP_TOKEN", "KBBOT_STATE_DIR"]:  # fmt: skip
         assert f"`{env_name}`" in readme, env_name
+
+
+def test_cache_and_state_folders_come_from_the_mapping_given_not_the_process() -> None:
+    xdg = Settings.from_env({"XDG_CACHE_HOME": "/srv/cache", "XDG_STATE_HOME": "/srv/state"})
+    assert xdg.cache_dir == Path("/srv/cache/kbbot")
+    assert xdg.store_url == "sqlite:////srv/state/kbbot/state.db"
+    home = Settings.from_env({"HOME": "/home/support"})
+    assert home.cache_dir == Path("/home/support/.cache/kbbot")
+    assert home.store_url == "sqlite:////home/support/.local/state/kbbot/state.db"
+    assert Settings.from_env({"NO_COLOR": "1"}).no_color and not Settings.from_env({}).no_color
+
+
+def test_with_no_index_named_the_seeds_are_indexed_into_the_cache_folder(tmp_path: Path) -> None:
+    from kbbot.kb import KnowledgeBase
+    from kbbot.locate import builtin_seeds_dir, resolve_index
+
+    settings = Settings.from_env({"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    index = resolve_index(settings)
+    assert index == tmp_path / "cache" / "kbbot" / "seeds-index"
+    assert len(KnowledgeBase.open(index)) == len(list(builtin_seeds_dir().iterdir())) == 5
+    named = tmp_path / "named"
+    assert resolve_index(settings.with_overrides(index=named)) == named  # a named index is used as it is
+
+
+def test_only_settings_reads_the_environment() -> None:
+    # settings.py reads the mapping it is handed (`environ`); entry points hand it os.environ, nobody reads it
+    readers = [
+        p.relative_to(REPO).as_posix()
+        for p in (REPO / "kbbot").rglob("*.py")
+        if any(needle in p.read_text(encoding="utf-8")
+               for needle in ("os.environ.get", "os.environ[", "os.getenv", "environ.setdefault"))
+    ]  # fmt: skip
+    assert readers == []

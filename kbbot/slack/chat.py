@@ -245,8 +245,11 @@ def _read_lines(stream: TextIO) -> asyncio.Queue[str]:
 
 
 async def chat(settings: Settings, *, stdin: TextIO, stdout: TextIO) -> int:
-    style = Style(enabled=stdout.isatty() and not os.environ.get("NO_COLOR"))
-    async with loopback_bot(index=settings.index, escalation_channel=STANDIN_HUMANS) as bot:
+    style = Style(enabled=stdout.isatty() and not settings.no_color)
+    # cache_dir: where the seeds' index is built when no index is named
+    async with loopback_bot(
+        index=settings.index, escalation_channel=STANDIN_HUMANS, cache_dir=settings.cache_dir
+    ) as bot:
         session = ChatSession(bot=bot, out=stdout, style=style)
         kb = bot.runtime.kb
         where = f"{len(kb)} articles from {bot.runtime.index_dir}"
