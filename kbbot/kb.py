@@ -55,6 +55,8 @@ SIZES = "sizes"
 CHECKSUM = "checksum"
 
 _CACHE_SIZE = 256
+# JSON files up to this size are parsed when an index is opened (the big ones are parsed by their readers)
+_PARSED_JSON_MAX = 64 * 1024
 _REBUILD = "rebuild it with `kbbot index SOURCE... --out {path}`"
 
 
@@ -178,11 +180,18 @@ def check_index_files(path: Path, manifest: dict[str, Any], *, articles_only: bo
                 f"{file} is damaged ({size:,} bytes, written as {sizes[rel]:,}); {_REBUILD.format(path=path)}"
             )
     for rel in present if not sizes else sorted(sizes):
+        file = path / rel
+        problem = None
         if rel.endswith(".npy"):
-            file = path / rel
             problem = _npy_problem(file, file.stat().st_size)
-            if problem is not None:
-                raise IndexError_(f"{file} is damaged: {problem}; {_REBUILD.format(path=path)}")
+        elif rel.endswith(".json") and file.stat().st_size <= _PARSED_JSON_MAX:
+            # small files (meta.json and the like) are parsed here: garbage of the right size is still caught
+            try:
+                json.loads(file.read_bytes())
+            except ValueError as exc:
+                problem = f"not JSON ({exc})"
+        if problem is not None:
+            raise IndexError_(f"{file} is damaged: {problem}; {_REBUILD.format(path=path)}")
 
 
 def _rows(path: Path, manifest: dict[str, Any]) -> dict[str, list[str]]:

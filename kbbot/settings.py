@@ -227,6 +227,8 @@ class Settings:
     flood_limit: int = DEFAULT_FLOOD_LIMIT
     # where the index of the built-in seeds is built when no index is named (see `kbbot.locate`)
     cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))
+    # where the default SQLite store lives (store_url names it; kept for anything else that needs saving)
+    state_dir: Path = field(default_factory=lambda: default_state_dir({}))
     no_color: bool = False
 
     @classmethod
@@ -254,7 +256,8 @@ class Settings:
         if not api_url.endswith("/"):
             api_url += "/"
         store_from, store = pick("store")
-        default_store = f"sqlite:///{default_state_dir(environ) / 'state.db'}"
+        state_dir = default_state_dir(environ)
+        default_store = f"sqlite:///{state_dir / 'state.db'}"
         store = _store_url(store_from, str(store)) if store else default_store
         port_from, port = pick("port")
         ttl_from, ttl = pick("thread_ttl_s")
@@ -293,6 +296,7 @@ class Settings:
             thread_ttl_s=_int(ttl_from, ttl, low=1) if ttl not in (None, "") else DEFAULT_THREAD_TTL_S,
             flood_limit=_int(flood_from, flood) if flood not in (None, "") else DEFAULT_FLOOD_LIMIT,
             cache_dir=default_cache_dir(environ),
+            state_dir=state_dir,
             no_color=bool(environ.get("NO_COLOR")),
         )
 

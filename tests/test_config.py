@@ -167,7 +167,7 @@ def test_the_readme_lists_every_environment_variable() -> None:
 def test_cache_and_state_folders_come_from_the_mapping_given_not_the_process() -> None:
     xdg = Settings.from_env({"XDG_CACHE_HOME": "/srv/cache", "XDG_STATE_HOME": "/srv/state"})
     assert xdg.cache_dir == Path("/srv/cache/kbbot")
-    assert xdg.store_url == "sqlite:////srv/state/kbbot/state.db"
+    assert xdg.store_url == "sqlite:////srv/state/kbbot/state.db" and xdg.state_dir == Path("/srv/state/kbbot")
     home = Settings.from_env({"HOME": "/home/support"})
     assert home.cache_dir == Path("/home/support/.cache/kbbot")
     assert home.store_url == "sqlite:////home/support/.local/state/kbbot/state.db"

@@ -92,6 +92,13 @@ def test_a_damaged_index_is_one_line_naming_the_file_and_exit_2(
         assert str(index_copy / rel) in err and "kbbot index" in err
 
 
+def test_garbage_of_the_right_size_in_a_small_json_file_is_caught(index_copy: Path) -> None:
+    meta = index_copy / "search" / "meta.json"
+    meta.write_bytes(b"#" * meta.stat().st_size)
+    with pytest.raises(IndexError_, match=r"meta\.json is damaged: not JSON"):
+        KnowledgeBase.open(index_copy)
+
+
 def test_an_index_sealed_before_sizes_were_kept_is_still_checked(index_copy: Path) -> None:
     manifest = json.loads((index_copy / MANIFEST).read_text(encoding="utf-8"))
     del manifest[SIZES]
