@@ -466,3 +466,19 @@ def test_redis_client_is_imported_only_by_the_redis_backend() -> None:
         )
     ]
     assert importers == ["store/redis.py"]
+
+
+def test_a_redis_store_without_the_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from kbbot.errors import ConfigError
+
+    # as in an install without the [redis] extra: importing redis fails (and the backend is imported afresh)
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.delitem(sys.modules, "kbbot.store.redis", raising=False)
+    with pytest.raises(ConfigError) as missing:
+        open_store("redis://:hunter2@cache.internal:6379/0")
+    assert str(missing.value) == (
+        "the Redis thread store (redis://***@cache.internal:6379/0) needs the redis package: "
+        "pip install 'kbbot[redis]'"
+    )
