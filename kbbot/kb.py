@@ -33,7 +33,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -240,7 +240,7 @@ class KnowledgeBase:
         products: list[str],
         product_tags: list[str],
         offsets: np.ndarray,
-        articles_fd: int | None,
+        articles: BinaryIO | None,
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -249,8 +249,9 @@ class KnowledgeBase:
         self.products = products
         self.product_tags = product_tags
         self._offsets = offsets
-        # articles.bin, read with pread (see the module docstring); None when there are no records
-        self._fd = articles_fd
+        # articles.bin, read with pread (see the module docstring); None when there are no records. A file object,
+        # not a bare descriptor: an index dropped after a reload is closed by the garbage collector
+        self._articles = articles
         self._row_of = {q: i for i, q in enumerate(ids)}
         self._cache: OrderedDict[int, Article] = OrderedDict()
         self._numbers: np.ndarray | None = None
@@ -276,7 +277,7 @@ class KnowledgeBase:
                 f"{_REBUILD.format(path=path)}"
             )
         try:
-            fd = os.open(path / ARTICLES, os.O_RDONLY) if articles_size else None
+            articles = open(path / ARTICLES, "rb", buffering=0) if articles_size else None  # noqa: SIM115
         except OSError as exc:
             raise IndexError_(f"cannot read {path / ARTICLES} ({exc.strerror or exc})") from None
         return cls(
@@ -287,7 +288,7 @@ class KnowledgeBase:
             products=rows["products"],
             product_tags=rows["product_tags"],
             offsets=offsets,
-            articles_fd=fd,
+            articles=articles,
         )
 
     # ------------------------------------------------------------------------------------------ access
@@ -312,9 +313,9 @@ class KnowledgeBase:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
         if end == start:
             return b""
-        if self._fd is None:
+        if self._articles is None or self._articles.closed:
             raise IndexError_(f"{self.path / ARTICLES} has been closed")
-        blob = os.pread(self._fd, end - start, start)
+        blob = os.pread(self._articles.fileno(), end - start, start)
         if len(blob) != end - start:
             # the file was truncated or rewritten in place under the running bot (`kbbot index` never does that)
             raise IndexError_(f"{self.path / ARTICLES} is damaged (truncated while in use); rebuild the index")
@@ -371,9 +372,8 @@ class KnowledgeBase:
         return out[:limit]
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._articles is not None:
+            self._articles.close()
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, articles={len(self)})"

@@ -259,3 +259,19 @@ async def test_serve_reloads_on_any_file_change_and_survives_a_file_damaged_in_p
                 proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(proc.communicate(), timeout=20)
         assert proc.returncode == 0
+
+
+def test_an_index_dropped_without_close_lets_go_of_its_file(sealed_index: Path) -> None:
+    # what a reload does to the index it replaces: it is left to the garbage collector, never closed
+    import gc
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    for _ in range(20):
+        kb = KnowledgeBase.open(sealed_index)
+        assert kb.get(MAILBAG) is not None
+        del kb
+    gc.collect()
+    assert open_files() <= before
