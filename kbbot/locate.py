@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from kbbot.errors import ConfigError, IndexError_
 
 if TYPE_CHECKING:
+    from kbbot.kb import KnowledgeBase
     from kbbot.search import SearchEngine
     from kbbot.settings import Settings
 
@@ -64,10 +65,23 @@ def resolve_index(settings: Settings) -> Path:
     return out
 
 
-def open_engine(settings: Settings) -> SearchEngine:
+def open_index(index_dir: Path) -> tuple[KnowledgeBase, SearchEngine]:
+    """The knowledge base and search engine of an index folder, checked on the way (kbbot.kb); a search
+    structure that fails to load anyway (an index from before sizes were recorded) is one IndexError_ too."""
     from kbbot.kb import KnowledgeBase
     from kbbot.search import SearchEngine
 
-    index_dir = resolve_index(settings)
     kb = KnowledgeBase.open(index_dir)
-    return SearchEngine.load(index_dir, kb)
+    try:
+        return kb, SearchEngine.load(index_dir, kb)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        kb.close()
+        raise IndexError_(
+            f"the search structures in {index_dir / 'search'} are damaged ({exc}); "
+            f"rebuild them with `kbbot index SOURCE... --out {index_dir}`"
+        ) from None
+
+
+def open_engine(settings: Settings) -> SearchEngine:
+    _kb, engine = open_index(resolve_index(settings))
+    return engine

@@ -17,6 +17,7 @@ from kbbot.cli import main
 from kbbot.errors import IndexError_
 from kbbot.indexer import run_index
 from kbbot.kb import CHECKSUM, MANIFEST, SIZES, KnowledgeBase, index_stamp
+from kbbot.locate import open_index
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -104,6 +105,9 @@ def test_an_index_sealed_before_sizes_were_kept_is_still_checked(index_copy: Pat
     del manifest[SIZES]
     (index_copy / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert len(KnowledgeBase.open(index_copy)) == 5
+    (index_copy / "search" / "idf.npy").unlink()
+    with pytest.raises(IndexError_, match=r"search structures in .* are damaged .*idf\.npy"):
+        open_index(index_copy)
     os.truncate(index_copy / "search" / "forward.pos.npy", 150)
     with pytest.raises(IndexError_, match=r"forward\.pos\.npy is damaged: .* header promises"):
         KnowledgeBase.open(index_copy)

@@ -135,11 +135,10 @@ class CurrentConversation:
 
 async def _load_index(settings: Settings) -> tuple[Path, KnowledgeBase, SearchEngine]:
     # Imported here: building the default index pulls in the parsers, which only start-up needs.
-    from kbbot.locate import resolve_index
+    from kbbot.locate import open_index, resolve_index
 
     index_dir = await asyncio.to_thread(resolve_index, settings)
-    kb = await asyncio.to_thread(KnowledgeBase.open, index_dir)
-    engine = await asyncio.to_thread(SearchEngine.load, index_dir, kb)
+    kb, engine = await asyncio.to_thread(open_index, index_dir)
     return index_dir, kb, engine
 
 
