@@ -200,6 +200,11 @@ class SqliteThreadStore:
             log.error("%s", why)
         self._failure = why
 
+    def _note_success(self) -> None:
+        if self._failure is not None:
+            log.warning("SQLite thread store at %s works again", self._path)
+            self._failure = None
+
     def _failed(self, exc: sqlite3.Error) -> StoreError:
         error = StoreError(f"SQLite thread store at {self._path} failed: {describe_failure(exc)}")
         self._note_failure(str(error))
@@ -217,7 +222,7 @@ class SqliteThreadStore:
             except sqlite3.Error as exc:
                 _rollback(conn)
                 raise self._failed(exc) from exc
-            self._failure = None
+            self._note_success()
             return result
 
     async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
@@ -235,7 +240,7 @@ class SqliteThreadStore:
             if not _is_locked(exc):
                 raise self._failed(exc) from exc
         else:
-            self._failure = None
+            self._note_success()
             return result
         return await asyncio.to_thread(self._run, work)
 
