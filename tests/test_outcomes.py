@@ -1,0 +1,242 @@
+"""Thread outcomes: the pure record (`apply`) and one store contract over memory, SQLite and a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from test_store import redis_url  # noqa: F401 - the session's real redis-server, shared with the thread store
+
+from kbbot.conversation.state import ThreadKey, ThreadState
+from kbbot.errors import StoreError
+from kbbot.outcomes import (
+    Outcome,
+    OutcomeEvent,
+    OutcomeRecorder,
+    OutcomeStore,
+    OutcomeUpdate,
+    QuestionText,
+    StepRef,
+    ThreadOutcome,
+    VoteReason,
+    VoteValue,
+    apply,
+    open_outcome_store,
+)
+from kbbot.outcomes.base import DAY_S
+from kbbot.store import open_store
+
+KEY = ThreadKey(team="T1", channel="C1", thread_ts="1700000000.000100")
+OTHER = ThreadKey(team="T1", channel="C2", thread_ts="1700000500.000200")
+T0 = 1_790_000_000.0
+IMC_QUESTION = "Exchange IMC is silently losing mail, no NDR"
+
+
+def _replay(*updates: OutcomeUpdate, question_text: QuestionText = QuestionText.KEEP) -> ThreadOutcome:
+    outcome: ThreadOutcome | None = None
+    for i, update in enumerate(updates):
+        outcome = apply(outcome, update, key=KEY, now=T0 + 60 * i, question_text=question_text)
+    assert outcome is not None
+    return outcome
+
+
+def _step(step: int, article: str = "Q102087") -> StepRef:
+    return StepRef(article=article, procedure=0, step=step)
+
+
+def test_a_walk_that_fails_once_then_works_records_every_step_and_the_time_to_resolution() -> None:
+    outcome = _replay(
+        OutcomeUpdate(event=OutcomeEvent.ASKED, question=IMC_QUESTION, asker="U1"),
+        OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=("Q102087",), band="answer"),
+        OutcomeUpdate(event=OutcomeEvent.STEP_SHOWN, step=_step(0)),
+        OutcomeUpdate(event=OutcomeEvent.STEP_SHOWN, step=_step(1)),
+        OutcomeUpdate(event=OutcomeEvent.STEP_FAILED, step=_step(1)),
+        OutcomeUpdate(event=OutcomeEvent.STEP_SHOWN, step=_step(2)),
+        OutcomeUpdate(event=OutcomeEvent.RESOLVED),
+    )
+    assert outcome.question == IMC_QUESTION and outcome.asker == "U1"
+    assert outcome.articles == ("Q102087",) and outcome.band == outcome.best_band == "answer"
+    assert [s.step for s in outcome.steps_shown] == [0, 1, 2]
+    assert outcome.failed_step == _step(1) and outcome.failed_step.label == "1.2"
+    assert outcome.outcome is Outcome.RESOLVED and outcome.resolved_by == "Q102087"
+    assert outcome.time_to_resolution_s == 6 * 60
+    assert ThreadOutcome.from_json(outcome.to_json()) == outcome
+
+
+def test_one_vote_per_person_changeable_and_a_reason_only_sticks_to_a_down_vote() -> None:
+    outcome = _replay(
+        OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=("Q102087", "Q99304"), band="shortlist"),
+        OutcomeUpdate(event=OutcomeEvent.VOTE, user="U1", value=VoteValue.DOWN),
+        OutcomeUpdate(event=OutcomeEvent.VOTE_REASON, user="U1", reason=VoteReason.OUT_OF_DATE),
+        OutcomeUpdate(event=OutcomeEvent.VOTE, user="U2", value=VoteValue.UP, article="Q99304"),
+        # U2 changes their mind; the adapter hands over plain strings from the button value
+        OutcomeUpdate(event=OutcomeEvent.VOTE, user="U2", value="down", reason="wrong_article"),  # type: ignore[arg-type]
+        OutcomeUpdate(event=OutcomeEvent.VOTE, user="U3", value=VoteValue.UP),
+        OutcomeUpdate(event=OutcomeEvent.VOTE_REASON, user="U3", reason=VoteReason.OTHER),
+    )
+    assert {u: v.value for u, v in outcome.votes.items()} == {"U1": "down", "U2": "down", "U3": "up"}
+    assert outcome.votes["U1"].reason is VoteReason.OUT_OF_DATE and outcome.votes["U1"].article == "Q102087"
+    assert outcome.votes["U2"].reason is VoteReason.WRONG_ARTICLE
+    assert outcome.votes["U3"].reason is None, "a reason for a 👍 is a stale modal, not data"
+    assert ThreadOutcome.from_json(outcome.to_json()) == outcome
+
+
+def test_no_match_then_a_refined_question_that_finds_an_article_is_open_again() -> None:
+    unanswered = _replay(
+        OutcomeUpdate(event=OutcomeEvent.ASKED, question="the coffee machine says E42", asker="U1"),
+        OutcomeUpdate(event=OutcomeEvent.OFFERED, band="none"),
+    )
+    assert unanswered.outcome is Outcome.NO_MATCH and unanswered.articles == ()
+    refined = apply(
+        unanswered, OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=("Q99304",), band="shortlist"),
+        key=KEY, now=T0 + 600,
+    )  # fmt: skip
+    assert refined.outcome is Outcome.OPEN and refined.best_band == "shortlist"
+    assert refined.question == "the coffee machine says E42", "the first question is the one kept"
+
+
+def test_a_closed_thread_stays_closed_when_kbbot_answers_a_follow_up() -> None:
+    outcome = _replay(
+        OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=("Q102087",), band="answer"),
+        OutcomeUpdate(event=OutcomeEvent.ESCALATED),
+        OutcomeUpdate(event=OutcomeEvent.OFFERED, band="none"),
+    )
+    assert outcome.outcome is Outcome.ESCALATED and outcome.band == "none" and outcome.best_band == "answer"
+
+
+def test_an_open_thread_gone_quiet_reads_as_abandoned() -> None:
+    outcome = _replay(OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=("Q102087",), band="answer"))
+    assert outcome.outcome_at(T0 + 3600, abandon_after_s=DAY_S) is Outcome.OPEN
+    assert outcome.outcome_at(T0 + 2 * DAY_S, abandon_after_s=DAY_S) is Outcome.ABANDONED
+
+
+@pytest.mark.parametrize(
+    ("policy", "kept", "hashed"),
+    [(QuestionText.KEEP, True, True), (QuestionText.HASH, False, True), (QuestionText.DROP, False, False)],
+)
+def test_question_text_policy_decides_what_is_stored(policy: QuestionText, kept: bool, hashed: bool) -> None:
+    outcome = _replay(OutcomeUpdate(event=OutcomeEvent.ASKED, question=IMC_QUESTION), question_text=policy)
+    assert (outcome.question == IMC_QUESTION) is kept and (outcome.question is None) is not kept
+    assert (outcome.question_hash is not None) is hashed
+    assert "silently" not in outcome.to_json() or policy is QuestionText.KEEP
+    # the same question differently spaced and cased groups with the first under hash
+    other = apply(None, OutcomeUpdate(event=OutcomeEvent.ASKED, question="  exchange IMC is silently  losing "
+                                      "mail, NO NDR"), key=OTHER, now=T0, question_text=policy)  # fmt: skip
+    assert other.question_hash == outcome.question_hash
+
+
+def test_an_incomplete_event_is_refused_where_it_is_made() -> None:
+    with pytest.raises(ValueError, match="vote needs value"):
+        OutcomeUpdate(event=OutcomeEvent.VOTE, user="U1")
+    with pytest.raises(ValueError, match="band"):
+        OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=("Q1",), band="maybe")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        OutcomeUpdate(event="shrugged")  # type: ignore[arg-type]
+
+
+# --- one contract over every backend ---------------------------------------------------------------------------
+
+_redis_db = iter(range(8, 10_000))
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def outcome_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    base: str = request.getfixturevalue("redis_url")
+    # databases 8-15, emptied first: the thread store's tests use the low ones
+    url = base.rsplit("/", 1)[0] + f"/{8 + next(_redis_db) % 8}"
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return url
+
+
+@pytest.fixture
+async def outcomes(outcome_url: str) -> AsyncIterator[OutcomeStore]:
+    store = open_outcome_store(outcome_url)
+    await store.ping()
+    yield store
+    await store.close()
+
+
+async def test_update_get_and_list_round_trip_a_record(outcomes: OutcomeStore) -> None:
+    recorder = OutcomeRecorder(store=outcomes, strict=True)
+    now = time.time()
+    await recorder.record(KEY, OutcomeEvent.ASKED, question=IMC_QUESTION, asker="U1", now=now)
+    await recorder.record(KEY, OutcomeEvent.OFFERED, articles=("Q102087",), band="answer", now=now + 1)
+    await recorder.record(OTHER, OutcomeEvent.ASKED, question="printer offline", asker="U2", now=now + 5)
+    stored = await outcomes.get(KEY)
+    assert stored is not None and stored.question == IMC_QUESTION and stored.articles == ("Q102087",)
+    assert await outcomes.get(ThreadKey(team="T1", channel="C9", thread_ts="1.2")) is None
+    assert [r.key for r in await outcomes.list(since=now - 10)] == [KEY, OTHER]
+    assert [r.key for r in await outcomes.list(since=now + 2)] == [OTHER]
+    assert [r.key for r in await outcomes.list(since=now - 10, until=now + 2)] == [KEY]
+    assert [r.key for r in await outcomes.list(since=now - 10, asker="U2")] == [OTHER]
+
+
+async def test_concurrent_votes_on_one_thread_all_count(outcomes: OutcomeStore) -> None:
+    recorder = OutcomeRecorder(store=outcomes, strict=True)
+    await recorder.record(KEY, OutcomeEvent.OFFERED, articles=("Q102087",), band="answer")
+    voters = [f"U{i:03d}" for i in range(25)]
+    await asyncio.gather(*(recorder.record(KEY, OutcomeEvent.VOTE, user=u, value="up") for u in voters))
+    stored = await outcomes.get(KEY)
+    assert stored is not None and sorted(stored.votes) == voters
+
+
+async def test_records_past_retention_are_not_listed_and_are_pruned(outcomes: OutcomeStore) -> None:
+    recorder = OutcomeRecorder(store=outcomes, strict=True)
+    now = time.time()
+    await recorder.record(OTHER, OutcomeEvent.ASKED, question="old question", now=now - 91 * DAY_S)
+    await recorder.record(KEY, OutcomeEvent.ASKED, question="new question", now=now - 89 * DAY_S)
+    assert [r.question for r in await outcomes.list(since=0)] == ["new question"]
+    assert await outcomes.get(OTHER) is None
+    assert await outcomes.prune(now=now) == 1
+    assert await outcomes.prune(now=now) == 0
+    assert [r.question for r in await outcomes.list(since=0)] == ["new question"]
+
+
+async def test_an_unreachable_store_never_stops_the_bot_unless_strict(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be")
+    store = open_outcome_store(f"sqlite:///{blocker / 'state.db'}")
+    assert await OutcomeRecorder(store=store).record(KEY, OutcomeEvent.ESCALATED) is None
+    with pytest.raises(StoreError, match="outcome store"):
+        await OutcomeRecorder(store=store, strict=True).record(KEY, OutcomeEvent.ESCALATED)
+    with pytest.raises(TypeError):
+        await OutcomeRecorder(store=store).record(KEY, OutcomeEvent.ESCALATED, mood="grumpy")
+
+
+async def test_sqlite_outcomes_share_the_thread_store_file_and_survive_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    threads = open_store(url)
+    await threads.transact(KEY, lambda old: (ThreadState(version=1, question=IMC_QUESTION), None))
+    first = open_outcome_store(url)
+    await OutcomeRecorder(store=first, strict=True).record(KEY, OutcomeEvent.ESCALATED)
+    await first.close()
+    await threads.close()
+
+    reopened = open_outcome_store(url)
+    stored = await reopened.get(KEY)
+    assert stored is not None and stored.outcome is Outcome.ESCALATED
+    await reopened.close()
+    threads = open_store(url)
+    assert await threads.get(KEY) is not None, "the thread store's tables are untouched"
+    await threads.close()
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        names = [row[0] for row in conn.execute("SELECT name FROM migrations ORDER BY name")]
+    assert "outcomes_0001_thread_outcomes" in names and "0001_threads_and_events" in names
+
+
+async def test_a_bad_url_names_the_forms_it_takes() -> None:
+    with pytest.raises(StoreError, match="memory://"):
+        open_outcome_store("mongodb://db")
+    with pytest.raises(ValueError, match="at least one day"):
+        open_outcome_store("memory://", retention_days=0)
