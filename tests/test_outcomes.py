@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from test_store import redis_url  # noqa: F401 - the session's real redis-server, shared with the thread store
 
+from kbbot.conversation.engine import Conversation, ConversationSettings, Turn, UserTurn
+from kbbot.conversation.intents import IntentSet
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.errors import StoreError
+from kbbot.kb import KnowledgeBase
 from kbbot.outcomes import (
     Outcome,
     OutcomeEvent,
@@ -28,7 +31,10 @@ from kbbot.outcomes import (
     open_outcome_store,
 )
 from kbbot.outcomes.base import DAY_S
+from kbbot.search import SearchEngine
 from kbbot.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
 
 KEY = ThreadKey(team="T1", channel="C1", thread_ts="1700000000.000100")
 OTHER = ThreadKey(team="T1", channel="C2", thread_ts="1700000500.000200")
@@ -240,3 +246,63 @@ async def test_a_bad_url_names_the_forms_it_takes() -> None:
         open_outcome_store("mongodb://db")
     with pytest.raises(ValueError, match="at least one day"):
         open_outcome_store("memory://", retention_days=0)
+
+
+# --- the record read off real conversation turns ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def conversation(seeds_index: Path) -> Conversation:
+    kb = KnowledgeBase.open(seeds_index)
+    return Conversation(
+        kb=kb,
+        search=SearchEngine.load(seeds_index, kb),
+        intents=IntentSet.load(REPO / "intents"),
+        settings=ConversationSettings(escalation_target="#it-helpdesk"),
+    )
+
+
+def _buttons(turn: Turn) -> dict[str, str]:
+    return {e["action_id"]: e["value"] for m in turn.messages for b in m.blocks for e in b.get("elements", [])
+            if e.get("type") == "button"}  # fmt: skip
+
+
+async def test_a_real_walk_to_escalation_is_recorded_turn_by_turn(conversation: Conversation) -> None:
+    recorder = OutcomeRecorder(store=open_outcome_store("memory://"), strict=True)
+    state: ThreadState | None = None
+    now = T0
+
+    async def say(text: str = "", **action: str) -> Turn:
+        nonlocal state, now
+        now += 30
+        turn = conversation.handle(state, UserTurn(user="U1", text=text, **action), now=now)  # type: ignore[arg-type]
+        await recorder.record_turn(KEY, state, turn.state, now=now)
+        state = turn.state if turn.state is not None else state
+        return turn
+
+    turn = await say("[008] Failure delivering user mail due to mailbag contention")
+    turn = await say(action_id="kb:walk", action_value=_buttons(turn)["kb:walk"])
+    await say("step 4")
+    await say("repeat")  # the same step again: no new state, nothing recorded
+    await say("next")
+    await say("next")
+    await say("didn't work")
+    await say("talk to a human")
+
+    outcome = await recorder.store.get(KEY)
+    assert outcome is not None
+    assert outcome.question == "[008] Failure delivering user mail due to mailbag contention"
+    assert outcome.asker == "U1"
+    assert outcome.articles == ("Q237695",) and outcome.best_band == "answer"
+    assert [s.label for s in outcome.steps_shown] == ["1.1", "1.4", "1.5", "1.6"]
+    assert [s.label for s in outcome.failures] == ["1.6"]
+    assert outcome.outcome is Outcome.ESCALATED and outcome.escalated_at == now
+
+
+async def test_a_question_the_seeds_cannot_answer_is_recorded_as_no_match(conversation: Conversation) -> None:
+    recorder = OutcomeRecorder(store=open_outcome_store("memory://"), strict=True)
+    turn = conversation.handle(None, UserTurn(user="U9", text="how do I bake bread"), now=T0)
+    outcome = await recorder.record_turn(KEY, None, turn.state, now=T0)
+    assert outcome is not None and outcome.outcome is Outcome.NO_MATCH
+    assert outcome.question == "how do I bake bread"
+    assert await recorder.record_turn(KEY, turn.state, turn.state, now=T0 + 1) is None
