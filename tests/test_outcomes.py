@@ -31,7 +31,9 @@ from kbbot.outcomes import (
     open_outcome_store,
 )
 from kbbot.outcomes.base import DAY_S
+from kbbot.outcomes.learn import LearnedRanking, LearnSettings
 from kbbot.search import SearchEngine
+from kbbot.search.types import SearchHit
 from kbbot.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -306,3 +308,72 @@ async def test_a_question_the_seeds_cannot_answer_is_recorded_as_no_match(conver
     assert outcome is not None and outcome.outcome is Outcome.NO_MATCH
     assert outcome.question == "how do I bake bread"
     assert await recorder.record_turn(KEY, turn.state, turn.state, now=T0 + 1) is None
+
+
+# --- learning from use -----------------------------------------------------------------------------------------
+
+WEBEX = "webex keeps crashing on my m1 mac"
+WEBEX_AGAIN = "webex crashes on my mac"
+
+
+def _thread(n: int, question: str, *updates: OutcomeUpdate, asker: str = "U1",
+            policy: QuestionText = QuestionText.KEEP) -> ThreadOutcome:  # fmt: skip
+    key = ThreadKey(team="T1", channel="C1", thread_ts=f"1790000000.{n:06d}")
+    outcome = apply(None, OutcomeUpdate(event=OutcomeEvent.ASKED, question=question, asker=asker), key=key,
+                    now=T0 + n, question_text=policy)  # fmt: skip
+    for update in updates:
+        outcome = apply(outcome, update, key=key, now=T0 + n)
+    return outcome
+
+
+def _resolved_with(article: str) -> tuple[OutcomeUpdate, ...]:
+    return (OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=(article, "Q2"), band="shortlist"),
+            OutcomeUpdate(event=OutcomeEvent.RESOLVED, article=article))  # fmt: skip
+
+
+def _downvoted(article: str, voter: str, reason: VoteReason) -> tuple[OutcomeUpdate, ...]:
+    return (OutcomeUpdate(event=OutcomeEvent.OFFERED, articles=(article,), band="answer"),
+            OutcomeUpdate(event=OutcomeEvent.VOTE, user=voter, value=VoteValue.DOWN, reason=reason))  # fmt: skip
+
+
+def test_a_resolved_question_raises_its_article_for_a_paraphrase_only() -> None:
+    learned = LearnedRanking.from_outcomes([_thread(1, WEBEX, *_resolved_with("Q100"))])
+    raised = learned.adjustments(WEBEX_AGAIN)
+    assert set(raised) == {"Q100"} and 0.5 < raised["Q100"] <= LearnSettings().per_person
+    assert learned.adjustments("the coffee machine on floor 2 is broken") == {}
+    off = LearnedRanking.from_outcomes([_thread(1, WEBEX, *_resolved_with("Q100"))],
+                                       settings=LearnSettings(enabled=False))  # fmt: skip
+    assert off.adjustments(WEBEX) == {}
+
+
+def test_one_person_repeating_themselves_moves_an_article_no_further_than_once() -> None:
+    once = LearnedRanking.from_outcomes([_thread(1, WEBEX, *_resolved_with("Q100"))]).adjustments(WEBEX)
+    many = LearnedRanking.from_outcomes(
+        [_thread(n, WEBEX, *_resolved_with("Q100")) for n in range(20)]).adjustments(WEBEX)  # fmt: skip
+    assert many == once
+    people = [_thread(n, WEBEX, *_resolved_with("Q100"), asker=f"U{n}") for n in range(20)]
+    crowd = LearnedRanking.from_outcomes(people).adjustments(WEBEX)
+    assert crowd["Q100"] == LearnSettings().per_article, "many people: up to the article's bound, no further"
+
+
+def test_lowering_an_article_takes_two_people_and_out_of_date_does_not_count() -> None:
+    one = [_thread(1, WEBEX, *_downvoted("Q100", "U7", VoteReason.WRONG_ARTICLE))]
+    assert LearnedRanking.from_outcomes(one).adjustments(WEBEX_AGAIN) == {}, "one person cannot bury an article"
+    two = [*one, _thread(2, WEBEX_AGAIN, *_downvoted("Q100", "U8", VoteReason.DID_NOT_HELP))]
+    assert LearnedRanking.from_outcomes(two).adjustments(WEBEX)["Q100"] < -1.0
+    stale = [_thread(n, WEBEX, *_downvoted("Q100", f"U{n}", VoteReason.OUT_OF_DATE)) for n in range(5)]
+    assert LearnedRanking.from_outcomes(stale).adjustments(WEBEX) == {}
+
+
+def test_rerank_lifts_the_article_that_fixed_a_paraphrase() -> None:
+    learned = LearnedRanking.from_outcomes([_thread(1, WEBEX, *_resolved_with("Q100"))])
+    hits = [SearchHit(id="Q200", title="Webex audio", score=30.4),
+            SearchHit(id="Q100", title="Webex crash", score=30.0)]  # fmt: skip
+    assert [h.id for h in learned.rerank(WEBEX_AGAIN, hits)] == ["Q100", "Q200"]
+    assert [h.id for h in learned.rerank("printer offline", hits)] == ["Q200", "Q100"]
+
+
+def test_a_hashed_question_is_recognised_only_when_asked_again_word_for_word() -> None:
+    learned = LearnedRanking.from_outcomes([_thread(1, WEBEX, *_resolved_with("Q100"), policy=QuestionText.HASH)])
+    assert learned.adjustments(WEBEX.upper())["Q100"] == LearnSettings().per_person
+    assert learned.adjustments(WEBEX_AGAIN) == {}
