@@ -14,14 +14,16 @@ Evidence, each from one person about one article for one question:
 
 A past question counts for a new one when their word-piece vectors (kbbot/search/semantic.py) are at least
 `min_similarity` alike, weighted by how alike. The bounds are what keep one person from burying the right
-answer: one person's evidence moves an article by at most `per_person` however often they repeat it; all the
-evidence together by at most `per_article`; and lowering needs `min_people_to_lower` different people. Scores are
-the search engine's logits: `per_person` 1.0 is about the gap between close neighbours in a short list.
+answer: one person's evidence moves an article by at most `per_person` however often they repeat it, and less
+when they have spoken in more than `full_weight_threads` threads; all the evidence together moves it by at most
+`per_article`; and lowering needs `min_people_to_lower` different people. Scores are
+the search engine's logits: `per_person` 2.0 closes most near misses, not a confident lead.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from kbbot.outcomes.record import Outcome, ThreadOutcome, VoteReason, VoteValue,
 from kbbot.search.semantic import TokenVectors, packaged_vectors
 from kbbot.search.types import SearchHit
 
+# shares of `per_person`: a resolution is the strongest thing one person can say about an article
 RESOLVED_WEIGHT = 1.0
 UP_WEIGHT = 0.5
 FAILED_WEIGHT = 1.0
@@ -43,12 +46,17 @@ _LOWERING_REASONS = frozenset({VoteReason.WRONG_ARTICLE, VoteReason.DID_NOT_HELP
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LearnSettings:
     enabled: bool = True
-    # a past question this alike (cosine of word-piece vectors) is a paraphrase: measured on question pairs,
-    # paraphrases of one problem sit at 0.70-0.96, different problems of one product at most ~0.6
-    min_similarity: float = 0.75
-    per_person: float = 1.0
-    per_article: float = 3.0
+    # a past question this alike (cosine of word-piece vectors) counts as the same problem. On the dev file,
+    # questions about different articles reach 0.61 (p99 0.44); two wordings of one problem written to share no
+    # words sit at 0.39-0.66, everyday repeats ("webex crashes on my mac") at 0.7-0.96. Above the first, then.
+    min_similarity: float = 0.65
+    # logits: the right article trails the first hit by 0.1-2 in most near misses (benchmarks/learn_replay.py)
+    per_person: float = 2.0
+    per_article: float = 4.0
     min_people_to_lower: int = 2
+    # A person with evidence in more threads than this counts for less in each (by the square root): a tireless
+    # voter moves many articles a little, not every article fully. Few honest people reach it in 90 days.
+    full_weight_threads: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ class Evidence:
     article: str
     person: str
     weight: float  # positive raises, negative lowers
+    thread: str = ""
 
 
 class LearnedRanking:
@@ -92,7 +101,7 @@ class LearnedRanking:
         for o in outcomes:
             if o.question is None and o.question_hash is None:
                 continue  # nothing to compare a new question with
-            found = list(_evidence_of(o))
+            found = [dataclasses.replace(ev, thread=o.key.as_str()) for ev in _evidence_of(o)]
             evidence += found
             texts += [o.question or ""] * len(found)
             hashes += [o.question_hash] * len(found)
@@ -100,6 +109,14 @@ class LearnedRanking:
             vectors = embedder.embed_many(texts)
         else:
             vectors = np.zeros((len(texts), embedder.dims if embedder else 1), dtype=np.float32)
+        threads: dict[str, set[str]] = defaultdict(set)
+        for ev in evidence:
+            threads[ev.person].add(ev.thread)
+        full = max(1, settings.full_weight_threads)
+        evidence = [
+            dataclasses.replace(ev, weight=ev.weight * min(1.0, math.sqrt(full / len(threads[ev.person]))))
+            for ev in evidence
+        ]
         return cls(evidence=evidence, vectors=vectors, hashes=hashes, embedder=embedder, settings=settings)
 
     def __len__(self) -> int:
@@ -116,7 +133,9 @@ class LearnedRanking:
         for i in np.flatnonzero(sims >= s.min_similarity).tolist():
             ev = self._evidence[i]
             slot = (ev.article, ev.person, ev.weight > 0)
-            strongest[slot] = max(strongest.get(slot, 0.0), min(s.per_person, abs(ev.weight) * float(sims[i])))
+            # weights are shares of one person's bound, so the bound is the one knob for how far evidence moves
+            amount = s.per_person * min(1.0, abs(ev.weight)) * float(sims[i])
+            strongest[slot] = max(strongest.get(slot, 0.0), amount)
         raise_by: dict[str, float] = defaultdict(float)
         lower_by: dict[str, float] = defaultdict(float)
         lowering_people: dict[str, set[str]] = defaultdict(set)
