@@ -20,7 +20,7 @@ from redis.exceptions import RedisError, WatchError
 
 from kbbot.conversation.state import ThreadKey
 from kbbot.errors import ConflictError, StoreError
-from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS, OutcomeFn, retention_seconds
+from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS, PRUNE_EVERY, OutcomeFn, retention_seconds
 from kbbot.outcomes.record import ThreadOutcome
 from kbbot.store.base import MAX_CAS_ATTEMPTS
 
@@ -41,6 +41,7 @@ class RedisOutcomeStore:
         self._prefix = prefix
         self._clock = clock
         self._index = f"{prefix}:outcomes"
+        self._writes = 0
         try:
             self._client: Any = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         except (RedisError, ValueError) as exc:
@@ -84,13 +85,19 @@ class RedisOutcomeStore:
                     pipe.set(rkey, new.to_json(), exat=int(new.created_at + self._retention_s) + 1)
                     pipe.zadd(self._index, {skey: new.created_at})
                     await pipe.execute()
-                    return new
+                break
             except WatchError:
                 log.debug("outcome %s: another process wrote first (attempt %s), retrying", skey, attempt + 1)
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
             except RedisError as exc:
                 raise self._failed("write", exc) from exc
-        raise ConflictError(f"outcome {skey}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+        else:
+            raise ConflictError(f"outcome {skey}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+        self._writes += 1
+        if self._writes % PRUNE_EVERY == 0:
+            # the records expire by themselves; this drops their entries from the index of threads by time
+            await self.prune(now=self._clock())
+        return new
 
     async def list(
         self, *, since: float, until: float | None = None, asker: str | None = None
