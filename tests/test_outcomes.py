@@ -199,6 +199,26 @@ async def test_concurrent_votes_on_one_thread_all_count(outcomes: OutcomeStore) 
     assert stored is not None and sorted(stored.votes) == voters
 
 
+async def test_two_processes_recording_one_thread_at_once_lose_nothing(outcome_url: str) -> None:
+    if outcome_url.startswith("memory"):
+        pytest.skip("a memory store is one process's own")
+    # two store objects, two connections: what two bot processes behind a load balancer have
+    first, second = open_outcome_store(outcome_url), open_outcome_store(outcome_url)
+    try:
+        voters = [f"U{i:03d}" for i in range(30)]
+        recorders = [OutcomeRecorder(store=first, strict=True), OutcomeRecorder(store=second, strict=True)]
+        await asyncio.gather(*(
+            recorders[i % 2].record(KEY, OutcomeEvent.VOTE, user=u, value="down" if i % 3 else "up")
+            for i, u in enumerate(voters)
+        ))  # fmt: skip
+        stored = await first.get(KEY)
+        assert stored is not None and sorted(stored.votes) == voters
+        assert sum(v.value is VoteValue.UP for v in stored.votes.values()) == 10
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_records_past_retention_are_not_listed_and_are_pruned(outcomes: OutcomeStore) -> None:
     recorder = OutcomeRecorder(store=outcomes, strict=True)
     now = time.time()
