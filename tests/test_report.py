@@ -108,6 +108,7 @@ def _check_scenario(report: dict[str, object]) -> None:
     assert [(g["count"], g["examples"]) for g in gaps] == [
         (2, [COFFEE, COFFEE_AGAIN]), (1, [SHORTLISTED]), (1, [GITHUB])
     ]  # fmt: skip
+    assert [g["offered"] for g in gaps] == [[], ["Q157684", "Q237695"], []], "what the short list offered"
     articles = {a["id"]: a for a in report["articles"]}  # type: ignore[attr-defined]
     assert articles["Q102087"] == {
         "id": "Q102087", "offered": 1, "resolved": 1, "failed": 0, "escalated": 0, "up": 2, "down": 0,
@@ -151,6 +152,16 @@ async def test_the_scenario_reported_as_json_over_a_durable_store(
     assert await _in_thread(main, ["report", "--since", "1d", "--format", "json", "--store", durable_url]) == 0
     recent = json.loads(capsys.readouterr().out)
     assert recent["threads"] == 1 and recent["no_match"] == 1 and recent["gaps"][0]["examples"] == [GITHUB]
+
+
+def test_a_mistyped_sqlite_path_is_an_error_not_an_empty_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo" / "state.db"
+    assert main(["report", "--store", f"sqlite:///{missing}"]) == 2
+    assert "does not exist" in capsys.readouterr().err and not missing.parent.exists()
+    assert main(["report", "--since", "soon"]) == 2
+    assert "30d" in capsys.readouterr().err
 
 
 async def _in_thread(fn: object, argv: list[str]) -> int:

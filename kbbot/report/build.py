@@ -218,9 +218,10 @@ def build_report(
                 reasons[vote.reason.value] += 1
         band = _gap_band(o, outcome)
         if band is not None and (o.question or o.question_hash):
-            gap_questions.append(
-                GapQuestion(text=o.question, question_hash=o.question_hash, band=band, at=o.created_at)
+            question = GapQuestion(
+                text=o.question, question_hash=o.question_hash, band=band, at=o.created_at, articles=o.articles
             )
+            gap_questions.append(question)
 
     times = [t for o in records if final[o.key] is Outcome.RESOLVED and (t := o.time_to_resolution_s) is not None]
     return Report(

@@ -11,6 +11,7 @@ so on. It depends only on the questions, not on the order they come in, so a rep
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,7 @@ ALIKE_COSINE = 0.70
 ALIKE_TOKEN_SET = 85.0
 MIN_SHARED_WORDS = 2
 MAX_EXAMPLES = 3
+MAX_OFFERED = 3
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.'-]*")
 _STOP_WORDS = (
@@ -48,6 +50,7 @@ class GapQuestion:
     question_hash: str | None
     band: str  # "none" (no match) or "shortlist" (never resolved)
     at: float
+    articles: tuple[str, ...] = ()  # what the short list offered
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,11 +59,13 @@ class Gap:
     count: int
     no_match: int
     shortlist: int
+    # the articles short lists offered most for these questions, most often first: where a writer starts
+    offered: tuple[str, ...] = ()
     question_hash: str | None = None  # set for a gap of hashed questions, which have no examples
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"examples": list(self.examples), "count": self.count,
-                                  "no_match": self.no_match, "shortlist": self.shortlist}  # fmt: skip
+        out: dict[str, object] = {"examples": list(self.examples), "count": self.count, "no_match": self.no_match,
+                                  "shortlist": self.shortlist, "offered": list(self.offered)}  # fmt: skip
         if self.question_hash is not None:
             out["question_hash"] = self.question_hash[:16]
         return out
@@ -132,8 +137,10 @@ def group_gaps(questions: Sequence[GapQuestion]) -> list[Gap]:
 
 def _gap(members: list[GapQuestion], *, question_hash: str | None = None) -> Gap:
     examples = list(dict.fromkeys(q.text for q in members if q.text))[:MAX_EXAMPLES]
+    offered = Counter(a for q in members for a in q.articles)
     return Gap(
         examples=tuple(examples),
+        offered=tuple(a for a, _ in sorted(offered.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_OFFERED]),
         count=len(members),
         no_match=sum(q.band == "none" for q in members),
         shortlist=sum(q.band == "shortlist" for q in members),

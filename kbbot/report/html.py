@@ -121,6 +121,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom:
 .figure b { display: block; font-size: 1.6em; }
 table { border-collapse: collapse; width: 100%; } td, th { border-bottom: 1px solid #eee; padding: .3em .5em;
 text-align: left; vertical-align: top; } td.n, th.n { text-align: right; }
+.scroll { overflow-x: auto; }
 svg.chart { display: block; margin: 1em 0; font-size: 12px; } .chart-title { font-weight: bold; }
 """
 
@@ -146,9 +147,11 @@ def render_html(report: Report) -> str:
             ("resolved", report.resolved), ("escalated", report.escalated), ("abandoned", report.abandoned),
             ("no match", report.no_match), ("open", report.open)])]),
         "<h2>Per week</h2>",
+        '<div class="scroll">',
         grouped_vbars("weekly-rates", "Answer rate and resolution rate per ISO week", [
             (w.week, [("answer rate", w.answer_rate or 0.0), ("resolution rate", w.resolution_rate or 0.0)])
             for w in report.weeks]),
+        "</div>",
     ]  # fmt: skip
     failing = report.failing_articles(TOP_ARTICLES)
     body.append("<h2>Articles that let people down</h2>")
@@ -166,12 +169,12 @@ def render_html(report: Report) -> str:
         rows = "".join(
             f'<tr><td class="n">{g.count}</td><td class="n">{g.no_match}</td><td class="n">{g.shortlist}</td><td>'
             + ("<br>".join(escape(e) for e in g.examples) or "<i>question text not kept</i>")
-            + "</td></tr>"
+            + f"</td><td>{escape(', '.join(g.offered))}</td></tr>"
             for g in report.gaps[:TOP_GAPS]
         )
         body.append(
             '<table id="gaps"><tr><th class="n">asked</th><th class="n">no match</th><th class="n">short list</th>'
-            f"<th>examples</th></tr>{rows}</table>"
+            f"<th>examples</th><th>short lists offered</th></tr>{rows}</table>"
         )
     else:
         body.append("<p>None: every question found an article.</p>")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
+from kbbot.errors import StoreError
 from kbbot.outcomes.open import open_outcome_store
 from kbbot.report.build import Report, build_report
 from kbbot.report.html import render_html
@@ -15,7 +18,13 @@ ReportFormat = Literal["markdown", "html", "json"]
 
 
 async def collect_report(*, settings: Settings, since_s: int, now: float) -> Report:
-    store = open_outcome_store(settings.store_url, retention_days=settings.outcome_retention_days)
+    url = settings.store_url
+    if urlsplit(url).scheme.lower() == "sqlite":
+        path = url[len("sqlite://") :]
+        # opening would create an empty database: a mistyped path would report "no threads" instead of failing
+        if path not in ("/:memory:", "") and not Path(path).exists():
+            raise StoreError(f"no store at {path}: the SQLite file does not exist (is KBBOT_STORE right?)")
+    store = open_outcome_store(url, retention_days=settings.outcome_retention_days)
     try:
         outcomes = await store.list(since=now - since_s, until=None)
     finally:
