@@ -399,3 +399,17 @@ def test_a_hashed_question_is_recognised_only_when_asked_again_word_for_word() -
     learned = LearnedRanking.from_outcomes([_thread(1, WEBEX, *_resolved_with("Q100"), policy=QuestionText.HASH)])
     assert learned.adjustments(WEBEX.upper())["Q100"] == LearnSettings().per_person
     assert learned.adjustments(WEBEX_AGAIN) == {}
+
+
+def test_settings_name_the_question_policy_and_the_retention() -> None:
+    from kbbot.errors import ConfigError
+    from kbbot.settings import Settings
+
+    defaults = Settings.from_env({})
+    assert defaults.question_text is QuestionText.KEEP and defaults.outcome_retention_days == 90
+    chosen = Settings.from_env({"KBBOT_QUESTION_TEXT": "hash", "KBBOT_OUTCOME_RETENTION_DAYS": "30"})
+    assert chosen.question_text is QuestionText.HASH and chosen.outcome_retention_days == 30
+    with pytest.raises(ConfigError, match="KBBOT_QUESTION_TEXT must be keep, hash or drop"):
+        Settings.from_env({"KBBOT_QUESTION_TEXT": "redact"})
+    with pytest.raises(ConfigError, match="KBBOT_OUTCOME_RETENTION_DAYS must be at least 1"):
+        Settings.from_env({"KBBOT_OUTCOME_RETENTION_DAYS": "0"})
