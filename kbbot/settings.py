@@ -36,6 +36,9 @@ deploy/kbbot.example.yaml documents every key.
     KBBOT_THREAD_TTL_S        thread_ttl_s: how long an idle thread's state is kept (default: 7 days)
     KBBOT_FLOOD_LIMIT         flood_limit: questions one person may ask per minute before kbbot stops searching
                               and says so once (default 20; 0 turns the limit off)
+    KBBOT_QUESTION_TEXT       question_text: what of each question the outcome record keeps: keep | hash | drop
+                              (default keep)
+    KBBOT_OUTCOME_RETENTION_DAYS  outcome_retention_days: how long thread outcomes are kept (default 90)
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kbbot.errors import ConfigError
+from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS
+from kbbot.outcomes.record import QuestionText
 from kbbot.store.base import DEFAULT_THREAD_TTL_S
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -74,6 +79,8 @@ ENV_FOR_KEY = {
     "shortlist_min_confidence": "KBBOT_SHORTLIST_MIN_CONFIDENCE",
     "thread_ttl_s": "KBBOT_THREAD_TTL_S",
     "flood_limit": "KBBOT_FLOOD_LIMIT",
+    "question_text": "KBBOT_QUESTION_TEXT",
+    "outcome_retention_days": "KBBOT_OUTCOME_RETENTION_DAYS",
 }
 _CONFIG_KEYS = set(ENV_FOR_KEY)
 _STORE_SCHEMES = {"memory", "sqlite", "redis", "rediss", "unix"}
@@ -230,6 +237,8 @@ class Settings:
     # where the default SQLite store lives (store_url names it; kept for anything else that needs saving)
     state_dir: Path = field(default_factory=lambda: default_state_dir({}))
     no_color: bool = False
+    question_text: QuestionText = QuestionText.KEEP
+    outcome_retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, config: Path | None = None) -> Settings:
@@ -262,6 +271,10 @@ class Settings:
         port_from, port = pick("port")
         ttl_from, ttl = pick("thread_ttl_s")
         flood_from, flood = pick("flood_limit")
+        question_from, question_text = pick("question_text")
+        if question_text not in (None, "") and question_text not in set(QuestionText):
+            raise ConfigError(f"{question_from} must be keep, hash or drop, not {question_text!r}")
+        retention_from, retention = pick("outcome_retention_days")
         answer_min = _fraction(*pick("answer_min_confidence"))
         shortlist_min = _fraction(*pick("shortlist_min_confidence"))
         if answer_min is not None and shortlist_min is not None and shortlist_min > answer_min:
@@ -298,6 +311,10 @@ class Settings:
             cache_dir=default_cache_dir(environ),
             state_dir=state_dir,
             no_color=bool(environ.get("NO_COLOR")),
+            question_text=QuestionText(question_text) if question_text else QuestionText.KEEP,
+            outcome_retention_days=(
+                _int(retention_from, retention, low=1) if retention not in (None, "") else DEFAULT_RETENTION_DAYS
+            ),
         )
 
     def answers_in(self, channel: str) -> bool:
