@@ -16,9 +16,9 @@ import pytest
 from aiohttp import ClientError, ClientSession
 
 from kbbot.errors import ConfigError
+from kbbot.server.serve import serve
 from kbbot.settings import Settings
-from kbbot.slack.serve import serve
-from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_USER, SlackStandIn
+from kbbot.standin import STANDIN_CHANNEL, STANDIN_USER, SlackStandIn
 
 TOKEN = "xoxb-serve-test"
 SECRET = "serve-test-signing-secret"
@@ -221,7 +221,7 @@ async def test_socket_mode_health_follows_the_connection(
 ) -> None:
     """/healthz says whether the Socket Mode connection is up: a bot that cannot hear Slack is not healthy once
     the grace for reconnecting has passed, and is healthy again when the connection comes back."""
-    monkeypatch.setattr("kbbot.slack.runtime.SOCKET_GRACE_S", 1.0)
+    monkeypatch.setattr("kbbot.server.runtime.SOCKET_GRACE_S", 1.0)
     async with SlackStandIn(token=TOKEN, signing_secret=SECRET, app_token=APP_TOKEN) as standin:
         port = _free_port()
         settings = Settings(

@@ -12,10 +12,10 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.errors import ConfigError
+from kbbot.server.metrics import Metrics
 from kbbot.settings import Settings
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.metrics import Metrics
-from kbbot.slack.standin import SlackStandIn, event_callback, sign, signed_headers
+from kbbot.standin import SlackStandIn, event_callback, sign, signed_headers
 
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"

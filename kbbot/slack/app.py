@@ -36,9 +36,9 @@ from kbbot.conversation.engine import Origin, Turn, UserTurn
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.logs import current_thread_key
+from kbbot.server.metrics import Metrics
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.metrics import Metrics
 from kbbot.slack.poster import SlackPoster
 from kbbot.store import ThreadStore
 

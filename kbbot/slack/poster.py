@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from kbbot.slack.metrics import Metrics
+from kbbot.server.metrics import Metrics
 
 if TYPE_CHECKING:
     from kbbot.cards import Message

@@ -32,9 +32,9 @@ from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
+from kbbot.server.metrics import CONTENT_TYPE, Metrics
 from kbbot.settings import Settings
 from kbbot.slack.app import InFlight, build_app, make_client
-from kbbot.slack.metrics import CONTENT_TYPE, Metrics
 from kbbot.store import ThreadStore, open_store
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from kbbot.errors import ConfigError
+from kbbot.server.runtime import EVENTS_PATH, BotRuntime
 from kbbot.settings import Settings
-from kbbot.slack.runtime import EVENTS_PATH, BotRuntime
 
 log = logging.getLogger(__name__)
 
