@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -38,23 +38,48 @@ def _number(value: float) -> str:
     return repr(value)
 
 
+# A label's value comes from outside (Slack's error codes, event types): an unbounded set would grow the
+# exposition without limit, and a value echoed from an upstream message could carry a secret. Each labelled
+# counter names the values it keeps; anything else is counted as OTHER.
+OTHER = "other"
+
+
 class Counter:
-    def __init__(self, *, name: str, help: str, labels: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        help: str,
+        labels: Sequence[str] = (),
+        known: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self.name = name
         self.help = help
         self.label_names = tuple(labels)
+        self._known = {n: frozenset(values) for n, values in (known or {}).items()}
+        unknown = set(self._known) - set(self.label_names)
+        if unknown:
+            raise ValueError(f"{name}: known values for labels it does not have: {sorted(unknown)}")
         self._values: dict[LabelValues, float] = {}
         self._lock = threading.Lock()
         if not self.label_names:
             self._values[()] = 0.0  # an unlabelled counter is exported as 0 from the start
 
+    def _key(self, labels: Mapping[str, str]) -> LabelValues:
+        values = []
+        for n in self.label_names:
+            value = str(labels[n])
+            known = self._known.get(n)
+            values.append(value if known is None or value in known else OTHER)
+        return tuple(values)
+
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = tuple(str(labels[n]) for n in self.label_names)
+        key = self._key(labels)
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
 
     def value(self, **labels: str) -> float:
-        return self._values.get(tuple(str(labels[n]) for n in self.label_names), 0.0)
+        return self._values.get(self._key(labels), 0.0)
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
@@ -98,32 +123,72 @@ class Histogram:
         return lines
 
 
+# The label values each counter keeps (see OTHER).
+REQUEST_KINDS = frozenset(
+    {"app_mention", "message", "slash_command", "block_actions", "view_submission", "view_closed", "shortcut",
+     "message_action", "block_suggestion", "app_home_opened", "member_joined_channel", "url_verification",
+     "interactive_message", "dialog_submission", "unknown"}
+)  # fmt: skip
+SLACK_METHODS = frozenset(
+    {"auth.test", "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.getPermalink", "reactions.add",
+     "conversations.info", "conversations.replies", "users.info", "views.publish", "response_url",
+     "apps.connections.open"}
+)  # fmt: skip
+SLACK_ERRORS = frozenset(
+    {"connection", "timeout", "server_error", "ratelimited", "not_in_channel", "channel_not_found", "is_archived",
+     "invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "too_many_blocks", "no_text",
+     "user_not_in_channel", "message_not_found", "cant_update_message", "already_reacted", "invalid_auth",
+     "not_authed", "account_inactive", "token_revoked", "missing_scope", "fatal_error", "internal_error",
+     "service_unavailable", "request_timeout", "not_json", "http_404", "http_410", "http_500", "http_502",
+     "http_503", "http_504"}
+)  # fmt: skip
+
+
 class Metrics:
     """What one kbbot process counts. Names follow Prometheus conventions (`_total`, `_seconds`)."""
 
     def __init__(self) -> None:
-        self.events_in = Counter(name="kbbot_events_total", help="Requests from Slack, by kind.", labels=("kind",))
+        self.events_in = Counter(name="kbbot_events_total", help="Requests from Slack, by kind.", labels=("kind",),
+                                 known={"kind": REQUEST_KINDS})
+        self.refused_requests = Counter(
+            name="kbbot_refused_requests_total",
+            help="Requests to /slack/events refused before any work: 401 unsigned, 400 malformed, replay.",
+            labels=("reason",),
+            known={"reason": ("401", "400", "replay")},
+        )
         self.duplicate_events = Counter(
             name="kbbot_duplicate_events_total", help="Events already answered (Slack retries, duplicates)."
         )
         self.answers = Counter(
-            name="kbbot_answers_total", help="Searches that found something, by confidence band.", labels=("band",)
+            name="kbbot_answers_total",
+            help="Searches that found something, by confidence band.",
+            labels=("band",),
+            known={"band": ("answer", "shortlist")},
         )
         self.no_match = Counter(name="kbbot_no_match_total", help="Searches that found nothing to offer.")
         self.flood_limited = Counter(
             name="kbbot_flood_limited_total", help="Questions not searched: the person was over the flood limit."
         )
         self.reloads = Counter(
-            name="kbbot_index_reloads_total", help="Index reloads, by result.", labels=("result",)
+            name="kbbot_index_reloads_total", help="Index reloads, by result.", labels=("result",),
+            known={"result": ("ok", "unchanged", "failed")},
         )
         self.steps_walked = Counter(name="kbbot_steps_walked_total", help="Procedure steps shown to people.")
         self.outcomes = Counter(
-            name="kbbot_outcomes_total", help="Threads settled, by outcome.", labels=("outcome",)
+            name="kbbot_outcomes_total", help="Threads settled, by outcome.", labels=("outcome",),
+            known={"outcome": ("resolved", "escalated")},
         )
         self.slack_api_errors = Counter(
             name="kbbot_slack_api_errors_total",
             help="Slack Web API calls that failed.",
             labels=("method", "error"),
+            known={"method": SLACK_METHODS, "error": SLACK_ERRORS},
+        )
+        self.slack_api_retries = Counter(
+            name="kbbot_slack_api_retries_total",
+            help="Slack Web API calls tried again: after a 5xx, a timeout, a rate limit, a dropped connection.",
+            labels=("reason",),
+            known={"reason": ("server_error", "ratelimited", "connection", "timeout")},
         )
         self.search_latency = Histogram(name="kbbot_search_latency_seconds", help="Time spent in one search.")
         self.reply_latency = Histogram(
@@ -139,12 +204,14 @@ class Metrics:
         for metric in (
             self.events_in,
             self.duplicate_events,
+            self.refused_requests,
             self.answers,
             self.no_match,
             self.flood_limited,
             self.steps_walked,
             self.outcomes,
             self.slack_api_errors,
+            self.slack_api_retries,
             self.reloads,
             self.search_latency,
             self.reply_latency,

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -32,14 +31,13 @@ from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
-from kbbot.server.metrics import CONTENT_TYPE, Metrics
+from kbbot.server.metrics import Metrics
 from kbbot.settings import Settings
 from kbbot.slack.app import InFlight, build_app, make_client
 from kbbot.store import ThreadStore, open_store
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
 # How long a stopping server waits for answers still being worked on (Slack has long had its ack by then).
 DRAIN_S = 10.0
 # Without a configured escalation channel the summary stays in the thread, for whoever watches the channel.
@@ -299,33 +297,14 @@ class BotRuntime:
         down_s = 0.0 if self.socket_down_since is None else now - self.socket_down_since
         return connected or down_s < SOCKET_GRACE_S, {"connected": connected, "down_s": round(down_s, 1)}
 
-    def web_app(self, *, with_events: bool = True) -> web.Application:
-        """The aiohttp application: Slack's requests (HTTP mode), health and metrics on one port."""
-        web_app = web.Application()
-
-        async def events(request: web.Request) -> web.StreamResponse:
-            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(bolt_response)
-
-        async def healthz(_request: web.Request) -> web.Response:
-            ok, details = await self.health()
-            return web.json_response(details, status=200 if ok else 503)
-
-        async def metrics(_request: web.Request) -> web.Response:
-            return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
-
-        if with_events:
-            web_app.router.add_post(EVENTS_PATH, events)
-        web_app.router.add_get("/healthz", healthz)
-        web_app.router.add_get("/metrics", metrics)
-        return web_app
-
     async def start_http(
         self, *, host: str, port: int, with_events: bool = True, reuse_port: bool = False
     ) -> tuple[web.AppRunner, int]:
         """Serve the web app; returns the runner (for cleanup) and the port actually bound (port 0 picks one).
         `reuse_port`: share the port with the other `kbbot serve --workers` processes."""
-        runner = web.AppRunner(self.web_app(with_events=with_events), access_log=None)
+        from kbbot.server.http import web_app  # the routes need the runtime; the runtime only needs them here
+
+        runner = web.AppRunner(web_app(self, with_events=with_events), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         return runner, int(runner.addresses[0][1])

@@ -27,7 +27,9 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from kbbot.errors import ConfigError
-from kbbot.server.runtime import EVENTS_PATH, BotRuntime
+from kbbot.server.http import EVENTS_PATH
+from kbbot.server.runtime import BotRuntime
+from kbbot.server.workers import run_workers
 from kbbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -155,7 +157,7 @@ def run_serve(*, index: Path | None = None, config: Path | None = None, port: in
             raise ConfigError("--workers needs HTTP mode; Socket Mode runs one process (unset SLACK_APP_TOKEN)")
         if not settings.port:
             raise ConfigError("--workers needs a fixed --port (port 0 would give each worker a different one)")
-        return _run_workers(settings, workers)
+        return run_workers(settings, workers, run_one=_run_one)
     return _run_one(settings)
 
 
@@ -164,74 +166,3 @@ def _run_one(settings: Settings, *, reuse_port: bool = False) -> int:
         return asyncio.run(serve(settings, reuse_port=reuse_port))
     except KeyboardInterrupt:
         return 130
-
-
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-def _run_workers(settings: Settings, workers: int) -> int:
-    """Fork `workers` serving processes on one port and wait for them; see the module docstring."""
-    children: dict[int, int] = {}  # pid -> worker number
-    stopping = False
-
-    def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if signum != signal.SIGHUP:
-            stopping = True
-        for pid in list(children):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-
-    # Blocked while forking, so a signal cannot land between a fork and the handler that passes it on.
-    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        for number in range(workers):
-            pid = os.fork()
-            if pid == 0:  # the worker: default handlers (serve() installs its own), then serve until told
-                for sig in FORWARDED:
-                    signal.signal(sig, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
-                code = 1
-                try:
-                    code = _run_one(settings, reuse_port=True)
-                except ConfigError as exc:
-                    log.error("worker %d: %s", number, exc)
-                    code = 2
-                except BaseException:
-                    log.exception("worker %d failed", number)
-                finally:
-                    logging.shutdown()
-                    os._exit(code)
-            children[pid] = number
-        log.info("serving with %d worker processes: %s", workers, ", ".join(map(str, children)))
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
-    exit_code = 0
-    try:
-        while children:
-            try:
-                pid, status = os.wait()
-            except InterruptedError:
-                continue
-            except ChildProcessError:
-                break
-            number = children.pop(pid, -1)
-            if number < 0:
-                continue
-            code = os.waitstatus_to_exitcode(status)
-            if code != 0 and exit_code == 0:
-                exit_code = code if code > 0 else 128 - code  # killed by a signal: 128 + its number
-            if not stopping:
-                # a worker died on its own: the port would go on answering on fewer cores, unnoticed; stop all
-                log.error("worker %d (pid %d) exited with %d; stopping the others", number, pid, code)
-                stopping = True
-                if exit_code == 0:
-                    exit_code = 1
-                for other in list(children):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(other, signal.SIGTERM)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return exit_code
