@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, ClientTimeout, web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -34,6 +34,7 @@ from kbbot.search.types import SearchContext, SearchResult
 from kbbot.server.metrics import Metrics
 from kbbot.settings import Settings
 from kbbot.slack.app import InFlight, build_app, make_client
+from kbbot.slack.poster import WEB_API_TIMEOUT_S
 from kbbot.store import ThreadStore, open_store
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ class BotRuntime:
             client = make_client(settings)
             # one keep-alive session for every Web API call; left to itself the client opens (and closes) a new
             # connection per call, which under load costs more than the call
-            owned_session = client.session = ClientSession()
+            owned_session = client.session = ClientSession(timeout=ClientTimeout(total=WEB_API_TIMEOUT_S))
         target = await _escalation_target(client, settings.escalation_channel)
         conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
         store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)

@@ -23,10 +23,6 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -39,7 +35,7 @@ from kbbot.logs import current_thread_key
 from kbbot.server.metrics import Metrics
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.poster import SlackPoster
+from kbbot.slack.poster import WEB_API_TIMEOUT_S, SlackPoster
 from kbbot.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -68,12 +64,10 @@ def _bolt_logger() -> logging.Logger:
 
 
 def make_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: `SLACK_API_URL` as base, 429s retried after Retry-After, a dropped connection once."""
-    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=15)
-    client.retry_handlers = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-    ]
+    """The Web API client: `SLACK_API_URL` as base. No retry handlers: `SlackPoster` retries, because only it
+    knows whether a second try could post twice (see poster.py)."""
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=int(WEB_API_TIMEOUT_S))
+    client.retry_handlers = []
     return client
 
 
@@ -558,7 +552,7 @@ def build_app(
         store=store,
         poster=SlackPoster(client=client, metrics=metrics),
         metrics=metrics,
-        inflight=inflight or InFlight(),
+        inflight=InFlight() if inflight is None else inflight,  # an empty InFlight is falsy
         reload_index=reload_index,
     ).register(app)
     return app
