@@ -23,10 +23,12 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from kbbot.errors import ConfigError
+from kbbot.logs import protect
 from kbbot.server.http import EVENTS_PATH
 from kbbot.server.runtime import BotRuntime
 from kbbot.server.workers import run_workers
@@ -37,16 +39,37 @@ log = logging.getLogger(__name__)
 GIL_SWITCH_S = 0.0002
 
 
+# auth.test at start: how often to ask while Slack answers with a server error, and how long to wait between.
+START_CHECK_WAITS_S = (1.0, 2.0, 4.0)
+
+
 async def _check_token(runtime: BotRuntime) -> None:
-    """Fail at start, with one clear line, when Slack refuses the token; a network hiccup only warns."""
-    try:
-        who = await runtime.client.auth_test()
-    except SlackApiError as exc:
-        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')})") from None
-    except (SlackClientError, OSError, TimeoutError) as exc:
-        log.warning("cannot reach Slack at %s yet (%s); carrying on", runtime.settings.api_url, exc)
-        return
-    log.info("connected to Slack as %s in %s", who.get("user"), who.get("team"))
+    """Fail at start, with one clear line, when Slack refuses the token, or keeps answering auth.test with
+    server errors; while Slack cannot be reached at all, only warn (it may be the network, not the token)."""
+    api_url = runtime.settings.api_url
+    attempts = len(START_CHECK_WAITS_S) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            who = await runtime.client.auth_test()
+        except SlackApiError as exc:
+            status = int(exc.response.status_code or 0)
+            data = exc.response.data
+            error = data.get("error") if isinstance(data, dict) else None
+            if error and status < 500:
+                raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
+            what = f"HTTP {status}" + (f" ({error})" if error else ", not Slack's JSON")
+        except (SlackClientError, OSError, TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("cannot reach Slack at %s yet (%s); carrying on", api_url, type(exc).__name__)
+            return
+        else:
+            log.info("connected to Slack as %s in %s", who.get("user"), who.get("team"))
+            return
+        if attempt == attempts:
+            raise ConfigError(f"Slack's auth.test at {api_url} kept failing ({what}) after {attempts} tries")
+        wait_s = START_CHECK_WAITS_S[attempt - 1]
+        log.warning("Slack's auth.test failed (%s); asking again in %.0fs (%d of %d)", what, wait_s, attempt,
+                    attempts)
+        await asyncio.sleep(wait_s)
 
 
 async def _check_app_token(runtime: BotRuntime) -> None:
@@ -150,6 +173,7 @@ def run_serve(*, index: Path | None = None, config: Path | None = None, port: in
     """`kbbot serve`. A missing token is a ConfigError, which the CLI prints as one line and exits 2."""
     settings = Settings.from_env(os.environ, config=config).with_overrides(index=index, port=port, host=host)
     settings.require_slack()
+    protect(settings.bot_token, settings.signing_secret, settings.app_token)
     if workers < 1:
         raise ConfigError(f"--workers must be 1 or more, not {workers}")
     if workers > 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import time
@@ -23,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -35,7 +37,7 @@ from kbbot.logs import current_thread_key
 from kbbot.server.metrics import Metrics
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.poster import WEB_API_TIMEOUT_S, SlackPoster
+from kbbot.slack.poster import WEB_API_TIMEOUT_S, ReplyOrigin, SlackPoster, reply_origin
 from kbbot.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ _R = TypeVar("_R")
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
 RECENT_THREADS = 10_000
+# Whether the request being handled is Slack's redelivery of one it sent before (see `_claim`).
+_redelivered: contextvars.ContextVar[bool] = contextvars.ContextVar("kbbot_redelivered", default=False)
 # `/kb reload`: reopens the index and returns its article count, or None when that failed
 Reloader = Callable[[], Awaitable[int | None]]
 
@@ -131,6 +135,7 @@ class KbBotListeners:
         # waiting on kbbot why it is quiet without answering every human-only thread in the channel.
         self._recent_threads: OrderedDict[str, None] = OrderedDict()
         self._engine_lock = asyncio.Lock()
+        self._working: set[str] = set()  # messages being answered in this process (see `_claim`)
         self.settings = settings
         self.conversation = conversation
         self.store = store
@@ -158,9 +163,12 @@ class KbBotListeners:
         app.view_closed(anything)(self.on_other_request)
 
     async def _count_request(
-        self, body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]
+        self, req: AsyncBoltRequest, body: dict[str, Any], context: dict[str, Any],
+        next: Callable[[], Awaitable[None]],
     ) -> None:
         context["kbbot_started"] = time.monotonic()
+        # set on every request: the listener's task copies this context when `next()` starts it
+        _redelivered.set(bool(req.headers.get("x-slack-retry-num")))
         self.metrics.events_in.inc(kind=_kind(body))
         await next()
 
@@ -225,7 +233,7 @@ class KbBotListeners:
         current_thread_key.set(key.as_str())
         with self.inflight.track():
             try:
-                first = await self._claim(body, event, key)
+                first = await self._claim(body, event, key, redelivered=_redelivered.get())
             except Exception as exc:
                 # without the store there is no telling a retry from a first delivery, nor any thread state;
                 # a store outage is one line per event (a traceback each would bury the log), anything else in full
@@ -264,16 +272,35 @@ class KbBotListeners:
             await self.poster.ephemeral(channel=channel, user=user, message=notice, thread_ts=thread_ts)
         return False
 
-    async def _claim(self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey) -> bool:
-        """True for the first delivery of this message; Slack's retries and twin events get False."""
+    async def _claim(
+        self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey, *, redelivered: bool = False
+    ) -> bool:
+        """True for the first delivery of this message; Slack's retries and twin events get False.
+
+        Except a redelivery (X-Slack-Retry-Num) of a message not being worked on in this process: the process
+        that claimed it may have died before it replied, so it goes through (at-least-once), and the poster
+        reads the thread first so a reply that did reach it is not posted again (see poster.py)."""
+        message = f"msg:{key.team}:{event['channel']}:{event['ts']}"
+        extra = {"thread_key": key.as_str()}
+        if message in self._working:  # Slack's retry (or twin event) while the first is still being answered
+            self.metrics.duplicate_events.inc()
+            log.info("%s is being answered already; not answering again", message, extra=extra)
+            return False
+        self._working.add(message)  # before any await: a twin arriving meanwhile must see it
+        task = asyncio.current_task()
+        if task is not None:
+            task.add_done_callback(lambda _task: self._working.discard(message))
         claims = [pu.event_id_of(body)] if pu.event_id_of(body) else []
         # One message can arrive as two events with different ids (app_mention and message.im/.channels)
-        claims.append(f"msg:{key.team}:{event['channel']}:{event['ts']}")
-        for claim in claims:
-            if not await self.store.claim_event(claim):  # remembered an hour: Slack retries for minutes
-                self.metrics.duplicate_events.inc()
-                log.info("%s was handled already; not answering again", claim, extra={"thread_key": key.as_str()})
-                return False
+        claims.append(message)
+        taken = [claim for claim in claims if not await self.store.claim_event(claim)]  # kept an hour
+        if taken and not redelivered:
+            self.metrics.duplicate_events.inc()
+            log.info("%s was handled already; not answering again", taken[0], extra=extra)
+            return False
+        if taken:
+            log.info("%s redelivered: answering unless the thread has the answer", taken[0], extra=extra)
+        reply_origin.set(ReplyOrigin(request=message, redelivered=bool(taken)))
         return True
 
     async def on_other_event(self, body: dict[str, Any]) -> None:
@@ -484,9 +511,13 @@ class KbBotListeners:
     ) -> None:
         """An ephemeral answer through the response_url, which works even in channels the bot is not in."""
         try:
-            await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral",
-                          replace_original=replace_original)
-            return
+            answer = await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral",
+                                   replace_original=replace_original)
+            # respond() does not raise on a refusal: a dead response_url (404, expired) is only its status
+            status = int(getattr(answer, "status_code", 200) or 200)
+            if status < 300:
+                return
+            log.warning("the response_url answered %d; answering with chat.postEphemeral instead", status)
         except Exception as exc:  # no response_url (odd payloads), or it expired after 30 minutes
             log.warning("could not answer through the response_url: %s", exc)
         if channel and user:

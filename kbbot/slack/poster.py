@@ -63,6 +63,7 @@ class ReplyOrigin:
 
     request: str
     redelivered: bool = False
+    found_earlier: bool = False  # a redelivery found a reply its first delivery had posted
     _count: itertools.count[int] = field(default_factory=itertools.count)
 
     def next_key(self) -> str:
@@ -225,6 +226,9 @@ class SlackPoster:
             # Slack sent this request again: its first delivery may have posted this reply before it was lost
             found = await already_done()
             if found is not None:
+                if not origin.found_earlier:  # one duplicate request, however many replies it had
+                    origin.found_earlier = True
+                    self.metrics.duplicate_events.inc()
                 log.info("reply %s was posted before the request was redelivered; not posting it again",
                          reply_key, extra={"thread_key": context.as_str()} if context else {})
                 return Posted(ts=str(found["ts"]))
