@@ -186,6 +186,10 @@ class SlackStandIn:
         `method` "response_url" applies to posts to any slash command's response_url."""
         self._failures.setdefault(method, []).append(fault)
 
+    def clear_faults(self) -> None:
+        """Forget every queued failure: Slack is well again."""
+        self._failures.clear()
+
     def set_channel(self, channel_id: str, *, is_member: bool = True, is_archived: bool = False) -> None:
         ch = self._channels.setdefault(channel_id, _Channel(id=channel_id, name=channel_id.lower()))
         ch.is_member = is_member
