@@ -148,7 +148,9 @@ def web_app(runtime: BotRuntime, *, with_events: bool = True) -> web.Application
         return web.json_response(details, status=200 if ok else 503)
 
     async def metrics(_request: web.Request) -> web.Response:
-        return web.Response(body=runtime.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+        share = runtime.metrics_share
+        text = share.render() if share is not None else runtime.metrics.render()
+        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
     if with_events:
         app.router.add_post(EVENTS_PATH, events)

@@ -3,13 +3,24 @@
 A handful of counters and two histograms do not justify a dependency; the format is small and stable:
 https://prometheus.io/docs/instrumenting/exposition_formats/. One `Metrics` object belongs to one app; nothing is
 global, so tests build their own and read `render()`.
+
+Under `serve --workers N` a scrape reaches whichever worker the kernel picks, so each worker publishes its counts
+to a folder made for the run (`MetricsShare`) and answers /metrics with its own live counts plus the others'
+latest: one view of the whole host, never jumping between workers' values. (prometheus_client's multiprocess
+mode does this with mmapped files; a JSON file per worker, rewritten every SHARE_EVERY_S, needs no dependency.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import math
+import os
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -81,11 +92,24 @@ class Counter:
     def value(self, **labels: str) -> float:
         return self._values.get(self._key(labels), 0.0)
 
-    def render(self) -> list[str]:
+    def snapshot(self) -> list[list[Any]]:
+        """The counts as JSON-ready rows: the label values, then the count."""
+        with self._lock:
+            return [[*key, value] for key, value in self._values.items()]
+
+    def render(self, peers: Sequence[Any] = ()) -> list[str]:
+        """The exposition lines; `peers` are other processes' `snapshot()`s, added in."""
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
         with self._lock:
-            items = sorted(self._values.items())
-        lines += [f"{self.name}{_labels(self.label_names, key)} {_number(v)}" for key, v in items]
+            totals = dict(self._values)
+        for rows in peers:
+            for row in rows if isinstance(rows, list) else ():
+                if not isinstance(row, list) or len(row) != len(self.label_names) + 1:
+                    continue
+                key = self._key(dict(zip(self.label_names, map(str, row[:-1]), strict=True)))
+                with contextlib.suppress(TypeError, ValueError):
+                    totals[key] = totals.get(key, 0.0) + float(row[-1])
+        lines += [f"{self.name}{_labels(self.label_names, key)} {_number(v)}" for key, v in sorted(totals.items())]
         return lines
 
 
@@ -111,10 +135,22 @@ class Histogram:
     def count(self) -> int:
         return self._count
 
-    def render(self) -> list[str]:
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"counts": list(self._counts), "sum": self._sum, "count": self._count}
+
+    def render(self, peers: Sequence[Any] = ()) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
         with self._lock:
             counts, total, n = list(self._counts), self._sum, self._count
+        for peer in peers:
+            other = peer.get("counts") if isinstance(peer, dict) else None
+            if not isinstance(other, list) or len(other) != len(counts):
+                continue  # another build's buckets: not comparable
+            with contextlib.suppress(TypeError, ValueError):
+                counts = [c + int(o) for c, o in zip(counts, other, strict=True)]
+                total += float(peer.get("sum", 0.0))
+                n += int(peer.get("count", 0))
         for bound, c in zip(self.buckets, counts, strict=True):
             lines.append(f'{self.name}_bucket{{le="{_number(bound)}"}} {c}')
         lines.append(f'{self.name}_bucket{{le="+Inf"}} {n}')
@@ -199,9 +235,18 @@ class Metrics:
         for band in ("answer", "shortlist"):
             self.answers.inc(0, band=band)
 
-    def render(self) -> str:
+    def snapshot(self) -> dict[str, Any]:
+        return {metric.name: metric.snapshot() for metric in self._all()}
+
+    def render(self, peers: Sequence[dict[str, Any]] = ()) -> str:
+        """The exposition; `peers` are other processes' `snapshot()`s (see MetricsShare)."""
         lines: list[str] = []
-        for metric in (
+        for metric in self._all():
+            lines += metric.render([p[metric.name] for p in peers if metric.name in p])
+        return "\n".join(lines) + "\n"
+
+    def _all(self) -> tuple[Counter | Histogram, ...]:
+        return (
             self.events_in,
             self.duplicate_events,
             self.refused_requests,
@@ -215,6 +260,50 @@ class Metrics:
             self.reloads,
             self.search_latency,
             self.reply_latency,
-        ):
-            lines += metric.render()
-        return "\n".join(lines) + "\n"
+        )
+
+
+# How often each `serve --workers` process publishes its counts for the others' /metrics.
+SHARE_EVERY_S = 1.0
+
+
+class MetricsShare:
+    """One `serve --workers` process's counts in a folder every worker reads (see the module docstring)."""
+
+    def __init__(self, *, folder: Path, metrics: Metrics, name: str) -> None:
+        self.folder = folder
+        self.metrics = metrics
+        self.path = folder / f"{name}.json"
+
+    def publish(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.metrics.snapshot()), encoding="utf-8")
+            os.replace(tmp, self.path)  # a reader sees the old file or the new one, never half of one
+        except OSError:
+            pass  # a full disk must not stop the bot; the others go on showing this worker's last counts
+
+    def peers(self) -> list[dict[str, Any]]:
+        found = []
+        for path in sorted(self.folder.glob("*.json")):
+            if path == self.path:
+                continue
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict):
+                found.append(data)
+        return found
+
+    def render(self) -> str:
+        return self.metrics.render(self.peers())
+
+    async def publish_until(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                self.publish()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=SHARE_EVERY_S)
+        finally:
+            self.publish()

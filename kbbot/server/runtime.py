@@ -31,7 +31,7 @@ from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
-from kbbot.server.metrics import Metrics
+from kbbot.server.metrics import Metrics, MetricsShare
 from kbbot.settings import Settings
 from kbbot.slack.app import InFlight, build_app, make_client
 from kbbot.slack.poster import WEB_API_TIMEOUT_S
@@ -180,6 +180,8 @@ class BotRuntime:
     index_stamp: tuple[int, int, int] | None = None
     # after a `/kb reload` from Slack (not a SIGHUP): tell the other `serve --workers` processes (set by serve)
     after_slack_reload: Callable[[], None] | None = None
+    # `serve --workers`: this worker's counts published for the others, and theirs added to /metrics
+    metrics_share: MetricsShare | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:

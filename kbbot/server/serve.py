@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from kbbot.errors import ConfigError
 from kbbot.logs import protect
 from kbbot.server.http import EVENTS_PATH
+from kbbot.server.metrics import MetricsShare
 from kbbot.server.runtime import BotRuntime
 from kbbot.server.workers import run_workers
 from kbbot.settings import Settings
@@ -90,8 +91,12 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_port: bool = False) -> int:
-    """Run until `stop` is set (SIGTERM/SIGINT set it)."""
+async def serve(
+    settings: Settings, *, stop: asyncio.Event | None = None, reuse_port: bool = False,
+    metrics_dir: Path | None = None,
+) -> int:
+    """Run until `stop` is set (SIGTERM/SIGINT set it). `metrics_dir`: a `serve --workers` process shares its
+    counts there, so /metrics answers for every worker."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     # The event loop (acks, Slack calls, the store) shares the GIL with the worker thread working out answers.
@@ -111,6 +116,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
     if reuse_port:  # a `serve --workers` process: its siblings reload too (the first process passes SIGHUP on)
         parent = os.getppid()
         runtime.after_slack_reload = lambda: _ask_siblings_to_reload(parent)
+    publisher: asyncio.Task[None] | None = None
+    if metrics_dir is not None:
+        share = MetricsShare(folder=metrics_dir, metrics=runtime.metrics, name=f"pid-{os.getpid()}")
+        runtime.metrics_share = share
+        publisher = asyncio.create_task(share.publish_until(stop))
     _freeze_heap()
     reloads: set[asyncio.Task[int | None]] = set()
 
@@ -149,6 +159,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
         if runner is not None:
             await runner.cleanup()  # stops accepting; requests already being acked finish
         await runtime.close()
+        if publisher is not None:
+            stop.set()
+            await publisher  # the last counts, answers drained included, for the workers still scraped
         for sig in handled:
             loop.remove_signal_handler(sig)
         sys.setswitchinterval(switch_interval)
@@ -185,8 +198,8 @@ def run_serve(*, index: Path | None = None, config: Path | None = None, port: in
     return _run_one(settings)
 
 
-def _run_one(settings: Settings, *, reuse_port: bool = False) -> int:
+def _run_one(settings: Settings, *, reuse_port: bool = False, metrics_dir: Path | None = None) -> int:
     try:
-        return asyncio.run(serve(settings, reuse_port=reuse_port))
+        return asyncio.run(serve(settings, reuse_port=reuse_port, metrics_dir=metrics_dir))
     except KeyboardInterrupt:
         return 130

@@ -3,7 +3,8 @@
 SO_REUSEPORT lets the kernel spread connections over the workers, each with its own index and event loop, all on
 the one store, so one host answers on N cores. The first process only starts them and waits: it passes SIGTERM,
 SIGINT and SIGHUP on to every worker, and when one worker dies the others are stopped and the exit code is the
-dead worker's.
+dead worker's. The workers share their metrics through a folder made for the run (see MetricsShare), removed
+when the run ends.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from kbbot.errors import ConfigError
 from kbbot.settings import Settings
@@ -25,6 +29,7 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 def run_workers(settings: Settings, workers: int, *, run_one: Callable[..., int]) -> int:
     """Fork `workers` serving processes on one port and wait for them; see the module docstring."""
     children: dict[int, int] = {}  # pid -> worker number
+    metrics_dir = Path(tempfile.mkdtemp(prefix="kbbot-metrics-"))
     stopping = False
 
     def forward(signum: int, _frame: object) -> None:
@@ -47,7 +52,7 @@ def run_workers(settings: Settings, workers: int, *, run_one: Callable[..., int]
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
                 code = 1
                 try:
-                    code = run_one(settings, reuse_port=True)
+                    code = run_one(settings, reuse_port=True, metrics_dir=metrics_dir)
                 except ConfigError as exc:
                     log.error("worker %d: %s", number, exc)
                     code = 2
@@ -87,4 +92,5 @@ def run_workers(settings: Settings, workers: int, *, run_one: Callable[..., int]
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return exit_code

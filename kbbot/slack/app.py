@@ -46,6 +46,9 @@ _R = TypeVar("_R")
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
 RECENT_THREADS = 10_000
+# A redelivery this soon after a delivery was claimed is Slack's impatience (the ack was slow), not a crash: it is
+# not answered, lest two processes answer at once. Longer than a reply takes, short of Slack's next retry (~1 min).
+ANSWER_LEASE_S = 10
 # Whether the request being handled is Slack's redelivery of one it sent before (see `_claim`).
 _redelivered: contextvars.ContextVar[bool] = contextvars.ContextVar("kbbot_redelivered", default=False)
 # `/kb reload`: reopens the index and returns its article count, or None when that failed
@@ -277,9 +280,9 @@ class KbBotListeners:
     ) -> bool:
         """True for the first delivery of this message; Slack's retries and twin events get False.
 
-        Except a redelivery (X-Slack-Retry-Num) of a message not being worked on in this process: the process
-        that claimed it may have died before it replied, so it goes through (at-least-once), and the poster
-        reads the thread first so a reply that did reach it is not posted again (see poster.py)."""
+        Except a redelivery (X-Slack-Retry-Num) of a message nobody is answering now (no live lease) whose
+        answer is not in the thread: the process that claimed it died before it replied, so it goes through
+        (at-least-once), and the poster reads the thread before each reply so none is posted twice."""
         message = f"msg:{key.team}:{event['channel']}:{event['ts']}"
         extra = {"thread_key": key.as_str()}
         if message in self._working:  # Slack's retry (or twin event) while the first is still being answered
@@ -294,12 +297,21 @@ class KbBotListeners:
         # One message can arrive as two events with different ids (app_mention and message.im/.channels)
         claims.append(message)
         taken = [claim for claim in claims if not await self.store.claim_event(claim)]  # kept an hour
+        # the lease: someone is answering this message (or died doing so) less than ANSWER_LEASE_S ago
+        leased = await self.store.claim_event(f"lease:{message}", ttl_s=ANSWER_LEASE_S)
+        why_not = None
         if taken and not redelivered:
+            why_not = "was handled already"
+        elif taken and not leased:
+            why_not = "is being answered (or was, moments ago)"
+        elif taken and await self.poster.answered(channel=key.channel, thread_ts=key.thread_ts, request=message):
+            why_not = "has its answer in the thread"
+        if why_not is not None:
             self.metrics.duplicate_events.inc()
-            log.info("%s was handled already; not answering again", taken[0], extra=extra)
+            log.info("%s %s; not answering again", taken[0], why_not, extra=extra)
             return False
         if taken:
-            log.info("%s redelivered: answering unless the thread has the answer", taken[0], extra=extra)
+            log.info("%s redelivered and unanswered: answering it", taken[0], extra=extra)
         reply_origin.set(ReplyOrigin(request=message, redelivered=bool(taken)))
         return True
 

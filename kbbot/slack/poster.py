@@ -244,6 +244,10 @@ class SlackPoster:
             resp, error = await self._call("chat.postMessage", send, context=context, already_done=finder)
         return Posted(ts=str(resp["ts"]) if resp is not None else None, error=error)
 
+    async def answered(self, *, channel: str, thread_ts: str, request: str) -> bool:
+        """Whether the thread already holds the first reply to `request` (see ReplyOrigin)."""
+        return await self._find_reply(channel=channel, thread_ts=thread_ts, reply_key=f"{request}:0") is not None
+
     async def _find_reply(
         self, *, channel: str, thread_ts: str | None, reply_key: str
     ) -> AsyncSlackResponse | None:
