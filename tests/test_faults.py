@@ -438,3 +438,17 @@ def test_metric_labels_are_bounded() -> None:
     assert TOKEN not in rendered and "x" * 50 not in rendered
     assert 'kbbot_slack_api_errors_total{method="chat.postMessage",error="other"} 1' in rendered
     assert 'kbbot_events_total{kind="other"} 1' in rendered
+
+
+def test_socket_mode_retry_attempt_zero_is_a_first_delivery() -> None:
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    from kbbot.slack.app import _retry_num
+
+    def request(headers: dict[str, str] | None) -> AsyncBoltRequest:
+        return AsyncBoltRequest(body={"type": "event_callback"}, headers=headers, mode="socket_mode")
+
+    assert _retry_num(request(None)) == 0
+    assert _retry_num(request({"x-slack-retry-num": "0"})) == 0  # bolt mirrors retry_attempt 0 as "0"
+    assert _retry_num(request({"x-slack-retry-num": "2"})) == 2
+    assert _retry_num(request({"x-slack-retry-num": "abc"})) == 0

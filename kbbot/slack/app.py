@@ -171,7 +171,7 @@ class KbBotListeners:
     ) -> None:
         context["kbbot_started"] = time.monotonic()
         # set on every request: the listener's task copies this context when `next()` starts it
-        _redelivered.set(bool(req.headers.get("x-slack-retry-num")))
+        _redelivered.set(_retry_num(req) > 0)
         self.metrics.events_in.inc(kind=_kind(body))
         await next()
 
@@ -553,6 +553,16 @@ class KbBotListeners:
     def _observe_reply(self, started: float | None) -> None:
         if started is not None:
             self.metrics.reply_latency.observe(time.monotonic() - started)
+
+
+def _retry_num(req: AsyncBoltRequest) -> int:
+    """Slack's X-Slack-Retry-Num (HTTP mode; bolt mirrors Socket Mode's retry_attempt into it, "0" included)."""
+    value = req.headers.get("x-slack-retry-num")
+    first = value[0] if isinstance(value, list | tuple) and value else value
+    try:
+        return int(str(first or "0").strip())
+    except ValueError:
+        return 0
 
 
 def _version(state: ThreadState | None) -> int:

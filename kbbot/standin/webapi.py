@@ -425,7 +425,7 @@ class SlackStandIn:
         work()
         if request.transport is not None:
             request.transport.close()
-        raise ConnectionResetError("stand-in: dropped the connection after accepting the call")
+        return web.Response(status=200)  # never reaches the caller: the connection has gone
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
         try:
