@@ -1,5 +1,4 @@
-"""The simulated workspace's fixed ids: one team, the bot, one asker, and the channels tests and `kbbot chat` use.
-"""
+"""The simulated workspace's fixed ids: the team, the bot, an asker, the channels tests and `kbbot chat` use."""
 
 from __future__ import annotations
 
