@@ -452,3 +452,16 @@ def test_socket_mode_retry_attempt_zero_is_a_first_delivery() -> None:
     assert _retry_num(request({"x-slack-retry-num": "0"})) == 0  # bolt mirrors retry_attempt 0 as "0"
     assert _retry_num(request({"x-slack-retry-num": "2"})) == 2
     assert _retry_num(request({"x-slack-retry-num": "abc"})) == 0
+
+
+async def test_a_reaction_is_retried_after_a_dropped_connection(
+    standin: SlackStandIn, quick_backoff: None
+) -> None:
+    # doing it twice changes nothing (Slack answers already_reacted), so an unknown outcome is simply tried again
+    standin.fault_next("reactions.add", Fault.drop_after_accept())
+    poster, session = await _poster(standin)
+    async with session:
+        await poster.react(channel=STANDIN_CHANNEL, ts=THREAD, name="white_check_mark", context=KEY)
+    assert len(standin.calls_to("reactions.add")) == 2
+    assert standin.message(THREAD)["reactions"] == ["white_check_mark"]  # type: ignore[index]
+    assert poster.metrics.slack_api_errors.value(method="reactions.add", error="connection") == 0

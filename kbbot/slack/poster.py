@@ -170,10 +170,11 @@ class SlackPoster:
         context: ThreadKey | None,
         quiet: frozenset[str] = frozenset(),
         already_done: Callable[[], Awaitable[AsyncSlackResponse | None]] | None = None,
+        idempotent: bool = False,
     ) -> tuple[AsyncSlackResponse | None, str | None]:
         """`call`, tried again while Slack's answer says it may help. `already_done` (posts) finds the result of
         an earlier try that Slack took although its answer never arrived; without one, a call whose effect is
-        unknown is not tried again."""
+        unknown is tried again only when doing it twice changes nothing (`idempotent`: reads, reactions)."""
         extra = {"thread_key": context.as_str()} if context is not None else {}
         failure: _Failure | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -184,7 +185,7 @@ class SlackPoster:
                 if failure.error in quiet:
                     return None, failure.error
                 last = attempt == MAX_ATTEMPTS or not failure.retryable
-                if failure.ambiguous and already_done is None:
+                if failure.ambiguous and already_done is None and not idempotent:
                     last = True
                 if last:
                     self.metrics.slack_api_errors.inc(method=method, error=failure.error)
@@ -291,6 +292,7 @@ class SlackPoster:
             lambda: self.client.reactions_add(channel=channel, timestamp=ts, name=name),
             context=context,
             quiet=frozenset({"already_reacted"}),
+            idempotent=True,
         )
 
     async def permalink(self, *, channel: str, ts: str, context: ThreadKey | None) -> str | None:
@@ -298,6 +300,7 @@ class SlackPoster:
             "chat.getPermalink",
             lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts),
             context=context,
+            idempotent=True,
         )
         return str(resp["permalink"]) if resp is not None and resp.get("permalink") else None
 
