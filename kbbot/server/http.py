@@ -8,7 +8,8 @@ secret can make the bot do any work (not even parse a body) and nothing malforme
     replayed form body       ─► 200   a /kb command or a button click whose exact signed body was seen in the last
                                       five minutes (a replay, not a person) is acknowledged and not acted on
 
-Each refusal is one log line of bounded length; none is a traceback.
+Each refusal is one log line of bounded length, never a traceback, and a flood of them is at most one line
+per REFUSAL_LOG_EVERY_S saying how many more there were: junk from the internet cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ SIGNATURE_WINDOW_S = 300
 # JSON from Slack is a few levels deep; a body nested deeper than this is an attack on the parser.
 MAX_JSON_DEPTH = 64
 LOGGED_REASON_CHARS = 120
+REFUSAL_LOG_EVERY_S = 1.0
 
 
 class RefusedRequestError(Exception):
@@ -113,9 +115,27 @@ def _nesting(text: str) -> int:
     return deepest
 
 
+class RefusalLog:
+    """Refusals logged one line at a time, at most one line per REFUSAL_LOG_EVERY_S (the rest counted)."""
+
+    def __init__(self) -> None:
+        self._last = float("-inf")
+        self._unlogged = 0
+
+    def refused(self, *, status: int, reason: str, size: int, now: float) -> None:
+        if now - self._last < REFUSAL_LOG_EVERY_S:
+            self._unlogged += 1
+            return
+        more = f"; {self._unlogged} more refused since the last line" if self._unlogged else ""
+        log.warning("refused a request to %s with %d: %s (%d bytes)%s", EVENTS_PATH, status,
+                    reason[:LOGGED_REASON_CHARS], size, more)
+        self._last, self._unlogged = now, 0
+
+
 def web_app(runtime: BotRuntime, *, with_events: bool = True) -> web.Application:
     """The aiohttp application: Slack's requests (HTTP mode), health and metrics on one port."""
     app = web.Application()
+    refusals = RefusalLog()
 
     async def events(request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -126,8 +146,7 @@ def web_app(runtime: BotRuntime, *, with_events: bool = True) -> web.Application
             check_body(body, content_type=request.content_type)
         except RefusedRequestError as refused:
             runtime.metrics.refused_requests.inc(reason=str(refused.status))
-            log.warning("refused a request to %s with %d: %s (%d bytes)", EVENTS_PATH, refused.status,
-                        refused.reason[:LOGGED_REASON_CHARS], len(body))
+            refusals.refused(status=refused.status, reason=refused.reason, size=len(body), now=time.monotonic())
             return web.Response(status=refused.status, text=refused.reason)
         if request.content_type != "application/json" and not await _first_sight(runtime, signature):
             # Events carry an event_id and are de-duplicated on it; commands and clicks have nothing but this
