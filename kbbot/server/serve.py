@@ -5,11 +5,8 @@ needs no public URL; `/healthz` and `/metrics` are still served on the port for 
 SIGTERM (and Ctrl-C) stop accepting work, let answers in flight finish, then exit 0. SIGHUP reopens the index
 (after `kbbot index` has rewritten it) without dropping a request.
 
-`--workers N` (HTTP mode) runs N such processes on the one port (SO_REUSEPORT: the kernel spreads connections
-over them), each with its own index and event loop, all on the one store, so one host answers on N cores. The
-first process only starts them and waits: it passes SIGTERM, SIGINT and SIGHUP on to every worker, and when one
-worker dies the others are stopped and the exit code is the dead worker's. /healthz and /metrics answer for
-whichever worker the connection reached.
+`--workers N` (HTTP mode) runs N such processes on the one port (see workers.py). /healthz answers for whichever
+worker the connection reached; /metrics for all of them (see MetricsShare in metrics.py).
 """
 
 from __future__ import annotations
