@@ -47,7 +47,7 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 
-from kbbot.slack.standin import STANDIN_BOT_USER, STANDIN_CHANNEL, SlackStandIn, event_callback, signed_headers
+from kbbot.standin import STANDIN_BOT_USER, STANDIN_CHANNEL, SlackStandIn, event_callback, signed_headers
 
 DEFAULT_INDEX = Path("/work/index-full")
 DEFAULT_QUERIES = Path("/work/shared/eval/dev-queries.jsonl")

@@ -161,7 +161,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from kbbot.slack.serve import run_serve
+    from kbbot.server.serve import run_serve
 
     return run_serve(index=args.index, config=args.config, port=args.port, host=args.host, workers=args.workers)
 

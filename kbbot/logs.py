@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 from typing import Any
 
 # The thread an asyncio task (or the worker thread it hands work to) is busy with. The Slack adapter sets it
@@ -14,11 +15,22 @@ from typing import Any
 # store or the poster still says which thread it was about without every call passing `extra=`.
 current_thread_key: contextvars.ContextVar[str | None] = contextvars.ContextVar("kbbot_thread_key", default=None)
 
-# Secrets must never reach a log line, whatever a careless call passes in.
+# Secrets must never reach a log line, whatever a careless call passes in: tokens are recognised by their
+# prefix; the signing secret has none, so the entry point names it (and the tokens) with `protect()`.
 _SECRET_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xoxa-", "xoxe-")
+_protected: set[str] = set()
+# Shorter values would blot out ordinary words; no real secret is this short.
+MIN_PROTECTED_CHARS = 8
 
 
-def _redact(text: str) -> str:
+def protect(*secrets: str | None) -> None:
+    """Redact these exact values from every log line and traceback from now on (the signing secret, tokens)."""
+    _protected.update(s for s in secrets if s and len(s) >= MIN_PROTECTED_CHARS)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_protected, key=len, reverse=True):
+        text = text.replace(secret, "***")
     for prefix in _SECRET_PREFIXES:
         start = text.find(prefix)
         while start != -1:
@@ -32,8 +44,15 @@ def _redact(text: str) -> str:
 
 class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _redact(record.getMessage())
+        record.msg = redact(record.getMessage())
         record.args = None
+        # tracebacks are text too: format them here, redacted, so no formatter prints the raw one
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -57,8 +76,10 @@ class JsonFormatter(logging.Formatter):
         thread = getattr(record, "thread_key", None)
         if thread:
             entry["thread"] = thread
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 

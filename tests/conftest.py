@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from kbbot.slack.loopback import LoopbackBot
+    from kbbot.server.loopback import LoopbackBot
+    from kbbot.standin import SlackStandIn
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,6 +40,34 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+
+
+_STANDINS_STARTED = pytest.StashKey[list["SlackStandIn"]]()
+
+
+@pytest.fixture(autouse=True)
+def _slack_would_accept_every_message(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Note every stand-in a test starts, so `pytest_runtest_call` can fail the test if the bot posted a message
+    Slack's Block Kit validation refuses (the stand-in answers `invalid_blocks`, and the poster's plain-text
+    fallback would hide it). A test that provokes a refusal on purpose empties `standin.rejected` once checked."""
+    from kbbot.standin import SlackStandIn
+
+    started = request.node.stash.setdefault(_STANDINS_STARTED, [])
+    original_start = SlackStandIn.start
+
+    async def start(self: SlackStandIn) -> None:
+        started.append(self)
+        await original_start(self)
+
+    monkeypatch.setattr(SlackStandIn, "start", start)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    # checked in the call phase (not a fixture's teardown), so an xfail mark covers it like any assertion
+    yield
+    refused = [r for standin in item.stash.get(_STANDINS_STARTED, []) for r in standin.rejected]
+    assert not refused, "Slack would refuse: " + "; ".join(f"{r.method} {r.error} {r.errors[:3]}" for r in refused)
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +95,8 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> It
 @pytest.fixture
 async def slack_bot(seeds_index: Path) -> AsyncIterator[LoopbackBot]:
     """The real app in HTTP mode on loopback over the seeds, Slack stood in (escalations go to C0HUMANS)."""
-    from kbbot.slack.loopback import loopback_bot
-    from kbbot.slack.standin import STANDIN_HUMANS
+    from kbbot.server.loopback import loopback_bot
+    from kbbot.standin import STANDIN_HUMANS
 
     async with loopback_bot(index=seeds_index, escalation_channel=STANDIN_HUMANS) as bot:
         yield bot

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from kbbot.slack.chat import Style, render_message, render_mrkdwn
-from kbbot.slack.standin import STANDIN_USER
+from kbbot.standin import STANDIN_USER
 
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 

@@ -27,8 +27,8 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from conftest import redis_server_binary
 
 from kbbot.conversation.messages import STORE_DOWN
-from kbbot.slack.loopback import readable
-from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_USER, ApiCall, SlackStandIn, event_callback
+from kbbot.server.loopback import readable
+from kbbot.standin import STANDIN_CHANNEL, STANDIN_USER, ApiCall, SlackStandIn, event_callback
 
 TOKEN = "xoxb-e2e-test"
 SECRET = "e2e-signing-secret"

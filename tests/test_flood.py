@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 from kbbot.conversation.messages import FLOOD_NOTICE
+from kbbot.server.loopback import LoopbackBot, loopback_bot
 from kbbot.settings import DEFAULT_FLOOD_LIMIT
-from kbbot.slack.loopback import LoopbackBot, loopback_bot
-from kbbot.slack.standin import STANDIN_USER
+from kbbot.standin import STANDIN_USER
 
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 

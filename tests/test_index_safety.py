@@ -205,7 +205,7 @@ async def test_serve_reloads_on_any_file_change_and_survives_a_file_damaged_in_p
 
     from aiohttp import ClientSession
 
-    from kbbot.slack.standin import SlackStandIn
+    from kbbot.standin import SlackStandIn
 
     token, secret = "xoxb-reload-test", "reload-test-secret"
     with socket.socket() as s:

@@ -16,9 +16,10 @@ import pytest
 from aiohttp import ClientError, ClientSession
 
 from kbbot.errors import ConfigError
+from kbbot.server.metrics import SHARE_EVERY_S
+from kbbot.server.serve import serve
 from kbbot.settings import Settings
-from kbbot.slack.serve import serve
-from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_USER, SlackStandIn
+from kbbot.standin import STANDIN_CHANNEL, STANDIN_USER, SlackStandIn
 
 TOKEN = "xoxb-serve-test"
 SECRET = "serve-test-signing-secret"
@@ -29,6 +30,13 @@ MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 def _env(**extra: str) -> dict[str, str]:
     # os.environ is already isolated by conftest (no SLACK_*/KBBOT_*, XDG dirs in tmp); add what this run needs
     return {**os.environ, **extra}
+
+
+def _sample(exposition: str, name: str) -> float | None:
+    for line in exposition.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 def _free_port() -> int:
@@ -221,7 +229,7 @@ async def test_socket_mode_health_follows_the_connection(
 ) -> None:
     """/healthz says whether the Socket Mode connection is up: a bot that cannot hear Slack is not healthy once
     the grace for reconnecting has passed, and is healthy again when the connection comes back."""
-    monkeypatch.setattr("kbbot.slack.runtime.SOCKET_GRACE_S", 1.0)
+    monkeypatch.setattr("kbbot.server.runtime.SOCKET_GRACE_S", 1.0)
     async with SlackStandIn(token=TOKEN, signing_secret=SECRET, app_token=APP_TOKEN) as standin:
         port = _free_port()
         settings = Settings(
@@ -281,6 +289,13 @@ async def test_two_workers_share_the_port_answer_and_stop_together(seeds_index: 
             await standin.say("walk me through", thread_ts=threads[0])
             posts = await standin.wait_for("chat.postMessage", count=7, timeout=10)
             assert "Step 1 of 6" in posts[-1].args["text"]
+            # /metrics is one view of both workers, whichever one a scrape reaches (each a new connection)
+            await asyncio.sleep(SHARE_EVERY_S * 2)
+            seen = []
+            for _ in range(8):
+                async with ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                    seen.append(_sample(await resp.text(), 'kbbot_events_total{kind="app_mention"}'))
+            assert seen == [6.0] * 8
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)

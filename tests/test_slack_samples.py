@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from kbbot.slack.loopback import LoopbackBot
-from kbbot.slack.standin import event_callback, interactive_form
+from kbbot.server.loopback import LoopbackBot
+from kbbot.standin import event_callback, interactive_form
 
 # CI has shared/ beside the repository clone; a developer machine has it at /work/shared
 _CANDIDATES = (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))

@@ -13,10 +13,10 @@ from kbbot.conversation.messages import RELOAD_NOT_ADMIN
 from kbbot.indexer import run_index
 from kbbot.logs import _ThreadKeyFilter, current_thread_key
 from kbbot.search.types import SearchHit, SearchResult
-from kbbot.slack.loopback import loopback_bot, readable
-from kbbot.slack.metrics import Metrics
-from kbbot.slack.runtime import TimedSearch
-from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_DM, STANDIN_HUMANS
+from kbbot.server.loopback import loopback_bot, readable
+from kbbot.server.metrics import Metrics
+from kbbot.server.runtime import TimedSearch
+from kbbot.standin import STANDIN_CHANNEL, STANDIN_DM, STANDIN_HUMANS
 
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 ADMIN = "U0ADMIN"

@@ -12,10 +12,10 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.errors import ConfigError
+from kbbot.server.metrics import Counter, Metrics
 from kbbot.settings import Settings
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.metrics import Metrics
-from kbbot.slack.standin import SlackStandIn, event_callback, sign, signed_headers
+from kbbot.standin import SlackStandIn, event_callback, sign, signed_headers
 
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"
@@ -162,7 +162,11 @@ def test_metrics_render_parses_and_counts() -> None:
     assert samples['kbbot_search_latency_seconds_bucket{le="0.005"}'] == 1
     assert samples['kbbot_search_latency_seconds_bucket{le="+Inf"}'] == 1
     assert samples["kbbot_search_latency_seconds_count"] == 1
-    assert 'error="we\\"ird"' in m.render()
+    # an error code nobody listed is counted as "other": upstream text never becomes a label
+    assert 'kbbot_slack_api_errors_total{method="chat.postMessage",error="other"} 1' in m.render()
+    free = Counter(name="kbbot_test_total", help="Labels with no known set are escaped.", labels=("error",))
+    free.inc(error='we"ird')
+    assert 'error="we\\"ird"' in "\n".join(free.render())
 
 
 # ---- the stand-in

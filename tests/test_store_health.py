@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import ClientSession
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.slack.loopback import loopback_bot
+from kbbot.server.loopback import loopback_bot
 from kbbot.store import open_store
 
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientError, ClientSession
 
-from kbbot.slack.standin import SlackStandIn
+from kbbot.standin import SlackStandIn
 
 pytestmark = pytest.mark.wheel
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import time
@@ -23,10 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -36,10 +34,10 @@ from kbbot.conversation.engine import Origin, Turn, UserTurn
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.logs import current_thread_key
+from kbbot.server.metrics import Metrics
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.metrics import Metrics
-from kbbot.slack.poster import SlackPoster
+from kbbot.slack.poster import WEB_API_TIMEOUT_S, ReplyOrigin, SlackPoster, reply_origin
 from kbbot.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -48,6 +46,11 @@ _R = TypeVar("_R")
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
 RECENT_THREADS = 10_000
+# A redelivery this soon after a delivery was claimed is Slack's impatience (the ack was slow), not a crash: it is
+# not answered, lest two processes answer at once. Longer than a reply takes, short of Slack's next retry (~1 min).
+ANSWER_LEASE_S = 10
+# Whether the request being handled is Slack's redelivery of one it sent before (see `_claim`).
+_redelivered: contextvars.ContextVar[bool] = contextvars.ContextVar("kbbot_redelivered", default=False)
 # `/kb reload`: reopens the index and returns its article count, or None when that failed
 Reloader = Callable[[], Awaitable[int | None]]
 
@@ -68,12 +71,10 @@ def _bolt_logger() -> logging.Logger:
 
 
 def make_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: `SLACK_API_URL` as base, 429s retried after Retry-After, a dropped connection once."""
-    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=15)
-    client.retry_handlers = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-    ]
+    """The Web API client: `SLACK_API_URL` as base. No retry handlers: `SlackPoster` retries, because only it
+    knows whether a second try could post twice (see poster.py)."""
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=int(WEB_API_TIMEOUT_S))
+    client.retry_handlers = []
     return client
 
 
@@ -137,6 +138,7 @@ class KbBotListeners:
         # waiting on kbbot why it is quiet without answering every human-only thread in the channel.
         self._recent_threads: OrderedDict[str, None] = OrderedDict()
         self._engine_lock = asyncio.Lock()
+        self._working: set[str] = set()  # messages being answered in this process (see `_claim`)
         self.settings = settings
         self.conversation = conversation
         self.store = store
@@ -164,9 +166,12 @@ class KbBotListeners:
         app.view_closed(anything)(self.on_other_request)
 
     async def _count_request(
-        self, body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]
+        self, req: AsyncBoltRequest, body: dict[str, Any], context: dict[str, Any],
+        next: Callable[[], Awaitable[None]],
     ) -> None:
         context["kbbot_started"] = time.monotonic()
+        # set on every request: the listener's task copies this context when `next()` starts it
+        _redelivered.set(_retry_num(req) > 0)
         self.metrics.events_in.inc(kind=_kind(body))
         await next()
 
@@ -231,7 +236,7 @@ class KbBotListeners:
         current_thread_key.set(key.as_str())
         with self.inflight.track():
             try:
-                first = await self._claim(body, event, key)
+                first = await self._claim(body, event, key, redelivered=_redelivered.get())
             except Exception as exc:
                 # without the store there is no telling a retry from a first delivery, nor any thread state;
                 # a store outage is one line per event (a traceback each would bury the log), anything else in full
@@ -270,16 +275,44 @@ class KbBotListeners:
             await self.poster.ephemeral(channel=channel, user=user, message=notice, thread_ts=thread_ts)
         return False
 
-    async def _claim(self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey) -> bool:
-        """True for the first delivery of this message; Slack's retries and twin events get False."""
+    async def _claim(
+        self, body: Mapping[str, Any], event: Mapping[str, Any], key: ThreadKey, *, redelivered: bool = False
+    ) -> bool:
+        """True for the first delivery of this message; Slack's retries and twin events get False.
+
+        Except a redelivery (X-Slack-Retry-Num) of a message nobody is answering now (no live lease) whose
+        answer is not in the thread: the process that claimed it died before it replied, so it goes through
+        (at-least-once), and the poster reads the thread before each reply so none is posted twice."""
+        message = f"msg:{key.team}:{event['channel']}:{event['ts']}"
+        extra = {"thread_key": key.as_str()}
+        if message in self._working:  # Slack's retry (or twin event) while the first is still being answered
+            self.metrics.duplicate_events.inc()
+            log.info("%s is being answered already; not answering again", message, extra=extra)
+            return False
+        self._working.add(message)  # before any await: a twin arriving meanwhile must see it
+        task = asyncio.current_task()
+        if task is not None:
+            task.add_done_callback(lambda _task: self._working.discard(message))
         claims = [pu.event_id_of(body)] if pu.event_id_of(body) else []
         # One message can arrive as two events with different ids (app_mention and message.im/.channels)
-        claims.append(f"msg:{key.team}:{event['channel']}:{event['ts']}")
-        for claim in claims:
-            if not await self.store.claim_event(claim):  # remembered an hour: Slack retries for minutes
-                self.metrics.duplicate_events.inc()
-                log.info("%s was handled already; not answering again", claim, extra={"thread_key": key.as_str()})
-                return False
+        claims.append(message)
+        taken = [claim for claim in claims if not await self.store.claim_event(claim)]  # kept an hour
+        # the lease: someone is answering this message (or died doing so) less than ANSWER_LEASE_S ago
+        leased = await self.store.claim_event(f"lease:{message}", ttl_s=ANSWER_LEASE_S)
+        why_not = None
+        if taken and not redelivered:
+            why_not = "was handled already"
+        elif taken and not leased:
+            why_not = "is being answered (or was, moments ago)"
+        elif taken and await self.poster.answered(channel=key.channel, thread_ts=key.thread_ts, request=message):
+            why_not = "has its answer in the thread"
+        if why_not is not None:
+            self.metrics.duplicate_events.inc()
+            log.info("%s %s; not answering again", taken[0], why_not, extra=extra)
+            return False
+        if taken:
+            log.info("%s redelivered and unanswered: answering it", taken[0], extra=extra)
+        reply_origin.set(ReplyOrigin(request=message, redelivered=bool(taken)))
         return True
 
     async def on_other_event(self, body: dict[str, Any]) -> None:
@@ -490,9 +523,13 @@ class KbBotListeners:
     ) -> None:
         """An ephemeral answer through the response_url, which works even in channels the bot is not in."""
         try:
-            await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral",
-                          replace_original=replace_original)
-            return
+            answer = await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral",
+                                   replace_original=replace_original)
+            # respond() does not raise on a refusal: a dead response_url (404, expired) is only its status
+            status = int(getattr(answer, "status_code", 200) or 200)
+            if status < 300:
+                return
+            log.warning("the response_url answered %d; answering with chat.postEphemeral instead", status)
         except Exception as exc:  # no response_url (odd payloads), or it expired after 30 minutes
             log.warning("could not answer through the response_url: %s", exc)
         if channel and user:
@@ -516,6 +553,16 @@ class KbBotListeners:
     def _observe_reply(self, started: float | None) -> None:
         if started is not None:
             self.metrics.reply_latency.observe(time.monotonic() - started)
+
+
+def _retry_num(req: AsyncBoltRequest) -> int:
+    """Slack's X-Slack-Retry-Num (HTTP mode; bolt mirrors Socket Mode's retry_attempt into it, "0" included)."""
+    value = req.headers.get("x-slack-retry-num")
+    first = value[0] if isinstance(value, list | tuple) and value else value
+    try:
+        return int(str(first or "0").strip())
+    except ValueError:
+        return 0
 
 
 def _version(state: ThreadState | None) -> int:
@@ -558,7 +605,7 @@ def build_app(
         store=store,
         poster=SlackPoster(client=client, metrics=metrics),
         metrics=metrics,
-        inflight=inflight or InFlight(),
+        inflight=InFlight() if inflight is None else inflight,  # an empty InFlight is falsy
         reload_index=reload_index,
     ).register(app)
     return app

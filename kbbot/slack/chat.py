@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kbbot.kb import KnowledgeBase
+from kbbot.server.loopback import Button, LoopbackBot, buttons, loopback_bot
 from kbbot.settings import Settings
-from kbbot.slack.loopback import Button, LoopbackBot, buttons, loopback_bot
-from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_HUMANS, STANDIN_USER
+from kbbot.standin import STANDIN_CHANNEL, STANDIN_HUMANS, STANDIN_USER
 
 # Searches take milliseconds; a reply slower than this is not coming.
 REPLY_TIMEOUT_S = 10.0

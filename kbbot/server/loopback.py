@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from kbbot.server.runtime import BotRuntime
 from kbbot.settings import Settings
-from kbbot.slack.runtime import BotRuntime
-from kbbot.slack.standin import ApiCall, SlackStandIn
+from kbbot.standin import ApiCall, SlackStandIn
 
 LOOPBACK_TOKEN = "xoxb-standin-0000-kbbot"
 

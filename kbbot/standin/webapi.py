@@ -1,210 +1,53 @@
-"""A stand-in for Slack on loopback: the Web API the bot calls, and the sender of signed requests to the bot.
+"""The stand-in's Web API: the Slack methods the bot calls, and the sender of signed requests to the bot.
 
 Both directions are real HTTP, so the app under test (or under `kbbot chat`) runs exactly the code it runs against
 Slack: slack_sdk's AsyncWebClient pointed at `standin.api_url`, and bolt's signature check on every request the
 stand-in delivers. Every Web API call is recorded as an `ApiCall`; tests poll `wait_for()` instead of sleeping.
 
-Errors are simulated per method and consumed in order (`fail_next`), e.g. one 429 with Retry-After, then success;
-channels can be marked as not joined or archived to provoke `not_in_channel` / `is_archived`.
+Errors are simulated per method and consumed in order (`fail_next` for Slack saying no, `fault_next` for the
+transport misbehaving: see `faults.py`); channels can be marked as not joined or archived to provoke
+`not_in_channel` / `is_archived`. Every message (chat.postMessage, chat.update, chat.postEphemeral, views.publish,
+response_url) has its blocks checked as Slack checks them (`blockkit.py`); a refused one is answered
+`invalid_blocks` like Slack and kept in `rejected`, so a test can assert that Slack would have taken everything.
 
-Socket Mode is stood in too: with an `app_token`, `apps.connections.open` hands out a WebSocket URL on the same
-server, and once the bot is connected (`wait_for_socket()`) every delivery goes down the socket as the envelope
-Slack would send (events_api, slash_commands, interactive) and waits for the bot's acknowledgement.
+Socket Mode is stood in too (`socket_mode.py`): with an `app_token`, `apps.connections.open` hands out a WebSocket
+URL on the same server, and once the bot is connected (`wait_for_socket()`) deliveries go down the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from kbbot.standin.blockkit import Surface, check_blocks
+from kbbot.standin.faults import Fault, FaultKind, SlackError
+from kbbot.standin.ids import (
+    STANDIN_BOT_ID,
+    STANDIN_BOT_USER,
+    STANDIN_CHANNEL,
+    STANDIN_DM,
+    STANDIN_HUMANS,
+    STANDIN_TEAM,
+    STANDIN_USER,
+)
+from kbbot.standin.payloads import block_actions_payload, event_callback, interactive_form, slash_command_form
+from kbbot.standin.records import ApiCall, Delivery, Rejection
+from kbbot.standin.signing import signed_headers
+from kbbot.standin.socket_mode import SocketModeSide
+
 log = logging.getLogger(__name__)
-
-STANDIN_TEAM = "T0STANDIN"
-STANDIN_APP = "A0KBBOT"
-STANDIN_BOT_USER = "U0KBBOT"
-STANDIN_BOT_ID = "B0KBBOT"
-STANDIN_USER = "U0ASKER"
-STANDIN_CHANNEL = "C0SUPPORT"
-STANDIN_DM = "D0ASKER"
-STANDIN_HUMANS = "C0HUMANS"  # where escalations go in tests and `kbbot chat`
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Signed requests (what Slack sends to the bot)
-
-
-def sign(body: str, *, secret: str, timestamp: int) -> str:
-    """Slack's v0 request signature: HMAC-SHA256 of `v0:{timestamp}:{body}` keyed by the signing secret."""
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def signed_headers(
-    body: str,
-    *,
-    secret: str,
-    content_type: str,
-    timestamp: int | None = None,
-    retry_num: int | None = None,
-    retry_reason: str = "http_timeout",
-) -> dict[str, str]:
-    ts = int(time.time()) if timestamp is None else timestamp
-    headers = {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": str(ts),
-        "X-Slack-Signature": sign(body, secret=secret, timestamp=ts),
-    }
-    if retry_num is not None:
-        headers["X-Slack-Retry-Num"] = str(retry_num)
-        headers["X-Slack-Retry-Reason"] = retry_reason
-    return headers
-
-
-_event_ids = itertools.count(1)
-
-
-def event_callback(
-    event: Mapping[str, Any],
-    *,
-    team_id: str = STANDIN_TEAM,
-    api_app_id: str = STANDIN_APP,
-    event_id: str | None = None,
-) -> dict[str, Any]:
-    """Wrap an inner event the way the Events API delivers it."""
-    return {
-        "token": "legacy-verification-token-unused",
-        "team_id": team_id,
-        "api_app_id": api_app_id,
-        "event": dict(event),
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{next(_event_ids):08d}{int(time.time() * 1000) % 100000:05d}",
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": team_id, "user_id": STANDIN_BOT_USER, "is_bot": True}],
-    }
-
-
-def slash_command_form(
-    *,
-    command: str,
-    text: str,
-    user_id: str = STANDIN_USER,
-    channel_id: str = STANDIN_CHANNEL,
-    team_id: str = STANDIN_TEAM,
-    response_url: str = "",
-    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
-) -> str:
-    return urlencode(
-        {
-            "token": "legacy-verification-token-unused",
-            "team_id": team_id,
-            "team_domain": "standin",
-            "channel_id": channel_id,
-            "channel_name": "support",
-            "user_id": user_id,
-            "user_name": "asker",
-            "command": command,
-            "text": text,
-            "api_app_id": STANDIN_APP,
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
-    )
-
-
-def interactive_form(payload: Mapping[str, Any]) -> str:
-    """Interactivity payloads arrive as one `payload=` form field holding JSON."""
-    return urlencode({"payload": json.dumps(payload)})
-
-
-def block_actions_payload(
-    *,
-    action_id: str,
-    value: str,
-    message: Mapping[str, Any],
-    channel_id: str,
-    user_id: str = STANDIN_USER,
-    team_id: str = STANDIN_TEAM,
-    is_ephemeral: bool = False,
-    response_url: str = "",
-) -> dict[str, Any]:
-    """A button click on `message` (a message as the stand-in recorded it: ts, thread_ts, text, blocks)."""
-    block_id = ""
-    for block in message.get("blocks") or []:
-        for element in block.get("elements") or []:
-            if isinstance(element, dict) and element.get("action_id") == action_id:
-                block_id = block.get("block_id", "")
-    container: dict[str, Any] = {
-        "type": "message",
-        "message_ts": message.get("ts", ""),
-        "channel_id": channel_id,
-        "is_ephemeral": is_ephemeral,
-    }
-    if message.get("thread_ts"):
-        container["thread_ts"] = message["thread_ts"]
-    return {
-        "type": "block_actions",
-        "team": {"id": team_id, "domain": "standin"},
-        "user": {"id": user_id, "username": "asker", "name": "asker", "team_id": team_id},
-        "api_app_id": STANDIN_APP,
-        "token": "legacy-verification-token-unused",
-        "container": container,
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-        "channel": {"id": channel_id, "name": "support"},
-        "message": {k: v for k, v in message.items() if k in ("type", "ts", "thread_ts", "text", "blocks", "user")}
-        | {"type": "message", "user": STANDIN_BOT_USER, "bot_id": STANDIN_BOT_ID},
-        "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": block_id,
-                "value": value,
-                "action_ts": f"{time.time():.6f}",
-                "text": {"type": "plain_text", "text": action_id},
-            }
-        ],
-    }
-
 
 # --------------------------------------------------------------------------------------------------------------
 # The Web API side
-
-
-@dataclass(frozen=True, slots=True)
-class ApiCall:
-    method: str  # "chat.postMessage", or "response_url" for a reply through a slash command's response_url
-    args: dict[str, Any]
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """What the bot answered to one signed request."""
-
-    status: int
-    body: str
-    elapsed_s: float
-    event_id: str | None = None
-
-
-@dataclass(slots=True)
-class _Failure:
-    error: str
-    status: int = 200
-    retry_after: int | None = None
 
 
 @dataclass(slots=True)
@@ -253,7 +96,8 @@ class SlackStandIn:
         self.calls: list[ApiCall] = []
         self.messages: list[dict[str, Any]] = []  # everything posted, ephemeral ones with "ephemeral_to"
         self.events_url: str | None = None
-        self._failures: dict[str, list[_Failure]] = {}
+        self.rejected: list[Rejection] = []
+        self._failures: dict[str, list[SlackError | Fault]] = {}
         self._channels: dict[str, _Channel] = {
             STANDIN_CHANNEL: _Channel(id=STANDIN_CHANNEL, name="support"),
             STANDIN_DM: _Channel(id=STANDIN_DM, name="", is_im=True),
@@ -262,9 +106,8 @@ class SlackStandIn:
         self._last_ts = 0.0
         self._response_urls = itertools.count(1)
         self._changed = asyncio.Event()
-        self._sockets: list[web.WebSocketResponse] = []
-        self._sockets_refused = False  # Slack's side of an outage: `drop_sockets(refuse=True)`
-        self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._socket = SocketModeSide(record=self._record)
+        self._closing = asyncio.Event()  # ends the hangs of `Fault.hang()`
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -273,6 +116,8 @@ class SlackStandIn:
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._update,
+            "conversations.replies": self._replies,
+            "views.publish": self._publish_view,
             "chat.getPermalink": self._permalink,
             "reactions.add": self._reaction,
             "users.info": self._user_info,
@@ -285,7 +130,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{n}", self._response_url)
-        app.router.add_get("/socket-mode", self._socket_mode)
+        app.router.add_get("/socket-mode", self._socket.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -296,8 +141,8 @@ class SlackStandIn:
         log.debug("Slack stand-in listening on %s", self.base_url)
 
     async def close(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
+        self._closing.set()
+        await self._socket.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -326,12 +171,24 @@ class SlackStandIn:
 
     # ---- shaping the simulated workspace
 
-    def fail_next(self, method: str, *, error: str, status: int = 200, retry_after: int | None = None) -> None:
-        """The next call of `method` fails this way (queued: call twice for two failures)."""
-        self._failures.setdefault(method, []).append(_Failure(error=error, status=status, retry_after=retry_after))
+    def fail_next(
+        self, method: str, *, error: str, status: int = 200, retry_after: float | str | None = None
+    ) -> None:
+        """The next call of `method` is refused by Slack this way (queued: call twice for two failures)."""
+        after = None if retry_after is None else str(retry_after)
+        self._failures.setdefault(method, []).append(SlackError(error=error, status=status, retry_after=after))
 
-    def rate_limit_next(self, method: str, *, retry_after: int = 0) -> None:
+    def rate_limit_next(self, method: str, *, retry_after: float | str = 0) -> None:
         self.fail_next(method, error="ratelimited", status=429, retry_after=retry_after)
+
+    def fault_next(self, method: str, fault: Fault) -> None:
+        """The next call of `method` meets this transport fault (queued with `fail_next`'s, in order).
+        `method` "response_url" applies to posts to any slash command's response_url."""
+        self._failures.setdefault(method, []).append(fault)
+
+    def clear_faults(self) -> None:
+        """Forget every queued failure: Slack is well again."""
+        self._failures.clear()
 
     def set_channel(self, channel_id: str, *, is_member: bool = True, is_archived: bool = False) -> None:
         ch = self._channels.setdefault(channel_id, _Channel(id=channel_id, name=channel_id.lower()))
@@ -399,8 +256,8 @@ class SlackStandIn:
         retry_num: int | None = None,
     ) -> Delivery:
         """Sign `body` and post it to the bot (or send it down the Socket Mode connection, when there is one)."""
-        if self._sockets:
-            return await self._deliver_by_socket(body, content_type=content_type)
+        if self._socket.connected:
+            return await self._socket.deliver(body, content_type=content_type)
         if self.events_url is None or self._session is None:
             raise RuntimeError("start() the stand-in and set events_url before delivering requests")
         all_headers = signed_headers(
@@ -508,7 +365,7 @@ class SlackStandIn:
         self.calls.append(ApiCall(method=method, args=args))
         self._changed.set()
 
-    async def _api(self, request: web.Request) -> web.Response:
+    async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         args: dict[str, Any] = dict(request.query)
         if request.method == "POST" and request.can_read_body:
@@ -533,23 +390,44 @@ class SlackStandIn:
         if method == "apps.connections.open":
             if self.app_token is None or token != self.app_token:
                 return web.json_response({"ok": False, "error": "invalid_auth"})
-            if self._sockets_refused:
+            if self._socket.refused:
                 return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
             return web.json_response({"ok": True, "url": f"ws://{self._host}:{self._port}/socket-mode"})
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        queued = self._failures.get(method)
-        if queued:
-            failure = queued.pop(0)
-            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
-            return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
         handler = self._handlers.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=200)
-        result = handler(args)
-        return web.json_response(result)
+        return await self._answer(request, method, lambda: handler(args))
 
-    async def _response_url(self, request: web.Request) -> web.Response:
+    async def _answer(
+        self, request: web.Request, method: str, work: Callable[[], dict[str, Any]]
+    ) -> web.StreamResponse:
+        """Do `work` and answer with its JSON, unless a queued failure for `method` says otherwise."""
+        queued = self._failures.get(method)
+        failure = queued.pop(0) if queued else None
+        if isinstance(failure, SlackError):
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else None
+            return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
+        if failure is None:
+            return web.json_response(work())
+        if failure.kind is FaultKind.HTTP:
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
+            return web.Response(status=failure.status, body=failure.body.encode(), headers=headers,
+                                content_type=failure.content_type)
+        if failure.kind is FaultKind.HANG:
+            await self._closing.wait()
+            return web.Response(status=503)
+        if failure.kind is FaultKind.DELAY:
+            await asyncio.sleep(failure.delay_s)
+            return web.json_response(work())
+        # DROP_AFTER_ACCEPT: Slack did the work, then the connection went before the answer reached the bot
+        work()
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=200)  # never reaches the caller: the connection has gone
+
+    async def _response_url(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json()
         except ValueError:
@@ -557,8 +435,18 @@ class SlackStandIn:
         args = _decode(body if isinstance(body, dict) else {})
         args["response_url"] = str(request.url)
         self._record("response_url", args)
+        queued = self._failures.get("response_url")
+        if queued:
+            failure = queued[0]
+            if isinstance(failure, Fault) and failure.kind is FaultKind.HTTP:
+                queued.pop(0)  # a dead response_url answers like Slack's: a status and a short text
+                return web.Response(status=failure.status, text=failure.body or "no_response_url")
         if args.get("delete_original"):
             return web.Response(text="ok")
+        rejected = self._refused_blocks("response_url", args)
+        if rejected is not None:
+            # Slack's response_url answers a refused message with a 4xx and the reason as text
+            return web.Response(status=400, text=rejected["error"])
         ephemeral = args.get("response_type", "ephemeral") == "ephemeral"
         self._keep_bot_message(
             str(args.get("channel") or STANDIN_CHANNEL),
@@ -568,77 +456,17 @@ class SlackStandIn:
         )
         return web.Response(text="ok")
 
-    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        self._sockets.append(ws)
-        self._record("socket.connect", {})
-        await ws.send_json({"type": "hello", "num_connections": len(self._sockets),
-                            "connection_info": {"app_id": STANDIN_APP}})
-        try:
-            async for frame in ws:
-                if frame.type != web.WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(frame.data)
-                except ValueError:
-                    continue
-                envelope_id = data.get("envelope_id") if isinstance(data, dict) else None
-                if envelope_id:
-                    self._record("socket.ack", data)
-                    waiter = self._socket_acks.pop(envelope_id, None)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(data)
-        finally:
-            self._sockets.remove(ws)
-        return ws
-
     async def drop_sockets(self, *, refuse: bool = False) -> None:
         """Close every Socket Mode connection, as Slack does now and then (the client should reconnect); with
         `refuse`, also turn new connections away until `accept_sockets()`: an outage on Slack's side."""
-        self._sockets_refused = refuse
-        for ws in list(self._sockets):
-            await ws.close()
+        await self._socket.drop(refuse=refuse)
 
     def accept_sockets(self) -> None:
-        self._sockets_refused = False
+        self._socket.refused = False
 
     async def wait_for_socket(self, *, timeout: float = 10.0) -> None:
         """Until a Socket Mode client has connected (and had its hello)."""
         await self.wait_for("socket.connect", timeout=timeout)
-
-    async def _deliver_by_socket(self, body: str, *, content_type: str) -> Delivery:
-        if content_type == "application/json":
-            kind, payload = "events_api", json.loads(body)
-        else:
-            form = dict(parse_qsl(body, keep_blank_values=True))
-            if "payload" in form:
-                kind, payload = "interactive", json.loads(form["payload"])
-            else:
-                kind, payload = "slash_commands", form
-        envelope_id = str(uuid.uuid4())
-        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._socket_acks[envelope_id] = waiter
-        started = time.monotonic()
-        await self._sockets[-1].send_json(
-            {
-                "envelope_id": envelope_id,
-                "type": kind,
-                "payload": payload,
-                "accepts_response_payload": kind != "events_api",
-                "retry_attempt": 0,
-                "retry_reason": "",
-            }
-        )
-        try:
-            ack = await asyncio.wait_for(waiter, timeout=5.0)
-        except TimeoutError:
-            self._socket_acks.pop(envelope_id, None)
-            return Delivery(status=504, body="no ack", elapsed_s=time.monotonic() - started)
-        event_id = payload.get("event_id") if isinstance(payload, dict) else None
-        elapsed = time.monotonic() - started
-        answer = json.dumps(ack.get("payload") or {})
-        return Delivery(status=200, body=answer, elapsed_s=elapsed, event_id=event_id)
 
     # ---- method implementations (args are decoded; the token is checked)
 
@@ -669,12 +497,25 @@ class SlackStandIn:
             return {"ok": False, "error": "not_in_channel"}
         return None
 
-    def _message_args(self, args: dict[str, Any]) -> dict[str, Any] | None:
+    def _message_args(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
             return {"ok": False, "error": "no_text"}
-        if isinstance(args.get("blocks"), list) and len(args["blocks"]) > 50:
-            return {"ok": False, "error": "invalid_blocks"}
-        return None
+        return self._refused_blocks(method, args)
+
+    def _refused_blocks(
+        self, method: str, args: Mapping[str, Any], *, surface: Surface = "message"
+    ) -> dict[str, Any] | None:
+        """Slack's answer to blocks it would not accept (recorded in `rejected`), or None when they are fine."""
+        blocks = args.get("blocks")
+        verdict = check_blocks(blocks, surface=surface)
+        if verdict.error is None:
+            return None
+        self.rejected.append(Rejection(method=method, error=verdict.error, errors=verdict.errors, blocks=blocks))
+        log.warning("stand-in refused %s: %s %s", method, verdict.error, "; ".join(verdict.errors[:5]))
+        answer: dict[str, Any] = {"ok": False, "error": verdict.error}
+        if verdict.errors:
+            answer["errors"] = list(verdict.errors)
+        return answer
 
     def _keep_bot_message(self, channel: str, args: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         """Remember what the bot said, as the person (and `click()`) would see it."""
@@ -693,16 +534,18 @@ class SlackStandIn:
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")
-        error = self._channel_error(channel) or self._message_args(args)
+        error = self._channel_error(channel) or self._message_args("chat.postMessage", args)
         if error:
             return error
-        message = self._keep_bot_message(str(channel), args, bot_id=self.bot_id)
+        metadata = args.get("metadata")
+        extra = {"metadata": metadata} if isinstance(metadata, dict) else {}
+        message = self._keep_bot_message(str(channel), args, bot_id=self.bot_id, **extra)
         shown = {k: v for k, v in message.items() if v}
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": shown}
 
     def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")
-        error = self._channel_error(channel) or self._message_args(args)
+        error = self._channel_error(channel) or self._message_args("chat.postEphemeral", args)
         if error:
             return error
         if not args.get("user"):
@@ -716,10 +559,44 @@ class SlackStandIn:
             return {"ok": False, "error": "message_not_found"}
         if found.get("user") != self.bot_user_id:
             return {"ok": False, "error": "cant_update_message"}
+        refused = self._refused_blocks("chat.update", args)
+        if refused is not None:
+            return refused
         found["text"] = args.get("text", found["text"])
         if "blocks" in args:
             found["blocks"] = args["blocks"] or []
         return {"ok": True, "channel": found["channel"], "ts": found["ts"], "text": found["text"]}
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread's messages, oldest first: its parent, then the replies (metadata included when asked)."""
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        in_thread = [
+            m
+            for m in self.messages
+            if m.get("channel") == channel
+            and not m.get("ephemeral_to")
+            and ts in (m["ts"], m.get("thread_ts"))
+        ]
+        if not in_thread:
+            return {"ok": False, "error": "thread_not_found"}
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        shown = [
+            {k: v for k, v in m.items() if v and (with_metadata or k != "metadata") and k != "channel"}
+            for m in sorted(in_thread, key=lambda m: float(m["ts"]))
+        ]
+        return {"ok": True, "messages": shown, "has_more": False}
+
+    def _publish_view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if isinstance(view, str):
+            with contextlib.suppress(ValueError):
+                view = json.loads(view)
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        refused = self._refused_blocks("views.publish", view, surface="view")
+        if refused is not None:
+            return refused
+        return {"ok": True, "view": {"id": "V0STANDIN", "type": "home", "blocks": view.get("blocks") or []}}
 
     def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))

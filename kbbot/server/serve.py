@@ -5,11 +5,8 @@ needs no public URL; `/healthz` and `/metrics` are still served on the port for 
 SIGTERM (and Ctrl-C) stop accepting work, let answers in flight finish, then exit 0. SIGHUP reopens the index
 (after `kbbot index` has rewritten it) without dropping a request.
 
-`--workers N` (HTTP mode) runs N such processes on the one port (SO_REUSEPORT: the kernel spreads connections
-over them), each with its own index and event loop, all on the one store, so one host answers on N cores. The
-first process only starts them and waits: it passes SIGTERM, SIGINT and SIGHUP on to every worker, and when one
-worker dies the others are stopped and the exit code is the dead worker's. /healthz and /metrics answer for
-whichever worker the connection reached.
+`--workers N` (HTTP mode) runs N such processes on the one port (see workers.py). /healthz answers for whichever
+worker the connection reached; /metrics for all of them (see MetricsShare in metrics.py).
 """
 
 from __future__ import annotations
@@ -23,28 +20,54 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from kbbot.errors import ConfigError
+from kbbot.logs import protect
+from kbbot.server.http import EVENTS_PATH
+from kbbot.server.metrics import MetricsShare
+from kbbot.server.runtime import BotRuntime
+from kbbot.server.workers import run_workers
 from kbbot.settings import Settings
-from kbbot.slack.runtime import EVENTS_PATH, BotRuntime
 
 log = logging.getLogger(__name__)
 
 GIL_SWITCH_S = 0.0002
 
 
+# auth.test at start: how often to ask while Slack answers with a server error, and how long to wait between.
+START_CHECK_WAITS_S = (1.0, 2.0, 4.0)
+
+
 async def _check_token(runtime: BotRuntime) -> None:
-    """Fail at start, with one clear line, when Slack refuses the token; a network hiccup only warns."""
-    try:
-        who = await runtime.client.auth_test()
-    except SlackApiError as exc:
-        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')})") from None
-    except (SlackClientError, OSError, TimeoutError) as exc:
-        log.warning("cannot reach Slack at %s yet (%s); carrying on", runtime.settings.api_url, exc)
-        return
-    log.info("connected to Slack as %s in %s", who.get("user"), who.get("team"))
+    """Fail at start, with one clear line, when Slack refuses the token, or keeps answering auth.test with
+    server errors; while Slack cannot be reached at all, only warn (it may be the network, not the token)."""
+    api_url = runtime.settings.api_url
+    attempts = len(START_CHECK_WAITS_S) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            who = await runtime.client.auth_test()
+        except SlackApiError as exc:
+            status = int(exc.response.status_code or 0)
+            data = exc.response.data
+            error = data.get("error") if isinstance(data, dict) else None
+            if error and status < 500:
+                raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
+            what = f"HTTP {status}" + (f" ({error})" if error else ", not Slack's JSON")
+        except (SlackClientError, OSError, TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("cannot reach Slack at %s yet (%s); carrying on", api_url, type(exc).__name__)
+            return
+        else:
+            log.info("connected to Slack as %s in %s", who.get("user"), who.get("team"))
+            return
+        if attempt == attempts:
+            raise ConfigError(f"Slack's auth.test at {api_url} kept failing ({what}) after {attempts} tries")
+        wait_s = START_CHECK_WAITS_S[attempt - 1]
+        log.warning("Slack's auth.test failed (%s); asking again in %.0fs (%d of %d)", what, wait_s, attempt,
+                    attempts)
+        await asyncio.sleep(wait_s)
 
 
 async def _check_app_token(runtime: BotRuntime) -> None:
@@ -65,8 +88,12 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_port: bool = False) -> int:
-    """Run until `stop` is set (SIGTERM/SIGINT set it)."""
+async def serve(
+    settings: Settings, *, stop: asyncio.Event | None = None, reuse_port: bool = False,
+    metrics_dir: Path | None = None,
+) -> int:
+    """Run until `stop` is set (SIGTERM/SIGINT set it). `metrics_dir`: a `serve --workers` process shares its
+    counts there, so /metrics answers for every worker."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     # The event loop (acks, Slack calls, the store) shares the GIL with the worker thread working out answers.
@@ -86,6 +113,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
     if reuse_port:  # a `serve --workers` process: its siblings reload too (the first process passes SIGHUP on)
         parent = os.getppid()
         runtime.after_slack_reload = lambda: _ask_siblings_to_reload(parent)
+    publisher: asyncio.Task[None] | None = None
+    if metrics_dir is not None:
+        share = MetricsShare(folder=metrics_dir, metrics=runtime.metrics, name=f"pid-{os.getpid()}")
+        runtime.metrics_share = share
+        publisher = asyncio.create_task(share.publish_until(stop))
     _freeze_heap()
     reloads: set[asyncio.Task[int | None]] = set()
 
@@ -124,6 +156,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, reuse_
         if runner is not None:
             await runner.cleanup()  # stops accepting; requests already being acked finish
         await runtime.close()
+        if publisher is not None:
+            stop.set()
+            await publisher  # the last counts, answers drained included, for the workers still scraped
         for sig in handled:
             loop.remove_signal_handler(sig)
         sys.setswitchinterval(switch_interval)
@@ -148,6 +183,7 @@ def run_serve(*, index: Path | None = None, config: Path | None = None, port: in
     """`kbbot serve`. A missing token is a ConfigError, which the CLI prints as one line and exits 2."""
     settings = Settings.from_env(os.environ, config=config).with_overrides(index=index, port=port, host=host)
     settings.require_slack()
+    protect(settings.bot_token, settings.signing_secret, settings.app_token)
     if workers < 1:
         raise ConfigError(f"--workers must be 1 or more, not {workers}")
     if workers > 1:
@@ -155,83 +191,12 @@ def run_serve(*, index: Path | None = None, config: Path | None = None, port: in
             raise ConfigError("--workers needs HTTP mode; Socket Mode runs one process (unset SLACK_APP_TOKEN)")
         if not settings.port:
             raise ConfigError("--workers needs a fixed --port (port 0 would give each worker a different one)")
-        return _run_workers(settings, workers)
+        return run_workers(settings, workers, run_one=_run_one)
     return _run_one(settings)
 
 
-def _run_one(settings: Settings, *, reuse_port: bool = False) -> int:
+def _run_one(settings: Settings, *, reuse_port: bool = False, metrics_dir: Path | None = None) -> int:
     try:
-        return asyncio.run(serve(settings, reuse_port=reuse_port))
+        return asyncio.run(serve(settings, reuse_port=reuse_port, metrics_dir=metrics_dir))
     except KeyboardInterrupt:
         return 130
-
-
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-def _run_workers(settings: Settings, workers: int) -> int:
-    """Fork `workers` serving processes on one port and wait for them; see the module docstring."""
-    children: dict[int, int] = {}  # pid -> worker number
-    stopping = False
-
-    def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if signum != signal.SIGHUP:
-            stopping = True
-        for pid in list(children):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-
-    # Blocked while forking, so a signal cannot land between a fork and the handler that passes it on.
-    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        for number in range(workers):
-            pid = os.fork()
-            if pid == 0:  # the worker: default handlers (serve() installs its own), then serve until told
-                for sig in FORWARDED:
-                    signal.signal(sig, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
-                code = 1
-                try:
-                    code = _run_one(settings, reuse_port=True)
-                except ConfigError as exc:
-                    log.error("worker %d: %s", number, exc)
-                    code = 2
-                except BaseException:
-                    log.exception("worker %d failed", number)
-                finally:
-                    logging.shutdown()
-                    os._exit(code)
-            children[pid] = number
-        log.info("serving with %d worker processes: %s", workers, ", ".join(map(str, children)))
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
-    exit_code = 0
-    try:
-        while children:
-            try:
-                pid, status = os.wait()
-            except InterruptedError:
-                continue
-            except ChildProcessError:
-                break
-            number = children.pop(pid, -1)
-            if number < 0:
-                continue
-            code = os.waitstatus_to_exitcode(status)
-            if code != 0 and exit_code == 0:
-                exit_code = code if code > 0 else 128 - code  # killed by a signal: 128 + its number
-            if not stopping:
-                # a worker died on its own: the port would go on answering on fewer cores, unnoticed; stop all
-                log.error("worker %d (pid %d) exited with %d; stopping the others", number, pid, code)
-                stopping = True
-                if exit_code == 0:
-                    exit_code = 1
-                for other in list(children):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(other, signal.SIGTERM)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return exit_code

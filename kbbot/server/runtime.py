@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from aiohttp import ClientSession, ClientTimeout, web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -34,14 +33,14 @@ from kbbot.kb import index_stamp as folder_stamp
 from kbbot.locate import builtin_intents_dir
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
+from kbbot.server.metrics import Metrics, MetricsShare
 from kbbot.settings import Settings
 from kbbot.slack.app import InFlight, build_app, make_client
-from kbbot.slack.metrics import CONTENT_TYPE, Metrics
+from kbbot.slack.poster import WEB_API_TIMEOUT_S
 from kbbot.store import ThreadStore, open_store
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
 # How long a stopping server waits for answers still being worked on (Slack has long had its ack by then).
 DRAIN_S = 10.0
 # Without a configured escalation channel the summary stays in the thread, for whoever watches the channel.
@@ -163,6 +162,8 @@ class BotRuntime:
     index_stamp: tuple[Any, ...] | None = None
     # after a `/kb reload` from Slack (not a SIGHUP): tell the other `serve --workers` processes (set by serve)
     after_slack_reload: Callable[[], None] | None = None
+    # `serve --workers`: this worker's counts published for the others, and theirs added to /metrics
+    metrics_share: MetricsShare | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
@@ -177,7 +178,7 @@ class BotRuntime:
             client = make_client(settings)
             # one keep-alive session for every Web API call; left to itself the client opens (and closes) a new
             # connection per call, which under load costs more than the call
-            owned_session = client.session = ClientSession()
+            owned_session = client.session = ClientSession(timeout=ClientTimeout(total=WEB_API_TIMEOUT_S))
         target = await _escalation_target(client, settings.escalation_channel)
         conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
         inflight = InFlight()
@@ -286,33 +287,14 @@ class BotRuntime:
         down_s = 0.0 if self.socket_down_since is None else now - self.socket_down_since
         return connected or down_s < SOCKET_GRACE_S, {"connected": connected, "down_s": round(down_s, 1)}
 
-    def web_app(self, *, with_events: bool = True) -> web.Application:
-        """The aiohttp application: Slack's requests (HTTP mode), health and metrics on one port."""
-        web_app = web.Application()
-
-        async def events(request: web.Request) -> web.StreamResponse:
-            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(bolt_response)
-
-        async def healthz(_request: web.Request) -> web.Response:
-            ok, details = await self.health()
-            return web.json_response(details, status=200 if ok else 503)
-
-        async def metrics(_request: web.Request) -> web.Response:
-            return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
-
-        if with_events:
-            web_app.router.add_post(EVENTS_PATH, events)
-        web_app.router.add_get("/healthz", healthz)
-        web_app.router.add_get("/metrics", metrics)
-        return web_app
-
     async def start_http(
         self, *, host: str, port: int, with_events: bool = True, reuse_port: bool = False
     ) -> tuple[web.AppRunner, int]:
         """Serve the web app; returns the runner (for cleanup) and the port actually bound (port 0 picks one).
         `reuse_port`: share the port with the other `kbbot serve --workers` processes."""
-        runner = web.AppRunner(self.web_app(with_events=with_events), access_log=None)
+        from kbbot.server.http import web_app  # the routes need the runtime; the runtime only needs them here
+
+        runner = web.AppRunner(web_app(self, with_events=with_events), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         return runner, int(runner.addresses[0][1])
