@@ -293,17 +293,20 @@ class KbBotListeners:
         task = asyncio.current_task()
         if task is not None:
             task.add_done_callback(lambda _task: self._working.discard(message))
+        # The lease comes first and only its holder goes on to claim: someone is answering this message (or
+        # died doing so) less than ANSWER_LEASE_S ago. Taking it after the claims let a twin delivery in another
+        # process slip between the two writes and answer as well.
+        if not await self.store.claim_event(f"lease:{message}", ttl_s=ANSWER_LEASE_S):
+            self.metrics.duplicate_events.inc()
+            log.info("%s is being answered (or was, moments ago); not answering again", message, extra=extra)
+            return False
         claims = [pu.event_id_of(body)] if pu.event_id_of(body) else []
         # One message can arrive as two events with different ids (app_mention and message.im/.channels)
         claims.append(message)
         taken = [claim for claim in claims if not await self.store.claim_event(claim)]  # kept an hour
-        # the lease: someone is answering this message (or died doing so) less than ANSWER_LEASE_S ago
-        leased = await self.store.claim_event(f"lease:{message}", ttl_s=ANSWER_LEASE_S)
         why_not = None
         if taken and not redelivered:
             why_not = "was handled already"
-        elif taken and not leased:
-            why_not = "is being answered (or was, moments ago)"
         elif taken and await self.poster.answered(channel=key.channel, thread_ts=key.thread_ts, request=message):
             why_not = "has its answer in the thread"
         if why_not is not None:
