@@ -41,7 +41,15 @@ from kbbot.search.lexicon import Expansion, Lexicon
 from kbbot.search.model import CONFIDENCE_FEATURES, SHORTLIST_FEATURES, VECTOR_FEATURES, RankModel
 from kbbot.search.params import PARAMS, SearchParams
 from kbbot.search.semantic import TokenVectors, packaged_vectors
-from kbbot.search.text import _TOKEN, clean_query, normalise_text, signatures, version_terms, words
+from kbbot.search.text import (
+    _TOKEN,
+    PROBLEM_CUES,
+    clean_query,
+    normalise_text,
+    signatures,
+    version_terms,
+    words,
+)
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
 
 if TYPE_CHECKING:
@@ -49,6 +57,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_V = {name: i for i, name in enumerate(VECTOR_FEATURES)}
+_S = {name: i for i, name in enumerate(SHORTLIST_FEATURES)}
+# where one sentence of a message ends: a full stop, question or exclamation mark before a space, or a line break
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _GLUED_VERSION = re.compile(r"^([a-z]{2,8}?)(\d{1,2}[a-z]?)$")
 
 
@@ -70,6 +82,7 @@ class QueryPlan:
     typed_cols: list[int] = field(default_factory=list)  # columns of the words the person typed
     semantic_text: str = ""  # what the token vectors embed: the cleaned query's opening
     unknown: int = 0  # typed words the KB has never seen (after typo correction)
+    long: bool = False  # more distinct known typed words than `length_cap_words`: a long, chatty message
 
     @property
     def empty(self) -> bool:
@@ -98,6 +111,11 @@ class _Matched:
 # Widening windows below the best score: a strong match can stand 30 logits above the next twenty articles, and
 # a window that takes in most of the KB costs the full partial sort the windows are there to avoid.
 _TOP_K_MARGINS = (3.0, 6.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0)
+
+
+def _names_problem(sentence: str, raw: list[str]) -> bool:
+    """Whether a (normalised) sentence says something goes wrong: a problem word or an error signature."""
+    return not PROBLEM_CUES.isdisjoint(raw) or bool(signatures(sentence))
 
 
 def _top_k(score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
@@ -147,7 +165,7 @@ class SearchEngine:
         self._tag_code = {tag: code for code, tag in enumerate(index.product_names)}
         self._typo_cache: dict[str, str | None] = {}
         self._typo_buckets: dict[tuple[str, int], list[str]] | None = None
-        self._product_vectors: dict[frozenset[int], npt.NDArray[np.float64]] = {}
+        self._product_vectors: dict[tuple[frozenset[int], bool], npt.NDArray[np.float64]] = {}
         self._w_vec = self.model.rank_vector(VECTOR_FEATURES)
         self._w_short = self.model.rank_vector(SHORTLIST_FEATURES)
         self._s_data = self._combined()
@@ -213,7 +231,7 @@ class SearchEngine:
         if not norm.strip():
             return plan
         typed = words(norm)
-        terms, glued, unknown_mass = self._typed_terms(plan, typed)
+        terms, glued, unknown_mass = self._typed_terms(plan, typed, self._chatter(norm, typed))
         raw = _TOKEN.findall(norm[:4000])
         abbr, syn = self.lexicon.expand(raw)
         plan.products = self.lexicon.products_in(raw)
@@ -239,12 +257,27 @@ class SearchEngine:
         plan.bigram_cols, plan.bigram_weights = self._word_pairs(typed, syn)
         return plan
 
+    def _chatter(self, norm: str, typed: list[str]) -> frozenset[str]:
+        """The words of a long message that only its chatter uses: sentences that say nothing about a problem
+        (no error signature, no word such as "fails", "error", "nothing", "won't") are the setup, the story and
+        the sign-off; a short question is all problem."""
+        q = self.params.query
+        if len(set(typed)) <= q.length_cap_words:
+            return frozenset()
+        problem: set[str] = set()
+        chatter: set[str] = set()
+        for sentence in _SENTENCE.split(norm):
+            about = _names_problem(sentence, _TOKEN.findall(sentence))
+            (problem if about else chatter).update(words(sentence))
+        return frozenset(chatter - problem)
+
     def _typed_terms(
-        self, plan: QueryPlan, typed: list[str]
+        self, plan: QueryPlan, typed: list[str], chatter: frozenset[str]
     ) -> tuple[dict[int, tuple[float, float]], list[str], float]:
         """The columns of the words the person typed, each with (weight, idf mass), at most max_query_terms of
         them (the rarest); the version numbers glued to product names ("vb5"); the idf mass of unknown words.
-        Sets the plan's typed columns, its share of known words and its count of unknown ones."""
+        Words only the chatter of a long message uses weigh `chatter_weight`. Sets the plan's typed columns, its
+        share of known words and its count of unknown ones."""
         q = self.params.query
         vocab, idf = self.index.vocab, self.index.idf
         terms: dict[int, tuple[float, float]] = {}  # col -> (weight, idf mass)
@@ -254,7 +287,7 @@ class SearchEngine:
         distinct = list(dict.fromkeys(typed))
         for t in distinct:
             col = vocab.get(t)
-            weight = 1.0
+            weight = q.chatter_weight if t in chatter else 1.0
             if col is None and (m := _GLUED_VERSION.match(t)) is not None and m.group(1) in vocab:
                 # "vb5", "vfp6", "exch55": a product and its version typed as one word
                 col = vocab[m.group(1)]
@@ -262,9 +295,9 @@ class SearchEngine:
             if col is None and len(t) >= q.typo_min_len and t.isalpha():
                 near = self._typo(t)
                 col = vocab.get(near) if near else None
-                weight = q.typo_weight
+                weight *= q.typo_weight
             if col is None:
-                unknown_mass += q.unknown_idf
+                unknown_mass += q.unknown_idf * (q.chatter_weight if t in chatter else 1.0)
                 plan.unknown += 1
                 continue
             n_known += 1
@@ -276,6 +309,7 @@ class SearchEngine:
             keep = sorted(terms, key=lambda c: -float(idf[c]))[: q.max_query_terms]
             terms = {c: terms[c] for c in keep}
         plan.known = n_known / max(1, len(distinct))
+        plan.long = len(plan.typed_cols) > q.length_cap_words
         return terms, glued, unknown_mass
 
     def _word_pairs(self, typed: list[str], syn: list[Expansion]) -> tuple[list[int], list[float]]:
@@ -356,23 +390,27 @@ class SearchEngine:
             np.add.at(score, b_rows, w["bigram"] * b_vals)
             reached[b_rows] = True
         # the article prior and the product agreement in one pass (cached per set of products named)
-        score += self._product_vector(plan.products)
+        score += self._product_vector(plan.products, long=plan.long)
         if context is not None:
             score = self._apply_context(context, score, reached)
         matched = _Matched(rows=rows, bigram_rows=b_rows, bigram_vals=b_vals)
         return score, reached, matched
 
-    def _product_vector(self, tags: frozenset[str]) -> npt.NDArray[np.float64]:
-        """Per-article prior plus product agreement with the products a query names."""
+    def _product_vector(self, tags: frozenset[str], *, long: bool) -> npt.NDArray[np.float64]:
+        """Per-article prior plus product agreement with the products a query names (a long message names its
+        setup in passing, so there agreement has weights of its own)."""
         codes = [self._tag_code[t] for t in tags if t in self._tag_code]
         if not codes:  # no product named, or none this KB has: nothing to agree or disagree with
             return self._prior
-        key = frozenset(codes)
+        key = (frozenset(codes), long)
         vec = self._product_vectors.get(key)
         if vec is None:
             w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
             same = np.isin(self.index.product_codes, codes)
-            vec = self._prior + np.where(same, w["product"], w["other_product"])
+            agree, disagree = w["product"], w["other_product"]
+            if long:
+                agree, disagree = agree + w["product_long"], disagree + w["other_product_long"]
+            vec = self._prior + np.where(same, agree, disagree)
             if len(self._product_vectors) < 256:
                 self._product_vectors[key] = vec
         return vec
@@ -391,25 +429,28 @@ class SearchEngine:
             qw = np.asarray(plan.weights, dtype=np.float64)[term] / qmass
             idf = ix.idf[np.asarray(plan.cols, dtype=np.int64)[term]].astype(np.float64)
             head = ix.head_data[at]
-            out[:, 0] = np.bincount(r, weights=qw * ix.full.data[at], minlength=k)
-            out[:, 1] = np.bincount(r, weights=qw * head, minlength=k)
-            out[:, 2] = np.bincount(r, weights=qw * ix.title_data[at], minlength=k)
-            out[:, 4] = np.bincount(r, weights=qw * idf, minlength=k)
-            out[:, 5] = np.bincount(r, weights=qw * idf * (head > 0), minlength=k)
+            out[:, _V["full"]] = np.bincount(r, weights=qw * ix.full.data[at], minlength=k)
+            out[:, _V["head"]] = np.bincount(r, weights=qw * head, minlength=k)
+            out[:, _V["title"]] = np.bincount(r, weights=qw * ix.title_data[at], minlength=k)
+            out[:, _V["cover"]] = np.bincount(r, weights=qw * idf, minlength=k)
+            out[:, _V["cover_head"]] = np.bincount(r, weights=qw * idf * (head > 0), minlength=k)
             if plan.sig_cols:
                 is_sig = np.isin(np.asarray(plan.cols), plan.sig_cols)[term] / len(plan.signatures)
-                out[:, 6] = np.bincount(r, weights=is_sig, minlength=k)
+                out[:, _V["sig"]] = np.bincount(r, weights=is_sig, minlength=k)
         if len(matched.bigram_rows) and k:
             order = np.argsort(top)
             pos = np.minimum(np.searchsorted(top[order], matched.bigram_rows), k - 1)
             hit = np.flatnonzero(top[order][pos] == matched.bigram_rows)
-            out[:, 3] = np.bincount(order[pos[hit]], weights=matched.bigram_vals[hit], minlength=k)
+            out[:, _V["bigram"]] = np.bincount(order[pos[hit]], weights=matched.bigram_vals[hit], minlength=k)
         codes = [self._tag_code[t] for t in plan.products if t in self._tag_code]
         if codes:
             same = np.isin(ix.product_codes[top], codes)
-            out[:, 7] = same
-            out[:, 8] = ~same
-        out[:, 9] = ix.has_symptoms[top]
+            out[:, _V["product"]] = same
+            out[:, _V["other_product"]] = ~same
+            if plan.long:
+                out[:, _V["product_long"]] = same
+                out[:, _V["other_product_long"]] = ~same
+        out[:, _V["has_symptoms"]] = ix.has_symptoms[top]
         return out
 
     def _pool_postings(
@@ -434,23 +475,51 @@ class SearchEngine:
         return order[where[hit]].astype(np.int64), at[hit], slot[hit]
 
     def _semantic(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """Cosine of the query's semantic vector with each row's (zero without the token table)."""
+        """The SHORTLIST_FEATURES columns made of semantic cosines, for each row (zero without the token table):
+        the query's vector with each row's, the same again for a paste or a long message (weights of their own),
+        and for a long message the best cosine of any one of its sentences: a story, a setup and a sign-off
+        around one sentence that says what goes wrong pull the whole message's mean away from the article."""
+        out = np.zeros((len(rows), len(SHORTLIST_FEATURES)), dtype=np.float64)
         codes, scales = self.index.semantic, self.index.semantic_scale
         if self.vectors is None or codes is None or scales is None or not len(rows):
-            return np.zeros(len(rows), dtype=np.float64)
-        query_vector = self.vectors.embed(plan.semantic_text)
-        return ((codes[rows].astype(np.float32) @ query_vector) * scales[rows]).astype(np.float64)
+            return out
+        texts = [plan.semantic_text]
+        if plan.long:
+            texts += self._sentences(plan.semantic_text)
+        vectors = np.stack([self.vectors.embed(t) for t in texts])
+        cos = ((codes[rows].astype(np.float32) @ vectors.T) * scales[rows, None]).astype(np.float64)
+        out[:, _S["semantic"]] = cos[:, 0]
+        if plan.signatures:
+            out[:, _S["semantic_paste"]] = cos[:, 0]
+        if plan.long:
+            out[:, _S["semantic_long"]] = cos[:, 0]
+            out[:, _S["semantic_part"]] = cos.max(axis=1)
+        return out
 
-    def _fuzz_head(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    def _sentences(self, text: str) -> list[str]:
+        """The sentences of a message that have a few words (greetings and sign-offs mostly do not)."""
+        q = self.params.query
+        parts = [p for p in _SENTENCE.split(text) if len(_TOKEN.findall(p.lower())) >= q.sentence_min_words]
+        return parts[: q.max_sentences]
+
+    def _fuzz_head(
+        self, plan: QueryPlan, rows: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """rapidfuzz agreement of the query with each row's title + symptom opening (the title on its own added
-        nothing once the semantic feature was in, and cost a sixth of a query)."""
+        nothing once the semantic feature was in, and cost a sixth of a query), and for a long message the best
+        agreement of any one of its sentences. (Only the sentences naming a problem: pooled CV recall@1 on long
+        questions 0.875 against 0.886, answered right 0.806 against 0.822, for 0.5 ms less.)"""
         if not plan.text or not len(rows):
-            return np.zeros(len(rows), dtype=np.float64)
+            return np.zeros(len(rows), dtype=np.float64), np.zeros(len(rows), dtype=np.float64)
         rapid_text = self.index.rapid_text
         chars = self.params.query.fuzz_head_chars
         heads = [rapid_text(row)[0][:chars].lower() for row in rows.tolist()]
-        # one call for the pool: rapidfuzz prepares the query's tokens once
-        return process.cdist([plan.text], heads, scorer=fuzz.token_set_ratio, workers=1)[0] / 100.0
+        queries = [plan.text]
+        if plan.long:
+            queries += [normalise_text(t) for t in self._sentences(plan.semantic_text)]
+        # one call for the pool: rapidfuzz prepares each query's tokens once
+        ratios = process.cdist(queries, heads, scorer=fuzz.token_set_ratio, workers=1) / 100.0
+        return ratios[0], ratios.max(axis=0) if plan.long else np.zeros(len(rows))
 
     def rank(
         self,
@@ -480,14 +549,10 @@ class SearchEngine:
         # the semantic cosine costs next to nothing, so it widens the net: an article that says the same thing
         # in other words can climb into the pool from below; rapidfuzz, dearer, sees only the pool
         semantic = self._semantic(plan, wide)
-        w_semantic = self._w_short[SHORTLIST_FEATURES.index("semantic")]
-        keep = np.argsort(-(score[wide] + w_semantic * semantic), kind="stable")[:pool]
+        keep = np.argsort(-(score[wide] + semantic @ self._w_short), kind="stable")[:pool]
         top = wide[keep]
-        short = np.zeros((len(top), len(SHORTLIST_FEATURES)), dtype=np.float64)
-        short[:, SHORTLIST_FEATURES.index("semantic")] = semantic[keep]
-        if plan.signatures:
-            short[:, SHORTLIST_FEATURES.index("semantic_paste")] = semantic[keep]
-        short[:, SHORTLIST_FEATURES.index("fuzz_head")] = self._fuzz_head(plan, top)
+        short = semantic[keep]
+        short[:, _S["fuzz_head"]], short[:, _S["fuzz_part"]] = self._fuzz_head(plan, top)
         final = score[top] + short @ self._w_short
         order = np.argsort(-final, kind="stable")
         rows = top[order]
@@ -548,7 +613,7 @@ class SearchEngine:
                 float(s[0] - s[2]) if len(s) > 2 else 5.0,
                 fuzz_best[0] - float(fuzz_best[1:].max()) if len(s) > 1 else 0.5,
                 f["semantic"],
-                1.0 if n_typed > q.length_cap_words else 0.0,
+                1.0 if ranked.plan.long else 0.0,
                 float(cover[0] - cover[1:].max()) if len(cover) > 1 else float(cover[0]),
                 self._rare_cover(ranked.plan, top_row),
                 float(np.mean(codes[1:] == codes[0])) if len(codes) > 1 else 1.0,

@@ -75,6 +75,8 @@ class FitSettings:
     # at most about one confident answer in eight may be wrong (in-domain). One in ten cost three points of
     # confident right answers in cross-validation (0.655 -> 0.631 over four deals)
     max_wrong_share: float = 0.12
+    # rounds of (pick the training pools, fit the ranking on them) before the cross-validated fit
+    pool_passes: int = 2
     # a message of this many words or more is "long" for the threshold rule (the long dev questions have 57-113)
     long_words: int = 40
 
@@ -385,9 +387,19 @@ def fit_model(
 ) -> FitResult:
     """Fit ranking weights, both confidence models and both thresholds on `questions` over `engine`'s index."""
     settings = settings if settings is not None else FitSettings()
-    examples = _examples(engine, questions, settings)
-    if not any(ex.right >= 0 for ex in examples):
-        raise ValueError("no question has its article in the short list: nothing to fit the ranking on")
+    init = np.array([FIT_START.get(n, 0.0) for n in FEATURES])
+    # The training pools are picked by ranking weights fitted here, not by the installed model's: pools from
+    # FIT_START, weights fitted on them, pools again from those. A refit then depends on the questions alone,
+    # never on the fits before it.
+    weights = init
+    for _ in range(settings.pool_passes):
+        examples = _examples(_with_rank_weights(engine, weights), questions, settings)
+        if not any(ex.right >= 0 for ex in examples):
+            raise ValueError("no question has its article in the short list: nothing to fit the ranking on")
+        weights = fit_listwise(
+            _train_groups(examples, np.ones(len(examples), dtype=bool)), l2=settings.l2, init=init
+        )
+    engine = _with_rank_weights(engine, weights)
     indomain1 = np.array([ex.question.expected is not None for ex in examples])
     n_ood = int((~indomain1).sum())
     sw1 = np.where(~indomain1, settings.ood_share * indomain1.sum() / max(n_ood, 1), 1.0)
@@ -413,8 +425,7 @@ def fit_model(
             f"{figures[f'{style}_ood_no_match']:.2f}"
         )
     summary.append(f"thresholds: answer {t_answer:.2f}, short list {t_short:.2f}")
-    init = np.array([FIT_START.get(n, 0.0) for n in FEATURES])
-    w_all = fit_listwise(_train_groups(examples, np.ones(len(examples), dtype=bool)), l2=settings.l2, init=init)
+    w_all = weights  # fitted on every question's pool
     x, sw = pooled.stack("x"), np.tile(sw1, deals)
     cw, cb = fit_logistic(x, out.y, sample_weight=sw)
     w3, b3 = fit_logistic(_without_ties(x), out.y3, sample_weight=sw)

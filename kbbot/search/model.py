@@ -37,12 +37,22 @@ VECTOR_FEATURES: tuple[str, ...] = (
     "product",  # the article's product is one the query names
     "other_product",  # the query names products and this article is of none of them
     "has_symptoms",  # a troubleshooting article (has a SYMPTOMS section)
+    # the same two for a long message, added to them: a long message names its setup in passing ("Win95, a
+    # Pentium, the DOS driver in config.sys"), which says less about the article's product than a short question
+    "product_long",
+    "other_product_long",
 )
 SHORTLIST_FEATURES: tuple[str, ...] = (
     "fuzz_head",  # rapidfuzz token_set_ratio(query, title + symptom opening)
     "semantic",  # cosine of the query's and the title + symptom opening's token-vector means (semantic.py)
     # the same for a query that carries an error signature: there the literal text should count for more
     "semantic_paste",
+    # the same for a long message (chatter around the problem waters the whole message's vector down)
+    "semantic_long",
+    # a long message's best sentence: the highest cosine of any one of its sentences with the article
+    "semantic_part",
+    # a long message's best problem sentence by rapidfuzz (the message as a whole is cut at `fuzz_query_chars`)
+    "fuzz_part",
 )
 FEATURES: tuple[str, ...] = VECTOR_FEATURES + SHORTLIST_FEATURES
 

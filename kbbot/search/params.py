@@ -95,6 +95,12 @@ class QueryParams:
     fuzz_head_chars: int = 600
     # the semantic vectors read the opening of the query: a pasted log's first lines say what it is about
     semantic_query_chars: int = 1000
+    # a long message's sentences embedded one by one (`semantic_part`): at most this many, of at least this many
+    # words (shorter ones are greetings, sign-offs and "thanks in advance")
+    max_sentences: int = 12
+    sentence_min_words: int = 4
+    # a long message's words that only its chatter uses (setup, story, sign-off: sentences naming no problem)
+    chatter_weight: float = 0.7
     abbreviation_weight: float = 0.5
     synonym_weight: float = 0.2
     synonym_pair_weight: float = 0.3
