@@ -82,7 +82,7 @@ class QueryPlan:
     typed_cols: list[int] = field(default_factory=list)  # columns of the words the person typed
     semantic_text: str = ""  # what the token vectors embed: the cleaned query's opening
     unknown: int = 0  # typed words the KB has never seen (after typo correction)
-    long: bool = False  # more distinct known typed words than `length_cap_words`: a long, chatty message
+    long: bool = False  # more distinct typed words than `length_cap_words`: a long, chatty message
 
     @property
     def empty(self) -> bool:
@@ -163,6 +163,9 @@ class SearchEngine:
         self._n = len(index)
         self._row_of = {qid: row for row, qid in enumerate(index.ids)}
         self._tag_code = {tag: code for code, tag in enumerate(index.product_names)}
+        # an article whose product nobody recorded cannot disagree with the product a question names
+        named = np.array([bool(tag) for tag in index.product_names] or [False])
+        self._has_product = named[index.product_codes] if len(index) else np.zeros(0, dtype=bool)
         self._typo_cache: dict[str, str | None] = {}
         self._typo_buckets: dict[tuple[str, int], list[str]] | None = None
         self._product_vectors: dict[tuple[frozenset[int], bool], npt.NDArray[np.float64]] = {}
@@ -266,7 +269,8 @@ class SearchEngine:
             return frozenset()
         problem: set[str] = set()
         chatter: set[str] = set()
-        for sentence in _SENTENCE.split(norm):
+        # past the opening a message is a pasted log, not a conversation: its words are left at full weight
+        for sentence in _SENTENCE.split(norm[: q.chatter_chars]):
             about = _names_problem(sentence, _TOKEN.findall(sentence))
             (problem if about else chatter).update(words(sentence))
         return frozenset(chatter - problem)
@@ -309,7 +313,7 @@ class SearchEngine:
             keep = sorted(terms, key=lambda c: -float(idf[c]))[: q.max_query_terms]
             terms = {c: terms[c] for c in keep}
         plan.known = n_known / max(1, len(distinct))
-        plan.long = len(plan.typed_cols) > q.length_cap_words
+        plan.long = len(distinct) > q.length_cap_words
         return terms, glued, unknown_mass
 
     def _word_pairs(self, typed: list[str], syn: list[Expansion]) -> tuple[list[int], list[float]]:
@@ -380,10 +384,11 @@ class SearchEngine:
             rows = np.zeros(0, dtype=np.int32)
             score = np.zeros(n)
         reached = score > 0
-        if plan.sig_cols and w["sig"]:
+        w_sig = w["sig"] + (w["sig_long"] if plan.long else 0.0)
+        if plan.sig_cols and w_sig:
             for col in plan.sig_cols:
                 hit = ix.full.indices[ix.full.indptr[col] : ix.full.indptr[col + 1]]
-                score[hit] += w["sig"] / len(plan.signatures)
+                score[hit] += w_sig / len(plan.signatures)
         b_rows, b_vals, _ = ix.bigram.gather(plan.bigram_cols, [w / qmass for w in plan.bigram_weights])
         if len(b_rows) and w["bigram"]:
             # a few hundred postings: scattering them beats a pass over every article
@@ -407,10 +412,11 @@ class SearchEngine:
         if vec is None:
             w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
             same = np.isin(self.index.product_codes, codes)
+            other = ~same & self._has_product
             agree, disagree = w["product"], w["other_product"]
             if long:
                 agree, disagree = agree + w["product_long"], disagree + w["other_product_long"]
-            vec = self._prior + np.where(same, agree, disagree)
+            vec = self._prior + np.where(same, agree, np.where(other, disagree, 0.0))
             if len(self._product_vectors) < 256:
                 self._product_vectors[key] = vec
         return vec
@@ -437,6 +443,8 @@ class SearchEngine:
             if plan.sig_cols:
                 is_sig = np.isin(np.asarray(plan.cols), plan.sig_cols)[term] / len(plan.signatures)
                 out[:, _V["sig"]] = np.bincount(r, weights=is_sig, minlength=k)
+                if plan.long:
+                    out[:, _V["sig_long"]] = out[:, _V["sig"]]
         if len(matched.bigram_rows) and k:
             order = np.argsort(top)
             pos = np.minimum(np.searchsorted(top[order], matched.bigram_rows), k - 1)
@@ -445,11 +453,12 @@ class SearchEngine:
         codes = [self._tag_code[t] for t in plan.products if t in self._tag_code]
         if codes:
             same = np.isin(ix.product_codes[top], codes)
+            other = ~same & self._has_product[top]
             out[:, _V["product"]] = same
-            out[:, _V["other_product"]] = ~same
+            out[:, _V["other_product"]] = other
             if plan.long:
                 out[:, _V["product_long"]] = same
-                out[:, _V["other_product_long"]] = ~same
+                out[:, _V["other_product_long"]] = other
         out[:, _V["has_symptoms"]] = ix.has_symptoms[top]
         return out
 

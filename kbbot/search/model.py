@@ -35,12 +35,15 @@ VECTOR_FEATURES: tuple[str, ...] = (
     "cover_head",  # share present in title + symptoms
     "sig",  # share of the query's error signatures the article contains
     "product",  # the article's product is one the query names
-    "other_product",  # the query names products and this article is of none of them
+    "other_product",  # the query names products and this article is of another (not of an unrecorded one)
     "has_symptoms",  # a troubleshooting article (has a SYMPTOMS section)
     # the same two for a long message, added to them: a long message names its setup in passing ("Win95, a
     # Pentium, the DOS driver in config.sys"), which says less about the article's product than a short question
     "product_long",
     "other_product_long",
+    # error signatures in a long message, added to "sig": a pasted code is telling in a one-line question, but
+    # a long message quotes event ids and STOP codes that hundreds of articles print
+    "sig_long",
 )
 SHORTLIST_FEATURES: tuple[str, ...] = (
     "fuzz_head",  # rapidfuzz token_set_ratio(query, title + symptom opening)

@@ -101,6 +101,7 @@ class QueryParams:
     sentence_min_words: int = 4
     # a long message's words that only its chatter uses (setup, story, sign-off: sentences naming no problem)
     chatter_weight: float = 0.7
+    chatter_chars: int = 4000  # how much of a message is read for chatter
     abbreviation_weight: float = 0.5
     synonym_weight: float = 0.2
     synonym_pair_weight: float = 0.3
@@ -120,7 +121,8 @@ class QueryParams:
     # mostly such words) without letting one typo sink a good match
     unknown_idf: float = 6.0
     unknown_miss_idf: float = 11.0  # about log(N) for the full KB: rarer than any word it has
-    # confidence: known typed words past which a message counts as long (its length feature stops growing)
+    # distinct typed words past which a message counts as long: its length feature stops growing, its chatter
+    # weighs less and its sentences are matched one by one
     length_cap_words: int = 12
     # confidence: how many of a message's rarest known words the top hit is checked for (`rare_cover`)
     rare_terms: int = 5
