@@ -467,3 +467,32 @@ def test_chatter_of_a_long_message_weighs_less(engine: SearchEngine) -> None:
     short = engine.analyse("the network team backup stops")
     typed = dict(zip(short.cols, short.weights, strict=True))
     assert not short.long and {typed[c] for c in short.typed_cols} == {1.0}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("outgoing smtp mail disappears from exchange", "Q157684"),
+        ("file server dies when the tape job starts", "Q99304"),
+        ("the status message from the backup never arrives", "Q102087"),
+    ],
+)
+def test_small_kb_answers_a_loose_paraphrase(engine: SearchEngine, question: str, expected: str) -> None:
+    """On five articles most of a question's words are words the KB has never seen; they count against the match
+    as a rare word of this KB would, not as a rare word of the 57,000-article archive the model was fitted on."""
+    result = engine.search(question)
+    assert result.best is not None and result.best.id == expected
+    assert result.band == "answer"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the wifi in the meeting room keeps dropping",
+        "my outlook calendar is not syncing with my phone",
+        "where do i submit expense reports",
+        "the projector in room 4 is broken",
+    ],
+)
+def test_small_kb_does_not_answer_off_topic_questions(engine: SearchEngine, question: str) -> None:
+    assert engine.search(question).band != "answer"

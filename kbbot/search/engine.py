@@ -113,6 +113,11 @@ class _Matched:
 _TOP_K_MARGINS = (3.0, 6.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0)
 
 
+def _max_idf(articles: int) -> float:
+    """The idf of a word in no article of a KB this size (the index's idf formula at df = 0)."""
+    return math.log1p((max(articles, 1) + 0.5) / 0.5)
+
+
 def _names_problem(sentence: str, raw: list[str]) -> bool:
     """Whether a (normalised) sentence says something goes wrong: a problem word or an error signature."""
     return not PROBLEM_CUES.isdisjoint(raw) or bool(signatures(sentence))
@@ -166,6 +171,10 @@ class SearchEngine:
         # an article whose product nobody recorded cannot disagree with the product a question names
         named = np.array([bool(tag) for tag in index.product_names] or [False])
         self._has_product = named[index.product_codes] if len(index) else np.zeros(0, dtype=bool)
+        # what a word this KB has never seen is worth, in this KB's idf range (the fitted KB's range is 1)
+        scale = _max_idf(self._n) / _max_idf(self.model.fitted_articles)
+        self._unknown_idf = params.query.unknown_idf * scale
+        self._unknown_miss_idf = params.query.unknown_miss_idf * scale
         self._typo_cache: dict[str, str | None] = {}
         self._typo_buckets: dict[tuple[str, int], list[str]] | None = None
         self._product_vectors: dict[tuple[frozenset[int], bool], npt.NDArray[np.float64]] = {}
@@ -301,7 +310,7 @@ class SearchEngine:
                 col = vocab.get(near) if near else None
                 weight *= q.typo_weight
             if col is None:
-                unknown_mass += q.unknown_idf * (q.chatter_weight if t in chatter else 1.0)
+                unknown_mass += self._unknown_idf * (q.chatter_weight if t in chatter else 1.0)
                 plan.unknown += 1
                 continue
             n_known += 1
@@ -616,7 +625,7 @@ class SearchEngine:
                 ranked.plan.known,
                 1.0 if f["sig"] > 0 else 0.0,
                 f["fuzz_head"],
-                self._missing_rarest(ranked.plan, top_row) / q.unknown_miss_idf,
+                self._missing_rarest(ranked.plan, top_row) / self._unknown_miss_idf,
                 1.0 if ranked.plan.unknown else 0.0,
                 math.log1p(min(n_typed, q.length_cap_words)),
                 float(s[0] - s[2]) if len(s) > 2 else 5.0,
@@ -649,7 +658,7 @@ class SearchEngine:
     def _missing_rarest(self, plan: QueryPlan, row: int) -> float:
         """The idf of the rarest typed word the article lacks (a word the KB has never seen counts as
         rarer than any): an out-of-domain question usually names something no article does."""
-        ceiling = self.params.query.unknown_miss_idf
+        ceiling = self._unknown_miss_idf
         worst = ceiling if plan.unknown else 0.0
         ix = self.index
         for col in plan.typed_cols:

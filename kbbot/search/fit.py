@@ -437,6 +437,7 @@ def fit_model(
         top3_bias=float(b3),
         answer_threshold=t_answer,
         shortlist_threshold=t_short,
+        fitted_articles=len(engine.index),
     )
     return FitResult(model=model, summary=summary, figures=figures)
 

@@ -113,6 +113,9 @@ class RankModel:
     # else shortlist when P(right in top 3) >= shortlist_threshold
     answer_threshold: float
     shortlist_threshold: float
+    # articles of the KB the model was fitted on: the engine scales what a word the KB has never seen is worth
+    # by this KB's idf range against that one's, so a 5-article KB's unknown words do not outweigh its known ones
+    fitted_articles: int
 
     def rank_vector(self, names: tuple[str, ...]) -> npt.NDArray[np.float64]:
         return np.array([self.rank_weights.get(n, 0.0) for n in names], dtype=np.float64)
@@ -151,6 +154,7 @@ class RankModel:
                 top3_bias=float(data["top3_bias"]),
                 answer_threshold=float(data["answer_threshold"]),
                 shortlist_threshold=float(data["shortlist_threshold"]),
+                fitted_articles=int(data["fitted_articles"]),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             where = path or "search_model.yaml"
@@ -166,6 +170,7 @@ class RankModel:
                 "top3_bias": round(self.top3_bias, 4),
                 "answer_threshold": round(self.answer_threshold, 4),
                 "shortlist_threshold": round(self.shortlist_threshold, 4),
+                "fitted_articles": self.fitted_articles,
             },
             sort_keys=False,
         )

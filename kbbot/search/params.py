@@ -118,7 +118,8 @@ class QueryParams:
     # and cost no right one.)
     tie_margin: float = 1.0
     # idf assumed for a word the KB has never seen: it counts against coverage (an out-of-domain question is
-    # mostly such words) without letting one typo sink a good match
+    # mostly such words) without letting one typo sink a good match. Both are for a KB the size of the one the
+    # model was fitted on; the engine scales them by the KB's idf range (RankModel.fitted_articles)
     unknown_idf: float = 6.0
     unknown_miss_idf: float = 11.0  # about log(N) for the full KB: rarer than any word it has
     # distinct typed words past which a message counts as long: its length feature stops growing, its chatter
