@@ -169,9 +169,12 @@ def style(q: Question) -> str:
     return "long" if long else "short paraphrase"
 
 
-def measure(searcher: Searcher, questions: list[Question]) -> dict[str, dict[str, float]]:
+def measure(
+    searcher: Searcher, questions: list[Question], ranks: list[int] | None = None
+) -> dict[str, dict[str, float]]:
     """Per style: n, recall@1/3/10, MRR, confident right and wrong answers (answerable questions), and the share
-    of unanswerable questions answered with confidence."""
+    of unanswerable questions answered with confidence. `ranks` gets each question's rank of its article (0:
+    not in the first ten, or unanswerable)."""
     acc: dict[str, dict[str, float]] = {}
     for q in questions:
         result = searcher.search(q.query, limit=10)
@@ -181,9 +184,13 @@ def measure(searcher: Searcher, questions: list[Question]) -> dict[str, dict[str
         a["n"] += 1
         if q.expected is None:
             a["answered"] += result.confident
+            if ranks is not None:
+                ranks.append(0)
             continue
         ids = [h.id for h in result.hits]
         rank = ids.index(q.expected) + 1 if q.expected in ids else 0
+        if ranks is not None:
+            ranks.append(rank)
         a["r1"] += rank == 1
         a["r3"] += 1 <= rank <= 3
         a["r10"] += rank >= 1
@@ -238,7 +245,18 @@ def main() -> int:
     for q in texts[:20]:
         engine.search(q)
         base.search(q)
-    by_style = {"engine": measure(engine, questions), "plain BM25": measure(base, questions)}
+    engine_ranks: list[int] = []
+    base_ranks: list[int] = []
+    by_style = {
+        "engine": measure(engine, questions, engine_ranks),
+        "plain BM25": measure(base, questions, base_ranks),
+    }
+    # stage one must not lose what plain BM25 finds: questions BM25 has in its first ten and the engine does not
+    lost = [
+        q.expected
+        for q, mine, theirs in zip(questions, engine_ranks, base_ranks, strict=True)
+        if theirs and not mine
+    ]
     lat_engine, lat_base = latency([engine, base], texts)
     big = long_query(kb)
     t_big = []
@@ -258,6 +276,7 @@ def main() -> int:
         "by_style": by_style,
         "latency": {"engine": lat_engine, "plain BM25": lat_base},
         "p99_ratio": round(lat_engine["p99_ms"] / lat_base["p99_ms"], 2),
+        "found_by_bm25_only": lost,
         "message_40k_ms": {"median": round(statistics.median(t_big), 1), "max": round(max(t_big), 1)},
         "build_seconds": meta.get("build_seconds"),
         "baseline_build_seconds": round(base.build_seconds, 1),
@@ -278,6 +297,7 @@ def main() -> int:
             else:
                 cells = "  ".join(f"{f[k]:.3f}" for k in ("r1", "r3", "r10", "rr", "right", "wrong"))
                 print(f"{name:<17}{searcher:<11}{int(f['n']):>4}  {cells}")
+    print(f"in plain BM25's first ten but not the engine's: {len(lost)} {lost}")
     print(
         f"latency: engine p50 {lat_engine['p50_ms']:.2f} ms p99 {lat_engine['p99_ms']:.2f} ms; plain BM25 p50 "
         f"{lat_base['p50_ms']:.2f} ms p99 {lat_base['p99_ms']:.2f} ms; p99 ratio {report['p99_ratio']:.2f}"
