@@ -244,7 +244,7 @@ class SearchEngine:
             return plan
         typed = words(norm)
         terms, glued, unknown_mass = self._typed_terms(plan, typed, self._chatter(norm, typed))
-        raw = _TOKEN.findall(norm[:4000])
+        raw = _TOKEN.findall(norm[: q.expansion_chars])
         abbr, syn = self.lexicon.expand(raw)
         plan.products = self.lexicon.products_in(raw)
         # words the person did not type, at low weight: abbreviations spelled out, synonyms, version numbers

@@ -102,6 +102,8 @@ class QueryParams:
     # a long message's words that only its chatter uses (setup, story, sign-off: sentences naming no problem)
     chatter_weight: float = 0.7
     chatter_chars: int = 4000  # how much of a message is read for chatter
+    # abbreviations, synonyms and products are looked for in a message's opening only (a pasted log repeats itself)
+    expansion_chars: int = 4000
     abbreviation_weight: float = 0.5
     synonym_weight: float = 0.2
     synonym_pair_weight: float = 0.3
