@@ -1,6 +1,6 @@
 """Load benchmark: signed Slack events into one `kbbot serve` process over loopback, Slack's Web API stood in.
 
-    nice python benchmarks/load.py [--index /work/index-full] [--rate 200] [--duration 20] [--store sqlite]
+    nice python benchmarks/load.py --index INDEX --queries dev.jsonl [--rate 200] [--duration 20] [--store sqlite]
                                    [--workers 1]
 
 What runs: a `kbbot serve` subprocess in HTTP mode on the full-corpus index (`--workers N`: N serving processes
@@ -49,8 +49,6 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 
 from kbbot.standin import STANDIN_BOT_USER, STANDIN_CHANNEL, SlackStandIn, event_callback, signed_headers
 
-DEFAULT_INDEX = Path("/work/index-full")
-DEFAULT_QUERIES = Path("/work/shared/eval/dev-queries.jsonl")
 TOKEN = "xoxb-load-benchmark"
 SECRET = "load-benchmark-signing-secret"
 PEOPLE = 1000
@@ -497,8 +495,13 @@ async def _answers(standin: RecordingStandIn, events: list[Event], *, timeout: f
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX if DEFAULT_INDEX.is_dir() else None)
-    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    env_index, env_queries = os.environ.get("KBBOT_BENCH_INDEX"), os.environ.get("KBBOT_BENCH_QUERIES")
+    parser.add_argument(
+        "--index", type=Path, default=Path(env_index) if env_index else None, help="$KBBOT_BENCH_INDEX"
+    )
+    parser.add_argument(
+        "--queries", type=Path, default=Path(env_queries) if env_queries else None, help="$KBBOT_BENCH_QUERIES"
+    )
     parser.add_argument("--store", choices=("sqlite", "redis", "memory"), default="sqlite")
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop events per second")
     parser.add_argument("--duration", type=float, default=20.0, help="open-loop seconds")
@@ -510,9 +513,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     parser.add_argument("--profile-bot", type=Path, default=None, help="write a cProfile of the bot here")
     args = parser.parse_args()
-    if args.index is None:
+    if args.index is None or args.queries is None:
         parser.error(
-            "no index: build one with `kbbot index /work/corpus/txt --out /work/index-load`, pass --index"
+            "an index (--index or KBBOT_BENCH_INDEX; build one with `kbbot index SOURCE --out INDEX`) and a "
+            "question file (--queries or KBBOT_BENCH_QUERIES)"
         )
     results = asyncio.run(main_async(args))
     if args.json:

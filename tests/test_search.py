@@ -386,3 +386,113 @@ def test_same_error_code_in_several_articles_is_a_short_list(tmp_path: Path) -> 
         assert result.band == "shortlist", result.to_json()
     finally:
         kb.close()
+
+
+# ------------------------------------------------------------------------------------------- parameters
+
+
+def test_index_built_with_other_parameters_is_stale(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """meta.json records the build parameters; an index built with other field weights is never searched as if
+    it were current: `search_index_is_current` says so (the indexer rebuilds) and the loader refuses it."""
+    import dataclasses
+
+    from kbbot.search.params import PARAMS, FieldWeight
+
+    fields = dict(PARAMS.index.fields) | {"title": FieldWeight(weight=1.0, b=0.3)}
+    other = dataclasses.replace(PARAMS.index, fields=fields)
+    build_search_index(kb, tmp_path / "other", params=other)
+    meta = json.loads((tmp_path / "other" / "meta.json").read_text())
+    assert meta["params"]["fields"]["title"] == {"weight": 1.0, "b": 0.3}
+    assert not search_index_is_current(tmp_path / "other")
+    assert search_index_is_current(tmp_path / "other", params=other)
+    with pytest.raises(IndexError_, match=r"other search parameters \(fields\)"):
+        SearchIndex.load(tmp_path / "other")
+    assert len(SearchIndex.load(tmp_path / "other", params=other)) == len(kb)
+
+
+def test_indexer_rebuilds_a_search_index_with_stale_parameters(tmp_path: Path) -> None:
+    from kbbot.indexer import run_index
+
+    out = tmp_path / "index"
+    run_index([str(SEEDS)], out, progress=False)
+    meta_path = out / "search" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["params"]["k1"] = 2.0  # as an index from a kbbot with another BM25 k1 would say
+    meta_path.write_text(json.dumps(meta))
+    assert not search_index_is_current(out / "search")
+    again = run_index([str(SEEDS)], out, progress=False)
+    assert again.search_built and search_index_is_current(out / "search")
+    assert SearchEngine.load(out, KnowledgeBase.open(out)).search(MAILBAG).best is not None
+
+
+# ------------------------------------------------------------------------------------------- long messages
+
+
+def test_pasted_error_dominates_a_long_chatty_message(engine: SearchEngine) -> None:
+    message = (
+        "Hi all, hope everyone had a good weekend. We run Exchange 5.5 on two servers at our law office and since "
+        "Friday the MTA keeps bouncing internal mail. The event log shows: " + MAILBAG + ". We restarted the "
+        "services and rebooted, no change. Any ideas? Thanks, Bob"
+    )
+    result = engine.search(message)
+    assert result.best is not None and result.best.id == "Q237695"
+    assert result.band == "answer"
+
+
+def test_long_message_about_nothing_in_the_kb_is_not_answered(engine: SearchEngine) -> None:
+    message = (
+        "Hello team, our new hires need access to the Jira board and the Confluence space for the marketing "
+        "launch next week, and I cannot find who approves that. I tried the service portal but the form only "
+        "has laptop and phone options. Could someone point me to the right person? Cheers, Ana"
+    )
+    assert engine.search(message).band == "none"
+
+
+def test_chatter_of_a_long_message_weighs_less(engine: SearchEngine) -> None:
+    """Words only the setup and sign-off use count for less than the sentence that names the problem; a short
+    question has no chatter."""
+    message = (
+        "Good morning from the office network team, we look after the Macintosh servers for the whole site. "
+        "Our mail server stops the remote connection whenever the backup runs at night. "
+        "Best regards and thanks from the network team."
+    )
+    plan = engine.analyse(message)
+    assert plan.long
+    weight = {engine.index.terms[c]: w for c, w in zip(plan.cols, plan.weights, strict=True)}
+    q = engine.params.query
+    assert weight["backup"] == 1.0 and weight["remote"] == 1.0
+    chatter = {t for t in ("office", "network", "team", "macintosh", "site") if t in weight}
+    assert chatter, "the seeds know some of the setup's words"
+    assert all(weight[t] == pytest.approx(q.chatter_weight) for t in chatter)
+    short = engine.analyse("the network team backup stops")
+    typed = dict(zip(short.cols, short.weights, strict=True))
+    assert not short.long and {typed[c] for c in short.typed_cols} == {1.0}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("outgoing smtp mail disappears from exchange", "Q157684"),
+        ("file server dies when the tape job starts", "Q99304"),
+        ("the status message from the backup never arrives", "Q102087"),
+    ],
+)
+def test_small_kb_answers_a_loose_paraphrase(engine: SearchEngine, question: str, expected: str) -> None:
+    """On five articles most of a question's words are words the KB has never seen; they count against the match
+    as a rare word of this KB would, not as a rare word of the 57,000-article archive the model was fitted on."""
+    result = engine.search(question)
+    assert result.best is not None and result.best.id == expected
+    assert result.band == "answer"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the wifi in the meeting room keeps dropping",
+        "my outlook calendar is not syncing with my phone",
+        "where do i submit expense reports",
+        "the projector in room 4 is broken",
+    ],
+)
+def test_small_kb_does_not_answer_off_topic_questions(engine: SearchEngine, question: str) -> None:
+    assert engine.search(question).band != "answer"

@@ -39,6 +39,7 @@ from scipy import sparse
 
 from kbbot.errors import IndexError_
 from kbbot.search.lexicon import Lexicon
+from kbbot.search.params import PARAMS, IndexParams
 from kbbot.search.semantic import packaged_vectors, quantise, table_fingerprint
 from kbbot.search.text import (
     _TOKEN,
@@ -55,27 +56,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5
-K1 = 1.2
-
-# name -> (weight, b). Title and symptoms say what an article is about; the body mentions many things in
-# passing. Error signatures are counted once per article and weigh most: an exact code is strong evidence.
-FIELDS: dict[str, tuple[float, float]] = {
-    "title": (3.0, 0.3),
-    "symptoms": (1.5, 0.6),
-    "errors": (1.0, 0.5),
-    "keywords": (1.0, 0.3),
-    "body": (0.6, 0.75),
-    "sig": (3.0, 0.0),
-}
-# Limits that keep indexing time and memory bounded on very long articles (code listings, indexes).
-MAX_BODY_CHARS = 20_000
-MAX_SYMPTOM_CHARS = 4_000
-HEAD_TEXT_CHARS = 600
-# what the semantic vectors see of an article: its title and the opening of its symptoms (the fit's texts too)
-SEMANTIC_CHARS = 600
+# 6: meta.json records the parameters the index was built with (kbbot/search/params.py)
+FORMAT_VERSION = 6
 SEMANTIC_BATCH = 4096
-ERROR_TEXT_CHARS = 1_200
 
 Matrix = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]
 
@@ -110,28 +93,28 @@ def error_lines(article: Article) -> list[str]:
     return [sig.value for sig in article.error_signatures if sig.value]
 
 
-def article_fields(article: Article) -> dict[str, str]:
+def article_fields(article: Article, params: IndexParams = PARAMS.index) -> dict[str, str]:
     sym = symptom_text(article)
     body = "\n".join(
         text for name, text in article.sections.items() if text and text is not sym and name != "SYMPTOMS"
     )
     return {
         "title": article.title,
-        "symptoms": sym[:MAX_SYMPTOM_CHARS],
+        "symptoms": sym[: params.max_symptom_chars],
         "errors": "\n".join(error_lines(article)),
         "keywords": " ".join((*article.keywords, article.product, article.product_tag)),
-        "body": body[:MAX_BODY_CHARS],
+        "body": body[: params.max_body_chars],
     }
 
 
-def _rapid_text(article: Article, fields: dict[str, str]) -> str:
-    head = f"{article.title}\n{fields['symptoms'][:HEAD_TEXT_CHARS]}"
-    errs = fields["errors"][:ERROR_TEXT_CHARS]
+def _rapid_text(article: Article, fields: dict[str, str], params: IndexParams) -> str:
+    head = f"{article.title}\n{fields['symptoms'][: params.head_text_chars]}"
+    errs = fields["errors"][: params.error_text_chars]
     # \x1f separates what the article is about from its literal error lines
     return f"{head}\x1f{errs}"
 
 
-_FIELD_NAMES = tuple(name for name in FIELDS if name != "sig")  # fields with text of their own
+_FIELD_NAMES = ("title", "symptoms", "errors", "keywords", "body")  # fields with text of their own; "sig" too
 _SEP = "\x00"  # joins an article's fields so they are normalised in one call (never whitespace to \s)
 
 
@@ -148,8 +131,12 @@ class SearchIndexBuilder:
     with parsing, then `finish` once the rows are final (`add` order = row order).
     """
 
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, *, lexicon: Lexicon | None = None, params: IndexParams = PARAMS.index) -> None:
+        if set(params.fields) != {*_FIELD_NAMES, "sig"}:
+            expected = sorted({*_FIELD_NAMES, "sig"})
+            raise ValueError(f"search fields must be {expected}, not {sorted(params.fields)}")
         self.lexicon = lexicon if lexicon is not None else Lexicon.load()
+        self.params = params
         self.vocab: dict[str, int] = {}  # index term -> column
         self._raw: dict[str, int] = {}  # raw token -> raw id
         self._raw_col = array("i")  # raw id -> column of its word term, -1 for stop words
@@ -207,7 +194,7 @@ class SearchIndexBuilder:
         self.titles.append(article.title)
         self.tags.append(self._product(article))
         self.has_symptoms.append(1 if article.sections.get("SYMPTOMS") else 0)
-        fields = article_fields(article)
+        fields = article_fields(article, self.params)
         texts = [fields[name] for name in _FIELD_NAMES]
         joined = _SEP.join(t.replace(_SEP, " ") if _SEP in t else t for t in texts)
         norm = normalise_text(joined)
@@ -227,7 +214,7 @@ class SearchIndexBuilder:
             versions.update(cols)
         for col in versions:
             self._extra(row, col, 0)
-        self.blob += _rapid_text(article, fields).encode("utf-8", "replace")
+        self.blob += _rapid_text(article, fields, self.params).encode("utf-8", "replace")
         self.offsets.append(len(self.blob))
         if row and row % 10_000 == 0:
             log.info("search index: %s articles tokenised", row)
@@ -273,19 +260,21 @@ class SearchIndexBuilder:
         sig_key = np.unique(np.concatenate(sig_rows) * n_terms + np.concatenate(sig_cols))
         seq["sig"] = (sig_key // max(n_terms, 1), sig_key % max(n_terms, 1))
 
-        lengths = {name: np.bincount(seq[name][0], minlength=n).astype(np.float32) for name in FIELDS}
-        parts = [_weighted_tf(*seq[f], lengths[f], w, b, n, n_terms) for f, (w, b) in FIELDS.items()]
+        p = self.params
+        lengths = {name: np.bincount(seq[name][0], minlength=n).astype(np.float32) for name in p.fields}
+        parts = [_weighted_tf(*seq[f], lengths[f], fw.weight, fw.b, n, n_terms) for f, fw in p.fields.items()]
         full = _sum_csc(parts, n, n_terms)
         df = np.diff(full.indptr).astype(np.int64)  # every field's values are positive: nnz = df
         idf = _idf(df, n)
-        _saturate(full, idf)
+        _saturate(full, idf, p.k1)
         head_rows = np.concatenate([seq["title"][0], seq["symptoms"][0]])
         head_cols = np.concatenate([seq["title"][1], seq["symptoms"][1]])
         head_len = lengths["title"] + lengths["symptoms"]
-        head = _sum_csc([_weighted_tf(head_rows, head_cols, head_len, 1.0, 0.5, n, n_terms)], n, n_terms)
-        _saturate(head, idf)
-        title = _sum_csc([_weighted_tf(*seq["title"], lengths["title"], 1.0, 0.3, n, n_terms)], n, n_terms)
-        _saturate(title, idf)
+        head = _sum_csc([_weighted_tf(head_rows, head_cols, head_len, 1.0, p.head_b, n, n_terms)], n, n_terms)
+        _saturate(head, idf, p.k1)
+        title_tf = _weighted_tf(*seq["title"], lengths["title"], 1.0, p.title_b, n, n_terms)
+        title = _sum_csc([title_tf], n, n_terms)
+        _saturate(title, idf, p.k1)
 
         # word pairs of the title and of the symptoms (never across the two), as exact pair ids
         p_rows, p_keys = [], []
@@ -298,8 +287,9 @@ class SearchIndexBuilder:
         pair_rows = np.concatenate(p_rows)
         bi_len = np.bincount(pair_rows, minlength=n).astype(np.float32)
         n_pairs = len(pair_keys)
-        bigram = _sum_csc([_weighted_tf(pair_rows, pair_cols.ravel(), bi_len, 1.0, 0.5, n, n_pairs)], n, n_pairs)
-        _saturate(bigram, _idf(np.diff(bigram.indptr).astype(np.int64), n))
+        pair_tf = _weighted_tf(pair_rows, pair_cols.ravel(), bi_len, 1.0, p.bigram_b, n, n_pairs)
+        bigram = _sum_csc([pair_tf], n, n_pairs)
+        _saturate(bigram, _idf(np.diff(bigram.indptr).astype(np.int64), n), p.k1)
 
         _save_matrix(directory, "full", full)
         # article -> its postings (positions in `full`), so a short list's features read a few hundred entries
@@ -328,7 +318,7 @@ class SearchIndexBuilder:
         (directory / "products.json").write_text(json.dumps(tag_names), encoding="utf-8")
         (directory / "text.bin").write_bytes(bytes(self.blob))
         np.save(directory / "text_offsets.npy", _ints(self.offsets, np.int64))
-        vectors = _semantic_vectors(self.blob, self.offsets)
+        vectors = _semantic_vectors(self.blob, self.offsets, p.semantic_chars)
         if vectors is not None:
             codes, scales = quantise(vectors)
             np.save(directory / "semantic.npy", codes)
@@ -338,8 +328,8 @@ class SearchIndexBuilder:
             "articles": n,
             "terms": n_terms,
             "bigrams": n_pairs,
-            "fields": FIELDS,
-            "k1": K1,
+            # compared on load (`index_params_differences`): an index built with other values is stale
+            "params": p.to_json(),
             "semantic_table": table_fingerprint() if vectors is not None else None,
             "build_seconds": round(time.perf_counter() - self.started, 2),
         }
@@ -348,7 +338,7 @@ class SearchIndexBuilder:
         log.info("search index: %s articles, %s terms in %.1f s", n, n_terms, time.perf_counter() - self.started)
 
 
-def _semantic_vectors(blob: bytearray, offsets: array[int]) -> npt.NDArray[np.float32] | None:
+def _semantic_vectors(blob: bytearray, offsets: array[int], chars: int) -> npt.NDArray[np.float32] | None:
     """One unit vector per row from its title + symptom opening (None, and a warning, without the token table)."""
     vectors = packaged_vectors("no semantic vectors in this index")
     if vectors is None:
@@ -360,7 +350,7 @@ def _semantic_vectors(blob: bytearray, offsets: array[int]) -> npt.NDArray[np.fl
     for start in range(0, n, SEMANTIC_BATCH):
         stop = min(n, start + SEMANTIC_BATCH)
         heads = (
-            data[offsets[i] : offsets[i + 1]].decode("utf-8", "replace").partition("\x1f")[0][:SEMANTIC_CHARS]
+            data[offsets[i] : offsets[i + 1]].decode("utf-8", "replace").partition("\x1f")[0][:chars]
             for i in range(start, stop)
         )
         out[start:stop] = vectors.embed_many(heads)
@@ -400,9 +390,9 @@ def _sum_csc(parts: list[sparse.csr_matrix], n_rows: int, n_cols: int) -> sparse
     return m
 
 
-def _saturate(m: sparse.csc_matrix, idf: npt.NDArray[np.float32]) -> None:
+def _saturate(m: sparse.csc_matrix, idf: npt.NDArray[np.float32], k1: float) -> None:
     """tf -> idf * tf (k1 + 1) / (tf + k1), in place; data is grouped by column in CSC."""
-    m.data = (m.data * (K1 + 1.0) / (m.data + K1)).astype(np.float32)
+    m.data = (m.data * (k1 + 1.0) / (m.data + k1)).astype(np.float32)
     m.data *= np.repeat(idf, np.diff(m.indptr)).astype(np.float32)
 
 
@@ -429,27 +419,40 @@ def _save_matrix(directory: Path, name: str, m: sparse.csc_matrix) -> None:
     np.save(directory / f"{name}.data.npy", m.data.astype(np.float32))
 
 
-def build_search_index(kb: KnowledgeBase, directory: Path) -> None:
+def build_search_index(kb: KnowledgeBase, directory: Path, *, params: IndexParams = PARAMS.index) -> None:
     """Build the search index for every article of `kb` into `directory` (replacing what is there)."""
-    builder = SearchIndexBuilder()
+    builder = SearchIndexBuilder(params=params)
     for row in range(len(kb)):
         builder.add(kb.article_at(row))
     builder.finish(directory)
 
 
-def search_index_is_current(directory: Path) -> bool:
-    """Whether `directory` holds a complete search index this version of kbbot reads (an indexer that keeps
-    the search folder when the articles are unchanged should still rebuild it when this says False)."""
+def stale_reason(meta: object, params: IndexParams = PARAMS.index) -> str | None:
+    """Why a saved index (its meta.json) cannot be searched by this version of kbbot, or None if it can."""
+    if not isinstance(meta, dict):
+        return "its meta.json is unreadable"
+    if meta.get("format") != FORMAT_VERSION:
+        return f"it has format {meta.get('format')}, this kbbot reads {FORMAT_VERSION}"
+    differ = params.differences(meta.get("params"))
+    if differ:
+        return f"it was built with other search parameters ({', '.join(differ)})"
+    # the articles' semantic vectors come from the packaged token table: a new table means new vectors
+    if meta.get("semantic_table") not in (None, table_fingerprint()):
+        return "its semantic vectors come from another token table"
+    return None
+
+
+def search_index_is_current(directory: Path, *, params: IndexParams = PARAMS.index) -> bool:
+    """Whether `directory` holds a complete search index this version of kbbot reads, built with `params` (an
+    indexer that keeps the search folder when the articles are unchanged rebuilds it when this says False)."""
     try:
         meta = json.loads((Path(directory) / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    # the articles' semantic vectors come from the packaged token table: a new table means new vectors
-    return (
-        isinstance(meta, dict)
-        and meta.get("format") == FORMAT_VERSION
-        and meta.get("semantic_table") == table_fingerprint()
-    )
+    if stale_reason(meta, params) is not None:
+        return False
+    # an index made without the token table is rebuilt once the table is there
+    return bool(meta.get("semantic_table") == table_fingerprint())
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,17 +546,20 @@ class SearchIndex:
         return head, errs
 
     @classmethod
-    def load(cls, directory: Path) -> SearchIndex:
+    def load(cls, directory: Path, *, params: IndexParams = PARAMS.index) -> SearchIndex:
+        """Open a built index; one this kbbot cannot search as built (another format, other parameters) is
+        refused, never used with weights it was not made for."""
         directory = Path(directory)
         meta_path = directory / "meta.json"
         if not meta_path.is_file():
             raise IndexError_(f"no search index in {directory} (run `kbbot index`)")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT_VERSION:
-            raise IndexError_(
-                f"search index in {directory} has format {meta.get('format')}, this kbbot reads "
-                f"{FORMAT_VERSION}; rebuild it with `kbbot index`"
-            )
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError:
+            meta = None
+        reason = stale_reason(meta, params)
+        if reason is not None:
+            raise IndexError_(f"the search index in {directory} is stale: {reason}; rebuild it with `kbbot index`")
         text = (directory / "vocab.txt").read_text(encoding="utf-8")
         terms = text.split("\n") if text else []
         return cls(

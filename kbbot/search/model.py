@@ -1,15 +1,13 @@
 """The ranking and confidence models: small linear models over hand-designed features.
 
-Weights live in `kbbot/data/search_model.yaml`, fitted by `benchmarks/search.py --fit` on a labelled question
-file with cross-validation (the figures are printed there). Fitting is plain numpy: a listwise softmax
-(which article of the short list is the right one) for ranking, a logistic regression (is the top hit right?)
-for confidence.
+Weights live in `kbbot/data/search_model.yaml`, fitted by `kbbot/search/fit.py` (`python -m kbbot.search.fit`)
+on labelled question files with grouped cross-validation (the figures are written at the top of the file).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -17,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from kbbot.errors import KbBotError
+
 log = logging.getLogger(__name__)
+
+
+class ModelError(KbBotError):
+    """The packaged search model is missing or unreadable (a broken install, or a hand-edited file)."""
+
 
 # Per-candidate features. The first group is computed for every article touched by the query (vectorised);
 # the second only for the short list (rapidfuzz).
@@ -30,83 +35,87 @@ VECTOR_FEATURES: tuple[str, ...] = (
     "cover_head",  # share present in title + symptoms
     "sig",  # share of the query's error signatures the article contains
     "product",  # the article's product is one the query names
-    "other_product",  # the query names products and this article is of none of them
+    "other_product",  # the query names products and this article is of another (not of an unrecorded one)
     "has_symptoms",  # a troubleshooting article (has a SYMPTOMS section)
+    # the same two for a long message, added to them: a long message names its setup in passing ("Win95, a
+    # Pentium, the DOS driver in config.sys"), which says less about the article's product than a short question
+    "product_long",
+    "other_product_long",
+    # error signatures in a long message, added to "sig": a pasted code is telling in a one-line question, but
+    # a long message quotes event ids and STOP codes that hundreds of articles print
+    "sig_long",
 )
 SHORTLIST_FEATURES: tuple[str, ...] = (
     "fuzz_head",  # rapidfuzz token_set_ratio(query, title + symptom opening)
     "semantic",  # cosine of the query's and the title + symptom opening's token-vector means (semantic.py)
     # the same for a query that carries an error signature: there the literal text should count for more
     "semantic_paste",
+    # the same for a long message (chatter around the problem waters the whole message's vector down)
+    "semantic_long",
+    # a long message's best sentence: the highest cosine of any one of its sentences with the article
+    "semantic_part",
+    # a long message's best problem sentence by rapidfuzz (the message as a whole is cut at `fuzz_query_chars`)
+    "fuzz_part",
 )
 FEATURES: tuple[str, ...] = VECTOR_FEATURES + SHORTLIST_FEATURES
 
-# Per-query confidence features, computed on the ranked short list.
+# Per-query confidence features, computed on the ranked short list (only the first `matched_error_hits` hits
+# carry their VECTOR_FEATURES at search time, so nothing here reads further down for those). None of them grows
+# without bound with the length of the message: a long, chatty question matches more words of every article,
+# and a feature that grows with that says "sure" to a long message that matches nothing.
 CONFIDENCE_FEATURES: tuple[str, ...] = (
     "p_top",  # softmax probability of the top hit among the short list
     "margin",  # score of #1 minus #2
-    "cover",  # top hit's share of query idf mass
+    "cover",  # top hit's share of query idf mass: how much of the message the best article explains
     "cover_head",
     "known",  # share of the query's words the KB has ever seen
     "sig",  # top hit matched a pasted error signature
     "fuzz_best",  # the rapidfuzz agreement of the top hit's title + symptoms with the query
-    "missing",  # idf of the rarest typed word the top hit lacks (unknown words rarest of all), / 11
+    "missing",  # idf of the rarest typed word the top hit lacks (unknown words rarest of all), / unknown_miss_idf
     "unknown",  # the query has a word the KB has never seen (modern product names, mostly)
-    # log(1 + known typed words). Longer descriptions are matched more reliably; it also separates the
-    # evaluation's long in-domain questions from short off-topic ones, which is why a matched error code
-    # overrides "none" in the engine (short pasted codes are legitimate questions)
+    # log(1 + known typed words), capped at `length_cap_words`: a description of a few words is matched more
+    # reliably than two words, but past a sentence more words are more chatter, not more evidence
     "length",
     "gap3",  # score of #1 minus #3: one clear winner, or a cluster of near-equals (the same error text)
     "fuzz_margin",  # the top hit's rapidfuzz agreement minus the best of the rest of the short list
     # the top hit's semantic cosine: an off-topic question is far from every article, in meaning as in words
     "semantic",
+    # the message is longer than `length_cap_words`: long messages get their own offset, not a bigger length
+    "long",
+    # evidence concentration: the top hit's cover minus the best of the next two. A long message that matches
+    # nothing matches a little of many articles alike; the right article explains clearly more than its rivals
+    "cover_lead",
+    # idf-weighted share of the message's `rare_terms` rarest known words the top hit contains: the telling
+    # words of a long message (a driver file, a product) are in the right article, not in a near miss
+    "rare_cover",
+    # share of the rest of the short list that shares the top hit's product: the right article's neighbours
+    # are about the same thing; for a message the KB cannot answer they scatter over products
+    "product_agree",
+    # #1 minus #2 over #1 minus the short list's median: the gap to the runner-up against how spread out the
+    # short list is, which for long messages is wider for every query alike
+    "margin_norm",
 )
 
-_DEFAULT_RANK = {
-    "full": 1.0,
-    "head": 0.5,
-    "title": 0.5,
-    "bigram": 0.3,
-    "cover": 2.0,
-    "cover_head": 1.0,
-    "sig": 3.0,
-    "product": 0.5,
-    "other_product": -0.3,
-    "has_symptoms": 0.3,
-    "fuzz_head": 0.5,
-    "semantic": 0.0,
-    "semantic_paste": 0.0,
-}
-_DEFAULT_CONF = {
-    "p_top": 3.0,
-    "margin": 0.5,
-    "cover": 2.0,
-    "cover_head": 1.0,
-    "known": 2.0,
-    "sig": 1.0,
-    "fuzz_best": 1.0,
-    "missing": -1.0,
-    "unknown": -1.0,
-    "length": 0.0,
-    "gap3": 0.0,
-    "fuzz_margin": 0.0,
-    "semantic": 0.0,
-}
 
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RankModel:
-    rank_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_RANK))
-    conf_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_CONF))
-    conf_bias: float = -5.0
+    """The fitted weights and thresholds; `kbbot/data/search_model.yaml` is their only source (`load`), written by
+    `kbbot/search/fit.py`. A feature the file does not name weighs zero."""
+
+    rank_weights: dict[str, float]
+    conf_weights: dict[str, float]
+    conf_bias: float
     # a second logistic model over the same features: is the right article among the first three? It tells
     # "several articles fit equally" (offer the short list) apart from "nothing fits" (say so)
-    top3_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_CONF))
-    top3_bias: float = -3.0
+    top3_weights: dict[str, float]
+    top3_bias: float
     # answer when P(top hit right) >= answer_threshold,
     # else shortlist when P(right in top 3) >= shortlist_threshold
-    answer_threshold: float = 0.6
-    shortlist_threshold: float = 0.3
+    answer_threshold: float
+    shortlist_threshold: float
+    # articles of the KB the model was fitted on: the engine scales what a word the KB has never seen is worth
+    # by this KB's idf range against that one's, so a 5-article KB's unknown words do not outweigh its known ones
+    fitted_articles: int
 
     def rank_vector(self, names: tuple[str, ...]) -> npt.NDArray[np.float64]:
         return np.array([self.rank_weights.get(n, 0.0) for n in names], dtype=np.float64)
@@ -127,24 +136,29 @@ class RankModel:
 
     @classmethod
     def load(cls, path: Path | None = None) -> RankModel:
+        """The packaged model (or the one at `path`)."""
         if path is None:
             res = resources.files("kbbot") / "data" / "search_model.yaml"
             if not res.is_file():
-                log.warning("no search_model.yaml; using untuned default weights")
-                return cls()
-            data = yaml.safe_load(res.read_text(encoding="utf-8")) or {}
+                raise ModelError("kbbot/data/search_model.yaml is missing from this install")
+            text = res.read_text(encoding="utf-8")
         else:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        base = cls()
-        return cls(
-            rank_weights={**base.rank_weights, **{k: float(v) for k, v in data.get("rank", {}).items()}},
-            conf_weights={**base.conf_weights, **{k: float(v) for k, v in data.get("confidence", {}).items()}},
-            conf_bias=float(data.get("confidence_bias", base.conf_bias)),
-            top3_weights={**base.top3_weights, **{k: float(v) for k, v in data.get("top3", {}).items()}},
-            top3_bias=float(data.get("top3_bias", base.top3_bias)),
-            answer_threshold=float(data.get("answer_threshold", base.answer_threshold)),
-            shortlist_threshold=float(data.get("shortlist_threshold", base.shortlist_threshold)),
-        )
+            text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        try:
+            return cls(
+                rank_weights={k: float(v) for k, v in data["rank"].items()},
+                conf_weights={k: float(v) for k, v in data["confidence"].items()},
+                conf_bias=float(data["confidence_bias"]),
+                top3_weights={k: float(v) for k, v in data["top3"].items()},
+                top3_bias=float(data["top3_bias"]),
+                answer_threshold=float(data["answer_threshold"]),
+                shortlist_threshold=float(data["shortlist_threshold"]),
+                fitted_articles=int(data["fitted_articles"]),
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            where = path or "search_model.yaml"
+            raise ModelError(f"search model {where} is incomplete or damaged: {exc!r}") from exc
 
     def to_yaml(self, header: str = "") -> str:
         body = yaml.safe_dump(
@@ -156,79 +170,8 @@ class RankModel:
                 "top3_bias": round(self.top3_bias, 4),
                 "answer_threshold": round(self.answer_threshold, 4),
                 "shortlist_threshold": round(self.shortlist_threshold, 4),
+                "fitted_articles": self.fitted_articles,
             },
             sort_keys=False,
         )
         return header + body
-
-
-def fit_listwise(
-    groups: list[tuple[npt.NDArray[np.float64], int]],
-    *,
-    l2: float = 0.01,
-    steps: int = 400,
-    init: npt.NDArray[np.float64] | None = None,
-) -> npt.NDArray[np.float64]:
-    """Weights w maximising sum log softmax(X w)[right] over groups (X: candidates x features, right: row
-    of the right article), with an L2 penalty. Plain gradient descent with a backtracking step: a dozen
-    features and a few hundred groups need nothing more."""
-    n_feat = groups[0][0].shape[1]
-    w = np.zeros(n_feat) if init is None else init.astype(np.float64).copy()
-
-    def loss_grad(w: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-        loss = l2 * float(w @ w)
-        grad = 2 * l2 * w
-        for x, right in groups:
-            s = x @ w
-            s = s - s.max()
-            p = np.exp(s)
-            p /= p.sum()
-            loss -= float(np.log(p[right] + 1e-12))
-            grad += x.T @ p - x[right]
-        return loss / len(groups), grad / len(groups)
-
-    step = 1.0
-    loss, grad = loss_grad(w)
-    for _ in range(steps):
-        new = w - step * grad
-        new_loss, new_grad = loss_grad(new)
-        if new_loss < loss:
-            w, loss, grad = new, new_loss, new_grad
-            step *= 1.3
-        else:
-            step *= 0.5
-            if step < 1e-8:
-                break
-    return w
-
-
-def fit_logistic(
-    x: npt.NDArray[np.float64],
-    y: npt.NDArray[np.float64],
-    *,
-    l2: float = 0.01,
-    steps: int = 50,
-    sample_weight: npt.NDArray[np.float64] | None = None,
-) -> tuple[npt.NDArray[np.float64], float]:
-    """(weights, bias) of an L2-regularised, optionally sample-weighted logistic regression.
-
-    Newton's method: with a dozen features it converges in a few steps to the exact optimum, so the
-    probabilities are as calibrated as the model allows (gradient descent stopped early shrinks them
-    towards 0.5)."""
-    n, d = x.shape
-    sw = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
-    sw = sw / sw.mean()
-    xb = np.hstack([x, np.ones((n, 1))])
-    theta = np.zeros(d + 1)
-    reg = np.full(d + 1, 2 * l2)
-    reg[-1] = 0.0  # the bias is not shrunk
-    for _ in range(steps):
-        z = np.clip(xb @ theta, -30, 30)
-        p = 1.0 / (1.0 + np.exp(-z))
-        grad = xb.T @ ((p - y) * sw) / n + reg * theta
-        hess = (xb * (p * (1 - p) * sw)[:, None]).T @ xb / n + np.diag(reg) + 1e-9 * np.eye(d + 1)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if float(np.abs(step).max()) < 1e-8:
-            break
-    return theta[:-1], float(theta[-1])

@@ -35,6 +35,15 @@ STOPWORDS: frozenset[str] = frozenset(
     whenever every""".split()  # noqa: SIM905 - a word list reads better as text
 )
 
+# Words that mark the sentence of a long message saying what goes wrong (raw tokens, apostrophes removed)
+PROBLEM_CUES: frozenset[str] = frozenset(
+    """error errors err fail fails failed failing failure failures crash crashes crashed crashing hang hangs
+    hung freeze freezes froze frozen stop stops stopped cannot cant unable wont doesnt didnt isnt wasnt dont
+    not no nothing never lost lose loses losing missing wrong slow corrupt corrupted invalid denied refuse
+    refuses bug problem problems issue broken blue gpf fault violation message warning instead
+    disappear disappears disappeared""".split()  # noqa: SIM905 - a word list reads better as text
+)
+
 _SIG_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\[(\d{2,5})\]"), "b"),
     (re.compile(r"\bevent(?:\s*id)?(?:\s*(?:no\.?|number|#))?\s*[:=]?\s*(\d{2,5})\b"), "e"),
