@@ -69,6 +69,11 @@ _ORDINAL_VALUE = {w: n for n, w in enumerate(_ORDINALS, start=1)}
 _ORDINAL_DIGITS = re.compile(r"^(\d{1,3})(st|nd|rd|th)$")
 # Between a step word and its number: "step number 5", "step no 5", "step #5" ("#" is dropped as punctuation).
 _STEP_NUMBER_FILLERS = frozenset({"number", "no", "nr", "num"})
+# A word before an outcome cue that turns it around: "stopped working again", "no longer works".
+_NEGATORS = frozenset(
+    {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
+     "barely", "without", "until", "unless", "if"}
+)  # fmt: skip
 # Skipped when looking at the word after a navigation cue: "next to the ...", "back to my ...".
 _LINK_WORDS = frozenset({"the", "a", "an", "to", "my", "your", "our", "this", "that", "of", "in", "on", "into"})
 
@@ -170,12 +175,14 @@ class CueReader:
         fillers: Iterable[str],
         step_words: Iterable[str],
         blockable: Iterable[str],
+        negatable: Iterable[str] = (),
         whole_threshold: Mapping[str, float],
         max_whole_words: int,
     ) -> None:
         self._step_words = frozenset(w for s in step_words for w in words_of(s))
         self._fillers = frozenset(w for f in fillers for w in words_of(f))
         self._blockable = frozenset(blockable)
+        self._negatable = frozenset(negatable)
         self._whole_threshold = dict(whole_threshold)
         self._max_whole_words = max_whole_words
         # first word -> [(phrase words, family)], longest first so a scan prefers "next step" over "next"
@@ -274,6 +281,8 @@ class CueReader:
                 stop = k + len(phrase)
                 if skeleton[k:stop] == phrase:
                     start, end = kept[k], kept[stop - 1] + 1
+                    if family in self._negatable and start > 0 and words[start - 1] in _NEGATORS:
+                        continue  # "stopped working again", "no longer works" report the opposite
                     if end - 1 in clause_ends or not self._blocked(family, phrase, words, end):
                         hits.append(CueHit(family=family, start=start, end=end))
         if words and len(words) <= self._max_whole_words:
@@ -319,6 +328,26 @@ class CueReader:
         return tuple(refs)
 
 
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+# The keys around each key on a QWERTY keyboard: either side on its row; the row below sits half a key to the
+# right, so its neighbours are the key below and the one to its left; the row above, the key above and its right.
+_NEIGHBOURS: dict[str, str] = {
+    key: "".join(
+        other
+        for r2, row2 in enumerate(_KEY_ROWS)
+        for c2, other in enumerate(row2)
+        if other != key
+        and (
+            (r2 == r and abs(c2 - c) == 1)
+            or (r2 == r + 1 and c2 in (c - 1, c))
+            or (r2 == r - 1 and c2 in (c, c + 1))
+        )
+    )
+    for r, row in enumerate(_KEY_ROWS)
+    for c, key in enumerate(row)
+}
+
+
 def _number(word: str) -> int | None:
     if word.isdigit() and len(word) <= 3:
         return int(word)
@@ -334,8 +363,11 @@ def _is_typing_slip(word: str, target: str) -> bool:
     if word[0] != target[0]:
         return False
     if len(word) == len(target):
-        swapped = sorted(word) == sorted(target)
-        return (swapped and len(word) >= 4) or len(word) >= 5
+        if sorted(word) == sorted(target):  # two letters swapped: "bakc"
+            return len(word) >= 4
+        wrong, meant = next((a, b) for a, b in zip(word, target, strict=True) if a != b)
+        # a neighbouring key ("nexy"); in a long word any letter, the rest is evidence enough
+        return len(word) >= 7 or (len(word) >= 4 and meant in _NEIGHBOURS.get(wrong, ""))
     if len(word) == len(target) - 1:  # a letter left out: "nxt", "prevous"
         return len(target) >= 4
     # a letter added: only a doubled key ("nexxt"), never a new ending ("repeats", "moves")

@@ -141,7 +141,8 @@ _FREE_OBJECT = frozenset({"worked", "failed", "not_mine", "escalate", "question"
 # Families that ask for nothing by themselves; a message with a real cue as well is that cue ("done, next pls").
 _WEAK = frozenset({"ack", "affirm", "deny", "greeting", "thanks", "smalltalk"})
 # Families that, with a step number in the message, say "go to that step" ("what was step three again?").
-_STEP_CARRIERS = frozenset({"goto", "next", "back", "repeat", "walk"})
+# "completed step 3, onto the next" is a next: a step number with next names the step just done.
+_STEP_CARRIERS = frozenset({"goto", "back", "repeat", "walk"})
 # When two cues are equally long, the earlier family here wins: a question first (hijacking one loses the
 # person's problem), then the rarer, more specific request.
 _PRIORITY = (
@@ -154,6 +155,11 @@ _NEEDS_ARTICLE = frozenset(
      Label.FAILED}
 )  # fmt: skip
 _NO_ARTICLE_MOMENTS = frozenset({Moment.NEW, Moment.SHORTLIST, Moment.PRODUCT_ASKED})
+# Outcome cues carry the problem in the person's words: mid-walk a report of what the step did is expected
+# ("I followed it but Outlook still shows the same error"), so they carry more there; where no fix has been
+# tried yet, the same words more likely describe a new problem, so they carry one word fewer.
+_OUTCOMES = frozenset({"worked", "failed"})
+_OUTCOME_CARRY = {Moment.WALKING: 2, Moment.LAST_STEP: 2, Moment.EXHAUSTED: 0}
 # How many problem words a cue of n words carries ("did the trick" carries "mail is sending again"); a whole-
 # message match carries anything; a pasted error code weighs as two words.
 _CARRY_CAP = 4
@@ -255,6 +261,7 @@ class IntentSet:
             fillers=words.fillers,
             step_words=words.step_words,
             blockable=KNOWN_INTENTS - _FREE_OBJECT,
+            negatable={"worked"},
             whole_threshold={i.name: i.threshold for i in self._intents.values()},
             max_whole_words=MAX_FUZZY_WORDS,
         )
@@ -353,7 +360,12 @@ class IntentSet:
         family, strength = self._strongest(reading, moment)
         if family == "question" and not load:  # "btw" with nothing after it: read the message without it
             family, strength = self._strongest(reading, moment, besides="question")
-        if family is None or load > _carry(strength):
+        carry = _carry(strength)
+        if family in _OUTCOMES:
+            carry += _OUTCOME_CARRY[moment] if moment in _OUTCOME_CARRY else -1
+        if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
+            family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
+        if family is None or load > carry:
             name = Label.QUESTION if load else Label.UNSURE
             return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
         if family == "question":
@@ -374,11 +386,12 @@ class IntentSet:
             s = _WHOLE_STRENGTH if hit.whole else hit.size
             strength[hit.family] = max(strength.get(hit.family, 0), s)
         # A yes or no first thing answers the question the bot just asked.
-        opening = {h.family for h in reading.hits if h.start == 0 and h.family in {"affirm", "deny"}}
+        openers = [h for h in reading.hits if h.start == 0 and h.family in {"affirm", "deny"}]
+        opening = max(openers, key=lambda h: h.size).family if openers else None  # "it did not" over "it did"
         if moment is Moment.LAST_STEP and opening:
-            answer = "worked" if "affirm" in opening else "failed"
+            answer = "worked" if opening == "affirm" else "failed"
             strength[answer] = max(strength.get(answer, 0), _ANSWER_STRENGTH)
-        elif moment is Moment.WALKING and "deny" in opening:
+        elif moment is Moment.WALKING and opening == "deny":
             strength["failed"] = max(strength.get("failed", 0), 2)
         if reading.step_refs:
             carried = max((s for f, s in strength.items() if f in _STEP_CARRIERS), default=0)
@@ -386,14 +399,20 @@ class IntentSet:
         else:
             strength.pop("goto", None)
         strong = {f: s for f, s in strength.items() if f not in _WEAK}
-        if reading.step_refs and not any(f not in _STEP_CARRIERS for f in strong if f != "question"):
-            strong = {f: s for f, s in strong.items() if f in {"goto", "question"}}
-        pool = strong or strength
-        if not pool:
-            return None, 0
-        order = {f: n for n, f in enumerate(_PRIORITY)}
-        best = min(pool, key=lambda f: (-pool[f], order.get(f, len(order))))
-        return best, pool[best]
+        if reading.step_refs:
+            # With a step number, the carriers say "go there"; any other request makes the number context.
+            if any(f not in _STEP_CARRIERS and f != "question" for f in strong):
+                strong.pop("goto", None)
+            else:
+                strong = {f: s for f, s in strong.items() if f in {"goto", "question"}}
+        weak = {f: s for f, s in strength.items() if f in _WEAK}
+        best_strong, best_weak = _best(strong), _best(weak)
+        # A weak family wins only as the whole message ("hello again" is a greeting, not a repeat).
+        if best_strong is None or (
+            best_weak is not None and weak[best_weak] >= _WHOLE_STRENGTH > strong[best_strong]
+        ):
+            return best_weak, weak.get(best_weak or "", 0)
+        return best_strong, strong[best_strong]
 
     def match(self, text: str) -> IntentMatch | None:
         """The intent `text` expresses as a whole, or None when it is a question (or nothing); older names."""
@@ -419,6 +438,13 @@ class IntentSet:
         if score >= self._legacy_thresholds[name]:
             return IntentMatch(name=name, score=float(score))
         return None
+
+
+def _best(strength: dict[str, int]) -> str | None:
+    if not strength:
+        return None
+    order = {f: n for n, f in enumerate(_PRIORITY)}
+    return min(strength, key=lambda f: (-strength[f], order.get(f, len(order))))
 
 
 def _carry(strength: int) -> int:
