@@ -34,21 +34,9 @@ _WORD = re.compile(r"\w+")
 _CLAUSE_END = re.compile(r"[.,!?;:()\[\]\u2026\-]|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]")
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
 _SOFTENERS = frozenset(
-    {
-        "even",
-        "really",
-        "actually",
-        "just",
-        "totally",
-        "literally",
-        "honestly",
-        "tbh",
-        "please",
-        "pls",
-        "plz",
-        "kindly",
-    }
-)
+    {"even", "really", "actually", "just", "totally", "literally", "honestly", "tbh", "please", "pls", "plz",
+     "kindly", "exactly", "simply"}
+)  # fmt: skip
 # An error code or message id: hex, or letters and digits mixed ("0x800ccc0e", "c2248", "p1"). Clock times and
 # durations ("3pm", "20min") and ordinals ("2nd") are chat, not codes.
 _CODE = re.compile(r"^(0x[0-9a-f]+|[a-z]+\d+[a-z\d]*|\d+[a-z]+[a-z\d]*)$")
@@ -69,6 +57,7 @@ _ORDINAL_VALUE = {w: n for n, w in enumerate(_ORDINALS, start=1)}
 _ORDINAL_DIGITS = re.compile(r"^(\d{1,3})(st|nd|rd|th)$")
 # Between a step word and its number: "step number 5", "step no 5", "step #5" ("#" is dropped as punctuation).
 _STEP_NUMBER_FILLERS = frozenset({"number", "no", "nr", "num"})
+_POINTERS = frozenset({"it", "this", "that"})
 # A word before an outcome cue that turns it around: "stopped working again", "no longer works".
 _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
@@ -189,14 +178,18 @@ class CueReader:
         self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         self._whole: list[tuple[str, str]] = []  # (joined phrase, family) for whole-message fuzzy matching
         vocabulary: set[str] = set(self._fillers) | self._step_words
+        self._family_words: dict[str, set[str]] = {f: set() for f in phrases}
         for family, items in phrases.items():
             for phrase in items:
-                every = tuple(words_of(phrase))
+                every = tuple(_same_object(w) for w in words_of(phrase))
                 vocabulary.update(every)
+                self._family_words[family].update(every)
                 ws = tuple(w for w in every if w not in _SOFTENERS) or every
                 if not ws:
                     continue
-                self._by_first.setdefault(ws[0], []).append((ws, family))
+                entries = self._by_first.setdefault(ws[0], [])
+                if (ws, family) not in entries:  # the same phrase from two files ("no" in en and es)
+                    entries.append((ws, family))
                 self._whole.append((" ".join(every), family))
         self._one_word: dict[str, set[tuple[str, ...]]] = {f: set() for f in phrases}
         for entries in self._by_first.values():
@@ -247,7 +240,7 @@ class CueReader:
         return word not in _CARDINAL_VALUE and word not in _ORDINAL_VALUE and not _ORDINAL_DIGITS.match(word)
 
     def _is_problem_word(self, word: str) -> bool:
-        if word in self._fillers or word in self._step_words:
+        if word in self._fillers or word in self._step_words or word in _SOFTENERS:
             return False
         if word.isdigit():
             return len(word) > 2
@@ -274,8 +267,8 @@ class CueReader:
         # Phrases are looked for with counts and softeners taken out, so "all 6 steps at once" holds "all steps
         # at once" and "not even my issue" holds "not my issue".
         kept = [i for i, w in enumerate(words) if not ((w.isdigit() and len(w) <= 2) or w in _SOFTENERS)]
-        skeleton = tuple(words[i] for i in kept)
-        hits: list[CueHit] = []
+        skeleton = tuple(_same_object(words[i]) for i in kept)
+        found: list[tuple[str, tuple[str, ...], int, int]] = []
         for k, word in enumerate(skeleton):
             for phrase, family in self._by_first.get(word, ()):
                 stop = k + len(phrase)
@@ -283,8 +276,13 @@ class CueReader:
                     start, end = kept[k], kept[stop - 1] + 1
                     if family in self._negatable and start > 0 and words[start - 1] in _NEGATORS:
                         continue  # "stopped working again", "no longer works" report the opposite
-                    if end - 1 in clause_ends or not self._blocked(family, phrase, words, end):
-                        hits.append(CueHit(family=family, start=start, end=end))
+                    found.append((family, phrase, start, end))
+        starts = {start for _, _, start, _ in found}
+        hits = [
+            CueHit(family=family, start=start, end=end)
+            for family, phrase, start, end in found
+            if end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts)
+        ]
         if words and len(words) <= self._max_whole_words:
             joined = " ".join(words)
             best = process.extractOne(
@@ -297,7 +295,9 @@ class CueReader:
                     hits.append(CueHit(family=family, start=0, end=len(words), whole=True))
         return tuple(hits)
 
-    def _blocked(self, family: str, phrase: tuple[str, ...], words: tuple[str, ...], end: int) -> bool:
+    def _blocked(
+        self, family: str, phrase: tuple[str, ...], words: tuple[str, ...], end: int, starts: set[int]
+    ) -> bool:
         """A navigation cue whose next word is problem content ("next tape", "back end server", "on to the
         next tape"): short cues, and longer ones that end in a one-word cue of their family."""
         if family not in self._blockable or (len(phrase) > 2 and (phrase[-1],) not in self._one_word[family]):
@@ -305,7 +305,14 @@ class CueReader:
         j = end
         while j < len(words) and words[j] in _LINK_WORDS:
             j += 1
-        return j < len(words) and self._is_problem_word(words[j])
+        # "guide me through" goes on with its own words; "back button", "start menu" with someone else's
+        # (a cue of its own, "good morning btw", does not block either)
+        return (
+            j < len(words)
+            and j not in starts
+            and self._is_problem_word(words[j])
+            and words[j] not in self._family_words[family]
+        )
 
     def _step_refs(self, words: tuple[str, ...]) -> tuple[StepRef, ...]:
         refs: list[StepRef] = []
@@ -346,6 +353,11 @@ _NEIGHBOURS: dict[str, str] = {
     for r, row in enumerate(_KEY_ROWS)
     for c, key in enumerate(row)
 }
+
+
+def _same_object(word: str) -> str:
+    """ "guide me through this" is "guide me through it": the pointing words are one word to a phrase."""
+    return "it" if word in _POINTERS else word
 
 
 def _number(word: str) -> int | None:

@@ -167,6 +167,7 @@ _WHOLE_STRENGTH = 9
 _CODE_WEIGHT = 2
 # A yes or no opening a reply to "Did it fix the problem?" answers it, whatever follows ("nope. wasted 20 min").
 _ANSWER_STRENGTH = 4
+_SHORT_REPLY_WORDS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +285,7 @@ class IntentSet:
         step_words: list[str] = list(DEFAULT_STEP_WORDS)
         for path in files:
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                data = yaml.load(path.read_text(encoding="utf-8"), Loader=_PhraseLoader)
             except (OSError, yaml.YAMLError) as exc:
                 raise ConfigError(f"{path}: cannot read intents: {exc}") from exc
             intents.extend(cls.parse(data, source=str(path)))
@@ -362,7 +363,7 @@ class IntentSet:
             family, strength = self._strongest(reading, moment, besides="question")
         carry = _carry(strength)
         if family in _OUTCOMES:
-            carry += _OUTCOME_CARRY[moment] if moment in _OUTCOME_CARRY else -1
+            carry += _OUTCOME_CARRY.get(moment, -1)
         if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
             family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
         if family is None or load > carry:
@@ -386,7 +387,12 @@ class IntentSet:
             s = _WHOLE_STRENGTH if hit.whole else hit.size
             strength[hit.family] = max(strength.get(hit.family, 0), s)
         # A yes or no first thing answers the question the bot just asked.
-        openers = [h for h in reading.hits if h.start == 0 and h.family in {"affirm", "deny"}]
+        short = len(reading.words) <= _SHORT_REPLY_WORDS  # "sort of, no" answers as plainly as "no"
+        openers = [
+            h
+            for h in reading.hits
+            if h.family in {"affirm", "deny"} and (h.start == 0 or (short and h.end == len(reading.words)))
+        ]
         opening = max(openers, key=lambda h: h.size).family if openers else None  # "it did not" over "it did"
         if moment is Moment.LAST_STEP and opening:
             answer = "worked" if opening == "affirm" else "failed"
@@ -494,6 +500,16 @@ def _emoji_label(mood: int, moment: Moment) -> Label:
     if mood < 0:
         return {Moment.WALKING: Label.FAILED, Moment.LAST_STEP: Label.FAILED}.get(moment, Label.UNSURE)
     return Label.SMALLTALK
+
+
+class _PhraseLoader(yaml.SafeLoader):
+    """YAML 1.1 reads yes, no, on, off, y and n as booleans; in a list of phrases they are words people type."""
+
+
+_PhraseLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _word_list(data: dict[str, Any], key: str, *, source: str) -> list[str]:
