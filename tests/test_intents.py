@@ -352,23 +352,28 @@ def test_moment_of_maps_the_thread_state() -> None:
     assert moment_of(ThreadState(status="resolved"), 6) is Moment.NEW
 
 
-def test_classify_is_cheap(intents: IntentSet) -> None:
-    texts = [
-        "ok I've done that one now, could you please show me what I should do next?",
-        "the backup never moves on to the next tape",
-        "bakc pls",
-        "yep thx",
-        "x" * 4000,
-    ]
-    for text in texts:  # warm the typo cache as a running bot would
+def _ms_per_call(intents: IntentSet, texts: list[str], rounds: int) -> float:
+    for text in texts:  # warm the typo cache, as a running bot has
         intents.classify(text, moment=WALKING)
-    rounds = 200
     start = time.perf_counter()
     for _ in range(rounds):
         for text in texts:
             intents.classify(text, moment=WALKING)
-    per_message_ms = (time.perf_counter() - start) * 1000 / (rounds * len(texts))
-    assert per_message_ms < 1.0, per_message_ms
+    return (time.perf_counter() - start) * 1000 / (rounds * len(texts))
+
+
+def test_classify_is_cheap(intents: IntentSet) -> None:
+    """The bot classifies every thread message: well under a millisecond for what people type."""
+    typical = [
+        "ok I've done that one now, could you please show me what I should do next?",
+        "the backup never moves on to the next tape",
+        "bakc pls",
+        "yep thx",
+        "jump to step six pls, did 4 and 5 already",
+        "I followed this step but Outlook still shows the same error message",
+    ]
+    assert _ms_per_call(intents, typical, rounds=100) < 1.0
+    assert _ms_per_call(intents, ["x" * 4000, "word " * 800], rounds=10) < 10.0  # pasted logs stay bounded
 
 
 def test_importing_the_conversation_core_loads_no_numpy() -> None:

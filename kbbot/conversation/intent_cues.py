@@ -31,6 +31,7 @@ _MENTION = re.compile(r"<[@!#][^>]*>|(?<![\w.])@[\w.\-]+")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+\-]+):")
 _APOSTROPHE = re.compile(r"['\u2019\u2018`´]")
 _WORD = re.compile(r"\w+")
+_NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
 _CLAUSE_END = re.compile(r"[.,!?;:()\[\]\u2026\-]|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]")
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
 _SOFTENERS = frozenset(
@@ -57,7 +58,26 @@ _ORDINAL_VALUE = {w: n for n, w in enumerate(_ORDINALS, start=1)}
 _ORDINAL_DIGITS = re.compile(r"^(\d{1,3})(st|nd|rd|th)$")
 # Between a step word and its number: "step number 5", "step no 5", "step #5" ("#" is dropped as punctuation).
 _STEP_NUMBER_FILLERS = frozenset({"number", "no", "nr", "num"})
+# Longer words are not typos of a cue word, and a whole-message match is for short messages only.
+_MAX_REPAIR_CHARS = 20
+_MAX_WHOLE_CHARS = 60
 _POINTERS = frozenset({"it", "this", "that"})
+_DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
+# What "it" stands for in a thread: "take me through the procedure" is "take me through it".
+_FIX_NOUNS = frozenset(
+    {"procedure", "steps", "step", "fix", "solution", "process", "instructions", "guide", "one"}
+)
+# "is not" stays two words: "this is not my case" must still hold the example "not my case".
+_NOT_FORMS = {"do": "dont", "does": "doesnt", "did": "didnt", "can": "cant", "could": "couldnt",
+              "would": "wouldnt", "should": "shouldnt", "will": "wont", "has": "hasnt", "have": "havent",
+              "had": "hadnt"}  # fmt: skip
+_CONTRACTIONS: dict[tuple[str, str], str] = {(a, "not"): b for a, b in _NOT_FORMS.items()} | {
+    ("it", "is"): "its", ("i", "am"): "im", ("that", "is"): "thats", ("i", "have"): "ive", ("i", "will"): "ill",
+    ("let", "us"): "lets", ("there", "is"): "theres", ("what", "is"): "whats",
+}  # fmt: skip
+_SPELLINGS = {"somebody": "someone", "anybody": "anyone", "cannot": "cant", "thru": "through", "u": "you",
+              "ur": "your", "wanna": "want", "gonna": "going", "dunno": "idk", "thanx": "thanks",
+              "tks": "thanks"}  # fmt: skip
 # A word before an outcome cue that turns it around: "stopped working again", "no longer works".
 _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
@@ -115,7 +135,8 @@ def emoji_of(text: str) -> list[str]:
     """Slack emoji codes (without colons) and emoji characters in `text`, in order."""
     text = unicodedata.normalize("NFKC", text).lower()
     found = _EMOJI_CODE.findall(text)
-    found += [ch for ch in text if unicodedata.category(ch) == "So"]
+    # only characters outside plain words and spaces can be symbols; most messages have a handful
+    found += [ch for ch in _NOT_WORD_OR_SPACE.findall(text) if unicodedata.category(ch) == "So"]
     return found
 
 
@@ -181,10 +202,10 @@ class CueReader:
         self._family_words: dict[str, set[str]] = {f: set() for f in phrases}
         for family, items in phrases.items():
             for phrase in items:
-                every = tuple(_same_object(w) for w in words_of(phrase))
+                every = _contract(tuple(words_of(phrase)), frozenset())[0]
                 vocabulary.update(every)
                 self._family_words[family].update(every)
-                ws = tuple(w for w in every if w not in _SOFTENERS) or every
+                ws = tuple(w for w, _, _ in _skeleton(every)) or every
                 if not ws:
                     continue
                 entries = self._by_first.setdefault(ws[0], [])
@@ -199,6 +220,8 @@ class CueReader:
         for entries in self._by_first.values():
             entries.sort(key=lambda e: -len(e[0]))
         self._vocabulary = frozenset(vocabulary)
+        self._whole_phrases = [p for p, _ in self._whole]
+        self._whole_cutoff = min(self._whole_threshold.values(), default=100.0)
         # Only real words are repair targets; very short ones ("ok", "no") are too close to everything.
         self._repair_targets = sorted(w for w in self._vocabulary if len(w) >= 4 and w.isalpha())
         self._repaired: dict[str, str] = {}
@@ -208,8 +231,8 @@ class CueReader:
         return self._vocabulary
 
     def read(self, text: str) -> Reading:
-        raw, clause_ends = _split(text)
-        words = tuple(self._repair(w) for w in raw)
+        raw, ends = _split(text)
+        words, clause_ends = _contract(tuple(self._repair(w) for w in raw), ends)
         emoji = emoji_of(text)
         positive = sum(1 for e in emoji if e in POSITIVE_EMOJI)
         negative = sum(1 for e in emoji if e in NEGATIVE_EMOJI)
@@ -247,7 +270,12 @@ class CueReader:
         return word not in _CARDINAL_VALUE and word not in _ORDINAL_VALUE and not _ORDINAL_DIGITS.match(word)
 
     def _repair(self, word: str) -> str:
-        if word in self._vocabulary or len(word) < 3 or not word.isalpha() or _number(word) is not None:
+        if (
+            word in self._vocabulary
+            or not 3 <= len(word) <= _MAX_REPAIR_CHARS
+            or not word.isalpha()
+            or _number(word) is not None
+        ):
             return word
         known = self._repaired.get(word)
         if known is not None:
@@ -266,14 +294,14 @@ class CueReader:
     def _hits(self, words: tuple[str, ...], clause_ends: frozenset[int]) -> tuple[CueHit, ...]:
         # Phrases are looked for with counts and softeners taken out, so "all 6 steps at once" holds "all steps
         # at once" and "not even my issue" holds "not my issue".
-        kept = [i for i, w in enumerate(words) if not ((w.isdigit() and len(w) <= 2) or w in _SOFTENERS)]
-        skeleton = tuple(_same_object(words[i]) for i in kept)
+        spans = _skeleton(words)
+        skeleton = tuple(w for w, _, _ in spans)
         found: list[tuple[str, tuple[str, ...], int, int]] = []
         for k, word in enumerate(skeleton):
             for phrase, family in self._by_first.get(word, ()):
                 stop = k + len(phrase)
                 if skeleton[k:stop] == phrase:
-                    start, end = kept[k], kept[stop - 1] + 1
+                    start, end = spans[k][1], spans[stop - 1][2]
                     if family in self._negatable and start > 0 and words[start - 1] in _NEGATORS:
                         continue  # "stopped working again", "no longer works" report the opposite
                     found.append((family, phrase, start, end))
@@ -283,10 +311,10 @@ class CueReader:
             for family, phrase, start, end in found
             if end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts)
         ]
-        if words and len(words) <= self._max_whole_words:
-            joined = " ".join(words)
+        joined = " ".join(words)
+        if words and len(words) <= self._max_whole_words and len(joined) <= _MAX_WHOLE_CHARS:
             best = process.extractOne(
-                joined, [p for p, _ in self._whole], scorer=fuzz.ratio, processor=None, score_cutoff=70
+                joined, self._whole_phrases, scorer=fuzz.ratio, processor=None, score_cutoff=self._whole_cutoff
             )
             if best is not None:
                 _, score, index = best
@@ -355,9 +383,44 @@ _NEIGHBOURS: dict[str, str] = {
 }
 
 
-def _same_object(word: str) -> str:
-    """ "guide me through this" is "guide me through it": the pointing words are one word to a phrase."""
-    return "it" if word in _POINTERS else word
+def _contract(words: tuple[str, ...], ends: frozenset[int]) -> tuple[tuple[str, ...], frozenset[int]]:
+    """One spelling for one word: "did not" is "didnt", "it is" is "its", "somebody" is "someone". Applied to
+    messages and phrases alike, so "it is working now" meets the example "it's working"."""
+    out: list[str] = []
+    new_ends: set[int] = set()
+    i = 0
+    while i < len(words):
+        pair = (words[i], words[i + 1]) if i + 1 < len(words) and i not in ends else None
+        merged = _CONTRACTIONS.get(pair) if pair else None
+        if merged:
+            out.append(merged)
+            i += 2
+        else:
+            out.append(_SPELLINGS.get(words[i], words[i]))
+            i += 1
+        if i - 1 in ends:
+            new_ends.add(len(out) - 1)
+    return tuple(out), frozenset(new_ends)
+
+
+def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """The words phrases are looked for in, each with the span of message words it stands for: counts and
+    softeners out ("all 6 steps at once" holds "all steps at once", "not even my issue" holds "not my issue"),
+    and whatever points at the fix is "it" ("guide me through this", "take me through the procedure")."""
+    out: list[tuple[str, int, int]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if (w.isdigit() and len(w) <= 2) or w in _SOFTENERS:
+            i += 1
+            continue
+        if w in _DETERMINERS and i + 1 < len(words) and words[i + 1] in _FIX_NOUNS:
+            out.append(("it", i, i + 2))
+            i += 2
+            continue
+        out.append(("it" if w in _POINTERS else w, i, i + 1))
+        i += 1
+    return out
 
 
 def _number(word: str) -> int | None:
