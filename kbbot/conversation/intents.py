@@ -138,6 +138,8 @@ def moment_of(state: ThreadState | None, total_steps: int) -> Moment:
 # Families whose cue may be followed by the problem in the person's own words ("still cant log in", "wrong
 # article, I asked about calendars"); any other short cue followed by a content word is not a cue ("next tape").
 _FREE_OBJECT = frozenset({"worked", "failed", "not_mine", "escalate", "question", "affirm", "deny"})
+# Chat that asks for nothing needs no such care: whatever follows "lol" or "hi" is counted as content anyway.
+_CHAT = frozenset({"ack", "greeting", "thanks", "smalltalk"})
 # Families that ask for nothing by themselves; a message with a real cue as well is that cue ("done, next pls").
 _WEAK = frozenset({"ack", "affirm", "deny", "greeting", "thanks", "smalltalk"})
 # Families that, with a step number in the message, say "go to that step" ("what was step three again?").
@@ -261,7 +263,7 @@ class IntentSet:
             phrases={i.name: i.examples for i in self._intents.values()},
             fillers=words.fillers,
             step_words=words.step_words,
-            blockable=KNOWN_INTENTS - _FREE_OBJECT,
+            blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT,
             negatable={"worked"},
             whole_threshold={i.name: i.threshold for i in self._intents.values()},
             max_whole_words=MAX_FUZZY_WORDS,
