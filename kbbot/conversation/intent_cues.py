@@ -4,15 +4,17 @@
 can decide. What it reports:
 
 - `words`: the message lower-cased, mentions and emoji codes dropped, apostrophes removed ("didn't" -> "didnt"),
-  each word not in the vocabulary repaired when it is one slip away from a vocabulary word ("bakc" -> "back",
-  "nxt" stays, "wroked" -> "worked"). Only slips that typing makes are repaired: two letters swapped, one letter
-  missing, one letter doubled, and for longer words one letter wrong. "repeats" is not "repeat" with a typo, it
-  is another word, so an added letter is never taken back.
-- `hits`: every example phrase found in `words` (a contiguous run), with its family. A short navigation cue
-  followed by a content word is dropped: "next tape", "back end", "go back to the classic view" use the words,
-  not the intent.
-- `content`: the words that are neither fillers, nor vocabulary, nor covered by a hit: the problem the person
-  describes. Error codes ("0x800CCC0E", "error 5") count double, a pasted error is a question.
+  one spelling per word ("did not" -> "didnt", "somebody" -> "someone"), and each word that is not in the
+  vocabulary repaired when it is one slip away from a vocabulary word ("bakc" -> "back", "wroked" -> "worked",
+  "nexy" -> "next"). Only slips that typing makes are repaired: two letters swapped, one left out, one doubled, a
+  neighbouring key; never the first letter, and an added letter is never taken back: "repeats" is another word,
+  not "repeat" with a typo.
+- `hits`: every example phrase found in `words` as a run, counts and softeners aside ("all 6 steps at once"
+  holds "all steps at once"), with "this", "that" and "the procedure" all standing for "it". A navigation cue
+  followed by someone else's word is dropped: "next tape", "back end", "go back to the classic view" use the
+  words, not the intent; a negated outcome too ("stopped working again").
+- `content`: the words that are neither fillers nor covered by a hit: the problem the person describes. Error
+  codes ("0x800CCC0E", "error 5") are counted apart: a pasted error is a question.
 - `step_refs`: step numbers ("step 5", "step six", "the 2nd step").
 """
 

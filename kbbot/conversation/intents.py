@@ -170,6 +170,8 @@ _CODE_WEIGHT = 2
 # A yes or no opening a reply to "Did it fix the problem?" answers it, whatever follows ("nope. wasted 20 min").
 _ANSWER_STRENGTH = 4
 _SHORT_REPLY_WORDS = 4
+# "step 5" is a two-word cue, whatever carries it ("jump to", "again") adds its own words.
+_STEP_REF_STRENGTH = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +258,7 @@ class IntentSet:
             for e in i.examples
             if normalise(e)
         ]
+        self._example_texts = [e for e, _ in self._examples]
         self._legacy_thresholds = {
             _LEGACY_NAMES[i.name]: i.threshold for i in self._intents.values() if i.name in _LEGACY_NAMES
         }
@@ -399,11 +402,13 @@ class IntentSet:
         if moment is Moment.LAST_STEP and opening:
             answer = "worked" if opening == "affirm" else "failed"
             strength[answer] = max(strength.get(answer, 0), _ANSWER_STRENGTH)
-        elif moment is Moment.WALKING and opening == "deny":
-            strength["failed"] = max(strength.get("failed", 0), 2)
+        elif moment is Moment.WALKING and opening == "deny":  # "nope, ..." mid-walk: the step did not help
+            strength["failed"] = max(strength.get("failed", 0), _STEP_REF_STRENGTH)
         if reading.step_refs:
             carried = max((s for f, s in strength.items() if f in _STEP_CARRIERS), default=0)
-            strength["goto"] = 2 + min(carried, _CARRY_CAP) if carried < _WHOLE_STRENGTH else _WHOLE_STRENGTH
+            strength["goto"] = (
+                _STEP_REF_STRENGTH + min(carried, _CARRY_CAP) if carried < _WHOLE_STRENGTH else _WHOLE_STRENGTH
+            )
         else:
             strength.pop("goto", None)
         strong = {f: s for f, s in strength.items() if f not in _WEAK}
@@ -438,7 +443,7 @@ class IntentSet:
         if len(norm) > MAX_FUZZY_CHARS or norm.count(" ") + 1 > MAX_FUZZY_WORDS or not self._examples:
             return None
         # ratio, not WRatio/partial: partial matching would find "next" inside any sentence containing it.
-        best = process.extractOne(norm, [e for e, _ in self._examples], scorer=fuzz.ratio, processor=None)
+        best = process.extractOne(norm, self._example_texts, scorer=fuzz.ratio, processor=None)
         if best is None:
             return None
         _, score, index = best
