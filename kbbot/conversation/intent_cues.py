@@ -64,6 +64,7 @@ _STEP_NUMBER_FILLERS = frozenset({"number", "no", "nr", "num"})
 _MAX_REPAIR_CHARS = 20
 _MAX_WHOLE_CHARS = 60
 _POINTERS = frozenset({"it", "this", "that"})
+_NOT_A_COUNT_AFTER_ONE = frozenset({"more", "by", "at", "of", "last"})
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
 # What "it" stands for in a thread: "take me through the procedure" is "take me through it".
 _FIX_NOUNS = frozenset(
@@ -188,6 +189,7 @@ class CueReader:
         step_words: Iterable[str],
         blockable: Iterable[str],
         negatable: Iterable[str] = (),
+        numbered: str = "",
         whole_threshold: Mapping[str, float],
         max_whole_words: int,
     ) -> None:
@@ -195,6 +197,7 @@ class CueReader:
         self._fillers = frozenset(w for f in fillers for w in words_of(f))
         self._blockable = frozenset(blockable)
         self._negatable = frozenset(negatable)
+        self._numbered = numbered  # the family whose cue a bare number may follow ("jump to 4")
         self._whole_threshold = dict(whole_threshold)
         self._max_whole_words = max_whole_words
         # first word -> [(phrase words, family)], longest first so a scan prefers "next step" over "next"
@@ -240,7 +243,7 @@ class CueReader:
         negative = sum(1 for e in emoji if e in NEGATIVE_EMOJI)
         mood = 1 if positive and not negative else -1 if negative and not positive else 0
         hits = self._hits(words, clause_ends)
-        step_refs = self._step_refs(words)
+        step_refs = self._step_refs(words, hits)
         covered = {i for h in hits for i in range(h.start, h.end)}
         covered |= {i for r in step_refs for i in range(r.start, r.end)}
         content = tuple(w for i, w in enumerate(words) if i not in covered and self._is_problem_word(w))
@@ -344,15 +347,23 @@ class CueReader:
             and words[j] not in self._family_words[family]
         )
 
-    def _step_refs(self, words: tuple[str, ...]) -> tuple[StepRef, ...]:
+    def _step_refs(self, words: tuple[str, ...], hits: tuple[CueHit, ...]) -> tuple[StepRef, ...]:
         refs: list[StepRef] = []
+        # "jump to 4", "go to number 4": a number straight after a go-there cue is a step
+        for hit in hits:
+            if hit.family != self._numbered or hit.whole:
+                continue
+            j = hit.end + (hit.end < len(words) and words[hit.end] in _STEP_NUMBER_FILLERS)
+            n = _step_number(words, j)
+            if n is not None and j < len(words) and words[j] not in self._step_words:
+                refs.append(StepRef(number=n, start=hit.end, end=j + 1))
         for i, word in enumerate(words):
             if word not in self._step_words:
                 continue
             j = i + 1
             if j < len(words) and words[j] in _STEP_NUMBER_FILLERS:
                 j += 1
-            n = _number(words[j]) if j < len(words) else None
+            n = _step_number(words, j)
             if n is not None:
                 refs.append(StepRef(number=n, start=i, end=j + 1))
                 continue
@@ -423,6 +434,15 @@ def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
         out.append(("it" if w in _POINTERS else w, i, i + 1))
         i += 1
     return out
+
+
+def _step_number(words: tuple[str, ...], j: int) -> int | None:
+    """The number at words[j], unless it is the "one" of "one more time", "one by one"."""
+    if j >= len(words):
+        return None
+    if words[j] == "one" and j + 1 < len(words) and words[j + 1] in _NOT_A_COUNT_AFTER_ONE:
+        return None
+    return _number(words[j])
 
 
 def _number(word: str) -> int | None:

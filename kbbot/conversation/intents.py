@@ -268,6 +268,7 @@ class IntentSet:
             step_words=words.step_words,
             blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT,
             negatable={"worked"},
+            numbered="goto",
             whole_threshold={i.name: i.threshold for i in self._intents.values()},
             max_whole_words=MAX_FUZZY_WORDS,
         )
