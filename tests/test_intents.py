@@ -236,6 +236,9 @@ WALKING, ANSWERED, LAST_STEP = Moment.WALKING, Moment.ANSWERED, Moment.LAST_STEP
         (ANSWERED, "can you post every step in one message", Label.ALL_STEPS),
         (ANSWERED, "is there a longer version of the article?", Label.FULL),
         (LAST_STEP, "hello again", Label.SMALLTALK),
+        (WALKING, "show the current step one more time", Label.REPEAT),
+        (WALKING, "it is working now", Label.WORKED),
+        (WALKING, "brb coffee", Label.SMALLTALK),
         # other languages
         (WALKING, "weiter bitte", Label.NEXT),
         (LAST_STEP, "ja, geht wieder, danke", Label.WORKED),
@@ -259,6 +262,7 @@ def test_classify_reads_the_moment(intents: IntentSet, moment: Moment, text: str
         (WALKING, "take me to the 4th step", 4),
         (WALKING, "step twelve", 12),
         (LAST_STEP, "schritt 3 nochmal", 3),
+        (WALKING, "can you jump to number 4", 4),
     ],
 )
 def test_classify_goto_carries_the_step(intents: IntentSet, moment: Moment, text: str, n: int) -> None:

@@ -266,7 +266,8 @@ class IntentSet:
             phrases={i.name: i.examples for i in self._intents.values()},
             fillers=words.fillers,
             step_words=words.step_words,
-            blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT,
+            # a go-there cue counts only beside a step number, which is its object ("jump to number 4")
+            blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT - {"goto"},
             negatable={"worked"},
             numbered="goto",
             whole_threshold={i.name: i.threshold for i in self._intents.values()},
