@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ _EMOJI_CODE = re.compile(r":([a-z0-9_+\-]+):")
 _APOSTROPHE = re.compile(r"['\u2019\u2018`´]")
 _WORD = re.compile(r"\w+")
 _NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
+_LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
 _CLAUSE_END = re.compile(r"[.,!?;:()\[\]\u2026\-]|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]")
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
 _SOFTENERS = frozenset(
@@ -122,7 +124,7 @@ def _split(text: str) -> tuple[list[str], frozenset[int]]:
     text = unicodedata.normalize("NFKC", text).lower()
     text = _MENTION.sub(" ", text)
     text = _EMOJI_CODE.sub(" . ", text)  # an emoji closes a clause like a full stop: "done ✅ next"
-    text = _APOSTROPHE.sub("", text)
+    text = _LETTER_RUN.sub(r"\1\1", _APOSTROPHE.sub("", text))  # "humannnn", "yesssss": two at most
     words: list[str] = []
     ends: set[int] = set()
     last = 0
@@ -205,13 +207,15 @@ class CueReader:
         self._whole: list[tuple[str, str]] = []  # (joined phrase, family) for whole-message fuzzy matching
         vocabulary: set[str] = set(self._fillers) | self._step_words
         self._family_words: dict[str, set[str]] = {f: set() for f in phrases}
+        self._uses: Counter[str] = Counter()
         for family, items in phrases.items():
             for phrase in items:
                 every = _contract(tuple(words_of(phrase)), frozenset())[0]
                 vocabulary.update(every)
+                self._uses.update(every)
                 self._family_words[family].update(every)
                 ws = tuple(w for w, _, _ in _skeleton(every)) or every
-                if not ws:
+                if not ws or ws == ("it",):  # "the steps" alone would be found in any sentence with "it"
                     continue
                 entries = self._by_first.setdefault(ws[0], [])
                 if (ws, family) not in entries:  # the same phrase from two files ("no" in en and es)
@@ -285,13 +289,15 @@ class CueReader:
         known = self._repaired.get(word)
         if known is not None:
             return known
-        fixed = word
-        for target, distance, _ in process.extract(
-            word, self._repair_targets, scorer=OSA.distance, score_cutoff=1, limit=4
-        ):
-            if distance == 1 and _is_typing_slip(word, target):
-                fixed = target
-                break
+        slips = [
+            target
+            for target, distance, _ in process.extract(
+                word, self._repair_targets, scorer=OSA.distance, score_cutoff=1, limit=8
+            )
+            if distance == 1 and _is_typing_slip(word, target)
+        ]
+        # "wat" is a slip of "what" and of "wait": the word the phrases use most is the likelier one
+        fixed = max(slips, key=lambda t: (self._uses[t], t)) if slips else word
         if len(self._repaired) < 50_000:  # bounded: a flood of random words must not grow memory
             self._repaired[word] = fixed
         return fixed

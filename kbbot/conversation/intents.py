@@ -150,6 +150,8 @@ _STEP_CARRIERS = frozenset({"goto", "back", "repeat", "walk"})
 _PRIORITY = (
     "question", "escalate", "start_over", "not_mine", "goto", "all_steps", "full", "help", "failed", "worked",
     "walk", "back", "repeat", "next", "lookup",
+    # chat: "haha ok" is a laugh before it is an acknowledgement
+    "greeting", "thanks", "smalltalk", "affirm", "deny", "ack",
 )  # fmt: skip
 # Labels that act on an article or a step; with none on the table they mean nothing yet.
 _NEEDS_ARTICLE = frozenset(
@@ -388,11 +390,13 @@ class IntentSet:
     def _strongest(self, reading: Reading, moment: Moment, *, besides: str = "") -> tuple[str | None, int]:
         """The family the message is best read as, and its strength (the words of its longest cue)."""
         strength: dict[str, int] = {}
+        last_end: dict[str, int] = {}  # where each family's cue ends: of two equal cues the later one is the ask
         for hit in reading.hits:
             if hit.family == besides:
                 continue
             s = _WHOLE_STRENGTH if hit.whole else hit.size
             strength[hit.family] = max(strength.get(hit.family, 0), s)
+            last_end[hit.family] = max(last_end.get(hit.family, 0), hit.end)
         # A yes or no first thing answers the question the bot just asked.
         short = len(reading.words) <= _SHORT_REPLY_WORDS  # "sort of, no" answers as plainly as "no"
         openers = [
@@ -421,7 +425,7 @@ class IntentSet:
             else:
                 strong = {f: s for f, s in strong.items() if f in {"goto", "question"}}
         weak = {f: s for f, s in strength.items() if f in _WEAK}
-        best_strong, best_weak = _best(strong), _best(weak)
+        best_strong, best_weak = _best(strong, last_end), _best(weak, {})
         # A weak family wins only as the whole message ("hello again" is a greeting, not a repeat).
         if best_strong is None or (
             best_weak is not None and weak[best_weak] >= _WHOLE_STRENGTH > strong[best_strong]
@@ -455,11 +459,15 @@ class IntentSet:
         return None
 
 
-def _best(strength: dict[str, int]) -> str | None:
+def _best(strength: dict[str, int], last_end: dict[str, int]) -> str | None:
+    """The strongest family; between equals a question, else the one asked last ("that worked fine, next
+    step?"), then _PRIORITY."""
     if not strength:
         return None
     order = {f: n for n, f in enumerate(_PRIORITY)}
-    return min(strength, key=lambda f: (-strength[f], order.get(f, len(order))))
+    return min(
+        strength, key=lambda f: (-strength[f], f != "question", -last_end.get(f, 0), order.get(f, len(order)))
+    )
 
 
 def _carry(strength: int) -> int:
