@@ -235,10 +235,6 @@ class CueReader:
         self._repair_targets = sorted(w for w in self._vocabulary if len(w) >= 4 and w.isalpha())
         self._repaired: dict[str, str] = {}
 
-    @property
-    def vocabulary(self) -> frozenset[str]:
-        return self._vocabulary
-
     def read(self, text: str) -> Reading:
         raw, ends = _split(text)
         words, clause_ends = _contract(tuple(self._repair(w) for w in raw), ends)
@@ -250,7 +246,7 @@ class CueReader:
         step_refs = self._step_refs(words, hits)
         covered = {i for h in hits for i in range(h.start, h.end)}
         covered |= {i for r in step_refs for i in range(r.start, r.end)}
-        content = tuple(w for i, w in enumerate(words) if i not in covered and self._is_problem_word(w))
+        content = tuple(w for i, w in enumerate(words) if i not in covered and self.is_problem_word(w))
         codes = sum(1 for w in words if _CODE.match(w) and not _NOT_CODE.match(w))
         codes += sum(1 for a, b in itertools.pairwise(words) if a in _ERROR_WORDS and b.isdigit())
         return Reading(
@@ -263,15 +259,8 @@ class CueReader:
             has_emoji=bool(emoji),
         )
 
-    def is_content(self, word: str) -> bool:
+    def is_problem_word(self, word: str) -> bool:
         """A word that says something about the problem rather than about the conversation."""
-        if word in self._vocabulary:
-            return False
-        if word.isdigit():
-            return len(word) > 2  # step numbers and counts are chat; "404", "2019" are content
-        return word not in _CARDINAL_VALUE and word not in _ORDINAL_VALUE and not _ORDINAL_DIGITS.match(word)
-
-    def _is_problem_word(self, word: str) -> bool:
         if word in self._fillers or word in self._step_words or word in _SOFTENERS:
             return False
         if word.isdigit():
@@ -349,7 +338,7 @@ class CueReader:
         return (
             j < len(words)
             and j not in starts
-            and self._is_problem_word(words[j])
+            and self.is_problem_word(words[j])
             and words[j] not in self._family_words[family]
         )
 
