@@ -35,6 +35,7 @@ _EMOJI_CODE = re.compile(r":([a-z0-9_+\-]+):")
 _APOSTROPHE = re.compile(r"['\u2019\u2018`´]")
 _WORD = re.compile(r"\w+")
 _NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
+_ELISION = re.compile(r"\b([ldjcnsmt]|qu)['\u2019](?=[aeiouyhéèêàâîôû])")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
 _CLAUSE_END = re.compile(r"[.,!?;:()\[\]\u2026\-]|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]")
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
@@ -124,6 +125,7 @@ def _split(text: str) -> tuple[list[str], frozenset[int]]:
     text = unicodedata.normalize("NFKC", text).lower()
     text = _MENTION.sub(" ", text)
     text = _EMOJI_CODE.sub(" . ", text)  # an emoji closes a clause like a full stop: "done ✅ next"
+    text = _ELISION.sub(r"\1 ", text)  # "l'étape" is two words; "didn't" and "i'm" stay one
     text = _LETTER_RUN.sub(r"\1\1", _APOSTROPHE.sub("", text))  # "humannnn", "yesssss": two at most
     words: list[str] = []
     ends: set[int] = set()

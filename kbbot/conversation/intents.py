@@ -375,6 +375,9 @@ class IntentSet:
             carry += _OUTCOME_CARRY.get(moment, -1)
         if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
             family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
+        if family is None and reading.emoji_mood and load <= 1:
+            # "👎 meh", "🎉 yay": the emoji says what the words do not
+            return IntentMatch(name=_emoji_label(reading.emoji_mood, moment), score=50.0)
         if family is None or load > carry:
             name = Label.QUESTION if load else Label.UNSURE
             return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
