@@ -244,6 +244,9 @@ WALKING, ANSWERED, LAST_STEP = Moment.WALKING, Moment.ANSWERED, Moment.LAST_STEP
         (LAST_STEP, "ja, geht wieder, danke", Label.WORKED),
         (WALKING, "tu peux répéter cette étape ?", Label.REPEAT),
         (LAST_STEP, "no funciona", Label.FAILED),
+        (WALKING, "retour à l'étape précédente", Label.BACK),
+        (WALKING, "👎 meh", Label.FAILED),
+        (Moment.SHORTLIST, "none of these, wrong articles", Label.NOT_MINE),
         # nothing to go on: ask rather than search
         (WALKING, "hmm", Label.UNSURE),
         (WALKING, "?", Label.UNSURE),
