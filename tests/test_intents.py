@@ -303,6 +303,12 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
     assert intents.classify(text, moment=moment).name == Label.QUESTION
 
 
+def test_smalltalk_says_which_kind(intents: IntentSet) -> None:
+    assert intents.classify("good morning", moment=ANSWERED).cue == "greeting"
+    assert intents.classify("thanks a lot", moment=ANSWERED).cue == "thanks"
+    assert intents.classify("haha nice bot", moment=ANSWERED).cue == "smalltalk"
+
+
 def test_lookup_carries_the_article_number_at_any_moment(intents: IntentSet) -> None:
     for moment in Moment:
         match = intents.classify("show KB157684", moment=moment)

@@ -181,6 +181,8 @@ class IntentMatch:
     name: str  # a Label value from `classify`; an older name (greeting, affirm, ...) from `match`
     score: float  # 0..100: 100 for a pattern or whole-message match, lower the more the message says besides
     slots: dict[str, str] = field(default_factory=dict)  # {"n": "7"} for goto, {"qid": "102087"} for lookup
+    # the cue family the label was read from: a SMALLTALK "greeting" or "thanks" deserves its own reply
+    cue: str = ""
 
     @property
     def step_number(self) -> int | None:
@@ -361,7 +363,7 @@ class IntentSet:
                 if m:
                     found = {k: v for k, v in m.groupdict().items() if v is not None}
                     label = _settle(_resolve(intent.name, moment), moment, load=0)
-                    return IntentMatch(name=label, score=100.0, slots=found)
+                    return IntentMatch(name=label, score=100.0, slots=found, cue=intent.name)
         reading = self._reader.read(text)
         if not reading.words:
             name = _emoji_label(reading.emoji_mood, moment) if reading.has_emoji else Label.UNSURE
@@ -388,7 +390,7 @@ class IntentSet:
             slots["n"] = str(reading.step_refs[0].number)
         label = _settle(_resolve(family, moment), moment, load=load)
         score = 100.0 if strength >= _WHOLE_STRENGTH else 50.0 + 10 * min(strength, _CARRY_CAP) - 10 * load
-        return IntentMatch(name=label, score=score, slots=slots)
+        return IntentMatch(name=label, score=score, slots=slots, cue=family)
 
     def _strongest(self, reading: Reading, moment: Moment, *, besides: str = "") -> tuple[str | None, int]:
         """The family the message is best read as, and its strength (the words of its longest cue)."""
