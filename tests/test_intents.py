@@ -295,6 +295,7 @@ def test_a_step_number_beside_another_request_is_context(intents: IntentSet) -> 
         (ANSWERED, "the start button does nothing"),
         (ANSWERED, "0x800CCC0E"),
         (LAST_STEP, "the next time I log in the profile is gone again"),
+        (LAST_STEP, "we need this working again by monday"),
         (LAST_STEP, "different question: how do i change my display name"),
         (Moment.NEW, "exchange IMC is silently losing mail, no NDR"),
     ],

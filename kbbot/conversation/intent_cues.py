@@ -89,6 +89,8 @@ _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
+# Words before an outcome cue that make it a wish: "need this sorted", "hope it works", "get it working".
+_WISHES = frozenset({"need", "needs", "want", "wants", "get", "hope", "hopefully", "should", "must", "would"})
 # Skipped when looking at the word after a navigation cue: "next to the ...", "back to my ...".
 _LINK_WORDS = frozenset({"the", "a", "an", "to", "my", "your", "our", "this", "that", "of", "in", "on", "into"})
 
@@ -304,8 +306,8 @@ class CueReader:
                 stop = k + len(phrase)
                 if skeleton[k:stop] == phrase:
                     start, end = spans[k][1], spans[stop - 1][2]
-                    if family in self._negatable and start > 0 and words[start - 1] in _NEGATORS:
-                        continue  # "stopped working again", "no longer works" report the opposite
+                    if family in self._negatable and _turned_around(words, start):
+                        continue  # "stopped working again", "need this sorted" do not report it
                     found.append((family, phrase, start, end))
         starts = {start for _, _, start, _ in found}
         hits = [
@@ -431,6 +433,13 @@ def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
         out.append(("it" if w in _POINTERS else w, i, i + 1))
         i += 1
     return out
+
+
+def _turned_around(words: tuple[str, ...], start: int) -> bool:
+    """The outcome cue at `start` is negated ("stopped working") or only wished for ("need this sorted")."""
+    if start > 0 and words[start - 1] in _NEGATORS:
+        return True
+    return any(w in _WISHES for w in words[max(0, start - 2) : start])
 
 
 def _step_number(words: tuple[str, ...], j: int) -> int | None:
