@@ -375,6 +375,8 @@ class IntentSet:
         carry = _carry(strength)
         if family in _OUTCOMES:
             carry += _OUTCOME_CARRY.get(moment, -1)
+        elif family == "next" and moment is Moment.WALKING:
+            carry += 1  # "ok cleared the temp folder, now what": what was done, then the ask
         if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
             family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
         if family is None and reading.emoji_mood and load <= 1:
