@@ -298,6 +298,8 @@ def test_a_step_number_beside_another_request_is_context(intents: IntentSet) -> 
         (LAST_STEP, "we need this working again by monday"),
         (LAST_STEP, "different question: how do i change my display name"),
         (Moment.NEW, "exchange IMC is silently losing mail, no NDR"),
+        (WALKING, "how long does step 3 take?"),
+        (WALKING, "do i need to restart after this step?"),
     ],
 )
 def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str) -> None:
