@@ -8,9 +8,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from kbbot.article import normalise_qid
 from kbbot.errors import KbBotError
+
+if TYPE_CHECKING:
+    from kbbot.kb import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="index folder to write (updated incrementally)")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: CPU count)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.add_argument(
+        "--url-template", default=None,
+        help="link for articles without a URL of their own, e.g. 'https://kb.example.com/{path}' "
+             "({path}: the file's path in the tree without extension, {slug}, {id})",
+    )
 
     p = sub.add_parser("search", help="search the knowledge base")
     p.add_argument("query")
@@ -43,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=5)
 
     p = sub.add_parser("show", help="show one article by number")
-    p.add_argument("article", help="Q102087 or 102087")
+    p.add_argument("article", help="an id in any form: Q102087, 102087, KB2121926, a path slug, a file name")
     _add_index_arg(p)
     p.add_argument("--json", action="store_true")
 
@@ -78,7 +86,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from kbbot.indexer import run_index
 
     progress = sys.stderr.isatty() and not args.no_progress
-    summary = run_index([str(s) for s in args.sources], args.out, workers=args.workers, progress=progress)
+    summary = run_index([str(s) for s in args.sources], args.out, workers=args.workers, progress=progress,
+                        url_template=args.url_template)
     print(summary.render())
     return 0 if summary.articles else 1
 
@@ -87,16 +96,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     from kbbot.kb import KnowledgeBase
     from kbbot.locate import resolve_index
 
-    qid = normalise_qid(args.article)
-    if qid is None:
-        print(f"kbbot: {args.article!r} is not an article number (try Q102087)", file=sys.stderr)
-        return 2
     kb = KnowledgeBase.open(resolve_index(args.index))
-    article = kb.get(qid)
+    found = kb.resolve(args.article)
+    article = kb.get(found) if found else None
     if article is None:
-        near = kb.closest_ids(qid, limit=3)
+        near = kb.suggest(args.article, limit=3)
+        if not near:
+            # not an id in any form: the words may still name an article
+            from kbbot.locate import open_engine
+
+            near = [h.id for h in open_engine(args.index).search(args.article, limit=3).hits]
         hint = f" Closest: {', '.join(near)}." if near else ""
-        print(f"kbbot: no article {qid} in this knowledge base.{hint}", file=sys.stderr)
+        print(f"kbbot: no article {args.article!r} in this knowledge base.{hint}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(article.to_show_json(), indent=2, ensure_ascii=False))
@@ -113,12 +124,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     engine = open_engine(args.index)
     result = engine.search(args.query, limit=max(1, args.limit))
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps(_with_sources(result.to_json(), engine.kb), ensure_ascii=False))
     else:
         from kbbot.search import render_search_text
 
         print(render_search_text(result))
     return 0
+
+
+def _with_sources(data: dict[str, Any], kb: KnowledgeBase | None) -> dict[str, Any]:
+    """Each hit gains the article's `source` and `url` (docs/design.md), read from the knowledge base."""
+    for hit in data["hits"]:
+        article = kb.get(hit["id"]) if kb is not None else None
+        hit["source"] = article.source if article else None
+        hit["url"] = article.url if article else None
+    return data
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

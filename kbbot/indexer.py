@@ -23,15 +23,16 @@ import json
 import logging
 import multiprocessing
 import os
+import posixpath
 import shutil
 import sys
 import tarfile
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -46,6 +47,7 @@ from kbbot.kb import (
     ROWS,
     SEARCH_DIR,
     KnowledgeBase,
+    decode_record,
     encode_record,
     read_manifest,
 )
@@ -53,7 +55,12 @@ from kbbot.kb import (
 log = logging.getLogger(__name__)
 
 ARCHIVE_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".txz")
-_FORMAT_RANK = {"txt": 3, "markdown": 2, "web": 1, "generic": 0}
+_FORMAT_RANK = {"txt": 3, "markdown": 2, "web": 1, "generic": 0, "markdown-doc": 0}
+# formats whose articles are each their own page: two of them on one id are a clash, not two copies
+_OWN_PAGE_FORMATS = frozenset({"markdown-doc"})
+# a code repository's own pages at the top of a docs tree, not articles
+_REPO_PAGES = frozenset({"readme", "security", "contributing", "code_of_conduct", "license", "license-code",
+                         "changelog", "thirdpartynotices"})
 _IN_PROCESS_LIMIT = 64  # below this many files a worker pool costs more than it saves
 _CHUNK = 64
 _MAX_EXAMPLES = 5
@@ -67,6 +74,15 @@ class Duplicate:
     losers: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Clash:
+    """Two different articles claimed one id; `renamed` were indexed under another id ("src as slug")."""
+
+    id: str
+    kept: str
+    renamed: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class IndexSummary:
     out: Path
@@ -76,6 +92,7 @@ class IndexSummary:
     files_reused: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> sources
     duplicates: list[Duplicate] = field(default_factory=list)
+    clashes: list[Clash] = field(default_factory=list)
     elapsed: float = 0.0
     changed: bool = True  # False: nothing changed since the last run and nothing was written
     search_built: bool = False
@@ -107,6 +124,10 @@ class IndexSummary:
                 lines.append(f"      {d.id}: kept {d.winner} over {', '.join(d.losers)}")
             if len(self.duplicates) > _MAX_EXAMPLES:
                 lines.append(f"      ... and {len(self.duplicates) - _MAX_EXAMPLES} more")
+        if self.clashes:
+            lines.append(f"  id clashes: {len(self.clashes)} (pages stating one id; the others keep their slug)")
+            for c in self.clashes[:_MAX_EXAMPLES]:
+                lines.append(f"      {c.id}: kept {c.kept}; {', '.join(c.renamed)}")
         if self.changed:
             lines.append(f"  parse {self.parse_seconds:.1f} s, search structures {self.search_seconds:.1f} s")
         if self.search_built:
@@ -117,8 +138,29 @@ class IndexSummary:
 
 
 # ------------------------------------------------------------------------------------------- parsing
-# A parsed record travelling from a worker: (source, id, rank, title, product, tag, blob)
-_Record = tuple[str, str, list[Any], str, str, str, bytes]
+class _Record(NamedTuple):
+    """A parsed article travelling from a worker (and kept for the next incremental run)."""
+
+    source: str
+    id: str
+    rank: list[Any]  # [format rank, mtime, sections, text length]: the better copy of a duplicate wins
+    title: str
+    product: str
+    tag: str
+    blob: bytes  # the compressed record
+    aliases: tuple[str, ...] = ()
+
+
+class _Work(NamedTuple):
+    """One file for a worker to parse."""
+
+    source: str
+    data: bytes | None  # None: the worker reads `source` itself
+    mtime: float
+    path: str  # the path inside the tree being indexed (slug ids, URL templates)
+    includes: dict[str, str]  # include target as written in the page -> its text
+    url_template: str | None
+
 # A worker's answer for one input: ("ok", record) or ("skip", (source, reason))
 _Result = tuple[str, Any]
 
@@ -132,14 +174,45 @@ def _reason(exc: BaseException) -> str:
     return msg or type(exc).__name__
 
 
-def _parse_one(source: str, data: bytes | None, mtime: float) -> _Result:
+def _not_an_article(path: str) -> str | None:
+    """Why a file in a docs tree is not an article, judged by its place (None: it may be one)."""
+    parts = PurePosixPath(path).parts
+    stem = PurePosixPath(path).stem.lower()
+    if len(parts) <= 2 and stem in _REPO_PAGES:
+        return "repository page (README, SECURITY, LICENSE ...), not an article"
+    if "includes" in (p.lower() for p in parts[:-1]) and PurePosixPath(path).suffix.lower() == ".md":
+        return "include fragment (expanded into the pages that include it)"
+    return None
+
+
+def _read_includes(source: str, data: bytes) -> dict[str, str]:
+    """A page on disk: the include fragments it names, read from beside it."""
+    if b"[!INCLUDE" not in data and b"[!include" not in data:
+        return {}
+    from kbbot.parse.markdown_doc import include_targets
+
+    found: dict[str, str] = {}
+    for target in include_targets(data.decode("utf-8", errors="replace")):
+        with contextlib.suppress(OSError):
+            found[target] = (Path(source).parent / target).read_text(encoding="utf-8", errors="replace")
+    return found
+
+
+def _parse_one(work: _Work) -> _Result:
     from kbbot.parse import parse_bytes
 
+    source, data = work.source, work.data
+    skip = _not_an_article(work.path)
+    if skip:
+        return "skip", (source, skip)
     try:
+        includes = work.includes
         if data is None:
             with open(source, "rb") as fh:
                 data = fh.read()
-        article = parse_bytes(data, source=source)
+            includes = _read_includes(source, data)
+        article = parse_bytes(data, source=source, path=work.path, includes=includes,
+                              url_template=work.url_template)
     except ParseError as exc:
         return "skip", (source, _reason(exc))
     except OSError as exc:
@@ -148,15 +221,15 @@ def _parse_one(source: str, data: bytes | None, mtime: float) -> _Result:
         log.warning("parser failed on %s: %r", source, exc)
         return "skip", (source, f"parser error ({type(exc).__name__})")
     text_len = sum(len(t) for t in article.sections.values())
-    rank = [_FORMAT_RANK.get(article.format, 0), round(mtime, 3), len(article.sections), text_len]
-    rec: _Record = (
-        source, article.id, rank, article.title, article.product, article.product_tag, encode_record(article)
-    )
+    rank = [_FORMAT_RANK.get(article.format, 0), round(work.mtime, 3), len(article.sections), text_len,
+            article.format]
+    rec = _Record(source, article.id, rank, article.title, article.product, article.product_tag,
+                  encode_record(article), article.aliases)
     return "ok", rec
 
 
-def _parse_chunk(items: list[tuple[str, bytes | None, float]]) -> list[_Result]:
-    return [_parse_one(src, data, mtime) for src, data, mtime in items]
+def _parse_chunk(items: list[_Work]) -> list[_Result]:
+    return [_parse_one(item) for item in items]
 
 
 # ------------------------------------------------------------------------------------------- sources
@@ -168,6 +241,7 @@ class _Unit:
     kind: str  # "file" | "archive"
     fp: list[int]  # [size, mtime_ns]
     mtime: float
+    rel: str = ""  # the path inside the folder given as a source
 
 
 def _is_archive(path: Path) -> bool:
@@ -203,18 +277,26 @@ def _enumerate(sources: list[str], summary: IndexSummary) -> list[_Unit]:
                 st = e.stat()
                 key = os.path.abspath(e.path)
                 kind = "archive" if _is_archive(Path(e.name)) else "file"
-                units[key] = _Unit(key=key, kind=kind, fp=[st.st_size, st.st_mtime_ns], mtime=st.st_mtime)
+                units[key] = _Unit(key=key, kind=kind, fp=[st.st_size, st.st_mtime_ns], mtime=st.st_mtime,
+                                   rel=Path(os.path.relpath(e.path, p)).as_posix())
         elif p.is_file():
             st = p.stat()
             key = os.path.abspath(p)
             kind = "archive" if _is_archive(p) else "file"
-            units[key] = _Unit(key=key, kind=kind, fp=[st.st_size, st.st_mtime_ns], mtime=st.st_mtime)
+            units[key] = _Unit(key=key, kind=kind, fp=[st.st_size, st.st_mtime_ns], mtime=st.st_mtime,
+                               rel=p.name)
         else:
             summary.skipped.setdefault("source not found", []).append(s)
     return list(units.values())
 
 
-def _archive_members(unit: _Unit, summary_skips: list[tuple[str, str]]) -> Iterator[tuple[str, bytes, float]]:
+def _archive_members(
+    unit: _Unit, summary_skips: list[tuple[str, str]], url_template: str | None
+) -> Iterator[_Work]:
+    """The archive's files. Pages that include fragments wait until the whole archive is read, so that the
+    fragments (wherever they sit in the archive) can travel with them."""
+    fragments: dict[str, str] = {}
+    waiting: list[tuple[str, bytes, float]] = []
     try:
         with tarfile.open(unit.key, "r:*") as tar:
             for member in tar:
@@ -223,28 +305,53 @@ def _archive_members(unit: _Unit, summary_skips: list[tuple[str, str]]) -> Itera
                 fh = tar.extractfile(member)
                 if fh is None:
                     continue
-                yield f"{unit.key}!{member.name}", fh.read(), float(member.mtime)
+                data = fh.read()
+                if _not_an_article(member.name) and member.name.lower().endswith(".md"):
+                    fragments[posixpath.normpath(member.name)] = data.decode("utf-8", errors="replace")
+                if b"[!INCLUDE" in data or b"[!include" in data:
+                    waiting.append((member.name, data, float(member.mtime)))
+                    continue
+                yield _Work(f"{unit.key}!{member.name}", data, float(member.mtime), member.name, {}, url_template)
     except (tarfile.TarError, OSError, EOFError) as exc:
         summary_skips.append((unit.key, f"unreadable archive ({type(exc).__name__}: {exc})"))
+    from kbbot.parse.markdown_doc import include_targets
+
+    for name, data, mtime in waiting:
+        includes: dict[str, str] = {}
+        for target in include_targets(data.decode("utf-8", errors="replace")):
+            text = fragments.get(posixpath.normpath(posixpath.join(posixpath.dirname(name), target)))
+            if text is not None:
+                includes[target] = text
+        yield _Work(f"{unit.key}!{name}", data, mtime, name, includes, url_template)
 
 
 # ------------------------------------------------------------------------------------------- previous run
 _PARSER_FINGERPRINT: str | None = None
+# A few article shapes parsed to fingerprint the parser's behaviour: a vocabulary or rule change that alters
+# what these give re-parses every file, even if nobody bumped PARSER_VERSION; editing a comment does not.
+_PROBES: tuple[tuple[str, str], ...] = (
+    ("probe.txt", "DOCUMENT:Q100001  10-NOV-1999  [winnt]\nTITLE   :Probe: Error 0x8004010F on Logon\n"
+     "PRODUCT :Windows NT\nPROD/VER:4.0\nKEYWORDS:kbprb\n\nSYMPTOMS\n========\n\nYou receive the following "
+     "error message:\n\n   [008] Logon failed\n\nRESOLUTION\n==========\n\nTo fix it:\n\n 1. Click Start.\n"
+     " 2. Restart the server. See Q100002.\n"),
+    ("probe/modern-page.md", "---\ntitle: Probe page\nappliesto:\n  - Exchange Online\n---\n# Probe page\n\n"
+     "_Original KB number:_ &nbsp; 1234567\n\n## Symptoms\n\nYou see:\n\n> 550 5.7.1 Denied AADSTS50126\n\n"
+     "## Resolution 1\n\n1. Select **Settings** in [the portal](https://example.com).\n1. Run:\n\n"
+     "   ```\n   Get-Mailbox 0x80070005\n   ```\n\n   > [!NOTE]\n   > HCW8078 appears here.\n"),
+)
 
 
 def parser_fingerprint() -> str:
-    """A hash of the parser's source (kbbot/parse/*.py and the Article model): records parsed by other code
-    are not reused by an incremental run."""
+    """PARSER_VERSION and what the parser makes of a few probe articles: records parsed by a parser that
+    behaves differently are not reused by an incremental run."""
     global _PARSER_FINGERPRINT
     if _PARSER_FINGERPRINT is None:
-        import kbbot.article
-        import kbbot.parse
+        from kbbot.parse import PARSER_VERSION, parse_text
 
-        h = hashlib.sha1()
-        files = [*sorted(Path(kbbot.parse.__file__).parent.glob("*.py")), Path(kbbot.article.__file__)]
-        for f in files:
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
+        h = hashlib.sha1(f"parser {PARSER_VERSION}".encode())
+        for path, text in _PROBES:
+            article = parse_text(text, source=path, path=path)
+            h.update(json.dumps(article.to_dict(), sort_keys=True).encode())
         _PARSER_FINGERPRINT = h.hexdigest()[:16]
     return _PARSER_FINGERPRINT
 
@@ -307,7 +414,7 @@ class _Progress:
 
 # ------------------------------------------------------------------------------------------- run
 def _run_parse(
-    work: Iterable[tuple[str, bytes | None, float]],
+    work: Iterable[_Work],
     *,
     workers: int,
     small: bool,
@@ -316,13 +423,13 @@ def _run_parse(
     """Parse every (source, bytes-or-None, mtime), feeding results to `sink` in completion order."""
     if small or workers <= 1:
         for item in work:
-            sink(_parse_one(*item))
+            sink(_parse_one(item))
         return
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ctx.Pool(processes=workers) as pool:
         pending: deque[Any] = deque()
-        chunk: list[tuple[str, bytes | None, float]] = []
+        chunk: list[_Work] = []
 
         def drain(limit: int) -> None:
             while len(pending) > limit:
@@ -348,10 +455,12 @@ def run_index(
     workers: int | None = None,
     progress: bool = False,
     search: bool = True,
+    url_template: str | None = None,
 ) -> IndexSummary:
     """Build or update the index folder `out` from `sources`; see the module docstring.
 
     `search=False` stores the articles only (benchmarks, or a caller that builds search structures itself).
+    `url_template` ("https://kb.example.com/{path}") links articles whose source names no URL of its own.
     """
     started = time.monotonic()
     out = Path(out)
@@ -391,9 +500,10 @@ def run_index(
         if previous is not None and old is not None and old["fp"] == u.fp and old["kind"] == u.kind:
             entry = files_table[u.key]
             for idx in old["records"]:
-                src, qid, rank, title, product, tag = previous.records[idx]
+                src, qid, rank, title, product, tag, *rest = previous.records[idx]
                 entry["records"].append(len(records))
-                records.append((src, qid, rank, title, product, tag, previous.kb.record_bytes(idx)))
+                records.append(_Record(src, qid, rank, title, product, tag, previous.kb.record_bytes(idx),
+                                       tuple(rest[0]) if rest else ()))
             entry["skipped"] = [list(x) for x in old["skipped"]]
             entry["members"] = old.get("members", 1)
             summary.files_reused += entry["members"]
@@ -419,16 +529,16 @@ def run_index(
         summary.files_parsed += 1
         bar.advance()
 
-    def work() -> Iterator[tuple[str, bytes | None, float]]:
+    def work() -> Iterator[_Work]:
         for u in to_parse_files:
             files_table[u.key]["members"] = 1
-            yield u.key, None, u.mtime
+            yield _Work(u.key, None, u.mtime, u.rel, {}, url_template)
         for u in to_parse_archives:
             count = 0
-            for src, data, mtime in _archive_members(u, archive_skips):
-                owner_of[src] = u.key
+            for item in _archive_members(u, archive_skips, url_template):
+                owner_of[item.source] = u.key
                 count += 1
-                yield src, data, mtime
+                yield item
             files_table[u.key]["members"] = count
 
     small = not to_parse_archives and len(to_parse_files) <= _IN_PROCESS_LIMIT
@@ -446,6 +556,7 @@ def run_index(
     summary.files_seen = sum(e["members"] for e in files_table.values())
 
     # ---- decide duplicates, order rows, write
+    summary.clashes = _settle_clashes(records)
     winners, losers = _resolve(records)
     summary.duplicates = _duplicates_from(records, winners, losers)
     summary.articles = len(winners)
@@ -456,7 +567,7 @@ def run_index(
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
     tmp.mkdir()
     try:
-        _write(tmp, records, order, len(winners), files_table, content_hash)
+        _write(tmp, records, order, len(winners), files_table, content_hash, url_template)
         same_articles = previous is not None and previous.manifest.get("content_hash") == content_hash
         old_search = out / SEARCH_DIR
         if not search:
@@ -515,6 +626,32 @@ def _resolve(records: list[_Record]) -> tuple[list[int], list[int]]:
     return winners, losers
 
 
+def _settle_clashes(records: list[_Record]) -> list[Clash]:
+    """Two pages of a modern KB on one id (two pages stating the same KB number) are two articles: the
+    richer keeps the id, the others are indexed under their path slug, and the clash is reported."""
+    by_id: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        if r.rank[4:5] and r.rank[4] in _OWN_PAGE_FORMATS:
+            by_id[r.id].append(i)
+    clashes: list[Clash] = []
+    for article_id, idxs in by_id.items():
+        if len(idxs) < 2:
+            continue
+        best = max(idxs, key=lambda i: (records[i].rank[:4], records[i].source))
+        moved: list[str] = []
+        for i in sorted(i for i in idxs if i != best):
+            r = records[i]
+            if not r.aliases:
+                continue  # nothing else to call it: left as a duplicate
+            article = decode_record(r.blob)
+            new_id = r.aliases[0]
+            renamed = replace(article, id=new_id, aliases=tuple(a for a in article.aliases if a != new_id))
+            records[i] = r._replace(id=new_id, blob=encode_record(renamed), aliases=renamed.aliases)
+            moved.append(f"{r.source} as {new_id}")
+        clashes.append(Clash(id=article_id, kept=records[best].source, renamed=tuple(moved)))
+    return clashes
+
+
 def _duplicates_from(records: list[_Record], winners: list[int], losers: list[int]) -> list[Duplicate]:
     win_src = {records[i][1]: records[i][0] for i in winners}
     lost: dict[str, list[str]] = defaultdict(list)
@@ -550,6 +687,7 @@ def _write(
     n_rows: int,
     files_table: dict[str, dict[str, Any]],
     content_hash: str,
+    url_template: str | None = None,
 ) -> None:
     new_index = {old: new for new, old in enumerate(order)}
     offsets = np.zeros(len(order) + 1, dtype=np.int64)
@@ -566,13 +704,15 @@ def _write(
         "titles": [records[i][3] for i in order[:n_rows]],
         "products": [records[i][4] for i in order[:n_rows]],
         "product_tags": [records[i][5] for i in order[:n_rows]],
+        # other names of each article (slug, file name, stated KB number) for look-ups by any of them
+        "aliases": [list(records[i].aliases) for i in order[:n_rows]],
     }
     (folder / ROWS).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     for entry in files_table.values():
         entry["records"] = sorted(new_index[i] for i in entry["records"])
     table = {
         "files": files_table,
-        "records": [list(records[i][:6]) for i in order],
+        "records": [[*records[i][:6], list(records[i].aliases)] for i in order],
     }
     (folder / FILES).write_text(json.dumps(table, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     manifest = {
@@ -584,6 +724,7 @@ def _write(
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "content_hash": content_hash,
         "parser": parser_fingerprint(),
+        "url_template": url_template,
     }
     # the manifest goes last: a folder without one is never mistaken for a finished index
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")

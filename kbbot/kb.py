@@ -46,27 +46,8 @@ SEARCH_DIR = "search"
 _CACHE_SIZE = 256
 
 
-def record_dict(article: Article) -> dict[str, Any]:
-    """The same dict as `Article.to_dict()` (dataclasses.asdict), built directly: asdict deep-copies every
-    field and was a fifth of the indexing time."""
-    return {
-        "id": article.id,
-        "title": article.title,
-        "product": article.product,
-        "product_tag": article.product_tag,
-        "versions": list(article.versions),
-        "keywords": list(article.keywords),
-        "sections": dict(article.sections),
-        "procedures": article.procedures_json(),
-        "error_signatures": [{"kind": e.kind, "value": e.value} for e in article.error_signatures],
-        "references": list(article.references),
-        "source": article.source,
-        "format": article.format,
-    }
-
-
 def encode_record(article: Article) -> bytes:
-    return zlib.compress(json.dumps(record_dict(article), ensure_ascii=False, separators=(",", ":")).encode(), 6)
+    return zlib.compress(json.dumps(article.to_dict(), ensure_ascii=False, separators=(",", ":")).encode(), 6)
 
 
 def decode_record(blob: bytes) -> Article:
@@ -114,6 +95,7 @@ class KnowledgeBase:
         product_tags: list[str],
         offsets: np.ndarray,
         data: mmap.mmap | bytes,
+        aliases: list[list[str]] | None = None,
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -126,6 +108,8 @@ class KnowledgeBase:
         self._row_of = {q: i for i, q in enumerate(ids)}
         self._cache: OrderedDict[int, Article] = OrderedDict()
         self._numbers: np.ndarray | None = None
+        self._aliases = aliases or []
+        self._by_name: dict[str, int] | None = None
 
     @classmethod
     def open(cls, path: str | Path) -> KnowledgeBase:
@@ -153,6 +137,7 @@ class KnowledgeBase:
             product_tags=rows["product_tags"],
             offsets=offsets,
             data=data,
+            aliases=rows.get("aliases"),  # absent in indexes built before articles had aliases
         )
 
     # ------------------------------------------------------------------------------------------ access
@@ -170,6 +155,57 @@ class KnowledgeBase:
         if row is None:
             norm = normalise_qid(qid)
             row = self._row_of.get(norm) if norm else None
+        if row is None:
+            row = self._row_by_name(qid)
+        return row
+
+    # ------------------------------------------------------------------------------------------ look-up
+    def resolve(self, text: str) -> str | None:
+        """The canonical id of the article `text` names in any form people use: its id, a Q-number in any
+        spelling (q102087, 102087, KB102087), a stated KB number (KB2121926, 2121926), its path slug
+        (teams/clear-teams-cache), its file name (clear-teams-cache.md); None when nothing matches."""
+        row = self.row_of(text.strip())
+        return None if row is None else self._ids[row]
+
+    def suggest(self, text: str, limit: int = 3) -> list[str]:
+        """Ids close to a name that resolved to nothing: digit typos for numbers, near spellings for slugs."""
+        key = _name_key(text)
+        if not key:
+            return []
+        if normalise_qid(key) is not None and any(i.startswith("Q") for i in self._ids[:1]):
+            return self.closest_ids(key, limit=limit)
+        from rapidfuzz import fuzz, process
+
+        names = self._names()
+        found = process.extract(key, list(names), scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=60)
+        out: list[str] = []
+        for name, _score, _ in found:
+            article_id = self._ids[names[name]]
+            if article_id not in out:
+                out.append(article_id)
+        return out[:limit]
+
+    def _names(self) -> dict[str, int]:
+        if self._by_name is None:
+            names: dict[str, int] = {}
+            for row, article_id in enumerate(self._ids):
+                names.setdefault(_name_key(article_id), row)
+            for row, aliases in enumerate(self._aliases):
+                for alias in aliases:
+                    names.setdefault(_name_key(alias), row)
+            self._by_name = names
+        return self._by_name
+
+    def _row_by_name(self, text: str) -> int | None:
+        key = _name_key(text)
+        if not key:
+            return None
+        names = self._names()
+        row = names.get(key)
+        if row is None and key.isdigit():
+            row = names.get(f"kb{int(key)}")  # "2121926": the number a modern article states
+        if row is None and key[:1] == "q" and key[1:].isdigit():
+            row = names.get(f"kb{int(key[1:])}")
         return row
 
     def record_bytes(self, index: int) -> bytes:
@@ -233,3 +269,16 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, articles={len(self)})"
+
+
+_NAME_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".txt", ".json")
+
+
+def _name_key(text: str) -> str:
+    """How a typed article name is compared: case, surrounding slashes and a file extension do not count."""
+    key = text.strip().strip("/").lower()
+    for suffix in _NAME_SUFFIXES:
+        if key.endswith(suffix):
+            key = key[: -len(suffix)]
+            break
+    return key

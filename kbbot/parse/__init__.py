@@ -1,8 +1,13 @@
 """Article parsers: bytes of any supported shape in, one `kbbot.article.Article` out.
 
-    parse_bytes(data, source=...)  detect the shape (TXT, Markdown page, web copy, generic) and parse
+    parse_bytes(data, source=...)  detect the shape (TXT, 1999 Markdown page, modern Markdown, web copy,
+                                   generic) and parse
     parse_file(path)               the same, reading the file
     parse_text(text, source=...)   for text already decoded
+
+`path` (the file's path inside the tree being indexed) gives articles without a number of their own a stable
+slug id; `includes` holds the text of DocFX include fragments the page names; `url_template`
+("https://kb.example.com/{path}") gives articles without a URL of their own one.
 
 Pure: the only I/O is `parse_file` reading the bytes. A file that is not an article raises
 `kbbot.errors.ParseError` with the reason; an unfamiliar but readable shape falls back to the generic reader.
@@ -11,6 +16,7 @@ Pure: the only I/O is `parse_file` reading the bytes. A file that is not an arti
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from kbbot.article import Article
@@ -18,18 +24,33 @@ from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft, build_article
 from kbbot.parse.text import decode_bytes
 
-__all__ = ["detect_format", "parse_bytes", "parse_file", "parse_text"]
+__all__ = ["PARSER_VERSION", "detect_format", "parse_bytes", "parse_file", "parse_text"]
+
+# Bump when parsing gives different articles for the same bytes; the indexer re-parses every file then.
+PARSER_VERSION = 2
 
 _TXT_RE = re.compile(r"\A\s*DOCUMENT\s*:\s*Q?\d", re.IGNORECASE)
 # front matter (closed or not: an unclosed one is a truncated page, reported as such) or the page heading
 _MD_RE = re.compile(r"\A\s*(?:---\s*\n\s*\w+\s*:|(?:\{%\s*raw\s*%\}\s*)?##\s*Q\d)")
+# the 1999 pages: a "## Q99304: Title" heading or a permalink naming the Q-number
+_MD_1999_RE = re.compile(
+    r"^(?:(?:\{%-?\s*raw\s*-?%\}\s*)?#{1,3}\s*Q\d{1,7}\s*:|title\s*:\s*[\"']?Q\d{1,7}:"
+    r"|permalink\s*:.*/Q\d{1,7}/?\s*$|\s*Article\s*:\s*Q\d)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_MODERN_MD_RE = re.compile(r"\A\ufeff?\s*(?:---[ \t]*\n[\w.]+\s*:|#\s+\S)")
+_MD_SUFFIXES = (".md", ".markdown", ".mdx")
 _WEB_ID_RE = re.compile(r"^\s*(?:Article\s+)?ID\s*:\s*Q\d{1,7}\s*$", re.IGNORECASE | re.MULTILINE)
 
 
-def detect_format(text: str) -> str:
-    """'txt' | 'markdown' | 'web' | 'generic'."""
+def detect_format(text: str, *, source: str = "") -> str:
+    """'txt' | 'markdown' (the 1999 pages) | 'markdown-doc' (modern Markdown) | 'web' | 'generic'."""
     if _TXT_RE.match(text):
         return "txt"
+    if _MD_RE.match(text) and _MD_1999_RE.search(text[:3000]):
+        return "markdown"
+    if _MODERN_MD_RE.match(text) or source.lower().endswith(_MD_SUFFIXES):
+        return "markdown-doc"
     if _MD_RE.match(text):
         return "markdown"
     if _WEB_ID_RE.search(text[:3000]):
@@ -37,8 +58,14 @@ def detect_format(text: str) -> str:
     return "generic"
 
 
-def _draft(text: str, source: str) -> Draft:
-    fmt = detect_format(text)
+def _draft(
+    text: str, source: str, *, path: str, includes: Mapping[str, str] | None, url_template: str | None
+) -> Draft:
+    fmt = detect_format(text, source=source)
+    if fmt == "markdown-doc":
+        from kbbot.parse.markdown_doc import parse_markdown_doc
+
+        return parse_markdown_doc(text, source=source, path=path, includes=includes, url_template=url_template)
     if fmt == "txt":
         from kbbot.parse.txt import parse_txt
 
@@ -56,15 +83,29 @@ def _draft(text: str, source: str) -> Draft:
     return parse_generic(text, source=source)
 
 
-def parse_text(text: str, *, source: str = "") -> Article:
+def parse_text(
+    text: str,
+    *,
+    source: str = "",
+    path: str = "",
+    includes: Mapping[str, str] | None = None,
+    url_template: str | None = None,
+) -> Article:
     if not text.strip():
         raise ParseError("empty file")
-    return build_article(_draft(text, source))
+    return build_article(_draft(text, source, path=path, includes=includes, url_template=url_template))
 
 
-def parse_bytes(data: bytes, *, source: str) -> Article:
+def parse_bytes(
+    data: bytes,
+    *,
+    source: str,
+    path: str = "",
+    includes: Mapping[str, str] | None = None,
+    url_template: str | None = None,
+) -> Article:
     """Parse one article file's bytes; `source` is recorded on the Article (path or archive!member)."""
-    return parse_text(decode_bytes(data), source=source)
+    return parse_text(decode_bytes(data), source=source, path=path, includes=includes, url_template=url_template)
 
 
 def parse_file(path: str | Path) -> Article:

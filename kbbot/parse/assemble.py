@@ -27,6 +27,13 @@ class Draft:
     # (canonical heading, the section's lines as in the source, without the heading)
     sections: list[tuple[str, list[str]]] = field(default_factory=list)
     wrapped: bool = True  # the source hard-wraps paragraphs (TXT, Markdown) rather than one line each
+    # structured sources (modern Markdown, HTML) hand over their blocks already built instead of lines
+    blocks: list[tuple[str, list[Block]]] | None = None
+    url: str | None = None
+    aliases: tuple[str, ...] = ()
+    # the newer error forms (SMTP status codes, AADSTS..., HTTP status lines) are read in modern sources only,
+    # so the 1999 archive's signatures stay exactly as they were
+    modern: bool = False
 
 
 def _dedent(lines: list[str]) -> list[str]:
@@ -39,10 +46,7 @@ def _dedent(lines: list[str]) -> list[str]:
 def build_article(draft: Draft) -> Article:
     section_blocks: list[tuple[str, list[Block]]] = []
     texts: dict[str, str] = {}
-    for name, lines in draft.sections:
-        blocks = to_blocks(_dedent([normalise_escapes(ln) for ln in lines]), wrapped=draft.wrapped)
-        if not draft.wrapped:
-            blocks = demote_reference_items(blocks)
+    for name, blocks in draft.blocks if draft.blocks is not None else _line_blocks(draft):
         if not blocks:
             continue
         section_blocks.append((name, blocks))
@@ -50,7 +54,14 @@ def build_article(draft: Draft) -> Article:
         texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
     procedures = extract_procedures(section_blocks, wrapped=draft.wrapped, own_id=draft.id)
     full = "\n\n".join([draft.title, *texts.values()])
-    signatures = extract_signatures(section_blocks, full, wrapped=draft.wrapped)
+    if draft.blocks is not None:
+        # codes come from what the reader sees as the problem, not from commands, callouts or screenshots
+        sig_text = "\n\n".join(
+            [draft.title, *(b.text for _, blocks in section_blocks for b in blocks if b.role not in _QUIET)]
+        )
+    else:
+        sig_text = full
+    signatures = extract_signatures(section_blocks, sig_text, wrapped=draft.wrapped, modern=draft.modern)
     keywords: list[str] = []
     for k in draft.keywords:
         if k and k not in keywords:
@@ -68,4 +79,19 @@ def build_article(draft: Draft) -> Article:
         references=extract_references(full, draft.id),
         source=draft.source,
         format=draft.format,
+        url=draft.url,
+        aliases=draft.aliases,
     )
+
+
+_QUIET = frozenset({"code", "note", "image"})
+
+
+def _line_blocks(draft: Draft) -> list[tuple[str, list[Block]]]:
+    out: list[tuple[str, list[Block]]] = []
+    for name, lines in draft.sections:
+        blocks = to_blocks(_dedent([normalise_escapes(ln) for ln in lines]), wrapped=draft.wrapped)
+        if not draft.wrapped:
+            blocks = demote_reference_items(blocks)
+        out.append((name, blocks))
+    return out

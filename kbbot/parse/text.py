@@ -108,6 +108,10 @@ class Block:
     marker: str = ""  # "num" | "alpha" | "roman" | "bullet"
     number: int = 0
     text_indent: int = 0  # where an item's text starts, so continuation paragraphs can be recognised
+    # what a block of a structured source (Markdown, HTML) is beyond prose: "code", "table", "note" (a
+    # callout), "quote", "image" (an image's alt text). Error signatures are never taken from code, notes or
+    # images: they quote commands and screenshots, not the error a person sees.
+    role: str = ""
 
 
 def match_marker(stripped: str) -> tuple[str, int, int] | None:
