@@ -185,21 +185,8 @@ def _not_an_article(path: str) -> str | None:
     return None
 
 
-def _read_includes(source: str, data: bytes) -> dict[str, str]:
-    """A page on disk: the include fragments it names, read from beside it."""
-    if b"[!INCLUDE" not in data and b"[!include" not in data:
-        return {}
-    from kbbot.parse.markdown_doc import include_targets
-
-    found: dict[str, str] = {}
-    for target in include_targets(data.decode("utf-8", errors="replace")):
-        with contextlib.suppress(OSError):
-            found[target] = (Path(source).parent / target).read_text(encoding="utf-8", errors="replace")
-    return found
-
-
 def _parse_one(work: _Work) -> _Result:
-    from kbbot.parse import parse_bytes
+    from kbbot.parse import parse_bytes, read_includes
 
     source, data = work.source, work.data
     skip = _not_an_article(work.path)
@@ -210,7 +197,7 @@ def _parse_one(work: _Work) -> _Result:
         if data is None:
             with open(source, "rb") as fh:
                 data = fh.read()
-            includes = _read_includes(source, data)
+            includes = read_includes(Path(source), data)
         article = parse_bytes(data, source=source, path=work.path, includes=includes,
                               url_template=work.url_template)
     except ParseError as exc:

@@ -24,7 +24,7 @@ from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft, build_article
 from kbbot.parse.text import decode_bytes
 
-__all__ = ["PARSER_VERSION", "detect_format", "parse_bytes", "parse_file", "parse_text"]
+__all__ = ["PARSER_VERSION", "detect_format", "parse_bytes", "parse_file", "parse_text", "read_includes"]
 
 # Bump when parsing gives different articles for the same bytes; the indexer re-parses every file then.
 PARSER_VERSION = 2
@@ -108,10 +108,28 @@ def parse_bytes(
     return parse_text(decode_bytes(data), source=source, path=path, includes=includes, url_template=url_template)
 
 
-def parse_file(path: str | Path) -> Article:
+def read_includes(page: Path, data: bytes) -> dict[str, str]:
+    """The DocFX include fragments a page on disk names (`[!INCLUDE [..](../includes/x.md)]`), read from
+    beside it; a missing fragment is left out (the page then drops that include)."""
+    if b"[!INCLUDE" not in data and b"[!include" not in data:
+        return {}
+    from kbbot.parse.markdown_doc import include_targets
+
+    found: dict[str, str] = {}
+    for target in include_targets(data.decode("utf-8", errors="replace")):
+        try:
+            found[target] = (page.parent / target).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return found
+
+
+def parse_file(path: str | Path, *, path_in_tree: str = "", url_template: str | None = None) -> Article:
+    """Parse one file (and the include fragments it names); `path_in_tree` as `path` of `parse_bytes`."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise ParseError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    return parse_bytes(data, source=str(p))
+    return parse_bytes(data, source=str(p), path=path_in_tree, includes=read_includes(p, data),
+                       url_template=url_template)

@@ -6,12 +6,19 @@ computed by one code path whatever the source shape: the same article as TXT and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kbbot.article import Article
 from kbbot.parse.procedures import extract_procedures
 from kbbot.parse.signatures import extract_references, extract_signatures
-from kbbot.parse.text import Block, blocks_to_text, demote_reference_items, normalise_escapes, to_blocks
+from kbbot.parse.text import (
+    Block,
+    blocks_to_text,
+    demote_reference_items,
+    normalise_escapes,
+    strip_inline_markup,
+    to_blocks,
+)
 
 
 @dataclass(slots=True)
@@ -53,6 +60,9 @@ def build_article(draft: Draft) -> Article:
         text = blocks_to_text(blocks)
         texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
     procedures = extract_procedures(section_blocks, wrapped=draft.wrapped, own_id=draft.id)
+    if draft.modern:
+        # a label is a name, shown on a button: no markup, and no link cut in half by the label's length limit
+        procedures = tuple(replace(p, label=strip_inline_markup(p.label)) for p in procedures)
     full = "\n\n".join([draft.title, *texts.values()])
     if draft.blocks is not None:
         # codes come from what the reader sees as the problem, not from commands, callouts or screenshots
@@ -62,6 +72,11 @@ def build_article(draft: Draft) -> Article:
     else:
         sig_text = full
     signatures = extract_signatures(section_blocks, sig_text, wrapped=draft.wrapped, modern=draft.modern)
+    if draft.modern:
+        # a pasted error never carries the article's bold or code marks
+        signatures = tuple(
+            dict.fromkeys(replace(sig, value=strip_inline_markup(sig.value)) for sig in signatures)
+        )
     keywords: list[str] = []
     for k in draft.keywords:
         if k and k not in keywords:

@@ -30,7 +30,7 @@ from markdown_it.token import Token
 from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft
-from kbbot.parse.text import Block
+from kbbot.parse.text import Block, strip_inline_markup
 
 FORMAT = "markdown-doc"
 # nesting depth -> Block indent: deep enough that `kbbot.parse.procedures` sees sub-steps and continuation
@@ -40,6 +40,8 @@ _INDENT = 3
 _FRONT_RE = re.compile(r"\A\ufeff?\s*---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _IMAGE_RE = re.compile(r":::image\b(.*?):::(?:\s*:::image-end:::)?", re.DOTALL | re.IGNORECASE)
 _ALT_RE = re.compile(r"alt-text\s*=\s*\"([^\"]*)\"", re.IGNORECASE)
+_NO_LOC_RE = re.compile(r":::no-loc\s+text\s*=\s*\"([^\"]*)\"\s*:::", re.IGNORECASE)
+_DIRECTIVE_INLINE_RE = re.compile(r":::[\w-]+(?:\s[^:\n]*)?:::")
 _DIRECTIVE_LINE_RE = re.compile(r"^[ \t>]*:::.*$", re.MULTILINE)
 _INCLUDE_RE = re.compile(r"\[!INCLUDE\s*\[[^\]]*\]\(([^)]+)\)\]", re.IGNORECASE)
 _CALLOUT_RE = re.compile(r"^\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*", re.IGNORECASE)
@@ -50,7 +52,6 @@ _KB_NUMBER_RE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _APPLIES_LINE_RE = re.compile(r"^[_*\s]*Applies\s+to[_*\s]*:.*$", re.IGNORECASE | re.MULTILINE)
-_TAG_RE = re.compile(r"<[^>]+>")
 _HTML_SUMMARY_RE = re.compile(r"<summary\b[^>]*>(.*?)</summary>", re.IGNORECASE | re.DOTALL)
 _HTML_HEADING_RE = re.compile(r"^<h([1-6])\b[^>]*>(.*?)</h\1>$", re.IGNORECASE | re.DOTALL)
 _TRAILING_NUMBER_RE = re.compile(r"\s+\d{1,2}$")
@@ -103,13 +104,7 @@ def canonical_heading(heading: str) -> str:
     return found or key.upper()
 
 
-def plain_text(text: str) -> str:
-    """Inline markup removed: a heading's words as a reader sees them."""
-    text = _LINK_RE.sub(r"\1", text)
-    return text.replace("**", "").replace("`", "").replace("*", "")
-
-
-_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+plain_text = strip_inline_markup
 
 
 # ------------------------------------------------------------------------------------------ front matter
@@ -163,7 +158,9 @@ def expand_docfx(body: str, includes: Mapping[str, str]) -> str:
         body = _INCLUDE_RE.sub(include, body)
     if ":::" in body:
         body = _IMAGE_RE.sub(image, body)
+        body = _NO_LOC_RE.sub(r"\1", body)
         body = _DIRECTIVE_LINE_RE.sub("", body)
+        body = _DIRECTIVE_INLINE_RE.sub("", body)
     return body
 
 
@@ -177,18 +174,32 @@ def render_inline(children: list[Token] | None) -> str:
     """Inline tokens -> text in the card subset (bold, italic, code, absolute links); everything else plain."""
     out: list[str] = []
     links: list[str | None] = []
+    opened: list[int] = []  # where each open bold/italic marker sits in `out`
     for t in children or ():
         kind = t.type
         if kind == "text":
-            out.append(t.content)
+            text = t.content
+            if "**" in text or "[!" in text:
+                # markers the source left unpaired, and DocFX markers in running text
+                text = _DOCFX_INLINE_RE.sub(_docfx_inline, text.replace("**", ""))
+            # literal brackets in a quoted error ("[EclipseLink-4002](Eclipse ...") must not read as a link
+            out.append(text.replace("](", "] ("))
         elif kind == "code_inline":
             out.append(f"`{t.content}`" if t.content.strip() else t.content)
         elif kind in ("softbreak", "hardbreak"):
             out.append(" ")
-        elif kind in ("strong_open", "strong_close"):
-            out.append("**")
-        elif kind in ("em_open", "em_close"):
-            out.append("*")
+        elif kind in ("strong_open", "em_open"):
+            opened.append(len(out))
+            out.append("**" if kind == "strong_open" else "*")
+        elif kind in ("strong_close", "em_close"):
+            start = opened.pop() if opened else -1
+            inner = "".join(out[start + 1:]).strip() if start >= 0 else ""
+            if start >= 0 and (not inner or (inner[0] == inner[-1] == "`" and inner.count("`") == 2)):
+                # emphasis around nothing (an image or tag that was dropped) or around code only: code alone
+                # reads the same and keeps the markers from running into each other
+                out[start] = ""
+            else:
+                out.append("**" if kind == "strong_close" else "*")
         elif kind == "link_open":
             href = str(t.attrs.get("href") or "")
             if href.startswith(("http://", "https://")):
@@ -202,9 +213,55 @@ def render_inline(children: list[Token] | None) -> str:
                 out.append(f"]({target})")
         elif kind == "image":
             out.append(t.content or str(t.attrs.get("alt") or ""))
-        elif kind == "html_inline" and t.content.lower().startswith("<br"):
-            out.append(" ")
-    return _tidy("".join(out))
+        elif kind == "html_inline":
+            tag = _HTML_TAG_NAME_RE.match(t.content)
+            if tag and tag.group(1).lower() not in _HTML_TAGS:
+                # "<AccountSkuID>": a placeholder the reader fills in, not HTML; kept, as code
+                out.append(f"`{t.content}`")
+            elif t.content.lower().startswith("<br"):
+                out.append(" ")
+    return _balanced(_tidy("".join(out)))
+
+
+_HTML_TAG_NAME_RE = re.compile(r"^</?([A-Za-z][\w.-]*)")
+_HTML_TAGS = frozenset(
+    [
+        "a", "abbr", "b", "big", "blockquote", "br", "caption", "center", "cite", "code", "col", "dd", "del",
+        "details", "dfn", "div", "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+        "iframe", "img", "ins", "kbd", "li", "mark", "nav", "ol", "p", "pre", "q", "s", "samp", "section",
+        "small", "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
+        "thead", "tr", "tt", "u", "ul", "var", "video", "header", "footer", "main", "article", "aside", "figure",
+        "figcaption", "picture", "source", "button", "input", "label", "form", "select", "option", "textarea",
+        "script", "style", "noscript", "link", "meta",
+    ]
+)
+_CODE_SPAN_RE = re.compile(r"(`[^`]*`)")
+# HTML tags only: "<Recipient address>" or "<tablename>" placeholders and "#< #5.1.1 smtp;...>" NDR text
+# are content
+_TAG_RE = re.compile(r"</?(?:" + "|".join(sorted(_HTML_TAGS, key=len, reverse=True)) + r")(?=[\s/>])[^<>]*>",
+                     re.IGNORECASE)
+
+
+def _balanced(text: str) -> str:
+    """Emphasis the source left unpaired (`On the **Insert* menu`) is dropped: plain text reads right,
+    a stray marker does not. Code spans keep their asterisks."""
+    if "*" not in text:
+        return text
+    parts = _CODE_SPAN_RE.split(text)
+    prose = "".join(parts[0::2])
+    bold = prose.count("**")
+    single = prose.count("*") - 2 * bold
+    if bold % 2 == 0 and single % 2 == 0:
+        return text
+    return "".join(p if i % 2 else p.replace("*", "") for i, p in enumerate(parts))
+
+
+_DOCFX_INLINE_RE = re.compile(r"\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]|\[!(?:div|video|include)[^\]]*\]",
+                              re.IGNORECASE)
+
+
+def _docfx_inline(m: re.Match[str]) -> str:
+    return f"{_CALLOUT_LABEL[m.group(1).upper()]}:" if m.group(1) else ""
 
 
 _EMPTY_MARK_RE = re.compile(r"\*\*\s*\*\*(?!\w)|(?<![*\w])\*\s+\*(?![*\w])")
@@ -236,6 +293,7 @@ class _Walk:
     title: str = ""
     sections: list[_Section] = field(default_factory=list)
     pos: int = 0
+    ordered: list[bool] = field(default_factory=list)  # the enclosing lists, outermost first: numbered?
 
     def emit(self, block: Block) -> None:
         if not self.sections:
@@ -339,6 +397,10 @@ class _Walk:
         ordered = opener.type == "ordered_list_open"
         # numbered by position: "1. 1. 1." auto-numbering and "1. 2. 3." read the same
         number = int(opener.attrs.get("start") or 1) if ordered else 0
+        # a numbered list inside a numbered step is its sub-steps, lettered a., b. as the 1999 articles letter
+        # them; under a bullet it is a procedure of its own ("- If setup fails, follow these steps: 1. 2.")
+        marker = ("alpha" if self.ordered[-1:] == [True] else "num") if ordered else "bullet"
+        self.ordered.append(ordered)
         close = "ordered_list_close" if ordered else "bullet_list_close"
         self.pos += 1
         indent = depth * _INDENT
@@ -353,20 +415,19 @@ class _Walk:
                 if first and t.type == "paragraph_open":
                     text = render_inline(self.tokens[self.pos + 1].children)
                     self.pos += 3
-                    self.emit(Block(kind="item", indent=indent, text=text, lines=[text],
-                                    marker="num" if ordered else "bullet", number=number,
-                                    text_indent=indent + _INDENT))
+                    self.emit(Block(kind="item", indent=indent, text=text, lines=[text], marker=marker,
+                                    number=number, text_indent=indent + _INDENT))
                 else:
                     if first:
                         # an item that opens with a list or code has no text of its own
-                        self.emit(Block(kind="item", indent=indent, text="", lines=[""],
-                                        marker="num" if ordered else "bullet", number=number,
-                                        text_indent=indent + _INDENT))
+                        self.emit(Block(kind="item", indent=indent, text="", lines=[""], marker=marker,
+                                        number=number, text_indent=indent + _INDENT))
                     self.block(depth=depth + 1, quote=quote)
                 first = False
             self.pos += 1
             number += 1
         self.pos += 1
+        self.ordered.pop()
 
     def table(self, *, indent: int) -> None:
         rows: list[list[str]] = []

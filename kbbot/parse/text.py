@@ -291,3 +291,12 @@ def demote_reference_items(blocks: list[Block]) -> list[Block]:
                           number=b.number - shift, text_indent=b.text_indent)
         out.append(b)
     return out
+
+
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\](?:\([^)\s]*\)?|\([^)]*$)")
+
+
+def strip_inline_markup(text: str) -> str:
+    """The card subset's markup removed (`**`, `*`, `` ` ``, `[text](url)` -> text), a partial link too."""
+    text = _MD_LINK_RE.sub(r"\1", text)
+    return " ".join(text.replace("**", "").replace("`", "").replace("*", "").split())
