@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from kbbot.article import Article
 from kbbot.errors import IndexError_, ParseError
 from kbbot.kb import (
     ARTICLES,
@@ -161,7 +162,7 @@ class _Work(NamedTuple):
     includes: dict[str, str]  # include target as written in the page -> its text
     url_template: str | None
 
-# A worker's answer for one input: ("ok", record) or ("skip", (source, reason))
+# A worker's answer for one input, per article: ("ok", record) or ("skip", (source, reason))
 _Result = tuple[str, Any]
 
 
@@ -185,37 +186,41 @@ def _not_an_article(path: str) -> str | None:
     return None
 
 
-def _parse_one(work: _Work) -> _Result:
-    from kbbot.parse import parse_bytes, read_includes
+def _parse_one(work: _Work) -> list[_Result]:
+    """The records of one file: one article, or every record of a help-centre export."""
+    from kbbot.parse import parse_all_bytes, read_includes
 
     source, data = work.source, work.data
     skip = _not_an_article(work.path)
     if skip:
-        return "skip", (source, skip)
+        return [("skip", (source, skip))]
     try:
         includes = work.includes
         if data is None:
             with open(source, "rb") as fh:
                 data = fh.read()
             includes = read_includes(Path(source), data)
-        article = parse_bytes(data, source=source, path=work.path, includes=includes,
-                              url_template=work.url_template)
+        articles = parse_all_bytes(data, source=source, path=work.path, includes=includes,
+                                   url_template=work.url_template)
     except ParseError as exc:
-        return "skip", (source, _reason(exc))
+        return [("skip", (source, _reason(exc)))]
     except OSError as exc:
-        return "skip", (source, f"cannot read: {exc.strerror or exc}")
+        return [("skip", (source, f"cannot read: {exc.strerror or exc}"))]
     except Exception as exc:  # a parser bug must cost one file, never the run
         log.warning("parser failed on %s: %r", source, exc)
-        return "skip", (source, f"parser error ({type(exc).__name__})")
+        return [("skip", (source, f"parser error ({type(exc).__name__})"))]
+    return [("ok", _record(article, work.mtime, owner=source)) for article in articles]
+
+
+def _record(article: Article, mtime: float, *, owner: str) -> _Record:
     text_len = sum(len(t) for t in article.sections.values())
-    rank = [_FORMAT_RANK.get(article.format, 0), round(work.mtime, 3), len(article.sections), text_len,
-            article.format]
-    rec = _Record(source, article.id, rank, article.title, article.product, article.product_tag,
-                  encode_record(article), article.aliases)
-    return "ok", rec
+    rank = [_FORMAT_RANK.get(article.format, 0), round(mtime, 3), len(article.sections), text_len, article.format]
+    # `owner` is the file as indexed: an export's records (source "export.json#123") all belong to it
+    return _Record(owner, article.id, rank, article.title, article.product, article.product_tag,
+                   encode_record(article), article.aliases)
 
 
-def _parse_chunk(items: list[_Work]) -> list[_Result]:
+def _parse_chunk(items: list[_Work]) -> list[list[_Result]]:
     return [_parse_one(item) for item in items]
 
 
@@ -405,7 +410,7 @@ def _run_parse(
     *,
     workers: int,
     small: bool,
-    sink: Callable[[_Result], None],
+    sink: Callable[[list[_Result]], None],
 ) -> None:
     """Parse every (source, bytes-or-None, mtime), feeding results to `sink` in completion order."""
     if small or workers <= 1:
@@ -504,15 +509,15 @@ def run_index(
     owner_of: dict[str, str] = {}  # source -> unit key (archive members belong to their archive)
     archive_skips: list[tuple[str, str]] = []
 
-    def sink(res: _Result) -> None:
-        kind, payload = res
-        src = payload[0]
-        entry = files_table[owner_of.get(src, src)]
-        if kind == "ok":
-            entry["records"].append(len(records))
-            records.append(payload)
-        else:
-            entry["skipped"].append([src, payload[1]])
+    def sink(results: list[_Result]) -> None:
+        for kind, payload in results:
+            src = payload[0]
+            entry = files_table[owner_of.get(src, src)]
+            if kind == "ok":
+                entry["records"].append(len(records))
+                records.append(payload)
+            else:
+                entry["skipped"].append([src, payload[1]])
         summary.files_parsed += 1
         bar.advance()
 

@@ -4,6 +4,7 @@
                                    generic) and parse
     parse_file(path)               the same, reading the file
     parse_text(text, source=...)   for text already decoded
+    parse_all_bytes(data, ...)     every article of a file: a help-centre JSON export holds many
 
 `path` (the file's path inside the tree being indexed) gives articles without a number of their own a stable
 slug id; `includes` holds the text of DocFX include fragments the page names; `url_template`
@@ -24,7 +25,15 @@ from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft, build_article
 from kbbot.parse.text import decode_bytes
 
-__all__ = ["PARSER_VERSION", "detect_format", "parse_bytes", "parse_file", "parse_text", "read_includes"]
+__all__ = [
+    "PARSER_VERSION",
+    "detect_format",
+    "parse_all_bytes",
+    "parse_bytes",
+    "parse_file",
+    "parse_text",
+    "read_includes",
+]
 
 # Bump when parsing gives different articles for the same bytes; the indexer re-parses every file then.
 PARSER_VERSION = 2
@@ -40,13 +49,22 @@ _MD_1999_RE = re.compile(
 )
 _MODERN_MD_RE = re.compile(r"\A\ufeff?\s*(?:---[ \t]*\n[\w.]+\s*:|#\s+\S)")
 _MD_SUFFIXES = (".md", ".markdown", ".mdx")
+_HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+_JSON_RE = re.compile(r'\A\ufeff?\s*(?:\{\s*"|\[\s*\{)')
+_HTML_RE = re.compile(r"\A\ufeff?\s*(?:<!doctype\s+html|<html\b|<!--)", re.IGNORECASE)
 _WEB_ID_RE = re.compile(r"^\s*(?:Article\s+)?ID\s*:\s*Q\d{1,7}\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 def detect_format(text: str, *, source: str = "") -> str:
-    """'txt' | 'markdown' (the 1999 pages) | 'markdown-doc' (modern Markdown) | 'web' | 'generic'."""
+    """'txt' | 'markdown' (the 1999 pages) | 'markdown-doc' (modern Markdown) | 'html' | 'json' (a
+    help-centre export) | 'web' | 'generic'."""
     if _TXT_RE.match(text):
         return "txt"
+    lower = source.lower()
+    if lower.endswith(_HTML_SUFFIXES) or _HTML_RE.match(text):
+        return "html"
+    if lower.endswith(".json") or (_JSON_RE.match(text) and text.rstrip()[-1:] in "]}"):
+        return "json"
     if _MD_RE.match(text) and _MD_1999_RE.search(text[:3000]):
         return "markdown"
     if _MODERN_MD_RE.match(text) or source.lower().endswith(_MD_SUFFIXES):
@@ -58,10 +76,24 @@ def detect_format(text: str, *, source: str = "") -> str:
     return "generic"
 
 
-def _draft(
+def _drafts(
     text: str, source: str, *, path: str, includes: Mapping[str, str] | None, url_template: str | None
-) -> Draft:
+) -> list[Draft]:
     fmt = detect_format(text, source=source)
+    if fmt == "json":
+        from kbbot.parse.json_export import parse_export
+
+        return parse_export(text, source=source, path=path or source, url_template=url_template)
+    if fmt == "html":
+        from kbbot.parse.html import parse_html
+
+        return [parse_html(text, source=source, path=path, url_template=url_template)]
+    return [_draft(text, source, fmt=fmt, path=path, includes=includes, url_template=url_template)]
+
+
+def _draft(
+    text: str, source: str, *, fmt: str, path: str, includes: Mapping[str, str] | None, url_template: str | None
+) -> Draft:
     if fmt == "markdown-doc":
         from kbbot.parse.markdown_doc import parse_markdown_doc
 
@@ -91,9 +123,37 @@ def parse_text(
     includes: Mapping[str, str] | None = None,
     url_template: str | None = None,
 ) -> Article:
+    articles = parse_all_text(text, source=source, path=path, includes=includes, url_template=url_template)
+    if len(articles) > 1:
+        raise ParseError(f"{len(articles)} articles in one file (a help-centre export): use parse_all_bytes")
+    return articles[0]
+
+
+def parse_all_text(
+    text: str,
+    *,
+    source: str = "",
+    path: str = "",
+    includes: Mapping[str, str] | None = None,
+    url_template: str | None = None,
+) -> list[Article]:
+    """Every article of a file's text: one, or a JSON export's records."""
     if not text.strip():
         raise ParseError("empty file")
-    return build_article(_draft(text, source, path=path, includes=includes, url_template=url_template))
+    drafts = _drafts(text, source, path=path, includes=includes, url_template=url_template)
+    return [build_article(d) for d in drafts]
+
+
+def parse_all_bytes(
+    data: bytes,
+    *,
+    source: str,
+    path: str = "",
+    includes: Mapping[str, str] | None = None,
+    url_template: str | None = None,
+) -> list[Article]:
+    return parse_all_text(decode_bytes(data), source=source, path=path, includes=includes,
+                          url_template=url_template)
 
 
 def parse_bytes(
