@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kbbot.article import Article
-from kbbot.errors import IndexError_, ParseError
+from kbbot.errors import IndexFolderError, ParseError
 from kbbot.kb import (
     ARTICLES,
     FILES,
@@ -363,7 +363,7 @@ def _load_previous(out: Path) -> _Previous | None:
         manifest = read_manifest(out)
         table = json.loads((out / FILES).read_text(encoding="utf-8"))
         kb = KnowledgeBase.open(out)
-    except (IndexError_, OSError, ValueError) as exc:
+    except (IndexFolderError, OSError, ValueError) as exc:
         log.warning("previous index at %s unusable (%s); rebuilding from scratch", out, exc)
         return None
     if manifest.get("parser") != parser_fingerprint():
@@ -458,7 +458,9 @@ def run_index(
     out = Path(out)
     if out.exists() and (not out.is_dir() or (not (out / MANIFEST).exists() and any(out.iterdir()))):
         # checked before any work: the swap at the end would refuse to replace it anyway
-        raise IndexError_(f"{out} exists and is not a kbbot index; refusing to replace it (choose another --out)")
+        raise IndexFolderError(
+            f"{out} exists and is not a kbbot index; refusing to replace it (choose another --out)"
+        )
     summary = IndexSummary(out=out)
     parser_fingerprint()  # taken now, before parsing: it must describe the code that parses this run
     units = _enumerate(sources, summary)
@@ -773,7 +775,7 @@ def _swap(tmp: Path, out: Path) -> None:
     """Replace `out` with `tmp` by renames; the old folder is moved aside first and removed after."""
     if out.exists():
         if not (out / MANIFEST).exists() and any(out.iterdir()):
-            raise IndexError_(f"{out} exists and is not a kbbot index; refusing to replace it")
+            raise IndexFolderError(f"{out} exists and is not a kbbot index; refusing to replace it")
         aside = out.parent / f".{out.name}.old-{os.getpid()}-{int(time.time() * 1000)}"
         # FileNotFoundError: another indexer run moved it away a moment ago
         with contextlib.suppress(FileNotFoundError):

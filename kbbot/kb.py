@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from kbbot.article import Article, normalise_qid
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 
 log = logging.getLogger(__name__)
 
@@ -55,26 +55,26 @@ def decode_record(blob: bytes) -> Article:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of an index folder; IndexError_ with advice when it is not one."""
+    """The manifest of an index folder; IndexFolderError with advice when it is not one."""
     if not path.exists():
-        raise IndexError_(f"no index at {path}: build one with `kbbot index SOURCE... --out {path}`")
+        raise IndexFolderError(f"no index at {path}: build one with `kbbot index SOURCE... --out {path}`")
     if not path.is_dir():
-        raise IndexError_(f"{path} is a file, not an index folder: run `kbbot index SOURCE... --out DIR`")
+        raise IndexFolderError(f"{path} is a file, not an index folder: run `kbbot index SOURCE... --out DIR`")
     mpath = path / MANIFEST
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexError_(
+        raise IndexFolderError(
             f"{path} is not a kbbot index (no {MANIFEST}): run `kbbot index SOURCE... --out {path}`"
         ) from None
     except (OSError, ValueError) as exc:
-        raise IndexError_(
+        raise IndexFolderError(
             f"{mpath} is damaged ({exc}): rebuild with `kbbot index SOURCE... --out {path}`"
         ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise IndexError_(f"{path} is not a kbbot index: run `kbbot index SOURCE... --out {path}`")
+        raise IndexFolderError(f"{path} is not a kbbot index: run `kbbot index SOURCE... --out {path}`")
     if manifest.get("version") != FORMAT_VERSION:
-        raise IndexError_(
+        raise IndexFolderError(
             f"{path} was written by another kbbot version (index format {manifest.get('version')}, this kbbot "
             f"reads {FORMAT_VERSION}): rebuild with `kbbot index SOURCE... --out {path}`"
         )
@@ -124,10 +124,12 @@ class KnowledgeBase:
                     mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
                 )
         except (OSError, ValueError) as exc:
-            raise IndexError_(f"the index at {path} is damaged ({exc}): rebuild it with `kbbot index`") from exc
+            raise IndexFolderError(
+                f"the index at {path} is damaged ({exc}): rebuild it with `kbbot index`"
+            ) from exc
         ids = rows["ids"]
         if len(offsets) < len(ids) + 1:
-            raise IndexError_(f"the index at {path} is damaged (offsets shorter than ids): rebuild it")
+            raise IndexFolderError(f"the index at {path} is damaged (offsets shorter than ids): rebuild it")
         return cls(
             path=path,
             manifest=manifest,

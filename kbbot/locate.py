@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 
 if TYPE_CHECKING:
     from kbbot.search import SearchEngine
@@ -21,7 +21,7 @@ def seeds_dir() -> Path:
     for candidate in (here.parent / "seeds", here / "seeds"):
         if candidate.is_dir():
             return candidate
-    raise IndexError_("the built-in seeds/ folder is missing; pass --index or set KBBOT_INDEX")
+    raise IndexFolderError("the built-in seeds/ folder is missing; pass --index or set KBBOT_INDEX")
 
 
 def default_index_dir() -> Path:

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.semantic import packaged_vectors, quantise, table_fingerprint
 from kbbot.search.text import (
@@ -413,7 +413,7 @@ def _align(full: sparse.csc_matrix, sub: sparse.csc_matrix) -> npt.NDArray[np.fl
     key_sub = np.repeat(np.arange(sub.shape[1], dtype=np.int64), np.diff(sub.indptr)) * n_rows + sub.indices
     pos = np.searchsorted(key_full, key_sub)
     if len(pos) and (pos.max() >= len(key_full) or not np.array_equal(key_full[pos], key_sub)):
-        raise IndexError_("search index build: a head/title posting is missing from the full postings")
+        raise IndexFolderError("search index build: a head/title posting is missing from the full postings")
     out = np.zeros(len(full.data), dtype=np.float32)
     out[pos] = sub.data
     return out
@@ -547,10 +547,10 @@ class SearchIndex:
         directory = Path(directory)
         meta_path = directory / "meta.json"
         if not meta_path.is_file():
-            raise IndexError_(f"no search index in {directory} (run `kbbot index`)")
+            raise IndexFolderError(f"no search index in {directory} (run `kbbot index`)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT_VERSION:
-            raise IndexError_(
+            raise IndexFolderError(
                 f"search index in {directory} has format {meta.get('format')}, this kbbot reads "
                 f"{FORMAT_VERSION}; rebuild it with `kbbot index`"
             )
