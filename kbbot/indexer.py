@@ -356,7 +356,7 @@ class _Previous:
     kb: KnowledgeBase
 
 
-def _load_previous(out: Path) -> _Previous | None:
+def _load_previous(out: Path, *, url_template: str | None = None) -> _Previous | None:
     if not out.exists():
         return None
     try:
@@ -369,6 +369,11 @@ def _load_previous(out: Path) -> _Previous | None:
     if manifest.get("parser") != parser_fingerprint():
         # stored records came from other parser code: reusing them would keep yesterday's mistakes
         log.info("the parser changed since %s was built; parsing every file again", out)
+        kb.close()
+        return None
+    if manifest.get("url_template") != url_template:
+        # the stored articles carry links made from the old template
+        log.info("the URL template changed since %s was built; parsing every file again", out)
         kb.close()
         return None
     return _Previous(manifest=manifest, files=table["files"], records=table["records"], kb=kb)
@@ -464,50 +469,94 @@ def run_index(
     summary = IndexSummary(out=out)
     parser_fingerprint()  # taken now, before parsing: it must describe the code that parses this run
     units = _enumerate(sources, summary)
-    previous = _load_previous(out)
+    previous = _load_previous(out, url_template=url_template)
     workers = max(1, workers or os.cpu_count() or 1)
 
     # ---- nothing changed at all: leave the index as it is
     if previous is not None and _unchanged(units, previous, need_search=search):
-        summary.changed = False
-        summary.articles = len(previous.kb)
-        summary.files_seen = sum(int(previous.files[u.key].get("members", 1)) for u in units)
-        summary.files_reused = summary.files_seen
-        for u in units:
-            for src, reason in previous.files[u.key]["skipped"]:
-                summary.skipped.setdefault(reason, []).append(src)
-        summary.duplicates = _duplicates_of(previous.records)
+        _report_unchanged(summary, units, previous)
         summary.elapsed = time.monotonic() - started
         previous.kb.close()
         return summary
 
     # ---- collect records: reused from the previous run, or parsed now
     records: list[_Record] = []
-    files_table: dict[str, dict[str, Any]] = {}
-    for u in units:
-        files_table[u.key] = {"kind": u.kind, "fp": u.fp, "records": [], "skipped": [], "members": 0}
+    files_table: dict[str, dict[str, Any]] = {
+        u.key: {"kind": u.kind, "fp": u.fp, "records": [], "skipped": [], "members": 0} for u in units
+    }
+    to_parse = _reuse_unchanged(units, previous, records, files_table, summary)
+    parse_started = time.monotonic()
+    _parse_changed(to_parse, records, files_table, summary, workers=workers, progress=progress,
+                   url_template=url_template)
+    summary.parse_seconds = time.monotonic() - parse_started
+    for entry in files_table.values():
+        for src, reason in entry["skipped"]:
+            summary.skipped.setdefault(reason, []).append(src)
+    summary.files_seen = sum(e["members"] for e in files_table.values())
 
-    to_parse_files: list[_Unit] = []
-    to_parse_archives: list[_Unit] = []
+    # ---- decide duplicates, order rows, write
+    summary.clashes = _settle_clashes(records)
+    winners, losers = _resolve(records)
+    summary.duplicates = _duplicates_from(records, winners, losers)
+    summary.articles = len(winners)
+    _write_and_swap(out, records, winners, losers, files_table, previous, summary, search=search,
+                    url_template=url_template)
+    summary.elapsed = time.monotonic() - started
+    log.info("indexed %s articles from %s files in %.1f s", summary.articles, summary.files_seen, summary.elapsed)
+    return summary
+
+
+def _report_unchanged(summary: IndexSummary, units: list[_Unit], previous: _Previous) -> None:
+    summary.changed = False
+    summary.articles = len(previous.kb)
+    summary.files_seen = sum(int(previous.files[u.key].get("members", 1)) for u in units)
+    summary.files_reused = summary.files_seen
+    for u in units:
+        for src, reason in previous.files[u.key]["skipped"]:
+            summary.skipped.setdefault(reason, []).append(src)
+    summary.duplicates = _duplicates_of(previous.records)
+
+
+def _reuse_unchanged(
+    units: list[_Unit],
+    previous: _Previous | None,
+    records: list[_Record],
+    files_table: dict[str, dict[str, Any]],
+    summary: IndexSummary,
+) -> list[_Unit]:
+    """Copy the records of inputs unchanged since the previous run; the inputs left to parse."""
+    to_parse: list[_Unit] = []
     for u in units:
         old = previous.files.get(u.key) if previous is not None else None
-        if previous is not None and old is not None and old["fp"] == u.fp and old["kind"] == u.kind:
-            entry = files_table[u.key]
-            for idx in old["records"]:
-                src, qid, rank, title, product, tag, *rest = previous.records[idx]
-                entry["records"].append(len(records))
-                records.append(_Record(src, qid, rank, title, product, tag, previous.kb.record_bytes(idx),
-                                       tuple(rest[0]) if rest else ()))
-            entry["skipped"] = [list(x) for x in old["skipped"]]
-            entry["members"] = old.get("members", 1)
-            summary.files_reused += entry["members"]
-        elif u.kind == "archive":
-            to_parse_archives.append(u)
-        else:
-            to_parse_files.append(u)
+        if previous is None or old is None or old["fp"] != u.fp or old["kind"] != u.kind:
+            to_parse.append(u)
+            continue
+        entry = files_table[u.key]
+        for idx in old["records"]:
+            src, qid, rank, title, product, tag, *rest = previous.records[idx]
+            entry["records"].append(len(records))
+            records.append(_Record(src, qid, rank, title, product, tag, previous.kb.record_bytes(idx),
+                                   tuple(rest[0]) if rest else ()))
+        entry["skipped"] = [list(x) for x in old["skipped"]]
+        entry["members"] = old.get("members", 1)
+        summary.files_reused += entry["members"]
+    return to_parse
 
-    total = len(to_parse_files) if not to_parse_archives else None
-    bar = _Progress(enabled=progress, total=total)
+
+def _parse_changed(
+    units: list[_Unit],
+    records: list[_Record],
+    files_table: dict[str, dict[str, Any]],
+    summary: IndexSummary,
+    *,
+    workers: int,
+    progress: bool,
+    url_template: str | None,
+) -> None:
+    """Parse the changed files and archives, adding their records and skips to the tables."""
+    files = [u for u in units if u.kind != "archive"]
+    archives = [u for u in units if u.kind == "archive"]
+    bar = _Progress(enabled=progress, total=None if archives else len(files))
     owner_of: dict[str, str] = {}  # source -> unit key (archive members belong to their archive)
     archive_skips: list[tuple[str, str]] = []
 
@@ -524,10 +573,10 @@ def run_index(
         bar.advance()
 
     def work() -> Iterator[_Work]:
-        for u in to_parse_files:
+        for u in files:
             files_table[u.key]["members"] = 1
             yield _Work(u.key, None, u.mtime, u.rel, {}, url_template)
-        for u in to_parse_archives:
+        for u in archives:
             count = 0
             for item in _archive_members(u, archive_skips, url_template):
                 owner_of[item.source] = u.key
@@ -535,33 +584,33 @@ def run_index(
                 yield item
             files_table[u.key]["members"] = count
 
-    small = not to_parse_archives and len(to_parse_files) <= _IN_PROCESS_LIMIT
-    parse_started = time.monotonic()
+    small = not archives and len(files) <= _IN_PROCESS_LIMIT
     _run_parse(work(), workers=workers, small=small, sink=sink)
     bar.finish()
-    summary.parse_seconds = time.monotonic() - parse_started
     for key, reason in archive_skips:
         files_table[key]["skipped"].append([key, reason])
         files_table[key]["members"] = max(1, files_table[key]["members"])
 
-    for entry in files_table.values():
-        for src, reason in entry["skipped"]:
-            summary.skipped.setdefault(reason, []).append(src)
-    summary.files_seen = sum(e["members"] for e in files_table.values())
 
-    # ---- decide duplicates, order rows, write
-    summary.clashes = _settle_clashes(records)
-    winners, losers = _resolve(records)
-    summary.duplicates = _duplicates_from(records, winners, losers)
-    summary.articles = len(winners)
-    order = winners + losers
+def _write_and_swap(
+    out: Path,
+    records: list[_Record],
+    winners: list[int],
+    losers: list[int],
+    files_table: dict[str, dict[str, Any]],
+    previous: _Previous | None,
+    summary: IndexSummary,
+    *,
+    search: bool,
+    url_template: str | None,
+) -> None:
+    """Write the new index beside `out` (search structures rebuilt or kept), then swap it in."""
     content_hash = _content_hash(records, winners)
-
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
     tmp.mkdir()
     try:
-        _write(tmp, records, order, len(winners), files_table, content_hash, url_template)
+        _write(tmp, records, winners + losers, len(winners), files_table, content_hash, url_template)
         same_articles = previous is not None and previous.manifest.get("content_hash") == content_hash
         old_search = out / SEARCH_DIR
         if not search:
@@ -580,9 +629,6 @@ def run_index(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    summary.elapsed = time.monotonic() - started
-    log.info("indexed %s articles from %s files in %.1f s", summary.articles, summary.files_seen, summary.elapsed)
-    return summary
 
 
 def _unchanged(units: list[_Unit], previous: _Previous, *, need_search: bool) -> bool:

@@ -273,3 +273,16 @@ def test_labelled_office_articles_give_their_sections_and_fix_procedures() -> No
             if not any(matches(p) for p in got):
                 failures.append(f"{row['path']}: no procedure {want['label']!r} ({want['steps']} steps)")
     assert failures == []
+
+
+def test_a_new_url_template_relinks_unchanged_files(tmp_path: Path) -> None:
+    out = tmp_path / "index"
+    run_index([str(TEAM_KB)], out, workers=1, search=False)
+    again = run_index([str(TEAM_KB)], out, workers=1, search=False, url_template="https://wiki.example.com/{slug}")
+    assert again.files_reused == 0 and again.files_parsed == 4
+    kb = KnowledgeBase.open(out)
+    try:
+        article = kb.get("teams/camera-not-found")
+        assert article is not None and article.url == "https://wiki.example.com/teams/camera-not-found"
+    finally:
+        kb.close()

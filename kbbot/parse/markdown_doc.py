@@ -172,55 +172,87 @@ def include_targets(text: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ inline
 def render_inline(children: list[Token] | None) -> str:
     """Inline tokens -> text in the card subset (bold, italic, code, absolute links); everything else plain."""
-    out: list[str] = []
-    links: list[str | None] = []
-    opened: list[int] = []  # where each open bold/italic marker sits in `out`
+    inline = _Inline()
     for t in children or ():
-        kind = t.type
-        if kind == "text":
-            text = t.content
-            if "**" in text or "[!" in text:
-                # markers the source left unpaired, and DocFX markers in running text
-                text = _DOCFX_INLINE_RE.sub(_docfx_inline, text.replace("**", ""))
-            # literal brackets in a quoted error ("[EclipseLink-4002](Eclipse ...") must not read as a link
-            out.append(text.replace("](", "] ("))
-        elif kind == "code_inline":
-            out.append(f"`{t.content}`" if t.content.strip() else t.content)
-        elif kind in ("softbreak", "hardbreak"):
-            out.append(" ")
-        elif kind in ("strong_open", "em_open"):
-            opened.append(len(out))
-            out.append("**" if kind == "strong_open" else "*")
-        elif kind in ("strong_close", "em_close"):
-            start = opened.pop() if opened else -1
-            inner = "".join(out[start + 1:]).strip() if start >= 0 else ""
-            if start >= 0 and (not inner or (inner[0] == inner[-1] == "`" and inner.count("`") == 2)):
-                # emphasis around nothing (an image or tag that was dropped) or around code only: code alone
-                # reads the same and keeps the markers from running into each other
-                out[start] = ""
-            else:
-                out.append("**" if kind == "strong_close" else "*")
-        elif kind == "link_open":
-            href = str(t.attrs.get("href") or "")
-            if href.startswith(("http://", "https://")):
-                links.append(href)
-                out.append("[")
-            else:
-                links.append(None)  # a link into the same docs tree has no address a Slack reader can open
-        elif kind == "link_close":
-            target = links.pop() if links else None
-            if target is not None:
-                out.append(f"]({target})")
-        elif kind == "image":
-            out.append(t.content or str(t.attrs.get("alt") or ""))
-        elif kind == "html_inline":
-            tag = _HTML_TAG_NAME_RE.match(t.content)
-            if tag and tag.group(1).lower() not in _HTML_TAGS:
-                # "<AccountSkuID>": a placeholder the reader fills in, not HTML; kept, as code
-                out.append(f"`{t.content}`")
-            elif t.content.lower().startswith("<br"):
-                out.append(" ")
-    return _balanced(_tidy("".join(out)))
+        handler = _INLINE_HANDLERS.get(t.type)
+        if handler is not None:
+            handler(inline, t)
+    return _balanced(_tidy("".join(inline.out)))
+
+
+@dataclass(slots=True)
+class _Inline:
+    out: list[str] = field(default_factory=list)
+    links: list[str | None] = field(default_factory=list)
+    opened: list[int] = field(default_factory=list)  # where each open bold/italic marker sits in `out`
+
+    def text(self, t: Token) -> None:
+        text = t.content
+        if "**" in text or "[!" in text:
+            # markers the source left unpaired, and DocFX markers in running text
+            text = _DOCFX_INLINE_RE.sub(_docfx_inline, text.replace("**", ""))
+        # literal brackets in a quoted error ("[EclipseLink-4002](Eclipse ...") must not read as a link
+        self.out.append(text.replace("](", "] ("))
+
+    def code(self, t: Token) -> None:
+        self.out.append(f"`{t.content}`" if t.content.strip() else t.content)
+
+    def space(self, t: Token) -> None:
+        self.out.append(" ")
+
+    def open_mark(self, t: Token) -> None:
+        self.opened.append(len(self.out))
+        self.out.append("**" if t.type == "strong_open" else "*")
+
+    def close_mark(self, t: Token) -> None:
+        start = self.opened.pop() if self.opened else -1
+        inner = "".join(self.out[start + 1:]).strip() if start >= 0 else ""
+        if start >= 0 and (not inner or (inner[0] == inner[-1] == "`" and inner.count("`") == 2)):
+            # emphasis around nothing (an image or tag that was dropped) or around code only: code alone
+            # reads the same and keeps the markers from running into each other
+            self.out[start] = ""
+        else:
+            self.out.append("**" if t.type == "strong_close" else "*")
+
+    def open_link(self, t: Token) -> None:
+        href = str(t.attrs.get("href") or "")
+        if href.startswith(("http://", "https://")):
+            self.links.append(href)
+            self.out.append("[")
+        else:
+            self.links.append(None)  # a link into the same docs tree has no address a Slack reader can open
+
+    def close_link(self, t: Token) -> None:
+        target = self.links.pop() if self.links else None
+        if target is not None:
+            self.out.append(f"]({target})")
+
+    def image(self, t: Token) -> None:
+        self.out.append(t.content or str(t.attrs.get("alt") or ""))
+
+    def html(self, t: Token) -> None:
+        tag = _HTML_TAG_NAME_RE.match(t.content)
+        if tag and tag.group(1).lower() not in _HTML_TAGS:
+            # "<AccountSkuID>": a placeholder the reader fills in, not HTML; kept, as code
+            self.out.append(f"`{t.content}`")
+        elif t.content.lower().startswith("<br"):
+            self.out.append(" ")
+
+
+_INLINE_HANDLERS = {
+    "text": _Inline.text,
+    "code_inline": _Inline.code,
+    "softbreak": _Inline.space,
+    "hardbreak": _Inline.space,
+    "strong_open": _Inline.open_mark,
+    "em_open": _Inline.open_mark,
+    "strong_close": _Inline.close_mark,
+    "em_close": _Inline.close_mark,
+    "link_open": _Inline.open_link,
+    "link_close": _Inline.close_link,
+    "image": _Inline.image,
+    "html_inline": _Inline.html,
+}
 
 
 _HTML_TAG_NAME_RE = re.compile(r"^</?([A-Za-z][\w.-]*)")
@@ -476,6 +508,27 @@ def _title_from_first_paragraph(sections: list[_Section]) -> str:
     return plain_text(first.text)
 
 
+def _walk(body: str) -> _Walk:
+    tokens = _markdown().parse(body)
+    # sections are the shallowest headings below the title: "##" usually, "###" in pages that skip a level
+    levels = {int(t.tag[1]) for t in tokens if t.type == "heading_open"}
+    levels |= {int(m.group(1)) for t in tokens if t.type == "html_block"
+               for m in [_HTML_HEADING_RE.match(t.content.strip())] if m}
+    below_title = sorted(levels - {1})
+    walk = _Walk(tokens=tokens, section_level=below_title[0] if below_title else 2)
+    walk.run()
+    return walk
+
+
+def _article_id(front: dict[str, Any], *, stated: str, source: str, slug: str) -> str:
+    """In order: an explicit id in front matter, a KB number the page states, a Q-number folder or file name
+    (kb/001/Q1234/README.md, as the 1999 archive lays pages out), the path slug."""
+    explicit = next((s for k in _ID_KEYS for s in _strings(front.get(k))), "")
+    in_path = next((q for part in reversed(PurePosixPath(source.rsplit("!", 1)[-1]).parts)
+                    if _PATH_QID_RE.match(part) and (q := normalise_qid(part))), "")
+    return explicit or stated or in_path or slug
+
+
 def parse_markdown_doc(
     text: str,
     *,
@@ -490,29 +543,15 @@ def parse_markdown_doc(
     from it); `includes` maps include targets as written in the page to their text."""
     front, body = split_front_matter(text.replace("\r\n", "\n"))
     kb_number = _KB_NUMBER_RE.search(body)
-    body = _APPLIES_LINE_RE.sub("", _KB_NUMBER_RE.sub("", body))
-    body = expand_docfx(body, includes or {})
-    tokens = _markdown().parse(body)
-    levels = sorted({int(t.tag[1]) for t in tokens if t.type == "heading_open"} - {1})
-    levels = sorted({*levels, *(int(m.group(1)) for t in tokens if t.type == "html_block"
-                                for m in [_HTML_HEADING_RE.match(t.content.strip())] if m)} - {1})
-    walk = _Walk(tokens=tokens, section_level=levels[0] if levels else 2)
-    walk.run()
-
+    walk = _walk(expand_docfx(_APPLIES_LINE_RE.sub("", _KB_NUMBER_RE.sub("", body)), includes or {}))
     fm = {str(k).lower(): v for k, v in front.items()}
     title = _tidy(html.unescape(" ".join(_strings(fm.get("title"))))) or walk.title
-    slug = slug_of(path or source.rsplit("!", 1)[-1])
-    explicit = next((s for k in _ID_KEYS for s in _strings(fm.get(k))), "")
-    aliases: list[str] = [slug, slug.rsplit("/", 1)[-1]]
-    stated = f"KB{int(kb_number.group(1))}" if kb_number else ""
-    if stated:
-        aliases.append(stated)
-    # a folder or file named by its Q-number (kb/001/Q1234/README.md), as the 1999 archive lays pages out
-    in_path = next((q for part in reversed(PurePosixPath(source.rsplit("!", 1)[-1]).parts)
-                    if _PATH_QID_RE.match(part) and (q := normalise_qid(part))), "")
-    article_id = explicit or stated or in_path or slug
-    if not title and not walk.title:
+    if not title:
         title = _title_from_first_paragraph(walk.sections)
+    slug = slug_of(path or source.rsplit("!", 1)[-1])
+    stated = f"KB{int(kb_number.group(1))}" if kb_number else ""
+    article_id = _article_id(fm, stated=stated, source=source, slug=slug)
+    aliases = [slug, slug.rsplit("/", 1)[-1], stated]
     url = next((s for k in _URL_KEYS for s in _strings(fm.get(k))), None)
     if url is None and url_template:
         rel = str(PurePosixPath(path or slug).with_suffix(""))
