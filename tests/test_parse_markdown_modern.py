@@ -286,3 +286,20 @@ def test_a_new_url_template_relinks_unchanged_files(tmp_path: Path) -> None:
         assert article is not None and article.url == "https://wiki.example.com/teams/camera-not-found"
     finally:
         kb.close()
+
+
+def test_if_yes_if_no_troubleshooter_is_one_procedure_of_checks() -> None:
+    checks = []
+    for n, (name, follow) in enumerate([("Check the license", "Check the network"),
+                                        ("Check the network", "Reset the cache"),
+                                        ("Reset the cache", "Contact support")], start=1):
+        checks.append(
+            f"### {name}\n\n1. Open step {n}a.\n2. Select step {n}b.\n\nDid this fix the problem?\n\n"
+            f"- If yes, you're done.\n- If no, see [{follow}](#x).\n"
+        )
+    page = "# Sign-in troubleshooter\n\n## Troubleshoot sign-in\n\n" + "\n".join(checks)
+    a = parse_text(page, source="t.md", path="guides/sign-in-troubleshooter.md")
+    (proc,) = a.procedures
+    assert proc.label == "Troubleshoot sign-in"
+    assert [s.text for s in proc.steps] == ["Check the license", "Check the network", "Reset the cache"]
+    assert proc.steps[1].substeps == ("Open step 2a.", "Select step 2b.")

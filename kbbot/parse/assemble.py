@@ -6,9 +6,10 @@ computed by one code path whatever the source shape: the same article as TXT and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
-from kbbot.article import Article
+from kbbot.article import Article, Procedure, Step
 from kbbot.parse.procedures import extract_procedures
 from kbbot.parse.signatures import extract_references, extract_signatures
 from kbbot.parse.text import (
@@ -63,6 +64,7 @@ def build_article(draft: Draft) -> Article:
     if draft.modern:
         # a label is a name, shown on a button: no markup, and no link cut in half by the label's length limit
         procedures = tuple(replace(p, label=strip_inline_markup(p.label)) for p in procedures)
+        procedures = _merge_troubleshooters(procedures, section_blocks)
     full = "\n\n".join([draft.title, *texts.values()])
     if draft.blocks is not None:
         # codes come from what the reader sees as the problem, not from commands, callouts or screenshots
@@ -100,6 +102,39 @@ def build_article(draft: Draft) -> Article:
 
 
 _QUIET = frozenset({"code", "note", "image"})
+_IF_ANSWER_RE = re.compile(r"^\**(?:if\s+(?:yes|no|so|not)\b|yes\s*[:,-]|no\s*[:,-])", re.IGNORECASE)
+# an interactive troubleshooter asks this many "If yes / If no" questions in one section
+_TROUBLESHOOTER_ANSWERS = 4
+
+
+def _merge_troubleshooters(
+    procedures: tuple[Procedure, ...], sections: list[tuple[str, list[Block]]]
+) -> tuple[Procedure, ...]:
+    """A troubleshooter ("Check X. - If yes, see Y. - If no, see Z.") gives one procedure per check; walked one
+    after another they are one procedure whose steps are the checks, each check's own steps its sub-steps."""
+    names: dict[str, str] = {}
+    for name, blocks in sections:
+        answers = sum(1 for b in blocks if b.kind == "item" and _IF_ANSWER_RE.match(b.text))
+        if answers >= _TROUBLESHOOTER_ANSWERS:
+            first = blocks[0]
+            names[name] = first.text if first.kind == "heading" and first.indent == 0 else name.capitalize()
+    if not names:
+        return procedures
+    out: list[Procedure] = []
+    merged: dict[str, int] = {}
+    for p in procedures:
+        if p.section not in names:
+            out.append(p)
+            continue
+        check = Step(text=p.label, substeps=tuple(s.text.split("\n")[0] for s in p.steps),
+                     references=tuple(r for s in p.steps for r in s.references))
+        if p.section in merged:
+            k = merged[p.section]
+            out[k] = replace(out[k], steps=(*out[k].steps, check))
+        else:
+            merged[p.section] = len(out)
+            out.append(Procedure(label=names[p.section], section=p.section, steps=(check,)))
+    return tuple(out)
 
 
 def _line_blocks(draft: Draft) -> list[tuple[str, list[Block]]]:
