@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import posixpath
+import re
 import shutil
 import sys
 import tarfile
@@ -59,6 +60,7 @@ ARCHIVE_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".txz")
 _FORMAT_RANK = {"txt": 3, "markdown": 2, "web": 1, "generic": 0, "markdown-doc": 0}
 # formats whose articles are each their own page: two of them on one id are a clash, not two copies
 _OWN_PAGE_FORMATS = frozenset({"markdown-doc"})
+_QID_DIR_RE = re.compile(r"^Q\d{1,7}$", re.IGNORECASE)
 # a code repository's own pages at the top of a docs tree, not articles
 _REPO_PAGES = frozenset({"readme", "security", "contributing", "code_of_conduct", "license", "license-code",
                          "changelog", "thirdpartynotices"})
@@ -179,7 +181,9 @@ def _not_an_article(path: str) -> str | None:
     """Why a file in a docs tree is not an article, judged by its place (None: it may be one)."""
     parts = PurePosixPath(path).parts
     stem = PurePosixPath(path).stem.lower()
-    if len(parts) <= 2 and stem in _REPO_PAGES:
+    # a README in a Q-number folder is a 1999 article page (kb/099/Q99304/README.md)
+    numbered = any(_QID_DIR_RE.match(p) for p in parts[:-1])
+    if len(parts) <= 2 and stem in _REPO_PAGES and not numbered:
         return "repository page (README, SECURITY, LICENSE ...), not an article"
     if "includes" in (p.lower() for p in parts[:-1]) and PurePosixPath(path).suffix.lower() == ".md":
         return "include fragment (expanded into the pages that include it)"
@@ -289,21 +293,27 @@ def _archive_members(
     fragments (wherever they sit in the archive) can travel with them."""
     fragments: dict[str, str] = {}
     waiting: list[tuple[str, bytes, float]] = []
+    root = ""  # the one folder an archive of a docs tree usually starts with ("OfficeDocs-Support/")
     try:
         with tarfile.open(unit.key, "r:*") as tar:
-            for member in tar:
+            for n, member in enumerate(tar):
+                name = member.name.removeprefix("./")
+                if n == 0 and member.isdir() and name.strip("/") and "/" not in name.strip("/"):
+                    root = name.strip("/") + "/"
                 if not member.isfile() or Path(member.name).name.startswith("."):
                     continue
                 fh = tar.extractfile(member)
                 if fh is None:
                     continue
                 data = fh.read()
-                if _not_an_article(member.name) and member.name.lower().endswith(".md"):
+                # the path inside the tree: slug ids and URL templates do not carry the archive's root folder
+                path = name.removeprefix(root) if root else name
+                if _not_an_article(path) and member.name.lower().endswith(".md"):
                     fragments[posixpath.normpath(member.name)] = data.decode("utf-8", errors="replace")
                 if b"[!INCLUDE" in data or b"[!include" in data:
                     waiting.append((member.name, data, float(member.mtime)))
                     continue
-                yield _Work(f"{unit.key}!{member.name}", data, float(member.mtime), member.name, {}, url_template)
+                yield _Work(f"{unit.key}!{member.name}", data, float(member.mtime), path, {}, url_template)
     except (tarfile.TarError, OSError, EOFError) as exc:
         summary_skips.append((unit.key, f"unreadable archive ({type(exc).__name__}: {exc})"))
     from kbbot.parse.markdown_doc import include_targets
@@ -314,7 +324,8 @@ def _archive_members(
             text = fragments.get(posixpath.normpath(posixpath.join(posixpath.dirname(name), target)))
             if text is not None:
                 includes[target] = text
-        yield _Work(f"{unit.key}!{name}", data, mtime, name, includes, url_template)
+        path = name.removeprefix("./").removeprefix(root) if root else name
+        yield _Work(f"{unit.key}!{name}", data, mtime, path, includes, url_template)
 
 
 # ------------------------------------------------------------------------------------------- previous run

@@ -303,3 +303,19 @@ def test_if_yes_if_no_troubleshooter_is_one_procedure_of_checks() -> None:
     assert proc.label == "Troubleshoot sign-in"
     assert [s.text for s in proc.steps] == ["Check the license", "Check the network", "Reset the cache"]
     assert proc.steps[1].substeps == ("Open step 2a.", "Select step 2b.")
+
+
+def test_an_archive_of_the_tree_gives_the_same_ids_and_expands_includes(tmp_path: Path) -> None:
+    archive = tmp_path / "team-kb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(TEAM_KB, arcname="team-kb")  # the archive's one root folder is not part of the ids
+    summary = run_index([str(archive)], tmp_path / "index", workers=1, search=False)
+    assert (summary.articles, summary.files_seen, summary.files_skipped) == (2, 4, 2)
+    kb = KnowledgeBase.open(tmp_path / "index")
+    try:
+        assert sorted(kb.ids()) == ["OUT-0042", "teams/camera-not-found"]
+        article = kb.get("OUT-0042")
+        assert article is not None and article.source.endswith("!team-kb/outlook/clear-autocomplete-cache.md")
+        assert article.sections["RESOLUTION"].startswith("Important: Back up the registry")
+    finally:
+        kb.close()
