@@ -6,6 +6,7 @@ the card builders read them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,14 @@ SECTION_ORDER: tuple[str, ...] = (
     "MORE INFORMATION",
     "REFERENCES",
 )
+# Where an article says what goes wrong, in order of preference: an article without SYMPTOMS opens with it.
+SYMPTOM_SECTIONS: tuple[str, ...] = ("SYMPTOMS", "SUMMARY")
+
+
+def symptom_section(names: Iterable[str]) -> str | None:
+    """The name of the section that describes the problem, among an article's section names."""
+    present = set(names)
+    return next((name for name in SYMPTOM_SECTIONS if name in present), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,15 @@ class Article:
 
     def section(self, name: str) -> str:
         return self.sections.get(name, "")
+
+    def symptoms(self, *, any_section: bool = False) -> str:
+        """What goes wrong (SYMPTOMS, else SUMMARY); with `any_section`, else the first section with text."""
+        for name in SYMPTOM_SECTIONS:
+            if self.sections.get(name):
+                return self.sections[name]
+        if any_section:
+            return next((text for text in self.sections.values() if text), "")
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         """The full record, as stored in the index (round-trips through `from_dict`). Built by hand rather

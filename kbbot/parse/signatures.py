@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from kbbot.article import ErrorSignature
+from kbbot.article import ErrorSignature, symptom_section
 from kbbot.parse.text import Block
 
 # Every pattern starts with a literal, and word boundaries before it are checked by hand: a leading \b or a
@@ -142,8 +142,7 @@ def extract_signatures(
     code_signatures(full_text, out, seen)
     if modern:
         modern_signatures(full_text, out, seen)
-    names = {name for name, _ in sections}
-    wanted = "SYMPTOMS" if "SYMPTOMS" in names else "SUMMARY"
+    wanted = symptom_section(name for name, _ in sections) or "SUMMARY"
     for name, blocks in sections:
         if name != wanted:
             continue

@@ -82,14 +82,7 @@ Matrix = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.floa
 
 def symptom_text(article: Article) -> str:
     """The section saying what goes wrong; articles without SYMPTOMS use their opening section."""
-    for name in ("SYMPTOMS", "SUMMARY"):
-        text = article.sections.get(name)
-        if text:
-            return text
-    for text in article.sections.values():
-        if text:
-            return text
-    return ""
+    return article.symptoms(any_section=True)
 
 
 def product_key(article: Article, lexicon: Lexicon) -> str:
