@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kbbot.article import Article
-from kbbot.errors import IndexFolderError, ParseError
+from kbbot.errors import ConfigError, IndexFolderError, ParseError
 from kbbot.kb import (
     ARTICLES,
     FILES,
@@ -477,6 +477,8 @@ def run_index(
         raise IndexFolderError(
             f"{out} exists and is not a kbbot index; refusing to replace it (choose another --out)"
         )
+    if url_template is not None:
+        _check_url_template(url_template)
     summary = IndexSummary(out=out)
     parser_fingerprint()  # taken now, before parsing: it must describe the code that parses this run
     units = _enumerate(sources, summary)
@@ -515,6 +517,17 @@ def run_index(
     summary.elapsed = time.monotonic() - started
     log.info("indexed %s articles from %s files in %.1f s", summary.articles, summary.files_seen, summary.elapsed)
     return summary
+
+
+def _check_url_template(template: str) -> None:
+    """Refused before any work: a bad template would otherwise fail every file, one by one."""
+    try:
+        template.format(path="a/b", slug="a/b", id="KB1")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"--url-template {template!r} is not usable ({type(exc).__name__}: {exc}); "
+            "it may use {path}, {slug} and {id}, e.g. https://kb.example.com/{path}"
+        ) from exc
 
 
 def _report_unchanged(summary: IndexSummary, units: list[_Unit], previous: _Previous) -> None:

@@ -174,7 +174,8 @@ class KnowledgeBase:
         key = _name_key(text)
         if not key:
             return []
-        if normalise_qid(key) is not None and any(i.startswith("Q") for i in self._ids[:1]):
+        if normalise_qid(key) is not None and any(_is_qid(i) for i in self._ids[:1] + self._ids[-1:]):
+            # rows are in Q-number order: a KB with Q-numbers has one first or last
             return self.closest_ids(key, limit=limit)
         from rapidfuzz import fuzz, process
 
@@ -271,6 +272,10 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, articles={len(self)})"
+
+
+def _is_qid(article_id: str) -> bool:
+    return article_id[:1] == "Q" and article_id[1:].isdigit()
 
 
 _NAME_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".txt", ".json")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kbbot.article import Article
+from kbbot.errors import ConfigError
 from kbbot.indexer import run_index
 from kbbot.kb import KnowledgeBase
 from kbbot.parse import detect_format, parse_bytes, parse_file, parse_text
@@ -319,3 +320,9 @@ def test_an_archive_of_the_tree_gives_the_same_ids_and_expands_includes(tmp_path
         assert article.sections["RESOLUTION"].startswith("Important: Back up the registry")
     finally:
         kb.close()
+
+
+def test_a_url_template_with_an_unknown_field_is_refused_before_indexing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="url-template"):
+        run_index([str(TEAM_KB)], tmp_path / "index", workers=1, url_template="https://kb.example.com/{name}")
+    assert not (tmp_path / "index").exists()
