@@ -6,7 +6,8 @@ the card builders read them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 # Canonical section names, in the order a card or `kbbot show` presents them.
@@ -20,6 +21,14 @@ SECTION_ORDER: tuple[str, ...] = (
     "MORE INFORMATION",
     "REFERENCES",
 )
+# Where an article says what goes wrong, in order of preference: an article without SYMPTOMS opens with it.
+SYMPTOM_SECTIONS: tuple[str, ...] = ("SYMPTOMS", "SUMMARY")
+
+
+def symptom_section(names: Iterable[str]) -> str | None:
+    """The name of the section that describes the problem, among an article's section names."""
+    present = set(names)
+    return next((name for name in SYMPTOM_SECTIONS if name in present), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +73,12 @@ class Article:
     error_signatures: tuple[ErrorSignature, ...] = ()
     references: tuple[str, ...] = ()
     source: str = ""  # file path (or archive!member) it was parsed from
-    format: str = ""  # "txt" | "markdown" | "web" | "generic"
+    format: str = ""  # "txt" | "markdown" | "web" | "generic" | "markdown-doc" | "html" | "json"
+    # the article's own web page, when the source names one (front matter url, an export's html_url, or the
+    # indexer's --url-template)
+    url: str | None = None
+    # other forms people use for this article: the path slug, the file name, a stated KB number
+    aliases: tuple[str, ...] = ()
 
     @property
     def error_codes(self) -> list[str]:
@@ -73,9 +87,34 @@ class Article:
     def section(self, name: str) -> str:
         return self.sections.get(name, "")
 
+    def symptoms(self, *, any_section: bool = False) -> str:
+        """What goes wrong (SYMPTOMS, else SUMMARY); with `any_section`, else the first section with text."""
+        for name in SYMPTOM_SECTIONS:
+            if self.sections.get(name):
+                return self.sections[name]
+        if any_section:
+            return next((text for text in self.sections.values() if text), "")
+        return ""
+
     def to_dict(self) -> dict[str, Any]:
-        """The full record, as stored in the index (round-trips through `from_dict`)."""
-        return asdict(self)
+        """The full record, as stored in the index (round-trips through `from_dict`). Built by hand rather
+        than with dataclasses.asdict, which deep-copies every field and was a fifth of the indexing time."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "product": self.product,
+            "product_tag": self.product_tag,
+            "versions": list(self.versions),
+            "keywords": list(self.keywords),
+            "sections": dict(self.sections),
+            "procedures": self.procedures_json(),
+            "error_signatures": [{"kind": e.kind, "value": e.value} for e in self.error_signatures],
+            "references": list(self.references),
+            "source": self.source,
+            "format": self.format,
+            "url": self.url,
+            "aliases": list(self.aliases),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Article:
@@ -109,6 +148,9 @@ class Article:
             references=tuple(data.get("references", ())),
             source=data.get("source", ""),
             format=data.get("format", ""),
+            # records from before articles had links or aliases load with none
+            url=data.get("url"),
+            aliases=tuple(data.get("aliases", ())),
         )
 
     def procedures_json(self) -> list[dict[str, Any]]:
@@ -136,6 +178,8 @@ class Article:
             "procedures": self.procedures_json(),
             "error_codes": self.error_codes,
             "references": list(self.references),
+            "source": self.source,
+            "url": self.url,
         }
 
 

@@ -8,12 +8,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from kbbot.article import normalise_qid
 from kbbot.errors import KbBotError
 
 if TYPE_CHECKING:
+    from kbbot.kb import KnowledgeBase
     from kbbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true",
         help="replace the index even when this run found no articles or lost more than half of them",
     )
+    p.add_argument(
+        "--url-template", default=None,
+        help="link for articles without a URL of their own, e.g. 'https://kb.example.com/{path}' "
+             "({path}: the file's path in the tree without extension, {slug}, {id})",
+    )
 
     p = sub.add_parser("search", help="search the knowledge base")
     p.add_argument("query")
@@ -51,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=5)
 
     p = sub.add_parser("show", help="show one article by number")
-    p.add_argument("article", help="Q102087 or 102087")
+    p.add_argument("article", help="an id in any form: Q102087, 102087, KB2121926, a path slug, a file name")
     _add_index_arg(p)
     p.add_argument("--json", action="store_true")
 
@@ -100,7 +105,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     progress = sys.stderr.isatty() and not args.no_progress
     summary = run_index(
-        [str(s) for s in args.sources], args.out, workers=args.workers, progress=progress, force=args.force
+        [str(s) for s in args.sources], args.out, workers=args.workers, progress=progress, force=args.force,
+        url_template=args.url_template,
     )
     print(summary.render())
     return 0 if summary.articles else 1
@@ -117,16 +123,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     from kbbot.kb import KnowledgeBase
     from kbbot.locate import resolve_index
 
-    qid = normalise_qid(args.article)
-    if qid is None:
-        print(f"kbbot: {args.article!r} is not an article number (try Q102087)", file=sys.stderr)
-        return 2
-    kb = KnowledgeBase.open(resolve_index(_settings(args)))
-    article = kb.get(qid)
+    settings = _settings(args)
+    kb = KnowledgeBase.open(resolve_index(settings))
+    found = kb.resolve(args.article)
+    article = kb.get(found) if found else None
     if article is None:
-        near = kb.closest_ids(qid, limit=3)
+        near = kb.suggest(args.article, limit=3)
+        if not near:
+            # not an id in any form: the words may still name an article
+            from kbbot.locate import open_engine
+
+            near = [h.id for h in open_engine(settings).search(args.article, limit=3).hits]
         hint = f" Closest: {', '.join(near)}." if near else ""
-        print(f"kbbot: no article {qid} in this knowledge base.{hint}", file=sys.stderr)
+        print(f"kbbot: no article {args.article!r} in this knowledge base.{hint}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(article.to_show_json(), indent=2, ensure_ascii=False))
@@ -143,12 +152,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     engine = open_engine(_settings(args))
     result = engine.search(args.query, limit=max(1, args.limit))
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps(_with_sources(result.to_json(), engine.kb), ensure_ascii=False))
     else:
         from kbbot.search import render_search_text
 
         print(render_search_text(result))
     return 0
+
+
+def _with_sources(data: dict[str, Any], kb: KnowledgeBase | None) -> dict[str, Any]:
+    """Each hit gains the article's `source` and `url` (docs/design.md), read from the knowledge base."""
+    for hit in data["hits"]:
+        article = kb.get(hit["id"]) if kb is not None else None
+        hit["source"] = article.source if article else None
+        hit["url"] = article.url if article else None
+    return data
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@
     ├── ConfigError        bad kbbot.yaml, unknown keys, missing tokens, a missing optional extra
     ├── InputError         a file named on the command line cannot be used (missing, a folder, empty)
     ├── ParseError         one article file could not be read (reported and skipped, never fatal)
-    ├── IndexError_        the saved index is missing, from another version, or damaged
+    ├── IndexFolderError   the saved index folder is missing, from another version, damaged, or not an index
     ├── StoreError         the thread store cannot be reached or answered nonsense
     │   └── ConflictError  a compare-and-set lost the race (retried by the caller)
     └── SlackError         the Slack Web API refused a call we cannot recover from
@@ -29,7 +29,7 @@ class ParseError(KbBotError):
     pass
 
 
-class IndexError_(KbBotError):  # noqa: N801, N818 - trailing underscore keeps the builtin IndexError usable
+class IndexFolderError(KbBotError):
     pass
 
 

@@ -4,11 +4,13 @@ Also what a support team runs after changing its knowledge base: a file of golde
 each should find, re-checked so a KB edit that buries an answer shows up as a failure line, not as a
 complaint in Slack.
 
-Input: JSON lines `{"query": "...", "expected": "Q148169" | null, "kind": "...", "product": "..."}`;
-`expected: null` marks a question the KB cannot answer (the right behaviour is band "none"/"shortlist",
-never a confident answer). Unreadable lines are logged and skipped; a file that cannot be read, or holds no
-usable question, is an InputError. An expected article the knowledge base does not hold is counted and named
-(`unknown_expected`): such a row can never be found, and is usually a typo or an article since removed.
+Input: JSON lines `{"query": "...", "expected": "Q148169" | null, "kind": "...", "product": "..."}`; instead
+of `expected` (an id in any form the knowledge base accepts), a row may name its article by
+`expected_path`, matched as a path suffix of a hit's source file; both null mark a question the KB cannot
+answer (the right behaviour is band "none"/"shortlist", never a confident answer). Unreadable lines are
+logged and skipped; a file that cannot be read, or holds no usable question, is an InputError. An expected
+article the knowledge base does not hold is counted and named (`unknown_expected`): such a row can never be
+found, and is usually a typo or an article since removed.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ class Question:
     expected: str | None
     kind: str
     line: int
+    expected_path: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return self.expected is not None or self.expected_path is not None
 
 
 def read_questions(path: Path) -> tuple[list[Question], list[int]]:
@@ -64,15 +71,22 @@ def read_questions(path: Path) -> tuple[list[Question], list[int]]:
                 if not isinstance(query, str):
                     raise TypeError("query is not a string")
                 raw = row.get("expected")
-                expected = None if raw is None else normalise_qid(str(raw))
-                if raw is not None and expected is None:
-                    raise ValueError(f"expected {raw!r} is not an article number")
-                kind = str(row.get("kind") or ("ood" if expected is None else "question"))
+                if raw is not None and not isinstance(raw, str | int):
+                    raise TypeError(f"expected {raw!r} is not an article id")
+                expected = None if raw is None else (normalise_qid(str(raw)) or str(raw).strip())
+                if raw is not None and not expected:
+                    raise ValueError(f"expected {raw!r} is not an article id")
+                raw_path = row.get("expected_path")
+                expected_path = str(raw_path).strip().lstrip("/") if raw_path else None
+                answerable = expected is not None or expected_path is not None
+                kind = str(row.get("kind") or ("question" if answerable else "ood"))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 log.warning("%s line %s skipped: %s", path, number, exc)
                 bad.append(number)
                 continue
-            questions.append(Question(query=query, expected=expected, kind=kind, line=number))
+            questions.append(
+                Question(query=query, expected=expected, kind=kind, line=number, expected_path=expected_path)
+            )
     if not questions:
         what = f"none of its {len(bad)} line(s) is a question" if bad else "it is empty"
         example = '{"query": ..., "expected": ...}'
@@ -89,6 +103,24 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def _rank(q: Question, ids: list[str], kb: Any) -> int:
+    """1-based rank of the expected article among the hit ids, 0 when absent."""
+    if q.expected is not None:
+        want = kb.resolve(q.expected) if kb is not None else None
+        want = want or q.expected
+        return ids.index(want) + 1 if want in ids else 0
+    if q.expected_path is None or kb is None:
+        return 0
+    suffix = q.expected_path.replace("\\", "/")
+    for k, article_id in enumerate(ids, start=1):
+        article = kb.get(article_id)
+        source = (article.source if article else "").replace("\\", "/")
+        # a suffix on a path-component boundary: "a/b.md" matches "x!root/a/b.md", not "xa/b.md"
+        if source == suffix or source.endswith("/" + suffix) or source.endswith("!" + suffix):
+            return k
+    return 0
+
+
 def run_eval(path: Path, engine: Searcher, *, known_ids: Container[str] | None = None) -> dict[str, Any]:
     """Search every question of `path` and report recall@1/3/10, MRR, latency and the confidence figures.
 
@@ -99,6 +131,7 @@ def run_eval(path: Path, engine: Searcher, *, known_ids: Container[str] | None =
     failures (to re-check after a KB change) and the skipped lines.
     """
     questions, bad = read_questions(path)
+    kb = getattr(engine, "kb", None)  # resolves any id form and knows each article's source path
     latencies: list[float] = []
     n = hit1 = hit3 = hit10 = answered_right = answered_wrong = 0
     rr = 0.0
@@ -107,21 +140,25 @@ def run_eval(path: Path, engine: Searcher, *, known_ids: Container[str] | None =
     bands: dict[str, int] = {"answer": 0, "shortlist": 0, "none": 0}
     failures: list[dict[str, Any]] = []
     expected_ids = {q.expected for q in questions if q.expected is not None}
-    unknown = sorted(e for e in expected_ids if known_ids is not None and e not in known_ids)
+    # an id in another form (KB2659085, a slug) is known when the knowledge base resolves it
+    unknown = sorted(
+        e for e in expected_ids
+        if known_ids is not None and e not in known_ids and not (kb is not None and kb.resolve(e))
+    )
     for q in questions:
         t0 = time.perf_counter()
         result = engine.search(q.query, limit=LIMIT)
         latencies.append((time.perf_counter() - t0) * 1000.0)
         bands[result.band] = bands.get(result.band, 0) + 1
         ids = [h.id for h in result.hits]
-        if q.expected is None:
+        if not q.answerable:
             ood_n += 1
             if result.confident:
                 ood_answered += 1
                 failures.append({"line": q.line, "query": q.query[:200], "expected": None, "got": ids[:1]})
             continue
         n += 1
-        rank = ids.index(q.expected) + 1 if q.expected in ids else 0
+        rank = _rank(q, ids, kb)
         k = kinds.setdefault(q.kind, {"n": 0, "hit1": 0, "hit3": 0, "rr": 0.0})
         k["n"] += 1
         if rank:
@@ -141,7 +178,8 @@ def run_eval(path: Path, engine: Searcher, *, known_ids: Container[str] | None =
             hit10 += 1
         if rank != 1 and len(failures) < MAX_FAILURES:
             failures.append(
-                {"line": q.line, "query": q.query[:200], "expected": q.expected, "rank": rank, "got": ids[:3]}
+                {"line": q.line, "query": q.query[:200], "expected": q.expected or q.expected_path, "rank": rank,
+                 "got": ids[:3]}
             )
 
     def share(a: float, b: int) -> float:

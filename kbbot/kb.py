@@ -15,7 +15,7 @@ Layout (format version 1):
 The manifest also lists every other file's size (`sizes`) and a checksum over all of them (`checksum`), written
 by `seal_index` once the folder is complete. Opening checks the folder against them (and every `.npy` header
 against its file's size, for an index sealed before sizes were kept), so a truncated, emptied or missing file is
-one IndexError_ naming it instead of a traceback, or a SIGBUS, later.
+one IndexFolderError naming it instead of a traceback, or a SIGBUS, later.
 
 Opening reads rows.json and offsets.npy into memory; records are read from articles.bin with `pread` when asked
 for (and decompressed, with a small LRU cache in front), not through a memory map: a record is read a few times
@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from kbbot.article import Article, normalise_qid
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +60,8 @@ _PARSED_JSON_MAX = 64 * 1024
 _REBUILD = "rebuild it with `kbbot index SOURCE... --out {path}`"
 
 
-def record_dict(article: Article) -> dict[str, Any]:
-    """The same dict as `Article.to_dict()` (dataclasses.asdict), built directly: asdict deep-copies every
-    field and was a fifth of the indexing time."""
-    return {
-        "id": article.id,
-        "title": article.title,
-        "product": article.product,
-        "product_tag": article.product_tag,
-        "versions": list(article.versions),
-        "keywords": list(article.keywords),
-        "sections": dict(article.sections),
-        "procedures": article.procedures_json(),
-        "error_signatures": [{"kind": e.kind, "value": e.value} for e in article.error_signatures],
-        "references": list(article.references),
-        "source": article.source,
-        "format": article.format,
-    }
-
-
 def encode_record(article: Article) -> bytes:
-    return zlib.compress(json.dumps(record_dict(article), ensure_ascii=False, separators=(",", ":")).encode(), 6)
+    return zlib.compress(json.dumps(article.to_dict(), ensure_ascii=False, separators=(",", ":")).encode(), 6)
 
 
 def decode_record(blob: bytes) -> Article:
@@ -88,26 +69,26 @@ def decode_record(blob: bytes) -> Article:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of an index folder; IndexError_ with advice when it is not one."""
+    """The manifest of an index folder; IndexFolderError with advice when it is not one."""
     if not path.exists():
-        raise IndexError_(f"no index at {path}: build one with `kbbot index SOURCE... --out {path}`")
+        raise IndexFolderError(f"no index at {path}: build one with `kbbot index SOURCE... --out {path}`")
     if not path.is_dir():
-        raise IndexError_(f"{path} is a file, not an index folder: run `kbbot index SOURCE... --out DIR`")
+        raise IndexFolderError(f"{path} is a file, not an index folder: run `kbbot index SOURCE... --out DIR`")
     mpath = path / MANIFEST
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexError_(
+        raise IndexFolderError(
             f"{path} is not a kbbot index (no {MANIFEST}): run `kbbot index SOURCE... --out {path}`"
         ) from None
     except (OSError, ValueError) as exc:
-        raise IndexError_(
+        raise IndexFolderError(
             f"{mpath} is damaged ({exc}): rebuild with `kbbot index SOURCE... --out {path}`"
         ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise IndexError_(f"{path} is not a kbbot index: run `kbbot index SOURCE... --out {path}`")
+        raise IndexFolderError(f"{path} is not a kbbot index: run `kbbot index SOURCE... --out {path}`")
     if manifest.get("version") != FORMAT_VERSION:
-        raise IndexError_(
+        raise IndexFolderError(
             f"{path} was written by another kbbot version (index format {manifest.get('version')}, this kbbot "
             f"reads {FORMAT_VERSION}): rebuild with `kbbot index SOURCE... --out {path}`"
         )
@@ -162,7 +143,7 @@ def _npy_problem(file: Path, size: int) -> str | None:
 
 def check_index_files(path: Path, manifest: dict[str, Any], *, articles_only: bool = False) -> None:
     """Cheap checks that the folder is the one its manifest describes: no file missing, none of another size,
-    every array as long as its header says. IndexError_ naming the first damaged file. `articles_only` leaves
+    every array as long as its header says. IndexFolderError naming the first damaged file. `articles_only` leaves
     out the search structures (the indexer reuses the articles of an index whose search/ it will rebuild)."""
     sizes: dict[str, int] = manifest.get(SIZES) or {}
     if articles_only:
@@ -174,9 +155,10 @@ def check_index_files(path: Path, manifest: dict[str, Any], *, articles_only: bo
         try:
             size = file.stat().st_size
         except OSError:
-            raise IndexError_(f"{file} is missing: the index is damaged; {_REBUILD.format(path=path)}") from None
+            missing = f"{file} is missing: the index is damaged; {_REBUILD.format(path=path)}"
+            raise IndexFolderError(missing) from None
         if rel in sizes and size != sizes[rel]:
-            raise IndexError_(
+            raise IndexFolderError(
                 f"{file} is damaged ({size:,} bytes, written as {sizes[rel]:,}); {_REBUILD.format(path=path)}"
             )
     for rel in present if not sizes else sorted(sizes):
@@ -191,21 +173,21 @@ def check_index_files(path: Path, manifest: dict[str, Any], *, articles_only: bo
             except ValueError as exc:
                 problem = f"not JSON ({exc})"
         if problem is not None:
-            raise IndexError_(f"{file} is damaged: {problem}; {_REBUILD.format(path=path)}")
+            raise IndexFolderError(f"{file} is damaged: {problem}; {_REBUILD.format(path=path)}")
 
 
-def _rows(path: Path, manifest: dict[str, Any]) -> dict[str, list[str]]:
+def _rows(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     file = path / ROWS
     try:
         rows = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexError_(f"{file} is damaged ({exc}); {_REBUILD.format(path=path)}") from None
+        raise IndexFolderError(f"{file} is damaged ({exc}); {_REBUILD.format(path=path)}") from None
     columns = ("ids", "titles", "products", "product_tags")
     n = manifest.get("articles")
     if not isinstance(rows, dict) or any(not isinstance(rows.get(c), list) for c in columns):
-        raise IndexError_(f"{file} is damaged (not the table of rows); {_REBUILD.format(path=path)}")
+        raise IndexFolderError(f"{file} is damaged (not the table of rows); {_REBUILD.format(path=path)}")
     if any(len(rows[c]) != (n if isinstance(n, int) else len(rows["ids"])) for c in columns):
-        raise IndexError_(
+        raise IndexFolderError(
             f"{file} is damaged (its columns do not hold the {n} articles of the manifest); "
             f"{_REBUILD.format(path=path)}"
         )
@@ -241,6 +223,7 @@ class KnowledgeBase:
         product_tags: list[str],
         offsets: np.ndarray,
         articles: BinaryIO | None,
+        aliases: list[list[str]] | None = None,
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -255,6 +238,8 @@ class KnowledgeBase:
         self._row_of = {q: i for i, q in enumerate(ids)}
         self._cache: OrderedDict[int, Article] = OrderedDict()
         self._numbers: np.ndarray | None = None
+        self._aliases = aliases or []
+        self._by_name: dict[str, int] | None = None
 
     @classmethod
     def open(cls, path: str | Path, *, articles_only: bool = False) -> KnowledgeBase:
@@ -266,12 +251,12 @@ class KnowledgeBase:
         try:
             offsets = np.load(path / OFFSETS)
         except (OSError, ValueError) as exc:
-            raise IndexError_(f"{path / OFFSETS} is damaged ({exc}); {_REBUILD.format(path=path)}") from None
+            raise IndexFolderError(f"{path / OFFSETS} is damaged ({exc}); {_REBUILD.format(path=path)}") from None
         ids = rows["ids"]
         records = manifest.get("records", len(ids))
         articles_size = (path / ARTICLES).stat().st_size
         if offsets.ndim != 1 or len(offsets) < len(ids) + 1 or int(offsets[-1]) != articles_size:
-            raise IndexError_(
+            raise IndexFolderError(
                 f"{path / OFFSETS} does not match {ARTICLES} ({len(offsets)} offsets for {records} records "
                 f"ending at {int(offsets[-1]) if len(offsets) else 0:,}, file of {articles_size:,} bytes); "
                 f"{_REBUILD.format(path=path)}"
@@ -279,7 +264,7 @@ class KnowledgeBase:
         try:
             articles = open(path / ARTICLES, "rb", buffering=0) if articles_size else None  # noqa: SIM115
         except OSError as exc:
-            raise IndexError_(f"cannot read {path / ARTICLES} ({exc.strerror or exc})") from None
+            raise IndexFolderError(f"cannot read {path / ARTICLES} ({exc.strerror or exc})") from None
         return cls(
             path=path,
             manifest=manifest,
@@ -289,6 +274,7 @@ class KnowledgeBase:
             product_tags=rows["product_tags"],
             offsets=offsets,
             articles=articles,
+            aliases=rows.get("aliases"),  # absent in indexes built before articles had aliases
         )
 
     # ------------------------------------------------------------------------------------------ access
@@ -306,6 +292,58 @@ class KnowledgeBase:
         if row is None:
             norm = normalise_qid(qid)
             row = self._row_of.get(norm) if norm else None
+        if row is None:
+            row = self._row_by_name(qid)
+        return row
+
+    # ------------------------------------------------------------------------------------------ look-up
+    def resolve(self, text: str) -> str | None:
+        """The canonical id of the article `text` names in any form people use: its id, a Q-number in any
+        spelling (q102087, 102087, KB102087), a stated KB number (KB2121926, 2121926), its path slug
+        (teams/clear-teams-cache), its file name (clear-teams-cache.md); None when nothing matches."""
+        row = self.row_of(text.strip())
+        return None if row is None else self._ids[row]
+
+    def suggest(self, text: str, limit: int = 3) -> list[str]:
+        """Ids close to a name that resolved to nothing: digit typos for numbers, near spellings for slugs."""
+        key = _name_key(text)
+        if not key:
+            return []
+        if normalise_qid(key) is not None and any(_is_qid(i) for i in self._ids[:1] + self._ids[-1:]):
+            # rows are in Q-number order: a KB with Q-numbers has one first or last
+            return self.closest_ids(key, limit=limit)
+        from rapidfuzz import fuzz, process
+
+        names = self._names()
+        found = process.extract(key, list(names), scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=60)
+        out: list[str] = []
+        for name, _score, _ in found:
+            article_id = self._ids[names[name]]
+            if article_id not in out:
+                out.append(article_id)
+        return out[:limit]
+
+    def _names(self) -> dict[str, int]:
+        if self._by_name is None:
+            names: dict[str, int] = {}
+            for row, article_id in enumerate(self._ids):
+                names.setdefault(_name_key(article_id), row)
+            for row, aliases in enumerate(self._aliases):
+                for alias in aliases:
+                    names.setdefault(_name_key(alias), row)
+            self._by_name = names
+        return self._by_name
+
+    def _row_by_name(self, text: str) -> int | None:
+        key = _name_key(text)
+        if not key:
+            return None
+        names = self._names()
+        row = names.get(key)
+        if row is None and key.isdigit():
+            row = names.get(f"kb{int(key)}")  # "2121926": the number a modern article states
+        if row is None and key[:1] == "q" and key[1:].isdigit():
+            row = names.get(f"kb{int(key[1:])}")
         return row
 
     def record_bytes(self, index: int) -> bytes:
@@ -314,11 +352,13 @@ class KnowledgeBase:
         if end == start:
             return b""
         if self._articles is None or self._articles.closed:
-            raise IndexError_(f"{self.path / ARTICLES} has been closed")
+            raise IndexFolderError(f"{self.path / ARTICLES} has been closed")
         blob = os.pread(self._articles.fileno(), end - start, start)
         if len(blob) != end - start:
             # the file was truncated or rewritten in place under the running bot (`kbbot index` never does that)
-            raise IndexError_(f"{self.path / ARTICLES} is damaged (truncated while in use); rebuild the index")
+            raise IndexFolderError(
+                f"{self.path / ARTICLES} is damaged (truncated while in use); rebuild the index"
+            )
         return blob
 
     def article_at(self, row: int) -> Article:
@@ -377,3 +417,20 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, articles={len(self)})"
+
+
+def _is_qid(article_id: str) -> bool:
+    return article_id[:1] == "Q" and article_id[1:].isdigit()
+
+
+_NAME_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".txt", ".json")
+
+
+def _name_key(text: str) -> str:
+    """How a typed article name is compared: case, surrounding slashes and a file extension do not count."""
+    key = text.strip().strip("/").lower()
+    for suffix in _NAME_SUFFIXES:
+        if key.endswith(suffix):
+            key = key[: -len(suffix)]
+            break
+    return key

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kbbot.errors import ConfigError, IndexError_
+from kbbot.errors import ConfigError, IndexFolderError
 
 if TYPE_CHECKING:
     from kbbot.kb import KnowledgeBase
@@ -37,7 +37,7 @@ def builtin_seeds_dir() -> Path:
     """The built-in knowledge base: the five seed articles shipped with the package."""
     folder = _builtin_folder("seeds")
     if folder is None:
-        raise IndexError_("this kbbot install has no built-in seeds; pass --index or set KBBOT_INDEX")
+        raise IndexFolderError("this kbbot install has no built-in seeds; pass --index or set KBBOT_INDEX")
     return folder
 
 
@@ -67,7 +67,7 @@ def resolve_index(settings: Settings) -> Path:
 
 def open_index(index_dir: Path) -> tuple[KnowledgeBase, SearchEngine]:
     """The knowledge base and search engine of an index folder, checked on the way (kbbot.kb); a search
-    structure that fails to load anyway (an index from before sizes were recorded) is one IndexError_ too."""
+    structure that fails to load anyway (an index from before sizes were recorded) is one IndexFolderError too."""
     from kbbot.kb import KnowledgeBase
     from kbbot.search import SearchEngine
 
@@ -76,7 +76,7 @@ def open_index(index_dir: Path) -> tuple[KnowledgeBase, SearchEngine]:
         return kb, SearchEngine.load(index_dir, kb)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         kb.close()
-        raise IndexError_(
+        raise IndexFolderError(
             f"the search structures in {index_dir / 'search'} are damaged ({exc}); "
             f"rebuild them with `kbbot index SOURCE... --out {index_dir}`"
         ) from None

@@ -90,7 +90,7 @@ def test_bad_lines_are_skipped_not_fatal(tmp_path: Path, caplog: pytest.LogCaptu
             {"query": "a", "expected": "102087", "kind": "paraphrase"},  # bare number accepted
             "{not json",
             {"expected": "Q1"},  # no query
-            {"query": "b", "expected": "hello"},  # not an article number
+            {"query": "b", "expected": ["Q1"]},  # not an article id (ids may be slugs, but are strings)
             {"query": 5, "expected": None},
             "",
             {"query": "c", "expected": None},

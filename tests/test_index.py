@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 from kbbot.indexer import IndexSummary, run_index
 from kbbot.kb import KnowledgeBase
 
@@ -59,15 +59,15 @@ def test_index_seeds_and_read_back(seeds_copy: Path, tmp_path: Path) -> None:
 
 
 def test_open_rejects_missing_and_foreign_folders(tmp_path: Path) -> None:
-    with pytest.raises(IndexError_, match="kbbot index"):
+    with pytest.raises(IndexFolderError, match="kbbot index"):
         KnowledgeBase.open(tmp_path / "nope")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("hello")
-    with pytest.raises(IndexError_, match="not a kbbot index"):
+    with pytest.raises(IndexFolderError, match="not a kbbot index"):
         KnowledgeBase.open(tmp_path / "other")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "manifest.json").write_text('{"format": "kbbot-index", "version": 999}')
-    with pytest.raises(IndexError_, match="another kbbot version"):
+    with pytest.raises(IndexFolderError, match="another kbbot version"):
         KnowledgeBase.open(tmp_path / "bad")
 
 
@@ -241,7 +241,7 @@ def test_refuses_to_overwrite_a_folder_that_is_not_an_index(tmp_path: Path) -> N
     precious = tmp_path / "docs"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
-    with pytest.raises(IndexError_, match="not a kbbot index"):
+    with pytest.raises(IndexFolderError, match="not a kbbot index"):
         index([SEEDS], precious)
     assert (precious / "notes.txt").read_text() == "keep me"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kbbot.cli import main
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 from kbbot.indexer import run_index
 from kbbot.kb import CHECKSUM, MANIFEST, SIZES, KnowledgeBase, index_stamp
 from kbbot.locate import open_index
@@ -96,7 +96,7 @@ def test_a_damaged_index_is_one_line_naming_the_file_and_exit_2(
 def test_garbage_of_the_right_size_in_a_small_json_file_is_caught(index_copy: Path) -> None:
     meta = index_copy / "search" / "meta.json"
     meta.write_bytes(b"#" * meta.stat().st_size)
-    with pytest.raises(IndexError_, match=r"meta\.json is damaged: not JSON"):
+    with pytest.raises(IndexFolderError, match=r"meta\.json is damaged: not JSON"):
         KnowledgeBase.open(index_copy)
 
 
@@ -106,10 +106,10 @@ def test_an_index_sealed_before_sizes_were_kept_is_still_checked(index_copy: Pat
     (index_copy / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert len(KnowledgeBase.open(index_copy)) == 5
     (index_copy / "search" / "idf.npy").unlink()
-    with pytest.raises(IndexError_, match=r"search structures in .* are damaged .*idf\.npy"):
+    with pytest.raises(IndexFolderError, match=r"search structures in .* are damaged .*idf\.npy"):
         open_index(index_copy)
     os.truncate(index_copy / "search" / "forward.pos.npy", 150)
-    with pytest.raises(IndexError_, match=r"forward\.pos\.npy is damaged: .* header promises"):
+    with pytest.raises(IndexFolderError, match=r"forward\.pos\.npy is damaged: .* header promises"):
         KnowledgeBase.open(index_copy)
 
 
@@ -153,7 +153,7 @@ def test_an_articles_file_truncated_under_an_open_index_is_an_error_not_a_sigbus
         assert kb.get(MAILBAG) is not None
         kb._cache.clear()  # a record not read yet, as most are in a running bot
         os.truncate(index_copy / "articles.bin", 10)
-        with pytest.raises(IndexError_, match="truncated while in use"):
+        with pytest.raises(IndexFolderError, match="truncated while in use"):
             kb.get(MAILBAG)
     finally:
         kb.close()
@@ -179,7 +179,7 @@ def test_losing_most_articles_needs_force(index_copy: Path, tmp_path: Path) -> N
     two.mkdir()
     for seed in sorted(SEEDS.iterdir())[:2]:
         shutil.copy(seed, two)
-    with pytest.raises(IndexError_, match=r"found 2 articles where .* holds 5"):
+    with pytest.raises(IndexFolderError, match=r"found 2 articles where .* holds 5"):
         run_index([str(two)], index_copy, progress=False)
     assert len(KnowledgeBase.open(index_copy)) == 5
     summary = run_index([str(two)], index_copy, progress=False, force=True)

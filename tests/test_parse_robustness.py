@@ -56,7 +56,8 @@ def test_random_bytes_never_crash() -> None:
             assert str(exc)
             continue
         assert isinstance(article, Article)
-        assert article.id.startswith("Q")
+        # a page whose Q-number was mangled away reads as a modern page, named by its path
+        assert article.id.startswith("Q") or (article.format == "markdown-doc" and article.id)
 
 
 def test_truncated_txt_keeps_what_is_there() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 from kbbot.kb import KnowledgeBase
 from kbbot.search import (
     SearchContext,
@@ -186,14 +186,14 @@ def test_save_load_round_trip(kb: KnowledgeBase, engine: SearchEngine, tmp_path:
 
 
 def test_missing_or_foreign_index_is_a_clear_error(tmp_path: Path, seed_index: Path) -> None:
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexFolderError):
         SearchIndex.load(tmp_path)
     copy = tmp_path / "copy"
     copy.mkdir()
     meta = json.loads((seed_index / "search" / "meta.json").read_text())
     meta["format"] = -1
     (copy / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexFolderError):
         SearchIndex.load(copy)
     assert not search_index_is_current(copy) and not search_index_is_current(tmp_path / "nowhere")
     assert search_index_is_current(seed_index / "search")
@@ -405,7 +405,7 @@ def test_index_built_with_other_parameters_is_stale(kb: KnowledgeBase, tmp_path:
     assert meta["params"]["fields"]["title"] == {"weight": 1.0, "b": 0.3}
     assert not search_index_is_current(tmp_path / "other")
     assert search_index_is_current(tmp_path / "other", params=other)
-    with pytest.raises(IndexError_, match=r"other search parameters \(fields\)"):
+    with pytest.raises(IndexFolderError, match=r"other search parameters \(fields\)"):
         SearchIndex.load(tmp_path / "other")
     assert len(SearchIndex.load(tmp_path / "other", params=other)) == len(kb)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from kbbot.article import ErrorSignature
+from kbbot.article import ErrorSignature, symptom_section
 from kbbot.parse.text import Block
 
 # Every pattern starts with a literal, and word boundaries before it are checked by hand: a leading \b or a
@@ -23,6 +23,14 @@ _QUOTED_MSG_RE = re.compile(
     re.IGNORECASE,
 )
 _QID_RE = re.compile(r"Q(\d{4,7})\b")
+# today's errors, read in modern sources only: SMTP replies with their enhanced status ("550 5.7.1"), or the
+# enhanced status alone; Microsoft Entra sign-in codes; Hybrid Configuration Wizard codes; HTTP status lines
+_SMTP_RE = re.compile(r"(?<![\w.])(?:([245]\d\d)[ -])?([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]|\.\d)")
+_AADSTS_RE = re.compile(r"AADSTS(\d{4,6})\b")
+_HCW_RE = re.compile(r"HCW(\d{4})\b")
+_HTTP_RE = re.compile(
+    r"\bHTTP(?:/\d(?:\.\d)?)?\s*(?:error\s*|status\s*(?:code\s*)?)?:?\s*([1-5]\d\d)\b", re.IGNORECASE
+)
 
 
 def _starts_word(text: str, pos: int, extra: str = "") -> bool:
@@ -104,8 +112,27 @@ def _clean_message(text: str) -> str:
     return msg[:300]
 
 
+def modern_signatures(text: str, out: list[ErrorSignature], seen: set[tuple[str, str]]) -> None:
+    for m in _SMTP_RE.finditer(text):
+        status = f"{m.group(2)}.{m.group(3)}.{m.group(4)}"
+        if m.group(1):
+            _add(out, seen, "smtp", f"{m.group(1)} {status}")
+        _add(out, seen, "smtp", status)
+    for m in _AADSTS_RE.finditer(text):
+        if _starts_word(text, m.start()):
+            _add(out, seen, "aadsts", f"AADSTS{m.group(1)}")
+    for m in _HCW_RE.finditer(text):
+        if _starts_word(text, m.start()):
+            _add(out, seen, "hcw", f"HCW{m.group(1)}")
+    for m in _HTTP_RE.finditer(text):
+        _add(out, seen, "http", f"HTTP {m.group(1)}")
+
+
+_QUIET_ROLES = frozenset({"code", "note", "image"})
+
+
 def extract_signatures(
-    sections: list[tuple[str, list[Block]]], full_text: str, *, wrapped: bool = True
+    sections: list[tuple[str, list[Block]]], full_text: str, *, wrapped: bool = True, modern: bool = False
 ) -> tuple[ErrorSignature, ...]:
     """Codes from the whole article; literal message lines from SYMPTOMS (from SUMMARY when the article
     has no SYMPTOMS): the indented block(s) right after a sentence like "...the following error message:",
@@ -113,13 +140,17 @@ def extract_signatures(
     out: list[ErrorSignature] = []
     seen: set[tuple[str, str]] = set()
     code_signatures(full_text, out, seen)
-    names = {name for name, _ in sections}
-    wanted = "SYMPTOMS" if "SYMPTOMS" in names else "SUMMARY"
+    if modern:
+        modern_signatures(full_text, out, seen)
+    wanted = symptom_section(name for name, _ in sections) or "SUMMARY"
     for name, blocks in sections:
         if name != wanted:
             continue
         announced = False
         for b in blocks:
+            if b.role in _QUIET_ROLES:
+                announced = False
+                continue
             if announced and b.kind in ("literal", "para") and (b.indent > 0 or b.kind == "literal"):
                 # the quoted message; a second indented block right after is the same message continued
                 msg = _clean_message(" ".join(b.lines))

@@ -108,6 +108,10 @@ class Block:
     marker: str = ""  # "num" | "alpha" | "roman" | "bullet"
     number: int = 0
     text_indent: int = 0  # where an item's text starts, so continuation paragraphs can be recognised
+    # what a block of a structured source (Markdown, HTML) is beyond prose: "code", "table", "note" (a
+    # callout), "quote", "image" (an image's alt text). Error signatures are never taken from code, notes or
+    # images: they quote commands and screenshots, not the error a person sees.
+    role: str = ""
 
 
 def match_marker(stripped: str) -> tuple[str, int, int] | None:
@@ -287,3 +291,12 @@ def demote_reference_items(blocks: list[Block]) -> list[Block]:
                           number=b.number - shift, text_indent=b.text_indent)
         out.append(b)
     return out
+
+
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\](?:\([^)\s]*\)?|\([^)]*$)")
+
+
+def strip_inline_markup(text: str) -> str:
+    """The card subset's markup removed (`**`, `*`, `` ` ``, `[text](url)` -> text), a partial link too."""
+    text = _MD_LINK_RE.sub(r"\1", text)
+    return " ".join(text.replace("**", "").replace("`", "").replace("*", "").split())

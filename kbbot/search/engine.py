@@ -193,7 +193,8 @@ class SearchEngine:
         params: SearchParams = PARAMS,
     ) -> SearchEngine:
         """Open the search index of an index folder (`<index_dir>/search`, or `index_dir` itself); one built
-        with other index parameters is refused (IndexError_), never searched with numbers it was not made for."""
+        with other index parameters is refused (IndexFolderError), never searched with numbers it was not made
+        for."""
         index_dir = Path(index_dir)
         directory = index_dir / "search" if (index_dir / "search").is_dir() else index_dir
         return cls(index=SearchIndex.load(directory, params=params.index), model=model, kb=kb, params=params)

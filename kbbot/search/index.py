@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.params import PARAMS, IndexParams
 from kbbot.search.semantic import packaged_vectors, quantise, table_fingerprint
@@ -65,14 +65,7 @@ Matrix = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.floa
 
 def symptom_text(article: Article) -> str:
     """The section saying what goes wrong; articles without SYMPTOMS use their opening section."""
-    for name in ("SYMPTOMS", "SUMMARY"):
-        text = article.sections.get(name)
-        if text:
-            return text
-    for text in article.sections.values():
-        if text:
-            return text
-    return ""
+    return article.symptoms(any_section=True)
 
 
 def product_key(article: Article, lexicon: Lexicon) -> str:
@@ -403,7 +396,7 @@ def _align(full: sparse.csc_matrix, sub: sparse.csc_matrix) -> npt.NDArray[np.fl
     key_sub = np.repeat(np.arange(sub.shape[1], dtype=np.int64), np.diff(sub.indptr)) * n_rows + sub.indices
     pos = np.searchsorted(key_full, key_sub)
     if len(pos) and (pos.max() >= len(key_full) or not np.array_equal(key_full[pos], key_sub)):
-        raise IndexError_("search index build: a head/title posting is missing from the full postings")
+        raise IndexFolderError("search index build: a head/title posting is missing from the full postings")
     out = np.zeros(len(full.data), dtype=np.float32)
     out[pos] = sub.data
     return out
@@ -552,14 +545,16 @@ class SearchIndex:
         directory = Path(directory)
         meta_path = directory / "meta.json"
         if not meta_path.is_file():
-            raise IndexError_(f"no search index in {directory} (run `kbbot index`)")
+            raise IndexFolderError(f"no search index in {directory} (run `kbbot index`)")
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except ValueError:
             meta = None
         reason = stale_reason(meta, params)
         if reason is not None:
-            raise IndexError_(f"the search index in {directory} is stale: {reason}; rebuild it with `kbbot index`")
+            raise IndexFolderError(
+                f"the search index in {directory} is stale: {reason}; rebuild it with `kbbot index`"
+            )
         text = (directory / "vocab.txt").read_text(encoding="utf-8")
         terms = text.split("\n") if text else []
         return cls(

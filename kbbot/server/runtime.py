@@ -27,7 +27,7 @@ from kbbot.cards import Message
 from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
 from kbbot.conversation.state import ThreadState
-from kbbot.errors import IndexError_
+from kbbot.errors import IndexFolderError
 from kbbot.kb import KnowledgeBase
 from kbbot.kb import index_stamp as folder_stamp
 from kbbot.locate import builtin_intents_dir
@@ -224,7 +224,7 @@ class BotRuntime:
                 log.info("index unchanged: %d articles from %s; nothing to reload", len(self.kb), index_dir)
                 return len(self.kb)
             index_dir, kb, engine = await _load_index(self.settings)
-        except IndexError_ as exc:  # a damaged or half-written index: the message names the file
+        except IndexFolderError as exc:  # a damaged or half-written index: the message names the file
             log.error("index reload failed: %s; still answering from %s", exc, self.index_dir)
             self.metrics.reloads.inc(result="failed")
             return None
