@@ -73,6 +73,10 @@ class Article:
     def section(self, name: str) -> str:
         return self.sections.get(name, "")
 
+    def symptom_text(self) -> str:
+        """The section saying what goes wrong: SYMPTOMS, else SUMMARY (the web-copied shapes have that)."""
+        return self.section("SYMPTOMS") or self.section("SUMMARY")
+
     def to_dict(self) -> dict[str, Any]:
         """The full record, as stored in the index (round-trips through `from_dict`)."""
         return asdict(self)

@@ -1,6 +1,7 @@
 """Every sentence kbbot says to a person, in one place (so wording and a future translation live together).
 
-Strings are mrkdwn. Placeholders are filled with `str.format`; the callers escape what they put in.
+Strings are mrkdwn. Placeholders are filled with `str.format` by the renderer (kbbot.slack.blocks), which
+escapes what it puts in and writes the mentions; the engine hands over the unescaped values (`replies.Wording`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ NEXT_CANDIDATE = "Let's try another article."
 RULED_OUT = "OK, not that one."
 NOT_IN_KB = "{qid} isn't in my knowledge base."
 NOT_IN_KB_CLOSEST = "There's no {qid} in my knowledge base. Closest: {closest}"
-SHARED_BY = "<@{user}> shared {qid}."  # user is a Slack id, which is meant to render as a mention
+SHARED_BY = "{user} shared {qid}."  # user: a mention, written by the renderer
 
 # --- walking through a fix ---------------------------------------------------------------------------------
 STEP_HEADING = "*Step {n} of {total}*"
@@ -65,6 +66,7 @@ TOO_LONG = (
     "That's a lot of text ({chars} characters). Paste just the error line or describe the problem "
     "in a sentence or two."
 )
+INVALID_BUTTON = "That button isn't valid here."
 STALE_ACTION = "That step has moved on; use the buttons on the latest message in this thread."
 INTERNAL_ERROR = 'Sorry, something went wrong on my side. Try again, or say "start over".'
 STORE_DOWN = (
@@ -91,7 +93,7 @@ RELOAD_FAILED = "Reloading failed; I'm still answering from the knowledge base I
 RELOAD_NOT_ADMIN = "Only kbbot's admins can reload the knowledge base."
 
 # --- escalation ping (above the summary) ---------------------------------------------------------------------
-ESCALATION_PING = "<!subteam^{group}> a thread needs a human."
+ESCALATION_PING = "{group} a thread needs a human."  # group: the user group's mention
 
 # --- button labels (plain text, ≤ 75 characters) -------------------------------------------------------------
 BTN_WALK = "Walk me through the fix"
@@ -121,7 +123,7 @@ TRUNCATED_ARTICLE = "_The article goes on; this is as much as fits in Slack. `kb
 # --- escalation summary ----------------------------------------------------------------------------------------
 ESCALATION_TITLE = "Escalation from kbbot"
 ESCALATION_FALLBACK = "Escalation: {question}"
-ESCALATION_ASKER = "*Asked by:* <@{user}>"
+ESCALATION_ASKER = "*Asked by:* {user}"  # user: a mention, written by the renderer
 ESCALATION_QUESTION = "*Question:*\n{question}"
 ESCALATION_ARTICLE = "*Article:* {qid}: {title}"
 ESCALATION_NO_ARTICLE = "*Article:* none found"

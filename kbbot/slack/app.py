@@ -4,6 +4,7 @@
                                                                  ├─ dedupe: store.claim_event(event / message)
                                                                  ├─ flood limit: store.hit_rate(team:user)
                                                                  ├─ store.transact(thread, conversation.handle)
+                                                                 ├─ blocks.render(reply): Block Kit, sealed buttons
                                                                  └─ SlackPoster: postMessage, reactions, ...
 
 Only this package imports slack_bolt. The conversation engine is pure; this module owns what touches Slack:
@@ -27,17 +28,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kbbot.cards import Message, text_message
 from kbbot.conversation import messages as wording
-from kbbot.conversation.engine import Origin, Turn, UserTurn
-from kbbot.conversation.state import ThreadKey, ThreadState
+from kbbot.conversation.engine import Escalation, Origin, Turn, UserTurn
+from kbbot.conversation.replies import Action, Reply
+from kbbot.conversation.state import ThreadEvent, ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.logs import current_thread_key
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
+from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, InvalidButtonError
+from kbbot.slack.blocks import Message, render, render_summary, text_message
 from kbbot.slack.metrics import Metrics
 from kbbot.slack.poster import SlackPoster
 from kbbot.store import ThreadStore
@@ -82,7 +84,7 @@ class Converser(Protocol):
 
     def handle(self, state: ThreadState | None, turn: UserTurn, *, now: float) -> Turn: ...
 
-    def lookup(self, text: str, *, user: str) -> Message: ...
+    def lookup(self, text: str, *, user: str) -> Reply: ...
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn: ...
 
@@ -142,13 +144,14 @@ class KbBotListeners:
         self.store = store
         self.poster = poster
         self.metrics = metrics
+        self.buttons = button_codec(settings)
 
     def register(self, app: AsyncApp) -> None:
         app.use(self._count_request)
         app.event("app_mention")(self.on_app_mention)
         app.event("message")(self.on_message)
         app.command("/kb")(self.on_kb_command)
-        app.action(re.compile("^" + re.escape(pu.ACTION_PREFIX)))(self.on_kb_action)
+        app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self.on_kb_action)
         # Everything else is acknowledged and logged. Left unhandled it would get bolt's 404, which Slack counts
         # as a failure: it retries, and after enough failures it switches the app's event subscription off.
         anything = re.compile(".*")
@@ -338,20 +341,43 @@ class KbBotListeners:
             return
         action_id, value = action
         channel, _message_ts, thread_ts = where
-        if action_id == pu.SHARE_ACTION:
-            await self._share(body, article_id=value, user=user, channel=channel, respond=respond)
+        key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
+        try:
+            offer = self.buttons.decode(action_id, value, where=key)
+        except InvalidButtonError as exc:
+            await self._refuse(key, user=user, reason=str(exc))
+            return
+        if offer.action is Action.SHARE:
+            await self._share(body, article_id=offer.article_id or "", user=user, channel=channel, respond=respond)
         elif pu.is_ephemeral_container(body):
             # /kb results live outside any thread: a pick from their shortlist answers in place
-            if action_id != pu.LOOKUP_ACTION:
+            if offer.action is not Action.LOOKUP:
                 log.info("ignoring %s on an ephemeral message", action_id)
                 return
-            reply = await self._lookup(value, user=user)
+            reply = await self._lookup(offer.article_id or "", user=user)
             await self._respond(respond, reply, channel=channel, user=user, replace_original=True)
         else:
-            key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
             current_thread_key.set(key.as_str())
-            turn = UserTurn(user=user, action_id=action_id, action_value=value, origin="thread")
+            if not offer.shared and not await self._knows(key):
+                # a button kbbot never drew in this thread (a sealed value cannot come from anywhere else)
+                await self._refuse(key, user=user, reason="kbbot has no state for this thread")
+                return
+            turn = UserTurn(user=user, pressed=offer, origin="thread")
             await self._converse(key, turn, person_ts=None)
+
+    async def _knows(self, key: ThreadKey) -> bool:
+        try:
+            return await self.store.get(key) is not None
+        except Exception as exc:  # the turn would fail the same way; let _converse say the store is down
+            log.error("cannot tell whether kbbot is in this thread: %s", exc)
+            return True
+
+    async def _refuse(self, key: ThreadKey, *, user: str, reason: str) -> None:
+        """A forged, moved or garbled button: only the presser hears about it, and the log says why."""
+        log.warning("refused a button from %s: %s", user, reason, extra={"thread_key": key.as_str()})
+        await self.poster.ephemeral(
+            channel=key.channel, user=user, message=text_message(wording.INVALID_BUTTON), thread_ts=key.thread_ts
+        )
 
     async def _share(self, body: Mapping[str, Any], *, article_id: str, user: str, channel: str,
                      respond: Respond) -> None:
@@ -359,7 +385,9 @@ class KbBotListeners:
         # the table: typed replies there ("walk me through") are answered like the buttons.
         try:
             shared = await self._in_engine(self.conversation.share, article_id, user=user, now=time.time())
-            card = shared.messages[0]
+            # the card is the first message of its thread, so its buttons are sealed for the channel
+            (card,) = render(shared.replies[0], codec=self.buttons,
+                             where=ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=""))
         except Exception:
             log.exception("cannot build the card to share for %r", article_id)
             card = text_message(wording.INTERNAL_ERROR)
@@ -403,9 +431,11 @@ class KbBotListeners:
         self._count_turn(turn, now=now)
         self._remember_thread(key)
         status = turn.state.status if turn.state is not None else "-"
-        log.info("%s by %s: %d message(s), thread now %s", user_turn.action_id or "message", user_turn.user,
-                 len(turn.messages), status, extra=extra)
-        for message in turn.messages:
+        did = user_turn.pressed.action if user_turn.pressed else "message"
+        log.info("%s by %s: %d repl(ies), thread now %s", did, user_turn.user, len(turn.replies), status,
+                 extra=extra)
+        messages = [m for reply in turn.replies for m in render(reply, codec=self.buttons, where=key)]
+        for message in messages:
             posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
                                             context=key)
             if posted.error is not None:
@@ -414,7 +444,7 @@ class KbBotListeners:
         for name in turn.reactions:
             await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
         if turn.escalation is not None:
-            await self._escalate(key, turn.escalation.summary_with_link)
+            await self._escalate(key, turn.escalation)
 
     def _remember_thread(self, key: ThreadKey) -> None:
         self._recent_threads[key.as_str()] = None
@@ -452,15 +482,18 @@ class KbBotListeners:
     async def _lookup(self, text: str, *, user: str) -> Message:
         """The engine's /kb lookup; unlike `handle` it may raise, and a person still deserves an answer."""
         try:
-            return await self._in_engine(self.conversation.lookup, text, user=user)
+            reply = await self._in_engine(self.conversation.lookup, text, user=user)
+            return render(reply, codec=self.buttons, where=None)[0]
         except Exception:
             log.exception("/kb lookup failed for %r", text[:200])
             return text_message(wording.INTERNAL_ERROR)
 
-    async def _escalate(self, key: ThreadKey, summary_with_link: Callable[[str | None], Message]) -> None:
+    async def _escalate(self, key: ThreadKey, escalation: Escalation) -> None:
         extra = {"thread_key": key.as_str()}
         link = await self.poster.permalink(channel=key.channel, ts=key.thread_ts, context=key)
-        summary = self._with_ping(summary_with_link(link))
+        summary = render_summary(
+            escalation.summary, thread_link=link, usergroup=self.settings.escalation_usergroup
+        )
         target = self.settings.escalation_channel
         if not target:
             # nobody configured a channel for humans: leave the summary where the people in this channel see it
@@ -475,15 +508,6 @@ class KbBotListeners:
         reason = text_message(self.poster.explain(posted.error, channel=target))
         for message in (reason, summary):
             await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts, context=key)
-
-    def _with_ping(self, summary: Message) -> Message:
-        """The summary with the escalation user group mentioned on top, so its members get a notification."""
-        group = self.settings.escalation_usergroup
-        if not group:
-            return summary
-        ping = wording.ESCALATION_PING.format(group=group)
-        block = SectionBlock(text=MarkdownTextObject(text=ping)).to_dict()
-        return Message(text=f"{ping} {summary.text}", blocks=[block, *summary.blocks])
 
     async def _respond(
         self, respond: Respond, reply: Message, *, channel: str, user: str, replace_original: bool = False
@@ -506,16 +530,22 @@ class KbBotListeners:
         for entry in state.history if state is not None else ():
             if entry.at != now:
                 continue
-            if entry.event == "shown":
+            if entry.event is ThreadEvent.SHOWN:
                 self.metrics.steps_walked.inc()
-            elif entry.event == "worked":
+            elif entry.event is ThreadEvent.WORKED:
                 self.metrics.outcomes.inc(outcome="resolved")
-            elif entry.event == "escalated":
+            elif entry.event is ThreadEvent.ESCALATED:
                 self.metrics.outcomes.inc(outcome="escalated")
 
     def _observe_reply(self, started: float | None) -> None:
         if started is not None:
             self.metrics.reply_latency.observe(time.monotonic() - started)
+
+
+def button_codec(settings: Settings) -> ButtonCodec:
+    """Seals button values with a key derived from the signing secret (Socket Mode may run without one: then
+    the bot token, which is as secret)."""
+    return ButtonCodec.from_secret(settings.signing_secret or settings.bot_token or "")
 
 
 def _version(state: ThreadState | None) -> int:

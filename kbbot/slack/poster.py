@@ -22,8 +22,8 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from kbbot.slack.metrics import Metrics
 
 if TYPE_CHECKING:
-    from kbbot.cards import Message
     from kbbot.conversation.state import ThreadKey
+    from kbbot.slack.blocks import Message
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kbbot.cards import Message
 from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
+from kbbot.conversation.replies import Reply
 from kbbot.conversation.state import ThreadState
 from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
@@ -133,7 +133,7 @@ class CurrentConversation:
     def handle(self, state: ThreadState | None, turn: UserTurn, *, now: float) -> Turn:
         return self._current.handle(state, turn, now=now)
 
-    def lookup(self, text: str, *, user: str) -> Message:
+    def lookup(self, text: str, *, user: str) -> Reply:
         return self._current.lookup(text, user=user)
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn:
