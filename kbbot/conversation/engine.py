@@ -210,7 +210,7 @@ class Conversation:
             if qid:
                 article = self._kb.get(qid)
                 if article is not None:
-                    return _lookup_reply(article, None)
+                    return lookup_reply(article, None)
                 return self._closest_reply(qid)
         result = self._search.search(query, limit=self._settings.search_limit, context=None)
         hits = [h for h in result.hits if self._kb.get(h.id) is not None]
@@ -219,7 +219,7 @@ class Conversation:
         if result.band == "answer":
             best = self._kb.get(hits[0].id)
             assert best is not None
-            return _lookup_reply(best, hits[0])
+            return lookup_reply(best, hits[0])
         shortlist = tuple(hits[: self._settings.shortlist_size])
         offers = tuple(Offer(Action.LOOKUP, article_id=h.id) for h in shortlist)
         return ShortlistReply(hits=shortlist, offers=offers, lookup=True)
@@ -239,7 +239,7 @@ class Conversation:
         )
         intro = say(msg.SHARED_BY, user=Mention(user), qid=article.id)
         card = AnswerReply(
-            article=article, hit=None, intro=intro, offers=_answer_offers(article, state.version, shared=True)
+            article=article, hit=None, intro=intro, offers=answer_offers(article, state.version, shared=True)
         )
         return Turn(state=state, replies=[card])
 
@@ -481,7 +481,7 @@ class Conversation:
             step_no=0,
             history=base.with_event(ThreadEvent.ANSWERED, now=now, article_id=article.id),
         )
-        card = AnswerReply(article=article, hit=hit, intro=intro, offers=_answer_offers(article, new.version))
+        card = AnswerReply(article=article, hit=hit, intro=intro, offers=answer_offers(article, new.version))
         return Turn(state=new, replies=[card])
 
     def _product_chosen(
@@ -520,7 +520,7 @@ class Conversation:
         article = self._kb.get(article_id) if article_id else None
         if article is None:
             return self._reply(original, msg.NOT_IN_KB, qid=article_id or "?")
-        card = AnswerReply(article=article, hit=None, offers=_answer_offers(article, st.version))
+        card = AnswerReply(article=article, hit=None, offers=answer_offers(article, st.version))
         return Turn(state=original, replies=[card])
 
     # --- walking through a fix ------------------------------------------------------------------------------
@@ -544,7 +544,7 @@ class Conversation:
             status="walking",
             history=st.with_event(ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=0, step_no=0),
         )
-        return Turn(state=new, replies=[_step_reply(article, 0, 0, version=new.version)])
+        return Turn(state=new, replies=[step_reply(article, 0, 0, version=new.version)])
 
     def _walking_article(self, st: ThreadState) -> Article | None:
         if st.article_id is None:
@@ -587,7 +587,7 @@ class Conversation:
             # repeat: same step, same version, nothing to store
             return Turn(
                 state=original,
-                replies=[_step_reply(article, st.procedure_no, goal, version=original.version)],
+                replies=[step_reply(article, st.procedure_no, goal, version=original.version)],
             )
         new = st.evolve(
             now=now,
@@ -597,7 +597,7 @@ class Conversation:
                 ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=st.procedure_no, step_no=goal
             ),
         )
-        return Turn(state=new, replies=[_step_reply(article, new.procedure_no, goal, version=new.version)])
+        return Turn(state=new, replies=[step_reply(article, new.procedure_no, goal, version=new.version)])
 
     def _all_steps(self, original: ThreadState | None, st: ThreadState) -> Turn:
         article = self._walking_article(st)
@@ -605,7 +605,7 @@ class Conversation:
             if st.article_id and self._kb.get(st.article_id) is not None:
                 return self._reply(original, msg.NO_PROCEDURE, qid=st.article_id)
             return self._reply(original, msg.NOTHING_YET)
-        outcomes = _outcome_offers(st.version, article.id, st.procedure_no, 0)
+        outcomes = outcome_offers(st.version, article.id, st.procedure_no, 0)
         steps = AllStepsReply(article=article, procedure_no=st.procedure_no, offers=outcomes)
         return Turn(state=original, replies=[steps])
 
@@ -613,7 +613,7 @@ class Conversation:
         article = self._kb.get(article_id) if article_id else None
         if article is None:
             return self._reply(original, msg.NOTHING_YET)
-        offers = tuple(o for o in _answer_offers(article, st.version) if o.action is not Action.FULL)
+        offers = tuple(o for o in answer_offers(article, st.version) if o.action is not Action.FULL)
         return Turn(state=original, replies=[FullArticleReply(article=article, offers=offers)])
 
     # --- outcomes -----------------------------------------------------------------------------------------------
@@ -659,7 +659,7 @@ class Conversation:
                 history=(*history, *_shown(now, article.id, m, 0)),
             )
             intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[m].label, METHOD_LABEL_CHARS))
-            return Turn(state=new, replies=[_step_reply(article, m, 0, version=new.version, intro=intro)])
+            return Turn(state=new, replies=[step_reply(article, m, 0, version=new.version, intro=intro)])
         if st.status == "answered" and article.procedures and len(article.procedures) > 1:
             # The card's resolution (method 1) did not help: walk the next method.
             new = st.evolve(
@@ -670,7 +670,7 @@ class Conversation:
                 history=(*history, *_shown(now, article.id, 1, 0)),
             )
             intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[1].label, METHOD_LABEL_CHARS))
-            return Turn(state=new, replies=[_step_reply(article, 1, 0, version=new.version, intro=intro)])
+            return Turn(state=new, replies=[step_reply(article, 1, 0, version=new.version, intro=intro)])
         # 2. the next candidate article
         excluded = tuple(dict.fromkeys((*st.excluded, article.id)))
         nxt = self._next_candidate(st, excluded)
@@ -818,7 +818,7 @@ def _action_of(intent: IntentMatch | None) -> Action | None:
         return None
 
 
-def _answer_offers(article: Article, version: int, *, shared: bool = False) -> tuple[Offer, ...]:
+def answer_offers(article: Article, version: int, *, shared: bool = False) -> tuple[Offer, ...]:
     """Walk me through (when there are steps), full article, not mine, it's fixed."""
     offers = []
     if article.procedures:
@@ -831,7 +831,7 @@ def _answer_offers(article: Article, version: int, *, shared: bool = False) -> t
     return tuple(offers)
 
 
-def _outcome_offers(version: int, article_id: str, procedure_no: int, step_no: int) -> tuple[Offer, ...]:
+def outcome_offers(version: int, article_id: str, procedure_no: int, step_no: int) -> tuple[Offer, ...]:
     """It worked, didn't work, ask a human: what a person says after trying a step."""
     return tuple(
         Offer(action, version, article_id=article_id, procedure_no=procedure_no, step_no=step_no)
@@ -839,7 +839,7 @@ def _outcome_offers(version: int, article_id: str, procedure_no: int, step_no: i
     )
 
 
-def _step_reply(
+def step_reply(
     article: Article, procedure_no: int, step_no: int, *, version: int, intro: Wording | None = None
 ) -> StepReply:
     """A step with its offers: see-also references, back, next, then the outcomes."""
@@ -847,18 +847,18 @@ def _step_reply(
     total = len(article.procedures[procedure_no].steps)
     refs = [r for r in dict.fromkeys(step.references) if r != article.id][:MAX_STEP_REFERENCES]
     offers = [Offer(Action.REF, version, article_id=r) for r in refs]
-    here = _outcome_offers(version, article.id, procedure_no, step_no)[0]  # where this step is
+    here = outcome_offers(version, article.id, procedure_no, step_no)[0]  # where this step is
     if step_no > 0:
         offers.append(dataclasses.replace(here, action=Action.BACK))
     if step_no + 1 < total:
         offers.append(dataclasses.replace(here, action=Action.NEXT, suggested=True))
-    offers += _outcome_offers(version, article.id, procedure_no, step_no)
+    offers += outcome_offers(version, article.id, procedure_no, step_no)
     return StepReply(
         article=article, procedure_no=procedure_no, step_no=step_no, intro=intro, offers=tuple(offers)
     )
 
 
-def _lookup_reply(article: Article, hit: SearchHit | None) -> LookupReply:
+def lookup_reply(article: Article, hit: SearchHit | None) -> LookupReply:
     return LookupReply(
         article=article, hit=hit, offers=(Offer(Action.SHARE, article_id=article.id, suggested=True),)
     )

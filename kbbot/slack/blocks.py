@@ -10,8 +10,9 @@ Article text, wording fills and anything a person typed are escaped before they 
 formatting; the only mentions are the ones this module writes from user ids (`mention`).
 
 Buttons: each reply's offers become buttons through `ButtonCodec` (kbbot.slack.actions), which seals their
-values to the thread they are posted in. Action ids are unique within a block and block ids within a message,
-or Slack refuses the message (invalid_blocks).
+values to the thread they are posted in. Action ids are unique within a block (listed kinds are numbered,
+`kb:pick:0`, `kb:pick:1`) and no block_id is set (Slack makes unique ones), or Slack refuses the message
+(invalid_blocks).
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ STEP_TEXT_CHARS = 2500
 MAX_FULL_ARTICLE_MESSAGES = 4
 MAX_SHORTLIST = 8
 MAX_CLOSEST_BUTTONS = 5
+# What a step or all-steps message keeps free of text for its buttons (sealed values are ~90 characters each,
+# up to 10 buttons) and the JSON around each section.
+BUTTONS_ROOM_CHARS = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +207,7 @@ def _finish(text: str, blocks: Iterable[Block]) -> Message:
         # message Slack refuses (msg_blocks_too_long).
         log.warning("card over Slack's limits (%s blocks, %s chars); trimming it", len(dicts), blocks_size(dicts))
         dicts = _trim(dicts)
-    # Slack refuses a message whose block_ids repeat; numbering them also lets a test point at one.
-    for i, d in enumerate(dicts):
-        d["block_id"] = f"kb{i}"
+    # No block_ids: Slack gives each block a unique one, and a message that repeats one is refused.
     return Message(text=clip(text, FALLBACK_TEXT_CHARS), blocks=dicts)
 
 
@@ -455,7 +457,7 @@ def _step(reply: StepReply, buttons: Buttons) -> Message:
     # The step and its sub-steps may be long (some corpus steps carry whole registry dumps): split into
     # sections, and stop well before the message limits.
     pieces = _chunks(_step_body(step, 8000), SECTION_CHARS - len(heading) - 2)
-    budget = MAX_BLOCK_CHARS - 2500  # room for the buttons and the JSON around the text
+    budget = MAX_BLOCK_CHARS - BUTTONS_ROOM_CHARS
     for i, piece in enumerate(pieces):
         if budget - len(piece) < 0 or len(blocks) >= MAX_BLOCKS - 4:
             blocks.append(_section(msg.TRUNCATED_ARTICLE.format(qid=escape_mrkdwn(article.id))))
@@ -480,7 +482,7 @@ def _all_steps(reply: AllStepsReply, buttons: Buttons) -> Message:
         ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, reply.procedure_no))]),
         _section(intro),
     ]
-    budget = MAX_BLOCK_CHARS - 2500
+    budget = MAX_BLOCK_CHARS - BUTTONS_ROOM_CHARS
     for i, step in enumerate(proc.steps):
         body = _chunks(f"*{i + 1}.* {_step_body(step, 1500)}", SECTION_CHARS)[0]
         if budget - len(body) < 0 or len(blocks) >= MAX_BLOCKS - 3:
