@@ -153,6 +153,8 @@ MAX_STEP_REFERENCES = 5
 CLOSEST_IDS = 3
 # Typed words that mean one of the buttons ("it's fixed" is the answer card's "worked").
 _ALIASES = {"fixed": Action.WORKED}
+_STEP_DELTAS = {Action.NEXT: 1, Action.BACK: -1, Action.REPEAT: 0}
+_SMALL_TALK = {Action.HELP: msg.HELP, Action.GREETING: msg.GREETING, Action.THANKS: msg.THANKS}
 
 
 class Conversation:
@@ -299,19 +301,14 @@ class Conversation:
         offer: Offer | None = None,
         intent: IntentMatch | None = None,
     ) -> Turn:
-        """Do `action`, pressed (`offer`: the button, whose article wins) or typed (`intent`)."""
-        article_id = (offer.article_id if offer else None) or st.article_id
+        """Do `action`, pressed (`offer`: the button, whose values win) or typed (`intent`)."""
+        pressed = offer or Offer(action)
+        article_id = pressed.article_id or st.article_id
         match action:
             case Action.WALK:
-                if offer is None and st.status == "walking":
-                    return self._move(st, state, now, delta=0)  # typed "walk me through" mid-walk: where we are
-                return self._start_walk(st, article_id, now, original=state)
-            case Action.NEXT:
-                return self._move(st, state, now, delta=1)
-            case Action.BACK:
-                return self._move(st, state, now, delta=-1)
-            case Action.REPEAT:
-                return self._move(st, state, now, delta=0)
+                return self._walk(st, state, article_id, now, typed=offer is None)
+            case Action.NEXT | Action.BACK | Action.REPEAT:
+                return self._move(st, state, now, delta=_STEP_DELTAS[action])
             case Action.GOTO:
                 n = intent.step_number if intent else None
                 return self._move(st, state, now, target=(n - 1) if n else 0)
@@ -333,22 +330,25 @@ class Conversation:
                 return self._affirm(st, state, turn, now)
             case Action.DENY:
                 return self._deny(st, state, now)
-            case Action.HELP:
-                return self._reply(state, msg.HELP)
-            case Action.GREETING:
-                return self._reply(state, msg.GREETING)
-            case Action.THANKS:
-                return self._reply(state, msg.THANKS)
+            case Action.HELP | Action.GREETING | Action.THANKS:
+                return self._reply(state, _SMALL_TALK[action])
             case Action.LOOKUP:
                 return self._typed_lookup(st, state, intent, turn, now)
             case Action.PICK:
                 return self._show_article(st, article_id, now, original=state)
             case Action.PRODUCT:
-                return self._product_chosen(st, (offer.choice if offer else None) or "", turn, now, original=state)
+                return self._product_chosen(st, pressed.choice or "", turn, now, original=state)
             case Action.REF:
-                return self._reference(state, st, (offer.article_id if offer else None) or "")
+                return self._reference(state, st, pressed.article_id or "")
             case Action.SHARE:  # handled before the version check (`_on_press`); never typed
                 return self._reply(state, msg.STALE_ACTION)
+
+    def _walk(
+        self, st: ThreadState, state: ThreadState | None, article_id: str | None, now: float, *, typed: bool
+    ) -> Turn:
+        if typed and st.status == "walking":
+            return self._move(st, state, now, delta=0)  # "walk me through" typed mid-walk: where we are
+        return self._start_walk(st, article_id, now, original=state)
 
     def _start_over(self, state: ThreadState | None, turn: UserTurn, now: float) -> Turn:
         if state is None:

@@ -27,33 +27,14 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz, process
 
+from kbbot.conversation.replies import TYPED_ACTIONS
 from kbbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# The intents the engine acts on. A YAML intent outside this set would never do anything, so it is an error.
-KNOWN_INTENTS: frozenset[str] = frozenset(
-    {
-        "next",
-        "back",
-        "repeat",
-        "goto",
-        "walk",
-        "worked",
-        "failed",
-        "all_steps",
-        "full",
-        "not_mine",
-        "start_over",
-        "escalate",
-        "help",
-        "lookup",
-        "greeting",
-        "thanks",
-        "affirm",
-        "deny",
-    }
-)
+# The intents the engine acts on: the actions a person can type (kbbot.conversation.replies.Action, one list of
+# names for typed intents and buttons). A YAML intent outside this set would never do anything, so it is an error.
+KNOWN_INTENTS: frozenset[str] = frozenset(a.value for a in TYPED_ACTIONS)
 _INTENT_KEYS = frozenset({"name", "examples", "patterns", "threshold", "description"})
 _FILE_KEYS = frozenset({"intents", "language", "description"})
 
