@@ -41,6 +41,7 @@ from kbbot.search.types import SearchHit
 from kbbot.slack import blocks as cards
 from kbbot.slack.actions import ButtonCodec
 from kbbot.slack.blocks import Message
+from kbbot.slack.loopback import buttons
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
@@ -60,11 +61,8 @@ def drawn(reply: Reply) -> Message:
 
 def pressed(message: Message) -> list[tuple[str, Offer]]:
     """(action_id, the offer it decodes to) for every button on a message, in the order a person sees them."""
-    out = []
-    for obj in _walk(message.blocks):
-        if obj.get("type") == "button":
-            out.append((obj["action_id"], CODEC.decode(obj["action_id"], obj["value"], where=WHERE)))
-    return out
+    found = buttons({"blocks": message.blocks})
+    return [(b.action_id, CODEC.decode(b.action_id, b.value, where=WHERE)) for b in found]
 
 
 HOSTILE = (
@@ -173,9 +171,9 @@ def test_answer_card_shape() -> None:
     # the six steps are for the walk-through; the card keeps to the introduction of the list
     assert "following these steps:" in text and "P1 folder" not in text
     assert "```[008] Failure delivering user mail due to mailbag contention.```" in text
-    buttons = pressed(card)
-    assert [a for a, _ in buttons] == ["kb:walk", "kb:full", "kb:not_mine", "kb:worked"]
-    assert all(o.version == 7 and o.article_id == "Q237695" for _, o in buttons)
+    drawn_buttons = pressed(card)
+    assert [a for a, _ in drawn_buttons] == ["kb:walk", "kb:full", "kb:not_mine", "kb:worked"]
+    assert all(o.version == 7 and o.article_id == "Q237695" for _, o in drawn_buttons)
     labels = [e["text"]["text"] for e in card.blocks[-1]["elements"]]
     assert labels == [msg.BTN_WALK, msg.BTN_FULL, msg.BTN_NOT_MINE, msg.BTN_FIXED]
     assert card.text.startswith("Q237695")
@@ -194,10 +192,10 @@ def test_step_card_shape() -> None:
     card = drawn(step_reply(article, 0, 3, version=9))
     text = "\n".join(mrkdwn_texts(card))
     assert "*Step 4 of 6*" in text and "Access\\*.glb" not in text
-    buttons = dict(pressed(card))
-    assert {"kb:back", "kb:next", "kb:worked", "kb:failed", "kb:escalate", "kb:ref:0"} <= set(buttons)
-    assert buttons["kb:next"] == Offer(Action.NEXT, 9, article_id="Q237695", procedure_no=0, step_no=3)
-    assert buttons["kb:ref:0"] == Offer(Action.REF, 9, article_id="Q135932")
+    by_id = dict(pressed(card))
+    assert {"kb:back", "kb:next", "kb:worked", "kb:failed", "kb:escalate", "kb:ref:0"} <= set(by_id)
+    assert by_id["kb:next"] == Offer(Action.NEXT, 9, article_id="Q237695", procedure_no=0, step_no=3)
+    assert by_id["kb:ref:0"] == Offer(Action.REF, 9, article_id="Q135932")
     last = drawn(step_reply(article, 0, 5, version=9))
     ids = [a for a, _ in pressed(last)]
     assert "kb:next" not in ids and "kb:back" in ids
@@ -453,9 +451,9 @@ def test_every_reply_kind_renders_to_a_message_slack_accepts() -> None:
     # the three kinds that repeated one action_id before: every button distinct, and each decodes to its offer
     for reply in replies[2], replies[7], replies[8]:
         (message,) = draw(reply)
-        buttons = pressed(message)
-        assert len({a for a, _ in buttons}) == len(buttons)
-        listed = [o for _, o in buttons if o.action in (Action.REF, Action.PRODUCT, Action.LOOKUP)]
+        drawn_buttons = pressed(message)
+        assert len({a for a, _ in drawn_buttons}) == len(drawn_buttons)
+        listed = [o for _, o in drawn_buttons if o.action in (Action.REF, Action.PRODUCT, Action.LOOKUP)]
         assert len(listed) >= 3
         assert [o for o in reply.offers if o in listed] == listed  # type: ignore[union-attr]
 

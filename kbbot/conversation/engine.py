@@ -719,7 +719,7 @@ class Conversation:
         target = self._settings.escalation_target
         if original is not None and original.status == "escalated":
             return self._reply(original, msg.ALREADY_ESCALATED, target=target)
-        details = self._escalation_details(st, turn)
+        details = self._escalation_summary(st, turn)
         new = st.evolve(
             now=now,
             status="escalated",
@@ -733,7 +733,7 @@ class Conversation:
             state=new, replies=[notice(msg.ESCALATED, target=target)], escalation=escalation
         )
 
-    def _escalation_details(self, st: ThreadState, turn: UserTurn) -> EscalationSummary:
+    def _escalation_summary(self, st: ThreadState, turn: UserTurn) -> EscalationSummary:
         tried: list[str] = []
         seen: set[tuple[str, int, int]] = set()
         for h in st.history:
