@@ -743,3 +743,19 @@ def test_only_plausible_candidates_are_offered_after_the_first(kb: FakeKnowledge
     turn = t.say("not my problem")
     assert t.st.article_id is None and msg.OUT_OF_CANDIDATES in said(turn)
     assert isinstance(turn.replies[0], EscalationOfferReply) and Action.ESCALATE in offers(turn.replies[0])
+
+
+def test_history_written_before_thread_events_were_an_enum_still_loads() -> None:
+    stored = (
+        '{"article_id":"Q237695","asker":"U1","candidates":["Q237695"],"created_at":1.0,"excluded":[],'
+        '"history":[{"article_id":"Q237695","at":1.0,"event":"answered","procedure_no":-1,"step_no":-1},'
+        '{"article_id":"Q237695","at":2.0,"event":"shown","procedure_no":0,"step_no":0},'
+        '{"article_id":"Q237695","at":3.0,"event":"voted_up","procedure_no":-1,"step_no":-1}],'
+        '"outcome":null,"procedure_no":0,"product":null,"product_choices":[],"question":"[008]","schema":1,'
+        '"status":"walking","step_no":0,"updated_at":2.0,"version":3}'
+    )
+    state = ThreadState.from_json(stored)
+    # a newer kbbot's event ("voted_up") is skipped, like a key this version does not know
+    assert [h.event for h in state.history] == [ThreadEvent.ANSWERED, ThreadEvent.SHOWN]
+    assert ThreadState.from_json(state.to_json()) == state
+    assert '"event":"shown"' in state.to_json()  # stored as the plain name, readable by older versions

@@ -26,7 +26,7 @@ from typing import Any
 
 from kbbot.conversation.replies import Action, Offer
 from kbbot.conversation.state import ThreadKey
-from kbbot.errors import KbBotError
+from kbbot.errors import InvalidButtonError
 
 ACTION_PREFIX = "kb:"
 # The actions a message may show several of (one per article or product): numbered in their action_id.
@@ -36,9 +36,7 @@ UNBOUND = frozenset({Action.LOOKUP, Action.SHARE})
 SEAL_HEX_CHARS = 16
 _KEY_LABEL = b"kbbot button values v1"
 
-
-class InvalidButtonError(KbBotError):
-    """A button value kbbot did not make for this thread: forged, moved from another thread, or garbled."""
+__all__ = ["ACTION_PREFIX", "ButtonCodec", "InvalidButtonError", "action_id", "action_of", "derive_key"]
 
 
 def derive_key(secret: str) -> bytes:
