@@ -78,8 +78,8 @@ CONDENSED_CHARS = 450
 RESOLUTION_CHARS = 700
 STEP_TEXT_CHARS = 2500
 MAX_FULL_ARTICLE_MESSAGES = 4
-MAX_SHORTLIST = 8
-MAX_CLOSEST_BUTTONS = 5
+# How many hits a shortlist has, how many near numbers /kb offers: the engine's choice (ConversationSettings,
+# engine constants); the renderer draws what it is given and `_finish` keeps it within Slack's limits.
 # What a step or all-steps message keeps free of text for its buttons (sealed values are ~90 characters each,
 # up to 10 buttons) and the JSON around each section.
 BUTTONS_ROOM_CHARS = 3000
@@ -385,7 +385,7 @@ def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
     """A few candidates, each with its button beside it (pick in a thread, lookup for /kb)."""
     intro = render_wording(reply.intro) if reply.intro else msg.SHORTLIST_INTRO
     blocks: list[Block] = [_section(intro)]
-    hits = reply.hits[:MAX_SHORTLIST]
+    hits = reply.hits
     for i, hit in enumerate(hits):
         offer = reply.offers[i] if i < len(reply.offers) else None
         blocks.append(
@@ -407,7 +407,7 @@ def _closest(reply: ClosestReply, buttons: Buttons) -> Message:
         else msg.NOT_IN_KB.format(qid=escape_mrkdwn(reply.qid))
     )
     blocks: list[Block] = [_section(clip(text, SECTION_CHARS))]
-    blocks += buttons.row(_numbered(reply.offers)[:MAX_CLOSEST_BUTTONS])
+    blocks += buttons.row(_numbered(reply.offers))
     return _finish(text, blocks)
 
 
