@@ -151,8 +151,6 @@ METHOD_LABEL_CHARS = 200
 MAX_PRODUCT_CHOICES = 5
 MAX_STEP_REFERENCES = 5
 CLOSEST_IDS = 3
-# Typed words that mean one of the buttons ("it's fixed" is the answer card's "worked").
-_ALIASES = {"fixed": Action.WORKED}
 _STEP_DELTAS = {Action.NEXT: 1, Action.BACK: -1, Action.REPEAT: 0}
 _SMALL_TALK = {Action.HELP: msg.HELP, Action.GREETING: msg.GREETING, Action.THANKS: msg.THANKS}
 
@@ -810,8 +808,6 @@ def _action_of(intent: IntentMatch | None) -> Action | None:
     """The action a typed intent names; None for no intent, or one this engine has no action for."""
     if intent is None:
         return None
-    if intent.name in _ALIASES:
-        return _ALIASES[intent.name]
     try:
         return Action(intent.name)
     except ValueError:
