@@ -227,7 +227,10 @@ async def _refused(bot: LoopbackBot, *, posts_before: int) -> None:
     assert len(bot.standin.calls_to("chat.postMessage")) == posts_before
 
 
-async def test_a_button_replayed_in_another_thread_is_refused(slack_bot: LoopbackBot) -> None:
+async def test_a_button_replayed_in_another_thread_is_refused(
+    slack_bot: LoopbackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="kbbot.slack.app")
     standin = slack_bot.standin
     await standin.mention(MAILBAG_ERROR)
     card_a = await _last_bot_message(slack_bot, 1)
@@ -237,6 +240,7 @@ async def test_a_button_replayed_in_another_thread_is_refused(slack_bot: Loopbac
     await standin.click(card_a | {"thread_ts": ts_b, "ts": ts_b}, action_id="kb:walk",
                         value=_button(card_a, "kb:walk"))
     await _refused(slack_bot, posts_before=2)
+    assert "refused a button from" in caplog.text and "seal does not match" in caplog.text
 
 
 async def test_an_escalation_in_a_thread_kbbot_never_joined_is_refused(slack_bot: LoopbackBot) -> None:
