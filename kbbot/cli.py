@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1,
         help="HTTP mode: serving processes sharing the port, one per core at most (default 1)",
     )
+    p = sub.add_parser("report", help="knowledge gaps, failing articles and answer rates from thread outcomes")
+    p.add_argument("--since", default=None, help="period to cover: 30d, 12h, 6w (default 30d)")
+    p.add_argument("--format", choices=("markdown", "html", "json"), default="markdown")
+    p.add_argument("--store", default=None, help="store URL (default: $KBBOT_STORE, else the sqlite state file)")
+    p.add_argument("--config", type=Path, default=None, help="kbbot.yaml")
+    p.add_argument("--out", type=Path, default=None, help="write the report to this file instead of stdout")
     return parser
 
 
@@ -146,6 +152,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run_serve(index=args.index, config=args.config, port=args.port, host=args.host, workers=args.workers)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
+    from kbbot.report.build import DEFAULT_SINCE, parse_since
+    from kbbot.report.run import run_report
+    from kbbot.settings import Settings
+
+    try:
+        since_s = parse_since(args.since or DEFAULT_SINCE)
+    except ValueError as exc:
+        print(f"kbbot: {exc}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env(os.environ, config=args.config).with_overrides(store_url=args.store)
+    text = run_report(settings=settings, since_s=since_s, now=time.time(), fmt=args.format)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
 COMMANDS = {
     "index": cmd_index,
     "show": cmd_show,
@@ -153,6 +180,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "chat": cmd_chat,
     "serve": cmd_serve,
+    "report": cmd_report,
 }
 
 

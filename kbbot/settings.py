@@ -34,6 +34,9 @@ deploy/kbbot.example.yaml documents every key.
     KBBOT_THREAD_TTL_S        thread_ttl_s: how long an idle thread's state is kept (default: 7 days)
     KBBOT_FLOOD_LIMIT         flood_limit: questions one person may ask per minute before kbbot stops searching
                               and says so once (default 20; 0 turns the limit off)
+    KBBOT_QUESTION_TEXT       question_text: what of each question the outcome record keeps: keep | hash | drop
+                              (default keep)
+    KBBOT_OUTCOME_RETENTION_DAYS  outcome_retention_days: how long thread outcomes are kept (default 90)
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kbbot.errors import ConfigError
+from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS
+from kbbot.outcomes.record import QuestionText
 from kbbot.store.base import DEFAULT_THREAD_TTL_S
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -72,6 +77,8 @@ ENV_FOR_KEY = {
     "shortlist_min_confidence": "KBBOT_SHORTLIST_MIN_CONFIDENCE",
     "thread_ttl_s": "KBBOT_THREAD_TTL_S",
     "flood_limit": "KBBOT_FLOOD_LIMIT",
+    "question_text": "KBBOT_QUESTION_TEXT",
+    "outcome_retention_days": "KBBOT_OUTCOME_RETENTION_DAYS",
 }
 _CONFIG_KEYS = set(ENV_FOR_KEY)
 _STORE_SCHEMES = {"memory", "sqlite", "redis", "rediss", "unix"}
@@ -215,6 +222,8 @@ class Settings:
     shortlist_min_confidence: float | None = None
     thread_ttl_s: int = DEFAULT_THREAD_TTL_S
     flood_limit: int = DEFAULT_FLOOD_LIMIT
+    question_text: QuestionText = QuestionText.KEEP
+    outcome_retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, config: Path | None = None) -> Settings:
@@ -245,6 +254,10 @@ class Settings:
         port_from, port = pick("port")
         ttl_from, ttl = pick("thread_ttl_s")
         flood_from, flood = pick("flood_limit")
+        question_from, question_text = pick("question_text")
+        if question_text not in (None, "") and question_text not in set(QuestionText):
+            raise ConfigError(f"{question_from} must be keep, hash or drop, not {question_text!r}")
+        retention_from, retention = pick("outcome_retention_days")
         answer_min = _fraction(*pick("answer_min_confidence"))
         shortlist_min = _fraction(*pick("shortlist_min_confidence"))
         if answer_min is not None and shortlist_min is not None and shortlist_min > answer_min:
@@ -278,6 +291,10 @@ class Settings:
             shortlist_min_confidence=shortlist_min,
             thread_ttl_s=_int(ttl_from, ttl, low=1) if ttl not in (None, "") else DEFAULT_THREAD_TTL_S,
             flood_limit=_int(flood_from, flood) if flood not in (None, "") else DEFAULT_FLOOD_LIMIT,
+            question_text=QuestionText(question_text) if question_text else QuestionText.KEEP,
+            outcome_retention_days=(
+                _int(retention_from, retention, low=1) if retention not in (None, "") else DEFAULT_RETENTION_DAYS
+            ),
         )
 
     def answers_in(self, channel: str) -> bool:
