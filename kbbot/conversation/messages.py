@@ -138,3 +138,47 @@ OUTCOME_NO_ARTICLE = "no matching article found"
 TRIED_STEP = "{qid} method {m}, step {n}: {text}"
 TRIED_FAILED = "{qid}: did not work"
 TRIED_RULED_OUT = "{qid}: not the problem"
+
+# --- feedback, App Home, message shortcut (kbbot.slack.feedback / home / shortcut) ---------------------------
+BTN_VOTE_UP = "👍 Helpful"
+BTN_VOTE_DOWN = "👎 Not helpful"
+VOTE_PROMPT = "Was this answer useful?"
+VOTE_THANKS = "Thanks, your 👍 is noted."
+VOTE_WHY = "Thanks for telling me. What was wrong with it?"
+REASON_LABELS = {
+    "wrong_article": "Wrong article",
+    "did_not_help": "Didn't help",
+    "out_of_date": "Out of date",
+    "other": "Something else",
+}
+REASON_THANKS = "Thanks: noted as *{reason}*. It goes into the knowledge-base report."
+SHARED_CHANNEL_REFUSED = (
+    "I don't answer in channels shared with other organisations. Ask me in a direct message instead."
+)
+SHORTCUT_CHOOSE = "Find a KB article for this message:"
+SHORTCUT_NO_TEXT = "That message has no text I can search for."
+BTN_SHORTCUT_THREAD = "Answer in the thread"
+BTN_SHORTCUT_ME = "Only show me"
+HOME_TITLE = "kbbot: answers from the knowledge base"
+HOME_HOW_TO = (
+    "*How to ask*\n• Mention me in a channel: `@kbbot exchange IMC is losing mail`, or paste the error text\n"
+    "• Send me a direct message\n• `/kb Q102087` opens an article, `/kb some words` lists the closest ones\n"
+    "• On any message: ⋯ › *Find a KB article for this*"
+)
+HOME_SEARCH_LABEL = "Search the knowledge base"
+HOME_SEARCH_PLACEHOLDER = "an error message, a product, what you see"
+HOME_UPDATED = "Updated {at}"
+HOME_SEARCH_HINT = "Press Enter to search; the closest articles appear here."
+HOME_RESULTS = "*Closest articles for* “{query}”"
+HOME_NO_RESULTS = "Nothing in the knowledge base fits “{query}”."
+HOME_RECENT = "*Your recent threads*"
+HOME_NO_RECENT = "_No threads yet. Ask me something!_"
+HOME_ADMIN = "*Last {days} days* (you are a kbbot admin)"
+HOME_RATES = (
+    "{threads} threads · answered {answer_rate} · resolved {resolution_rate} · escalated {escalated} · "
+    "no match {no_match} · 👍 {up} / 👎 {down}"
+)
+HOME_GAPS = "*Top knowledge gaps*"
+HOME_NO_GAPS = "_No knowledge gaps: every question found an article._"
+HOME_FAILING = "*Articles that fail most*"
+HOME_NO_FAILING = "_No article failed anyone._"

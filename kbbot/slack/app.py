@@ -36,12 +36,18 @@ from kbbot.conversation.replies import Action, Reply
 from kbbot.conversation.state import ThreadEvent, ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.logs import current_thread_key
+from kbbot.outcomes import OutcomeRecorder
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
 from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, InvalidButtonError
 from kbbot.slack.blocks import Message, render, render_summary, text_message
+from kbbot.slack.connect import SharedChannels
+from kbbot.slack.feedback import FeedbackListeners, with_feedback
+from kbbot.slack.home import HomeListeners
 from kbbot.slack.metrics import Metrics
 from kbbot.slack.poster import SlackPoster
+from kbbot.slack.sealed import SealedValues
+from kbbot.slack.shortcut import ShortcutListeners
 from kbbot.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -132,6 +138,7 @@ class KbBotListeners:
         metrics: Metrics,
         inflight: InFlight,
         reload_index: Reloader | None = None,
+        outcomes: OutcomeRecorder | None = None,
     ) -> None:
         self.inflight = inflight
         self.reload_index = reload_index
@@ -145,6 +152,14 @@ class KbBotListeners:
         self.poster = poster
         self.metrics = metrics
         self.buttons = button_codec(settings)
+        self.outcomes = outcomes
+        self.sealed = SealedValues(key=self.buttons.key)
+        self.shared_channels = SharedChannels(client=poster.client)
+        self.feedback = FeedbackListeners(sealed=self.sealed, recorder=outcomes, poster=poster, metrics=metrics)
+        self.home = HomeListeners(client=poster.client, outcomes=outcomes.store if outcomes else None,
+                                  admin_users=settings.admin_users, lookup=self.lookup_reply)
+        self.shortcut = ShortcutListeners(sealed=self.sealed, answer_in_thread=self.answer_in_thread,
+                                          lookup_message=self.lookup_message, may_speak=self.may_speak_in)
 
     def register(self, app: AsyncApp) -> None:
         app.use(self._count_request)
@@ -152,6 +167,9 @@ class KbBotListeners:
         app.event("message")(self.on_message)
         app.command("/kb")(self.on_kb_command)
         app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self.on_kb_action)
+        # feedback, the Home tab and the message shortcut: before the catch-alls below, which would take them
+        for listeners in (self.feedback, self.home, self.shortcut):
+            listeners.register(app)
         # Everything else is acknowledged and logged. Left unhandled it would get bolt's 404, which Slack counts
         # as a failure: it retries, and after enough failures it switches the app's event subscription off.
         anything = re.compile(".*")
@@ -186,6 +204,11 @@ class KbBotListeners:
             log.info("not answering in %s: not one of the configured channels", event["channel"])
             return
         key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
+        if not await self.may_speak_in(key.channel, body):
+            # asked by name: the asker (only) hears why there is no answer
+            await self.poster.ephemeral(channel=key.channel, user=event["user"], thread_ts=key.thread_ts,
+                                        message=text_message(wording.SHARED_CHANNEL_REFUSED))
+            return
         text = pu.strip_mention(str(event.get("text") or ""), bot_user_id)
         turn = UserTurn(user=event["user"], text=text, origin="mention")
         await self._answer(body, event, key, turn, started=context.get("kbbot_started"))
@@ -204,6 +227,8 @@ class KbBotListeners:
         origin: Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
         if not direct and not self.settings.answers_in(key.channel):
             return
+        if not direct and not await self.may_speak_in(key.channel, body):
+            return  # a channel shared with another organisation: kbbot keeps quiet (see connect.py)
         if not direct and not pu.is_thread_reply(event):
             if key.channel not in self.settings.auto_answer_channels:
                 return  # channel chatter: kbbot speaks when spoken to
@@ -381,6 +406,9 @@ class KbBotListeners:
 
     async def _share(self, body: Mapping[str, Any], *, article_id: str, user: str, channel: str,
                      respond: Respond) -> None:
+        if not await self.may_speak_in(channel, body):
+            await self._respond(respond, text_message(wording.SHARED_CHANNEL_REFUSED), channel=channel, user=user)
+            return
         # The card goes to the channel as a new message, and the thread under it starts with the card's article on
         # the table: typed replies there ("walk me through") are answered like the buttons.
         try:
@@ -405,6 +433,7 @@ class KbBotListeners:
                 # a thread nobody has written in yet; `current` is only ever there if a reply won the race
                 await self.store.transact(key, lambda current: (current or state, None))
                 self._remember_thread(key)
+                await self._record_outcome(key, None, state, now=state.updated_at)
             except Exception as exc:  # the card's buttons still work; typed replies under it go unanswered
                 log.error("could not store the thread of the shared card %s: %s", article_id, exc)
         try:
@@ -418,7 +447,7 @@ class KbBotListeners:
         extra = {"thread_key": key.as_str()}
         now = time.time()
         try:
-            turn = await self._take_turn(key, user_turn, now=now)
+            before, turn = await self._take_turn(key, user_turn, now=now)
         except StoreError as exc:
             # the store is down or refused the write: say so rather than leave the person waiting
             log.error("could not read or update the thread state: %s", exc, extra=extra)
@@ -430,11 +459,17 @@ class KbBotListeners:
             return
         self._count_turn(turn, now=now)
         self._remember_thread(key)
+        await self._record_outcome(key, before, turn.state, now=now)
         status = turn.state.status if turn.state is not None else "-"
         did = user_turn.pressed.action if user_turn.pressed else "message"
         log.info("%s by %s: %d repl(ies), thread now %s", did, user_turn.user, len(turn.replies), status,
                  extra=extra)
-        messages = [m for reply in turn.replies for m in render(reply, codec=self.buttons, where=key)]
+        messages = [
+            m
+            for reply in turn.replies
+            for m in with_feedback(render(reply, codec=self.buttons, where=key), reply, sealed=self.sealed,
+                                   where=key)
+        ]
         for message in messages:
             posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
                                             context=key)
@@ -446,14 +481,56 @@ class KbBotListeners:
         if turn.escalation is not None:
             await self._escalate(key, turn.escalation)
 
+    async def _record_outcome(
+        self, key: ThreadKey, before: ThreadState | None, after: ThreadState | None, *, now: float
+    ) -> None:
+        """The turn's outcome events into the outcome store (bookkeeping: a failure is logged, never raised)."""
+        if self.outcomes is None:
+            return
+        try:
+            written = await self.outcomes.record_turn(key, before, after, now=now)
+        except Exception:
+            log.exception("could not record the outcome of this turn", extra={"thread_key": key.as_str()})
+            self.metrics.outcome_writes.inc(result="failed")
+            return
+        if written is not None:
+            self.metrics.outcome_writes.inc(result="ok")
+
+    async def answer_in_thread(self, key: ThreadKey, user: str, text: str, person_ts: str) -> None:
+        """A question asked on someone's behalf (the message shortcut): one turn in `key`, as if mentioned."""
+        current_thread_key.set(key.as_str())
+        with self.inflight.track():
+            if not await self._within_flood_limit(key.team, user, channel=key.channel, thread_ts=key.thread_ts):
+                return
+            await self._converse(key, UserTurn(user=user, text=text, origin="mention"), person_ts=person_ts)
+
+    async def lookup_message(self, text: str, user: str) -> Message:
+        """The /kb answer for `text`, drawn for an ephemeral message."""
+        return await self._lookup(text, user=user)
+
+    async def lookup_reply(self, text: str, user: str) -> Reply:
+        """The /kb answer for `text` as the engine's reply value (the Home tab draws it its own way)."""
+        return await self._in_engine(self.conversation.lookup, text, user=user)
+
+    async def may_speak_in(self, channel: str, body: Mapping[str, Any]) -> bool:
+        """False in a channel shared with another organisation, unless `allow_shared_channels` is set."""
+        if self.settings.allow_shared_channels:
+            return True
+        if await self.shared_channels.is_shared(channel, body=body):
+            log.info("not answering in %s: it is shared with another organisation", channel)
+            return False
+        return True
+
     def _remember_thread(self, key: ThreadKey) -> None:
         self._recent_threads[key.as_str()] = None
         self._recent_threads.move_to_end(key.as_str())
         while len(self._recent_threads) > RECENT_THREADS:
             self._recent_threads.popitem(last=False)
 
-    async def _take_turn(self, key: ThreadKey, user_turn: UserTurn, *, now: float) -> Turn:
-        """The engine's turn, committed with the store's compare-and-set.
+    async def _take_turn(
+        self, key: ThreadKey, user_turn: UserTurn, *, now: float
+    ) -> tuple[ThreadState | None, Turn]:
+        """The state the turn was taken from and the engine's turn, committed with the store's compare-and-set.
 
         A search is CPU work; done on the event loop it would hold up every other request's ack behind it. So
         the turn is worked out in a thread against the state as read, and `commit` stores it if the thread has
@@ -461,11 +538,11 @@ class KbBotListeners:
         seen = await self.store.get(key)
         turn = await self._in_engine(self.conversation.handle, seen, user_turn, now=now)
 
-        def commit(current: ThreadState | None) -> tuple[ThreadState | None, Turn]:
+        def commit(current: ThreadState | None) -> tuple[ThreadState | None, tuple[ThreadState | None, Turn]]:
             if _version(current) == _version(seen):
-                return turn.state, turn
+                return turn.state, (current, turn)
             redone = self.conversation.handle(current, user_turn, now=now)
-            return redone.state, redone
+            return redone.state, (current, redone)
 
         return await self.store.transact(key, commit)
 
@@ -495,6 +572,13 @@ class KbBotListeners:
             escalation.summary, thread_link=link, usergroup=self.settings.escalation_usergroup
         )
         target = self.settings.escalation_channel
+        if not target and self.settings.allow_shared_channels and await self.shared_channels.is_shared(
+            key.channel
+        ):
+            # the summary names the asker and what they tried: not for another organisation's eyes
+            log.warning("escalation summary not posted: the thread is in a shared channel and "
+                        "KBBOT_ESCALATION_CHANNEL is not set", extra=extra)
+            return
         if not target:
             # nobody configured a channel for humans: leave the summary where the people in this channel see it
             await self.poster.post(channel=key.channel, message=summary, thread_ts=key.thread_ts, context=key)
@@ -571,6 +655,7 @@ def build_app(
     metrics: Metrics | None = None,
     inflight: InFlight | None = None,
     reload_index: Reloader | None = None,
+    outcomes: OutcomeRecorder | None = None,
 ) -> AsyncApp:
     """The bolt app with every listener registered. HTTP mode and Socket Mode both dispatch into it."""
     client = client or make_client(settings)
@@ -590,5 +675,6 @@ def build_app(
         metrics=metrics,
         inflight=inflight or InFlight(),
         reload_index=reload_index,
+        outcomes=outcomes,
     ).register(app)
     return app

@@ -120,6 +120,17 @@ class Metrics:
         self.outcomes = Counter(
             name="kbbot_outcomes_total", help="Threads settled, by outcome.", labels=("outcome",)
         )
+        self.votes = Counter(
+            name="kbbot_votes_total", help="👍 / 👎 votes on answers, by value.", labels=("value",)
+        )
+        self.vote_reasons = Counter(
+            name="kbbot_vote_reasons_total", help="Reasons given with a 👎, by reason.", labels=("reason",)
+        )
+        self.outcome_writes = Counter(
+            name="kbbot_outcome_writes_total",
+            help="Thread outcome records written, by result.",
+            labels=("result",),
+        )
         self.slack_api_errors = Counter(
             name="kbbot_slack_api_errors_total",
             help="Slack Web API calls that failed.",
@@ -131,6 +142,8 @@ class Metrics:
         )
         for outcome in ("resolved", "escalated"):
             self.outcomes.inc(0, outcome=outcome)
+        for value in ("up", "down"):
+            self.votes.inc(0, value=value)
         for band in ("answer", "shortlist"):
             self.answers.inc(0, band=band)
 
@@ -144,6 +157,9 @@ class Metrics:
             self.flood_limited,
             self.steps_walked,
             self.outcomes,
+            self.votes,
+            self.vote_reasons,
+            self.outcome_writes,
             self.slack_api_errors,
             self.reloads,
             self.search_latency,

@@ -30,6 +30,7 @@ from kbbot.conversation.replies import Reply
 from kbbot.conversation.state import ThreadState
 from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
+from kbbot.outcomes import OutcomeRecorder, OutcomeStore, open_outcome_store
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
 from kbbot.settings import Settings
@@ -181,6 +182,7 @@ class BotRuntime:
     index_stamp: tuple[int, int, int] | None = None
     # after a `/kb reload` from Slack (not a SIGHUP): tell the other `serve --workers` processes (set by serve)
     after_slack_reload: Callable[[], None] | None = None
+    outcomes: OutcomeStore | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
@@ -197,6 +199,9 @@ class BotRuntime:
         target = await _escalation_target(client, settings.escalation_channel)
         conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
         store = open_store(settings.store_url, thread_ttl_s=settings.thread_ttl_s)
+        # each thread's outcome, beside its state in the same store (memory, SQLite file, Redis)
+        outcomes = open_outcome_store(settings.store_url, retention_days=settings.outcome_retention_days)
+        recorder = OutcomeRecorder(store=outcomes, question_text=settings.question_text)
         inflight = InFlight()
         # `/kb reload` needs the runtime, which needs the app: the listener reaches it through this holder
         holder: list[BotRuntime] = []
@@ -211,7 +216,7 @@ class BotRuntime:
 
         app = build_app(
             settings=settings, conversation=conversation, store=store, client=client, metrics=metrics,
-            inflight=inflight, reload_index=reload_index,
+            inflight=inflight, reload_index=reload_index, outcomes=recorder,
         )
         log.info(
             "kbbot ready: %d articles from %s, %s store, in %.2fs",
@@ -219,7 +224,7 @@ class BotRuntime:
         )
         runtime = cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
                       index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
-                      escalation_target=target, owned_session=owned_session)
+                      escalation_target=target, owned_session=owned_session, outcomes=outcomes)
         runtime.index_stamp = _index_stamp(index_dir)
         holder.append(runtime)
         return runtime
@@ -259,6 +264,8 @@ class BotRuntime:
         if late:
             log.warning("stopped with %d answer(s) unfinished", late)
         await self.store.close()
+        if self.outcomes is not None:
+            await self.outcomes.close()
         if self.owned_session is not None:
             await self.owned_session.close()
         self.kb.close()

@@ -214,6 +214,7 @@ class _Channel:
     is_member: bool = True
     is_archived: bool = False
     is_im: bool = False
+    is_ext_shared: bool = False  # Slack Connect: shared with another organisation
 
 
 def _decode(args: dict[str, Any]) -> dict[str, Any]:
@@ -277,6 +278,7 @@ class SlackStandIn:
             "reactions.add": self._reaction,
             "users.info": self._user_info,
             "conversations.info": self._conversation_info,
+            "views.publish": self._publish_view,
         }
 
     # ---- lifecycle
@@ -333,10 +335,17 @@ class SlackStandIn:
     def rate_limit_next(self, method: str, *, retry_after: int = 0) -> None:
         self.fail_next(method, error="ratelimited", status=429, retry_after=retry_after)
 
-    def set_channel(self, channel_id: str, *, is_member: bool = True, is_archived: bool = False) -> None:
+    def set_channel(
+        self, channel_id: str, *, is_member: bool = True, is_archived: bool = False, is_ext_shared: bool = False
+    ) -> None:
         ch = self._channels.setdefault(channel_id, _Channel(id=channel_id, name=channel_id.lower()))
         ch.is_member = is_member
         ch.is_archived = is_archived
+        ch.is_ext_shared = is_ext_shared
+
+    def is_ext_shared(self, channel_id: str) -> bool:
+        ch = self._channels.get(channel_id)
+        return ch is not None and ch.is_ext_shared
 
     # ---- what happened
 
@@ -773,5 +782,27 @@ class SlackStandIn:
                 "is_im": ch.is_im,
                 "is_member": ch.is_member,
                 "is_archived": ch.is_archived,
+                "is_ext_shared": ch.is_ext_shared,
             },
         }
+
+    def _publish_view(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A Home tab: refused as Slack refuses it (not a home view, more than 100 blocks, a block Slack's
+        own classes reject)."""
+        view = args.get("view")
+        if isinstance(view, str):
+            with contextlib.suppress(ValueError):
+                view = json.loads(view)
+        if not isinstance(view, dict) or view.get("type") != "home" or not args.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        blocks = view.get("blocks") or []
+        if not isinstance(blocks, list) or len(blocks) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        from slack_sdk.errors import SlackObjectFormationError
+        from slack_sdk.models.views import View
+
+        try:
+            View(**view).to_dict()  # parses every block and checks its limits
+        except (SlackObjectFormationError, TypeError, ValueError) as exc:
+            return {"ok": False, "error": "invalid_blocks", "errors": [str(exc)]}
+        return {"ok": True, "view": {"id": "V0STANDIN", "type": "home", "blocks": blocks}}
