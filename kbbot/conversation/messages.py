@@ -107,6 +107,7 @@ BTN_FAILED = "Didn't work"
 BTN_ESCALATE = "Ask a human"
 BTN_SHARE = "Share in channel"
 BTN_OPEN = "Open {qid}"
+BTN_SHARE_ONE = "Share {qid} in channel"
 
 # --- card labels ---------------------------------------------------------------------------------------------
 LABEL_SYMPTOMS = "Symptom"

@@ -394,8 +394,20 @@ def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
                 accessory=buttons.button(offer, i) if offer is not None else None,
             )
         )
+        if reply.lookup:
+            blocks += _share_row(hit, buttons)
     fallback = msg.SHORTLIST_INTRO + " " + ", ".join(h.id for h in hits)
     return _finish(fallback, blocks)
+
+
+def _share_row(hit: SearchHit, buttons: Buttons) -> list[ActionsBlock]:
+    """Under each entry of a `/kb` short list: "Share Q102087", posting that card in the channel. Drawn here
+    rather than offered by the engine: sharing is unbound (any member may show any article), so it needs no
+    thread state, and the shortlist's offers stay one per hit."""
+    share = Offer(Action.SHARE, article_id=hit.id)
+    label = clip(msg.BTN_SHARE_ONE.format(qid=hit.id), BUTTON_LABEL_CHARS)
+    button = buttons.button(share, 0)
+    return [ActionsBlock(elements=[ButtonElement(text=label, action_id=button.action_id, value=button.value)])]
 
 
 def _closest(reply: ClosestReply, buttons: Buttons) -> Message:

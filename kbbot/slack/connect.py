@@ -59,8 +59,11 @@ class SharedChannels:
         try:
             info = await self._client.conversations_info(channel=channel)
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
-            log.warning("cannot tell whether %s is shared with another organisation (%s); treating it as shared",
-                        channel, exc)
+            log.warning(
+                "cannot tell whether %s is shared with another organisation (%s); treating it as shared",
+                channel,
+                exc,
+            )
             return True
         data = info.get("channel") or {}
         shared = bool(data.get("is_ext_shared") or data.get("is_pending_ext_shared"))

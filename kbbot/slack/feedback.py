@@ -81,8 +81,9 @@ def reason_message(*, sealed: SealedValues, where: ThreadKey) -> Message:
         ButtonElement(
             text=wording.REASON_LABELS[reason.value],
             action_id=f"{FEEDBACK_PREFIX}{REASON_KIND}:{reason.value}",
-            value=sealed.encode(REASON_KIND, team=where.team, channel=where.channel, t=where.thread_ts,
-                                r=reason.value),
+            value=sealed.encode(
+                REASON_KIND, team=where.team, channel=where.channel, t=where.thread_ts, r=reason.value
+            ),
         )
         for reason in VoteReason
     ]
@@ -139,8 +140,9 @@ class FeedbackListeners:
                 await self._reason(key, user=user, reason=VoteReason(fields.get("r", "")), respond=respond)
         except (InvalidButtonError, KeyError, ValueError) as exc:
             log.warning("refused a feedback click from %s: %s", user, exc)
-            await self.poster.ephemeral(channel=channel, user=user, message=text_message(wording.INVALID_BUTTON),
-                                        thread_ts=where[2])
+            await self.poster.ephemeral(
+                channel=channel, user=user, message=text_message(wording.INVALID_BUTTON), thread_ts=where[2]
+            )
 
     async def _vote(self, key: ThreadKey, *, user: str, vote: VoteValue, article_id: str | None) -> None:
         self.metrics.votes.inc(value=vote.value)

@@ -45,8 +45,9 @@ LookupMessage = Callable[[str, str], Awaitable[Message]]
 MaySpeak = Callable[[str, dict[str, Any]], Awaitable[bool]]
 
 
-def choice_message(*, sealed: SealedValues, team: str, channel: str, thread_ts: str, message_ts: str,
-                   text: str) -> Message:
+def choice_message(
+    *, sealed: SealedValues, team: str, channel: str, thread_ts: str, message_ts: str, text: str
+) -> Message:
     """The ephemeral "in the thread, or only me?" with its two sealed buttons."""
     question = text[:QUESTION_CHARS]
     while True:
@@ -58,8 +59,12 @@ def choice_message(*, sealed: SealedValues, team: str, channel: str, thread_ts: 
         SectionBlock(text=MarkdownTextObject(text=wording.SHORTCUT_CHOOSE)),
         ActionsBlock(
             elements=[
-                ButtonElement(text=wording.BTN_SHORTCUT_THREAD, action_id=f"{CHOICE_PREFIX}thread", value=value,
-                              style="primary"),
+                ButtonElement(
+                    text=wording.BTN_SHORTCUT_THREAD,
+                    action_id=f"{CHOICE_PREFIX}thread",
+                    value=value,
+                    style="primary",
+                ),
                 ButtonElement(text=wording.BTN_SHORTCUT_ME, action_id=f"{CHOICE_PREFIX}me", value=value),
             ]
         ),
@@ -105,16 +110,28 @@ class ShortcutListeners:
         elif not await self.may_speak(channel, body):
             reply = text_message(wording.SHARED_CHANNEL_REFUSED)
         else:
-            reply = choice_message(sealed=self.sealed, team=team, channel=channel,
-                                   thread_ts=str(message.get("thread_ts") or ts), message_ts=ts, text=text)
+            reply = choice_message(
+                sealed=self.sealed,
+                team=team,
+                channel=channel,
+                thread_ts=str(message.get("thread_ts") or ts),
+                message_ts=ts,
+                text=text,
+            )
         await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
 
     async def on_choice(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         await ack()
         user, team = pu.user_of(body), pu.team_of(body)
         where = pu.action_location(body)
-        action = next((a for a in body.get("actions") or () if isinstance(a, dict)
-                       and str(a.get("action_id", "")).startswith(CHOICE_PREFIX)), None)
+        action = next(
+            (
+                a
+                for a in body.get("actions") or ()
+                if isinstance(a, dict) and str(a.get("action_id", "")).startswith(CHOICE_PREFIX)
+            ),
+            None,
+        )
         if action is None or not user or where is None:
             return
         channel = where[0]
@@ -135,4 +152,3 @@ class ShortcutListeners:
         else:
             reply = await self.lookup_message(question, user)
             await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=True)
-

@@ -183,6 +183,32 @@ def block_actions_payload(
 # The Web API side
 
 
+MAX_VIEW_BLOCKS = 100
+
+
+def check_home_view(view: Mapping[str, Any]) -> str | None:
+    """Why Slack would refuse `view` as a Home tab (not a home view, over 100 blocks, a block or element that
+    slack_sdk's own classes reject or do not know), or None when it would accept it."""
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.blocks import Block
+    from slack_sdk.models.views import View
+
+    if view.get("type") != "home":
+        return f"a Home tab is a view of type home, not {view.get('type')!r}"
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
+        return f"blocks must be a list of at most {MAX_VIEW_BLOCKS}"
+    for i, block in enumerate(blocks):
+        parsed = Block.parse(block) if isinstance(block, dict) else None
+        if parsed is None or type(parsed) is Block:
+            return f"block {i} is not a block slack_sdk knows: {str(block)[:80]}"
+    try:
+        View(**dict(view)).to_dict()  # every block's and element's limits
+    except (SlackObjectFormationError, TypeError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ApiCall:
     method: str  # "chat.postMessage", or "response_url" for a reply through a slash command's response_url
@@ -787,22 +813,14 @@ class SlackStandIn:
         }
 
     def _publish_view(self, args: dict[str, Any]) -> dict[str, Any]:
-        """A Home tab: refused as Slack refuses it (not a home view, more than 100 blocks, a block Slack's
-        own classes reject)."""
         view = args.get("view")
         if isinstance(view, str):
             with contextlib.suppress(ValueError):
                 view = json.loads(view)
-        if not isinstance(view, dict) or view.get("type") != "home" or not args.get("user_id"):
+        if not isinstance(view, dict) or not args.get("user_id"):
             return {"ok": False, "error": "invalid_arguments"}
+        problem = check_home_view(view)
+        if problem is not None:
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
         blocks = view.get("blocks") or []
-        if not isinstance(blocks, list) or len(blocks) > 100:
-            return {"ok": False, "error": "invalid_blocks"}
-        from slack_sdk.errors import SlackObjectFormationError
-        from slack_sdk.models.views import View
-
-        try:
-            View(**view).to_dict()  # parses every block and checks its limits
-        except (SlackObjectFormationError, TypeError, ValueError) as exc:
-            return {"ok": False, "error": "invalid_blocks", "errors": [str(exc)]}
         return {"ok": True, "view": {"id": "V0STANDIN", "type": "home", "blocks": blocks}}
