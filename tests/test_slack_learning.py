@@ -32,7 +32,6 @@ from kbbot.slack.standin import (
     STANDIN_USER,
     SlackStandIn,
     check_home_view,
-    event_callback,
     interactive_form,
 )
 
@@ -360,12 +359,9 @@ SHARED_CHANNEL = "C0CONNECT"
 
 
 async def _mention_in_shared(standin: SlackStandIn, text: str) -> str:
-    ts = f"{time.time():.6f}"
-    event = {"type": "app_mention", "user": STANDIN_USER, "text": f"<@{standin.bot_user_id}> {text}", "ts": ts,
-             "channel": SHARED_CHANNEL, "event_ts": ts}  # fmt: skip
-    standin.messages.append({"channel": SHARED_CHANNEL, "ts": ts, "thread_ts": None, "text": text,
-                             "user": STANDIN_USER})  # fmt: skip
-    await standin.send_envelope(event_callback(event) | {"is_ext_shared_channel": True})
+    """A mention in a Slack Connect channel: its events carry `is_ext_shared_channel: true`."""
+    delivery, ts = await standin.mention(text, channel=SHARED_CHANNEL)
+    assert delivery.status == 200
     return ts
 
 

@@ -1,9 +1,10 @@
 """Slack Connect: which channels are shared with other organisations, where kbbot keeps quiet by default.
 
-An event says so itself (`is_ext_shared_channel` on the Events API envelope); a slash command, a shortcut or a
-click does not, so for those `conversations.info` is asked (`is_ext_shared`) and the answer kept a while. A
-channel whose answer cannot be had counts as shared: posting internal articles where outsiders read them is
-the mistake to avoid, and the person can always ask in a direct message.
+An event says so itself (`is_ext_shared_channel` on every Events API envelope; an envelope without it is from
+an unshared channel); a slash command, a shortcut or a click does not, so for those `conversations.info` is
+asked (`is_ext_shared`) and the answer kept a while. A channel whose answer cannot be had counts as shared:
+posting internal articles where outsiders read them is the mistake to avoid, and the person can always ask in
+a direct message.
 
 Even where `allow_shared_channels` lets kbbot answer, nothing internal goes there: no escalation summary
 (it names the asker and what they tried) and no article link.
@@ -28,9 +29,11 @@ MAX_CHANNELS_KEPT = 10_000
 
 
 def shared_flag_of(body: Mapping[str, Any]) -> bool | None:
-    """What an Events API envelope says about its channel; None when it does not say (commands, clicks)."""
-    flag = body.get("is_ext_shared_channel")
-    return flag if isinstance(flag, bool) else None
+    """What an Events API envelope says about its channel; None for a request that does not say (commands,
+    clicks, shortcuts)."""
+    if body.get("type") != "event_callback":
+        return None
+    return body.get("is_ext_shared_channel") is True
 
 
 class SharedChannels:

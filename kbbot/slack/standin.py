@@ -82,6 +82,7 @@ def event_callback(
     team_id: str = STANDIN_TEAM,
     api_app_id: str = STANDIN_APP,
     event_id: str | None = None,
+    is_ext_shared_channel: bool = False,
 ) -> dict[str, Any]:
     """Wrap an inner event the way the Events API delivers it."""
     return {
@@ -93,6 +94,7 @@ def event_callback(
         "event_id": event_id or f"Ev{next(_event_ids):08d}{int(time.time() * 1000) % 100000:05d}",
         "event_time": int(time.time()),
         "authorizations": [{"team_id": team_id, "user_id": STANDIN_BOT_USER, "is_bot": True}],
+        "is_ext_shared_channel": is_ext_shared_channel,
     }
 
 
@@ -454,7 +456,8 @@ class SlackStandIn:
         event_id: str | None = None,
         retry_num: int | None = None,
     ) -> Delivery:
-        envelope = event_callback(event, team_id=self.team_id, event_id=event_id)
+        shared = self.is_ext_shared(str(event.get("channel") or ""))
+        envelope = event_callback(event, team_id=self.team_id, event_id=event_id, is_ext_shared_channel=shared)
         return await self.send_envelope(envelope, retry_num=retry_num)
 
     async def send_envelope(self, envelope: Mapping[str, Any], *, retry_num: int | None = None) -> Delivery:
