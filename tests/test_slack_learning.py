@@ -35,8 +35,6 @@ from kbbot.slack.standin import (
     interactive_form,
 )
 
-pytestmark = pytest.mark.asyncio
-
 COLLEAGUE = "U0COLLEAGUE"
 ADMIN = "U0ADMIN"
 PARKING = "how do I renew my parking permit"
@@ -394,3 +392,93 @@ async def test_allowed_shared_channels_get_answers_but_no_escalation_summary(see
         said = [readable(p) for p in standin.calls_to("chat.postMessage")[1:]]
         assert said and not any("Question" in s and "<@" in s for s in said)
         assert all(wording.ESCALATION_TITLE not in s for s in said)
+
+
+# ---- the pieces on their own
+
+
+def test_allow_shared_channels_is_read_as_a_flag() -> None:
+    from kbbot.errors import ConfigError
+
+    assert Settings.from_env({}).allow_shared_channels is False
+    assert Settings.from_env({"KBBOT_ALLOW_SHARED_CHANNELS": "yes"}).allow_shared_channels is True
+    assert Settings.from_env({"KBBOT_ALLOW_SHARED_CHANNELS": "false"}).allow_shared_channels is False
+    with pytest.raises(ConfigError, match="KBBOT_ALLOW_SHARED_CHANNELS must be true or false"):
+        Settings.from_env({"KBBOT_ALLOW_SHARED_CHANNELS": "sometimes"})
+
+
+def test_sealed_values_are_bound_to_their_channel_and_fields() -> None:
+    from kbbot.errors import InvalidButtonError
+    from kbbot.slack.sealed import SealedValues
+
+    sealed = SealedValues(key=b"k" * 32)
+    value = sealed.encode("vote", team="T1", channel="C1", t="1.5", a="Q237695")
+    assert sealed.decode("vote", value, team="T1", channel="C1") == {"t": "1.5", "a": "Q237695"}
+    for team, channel, kind in (("T1", "C2", "vote"), ("T2", "C1", "vote"), ("T1", "C1", "why")):
+        with pytest.raises(InvalidButtonError):
+            sealed.decode(kind, value, team=team, channel=channel)
+    moved = json.loads(value) | {"t": "2.5"}  # the same vote carried to another thread
+    with pytest.raises(InvalidButtonError):
+        sealed.decode("vote", json.dumps(moved), team="T1", channel="C1")
+    with pytest.raises(InvalidButtonError):
+        SealedValues(key=b"x" * 32).decode("vote", value, team="T1", channel="C1")
+
+
+def test_vote_buttons_go_under_answer_cards_and_last_steps_only(seeds_dir: Path) -> None:
+    from kbbot.conversation.replies import AnswerReply, NoMatchReply, StepReply
+    from kbbot.conversation.state import ThreadKey
+    from kbbot.parse import parse_file
+    from kbbot.slack.actions import ButtonCodec
+    from kbbot.slack.blocks import render
+    from kbbot.slack.feedback import with_feedback
+    from kbbot.slack.sealed import SealedValues
+
+    mailbag = next(a for a in (parse_file(p) for p in sorted(seeds_dir.iterdir())) if a.id == "Q237695")
+    codec = ButtonCodec.from_secret("secret")
+    where = ThreadKey(team="T1", channel="C1", thread_ts="1.5")
+    sealed = SealedValues(key=codec.key)
+
+    def vote_ids(reply: Any) -> list[str]:
+        messages = with_feedback(render(reply, codec=codec, where=where), reply, sealed=sealed, where=where)
+        return [b.action_id for m in messages for b in buttons({"blocks": m.blocks})
+                if b.action_id.startswith("kbfb:")]  # fmt: skip
+
+    assert vote_ids(AnswerReply(article=mailbag, hit=None)) == ["kbfb:up", "kbfb:down"]
+    assert vote_ids(StepReply(article=mailbag, procedure_no=0, step_no=5)) == ["kbfb:up", "kbfb:down"]
+    assert vote_ids(StepReply(article=mailbag, procedure_no=0, step_no=2)) == []
+    assert vote_ids(NoMatchReply(question="parking")) == []
+
+
+def test_the_home_view_stays_valid_with_many_threads_and_hostile_questions() -> None:
+    from kbbot.outcomes import ThreadOutcome
+    from kbbot.report import build_report
+    from kbbot.slack.home import home_view
+
+    now = time.time()
+    hostile = "<!channel> *urgent* " + "x" * 4000
+    recent = [
+        ThreadOutcome(team="T1", channel="C1", thread_ts=f"{i}.0", created_at=now - i, updated_at=now - i,
+                      asker="U1", question=hostile, articles=("Q237695",))
+        for i in range(40)
+    ]  # fmt: skip
+    report = build_report(recent, now=now, since=now - 86_400)
+    view = home_view(recent=recent, now=now, report=report)
+    assert check_home_view(view) is None
+    shown = json.dumps(view)
+    assert "<!channel>" not in shown and shown.count("Q237695") >= 10
+
+
+async def test_a_channel_whose_sharing_cannot_be_told_counts_as_shared() -> None:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from kbbot.slack.connect import SharedChannels
+
+    async with SlackStandIn(token="xoxb-t", signing_secret="s") as standin:
+        standin.set_channel("C0PARTNER", is_ext_shared=True)
+        shared = SharedChannels(client=AsyncWebClient(token="xoxb-t", base_url=standin.api_url))
+        assert await shared.is_shared(STANDIN_CHANNEL) is False
+        assert await shared.is_shared("C0PARTNER") is True
+        assert await shared.is_shared("C0MISSING") is True  # conversations.info says channel_not_found
+        assert await shared.is_shared("D0ASKER") is False  # a direct message, not asked about
+        asked = len(standin.calls_to("conversations.info"))
+        assert await shared.is_shared("C0PARTNER") is True and len(standin.calls_to("conversations.info")) == asked
