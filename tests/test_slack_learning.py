@@ -332,6 +332,22 @@ async def test_the_shortcut_answers_in_the_messages_thread_or_only_to_the_person
     assert refused.args["text"] == wording.INVALID_BUTTON
 
 
+async def test_the_shortcut_does_not_answer_where_kbbot_may_not(seeds_index: Path) -> None:
+    async with loopback_bot(index=seeds_index, channels=frozenset({STANDIN_CHANNEL})) as bot:
+        standin = bot.standin
+        standin.set_channel("C0PARTNER", is_ext_shared=True)
+        for channel in ("C0PARTNER", "C0RANDOM"):  # shared with another organisation; not a kbbot channel
+            _, ts = await standin.say(MAILBAG_ERROR, user=COLLEAGUE, channel=channel)
+            form = _shortcut(message=standin.message(ts) or {}, channel=channel,
+                             response_url=standin.new_response_url())  # fmt: skip
+            await standin.deliver(form, content_type="application/x-www-form-urlencoded")
+        told = await standin.wait_for("response_url", count=2)
+        assert [c.args["text"] for c in told] == [wording.SHORTCUT_NOT_HERE] * 2
+        assert all(not buttons(c) for c in told)
+        await standin.quiet()
+        assert standin.calls_to("chat.postMessage") == []
+
+
 async def test_kb_some_words_gives_the_short_list_to_the_asker_only_with_share_buttons(
     slack_bot: LoopbackBot,
 ) -> None:

@@ -157,6 +157,10 @@ SHARED_CHANNEL_REFUSED = (
     "I don't answer in channels shared with other organisations. Ask me in a direct message instead."
 )
 SHORTCUT_CHOOSE = "Find a KB article for this message:"
+SHORTCUT_NOT_HERE = (
+    "I don't answer in this channel. Ask me in a direct message, or use `/kb some words` to see articles only "
+    "you can see."
+)
 SHORTCUT_NO_TEXT = "That message has no text I can search for."
 BTN_SHORTCUT_THREAD = "Answer in the thread"
 BTN_SHORTCUT_ME = "Only show me"

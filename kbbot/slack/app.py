@@ -159,7 +159,7 @@ class KbBotListeners:
         self.home = HomeListeners(client=poster.client, outcomes=outcomes.store if outcomes else None,
                                   admin_users=settings.admin_users, lookup=self.lookup_reply)
         self.shortcut = ShortcutListeners(sealed=self.sealed, answer_in_thread=self.answer_in_thread,
-                                          lookup_message=self.lookup_message, may_speak=self.may_speak_in)
+                                          lookup_message=self.lookup_message, may_speak=self.may_answer_in)
 
     def register(self, app: AsyncApp) -> None:
         app.use(self._count_request)
@@ -511,6 +511,11 @@ class KbBotListeners:
     async def lookup_reply(self, text: str, user: str) -> Reply:
         """The /kb answer for `text` as the engine's reply value (the Home tab draws it its own way)."""
         return await self._in_engine(self.conversation.lookup, text, user=user)
+
+    async def may_answer_in(self, channel: str, body: Mapping[str, Any]) -> bool:
+        """Whether a question may be answered in `channel` for everyone: a configured channel (or a direct
+        message), and not one shared with another organisation unless allowed."""
+        return self.settings.answers_in(channel) and await self.may_speak_in(channel, body)
 
     async def may_speak_in(self, channel: str, body: Mapping[str, Any]) -> bool:
         """False in a channel shared with another organisation, unless `allow_shared_channels` is set."""

@@ -41,7 +41,7 @@ Respond = Callable[..., Awaitable[Any]]
 AnswerInThread = Callable[[ThreadKey, str, str, str], Awaitable[None]]
 # (words, asker) -> the /kb answer as a Slack message
 LookupMessage = Callable[[str, str], Awaitable[Message]]
-# (channel, payload) -> whether kbbot may say anything in that channel at all (Slack Connect)
+# (channel, payload) -> whether kbbot may answer in that channel (configured channels, Slack Connect)
 MaySpeak = Callable[[str, dict[str, Any]], Awaitable[bool]]
 
 
@@ -108,7 +108,7 @@ class ShortcutListeners:
         if not text:
             reply = text_message(wording.SHORTCUT_NO_TEXT)
         elif not await self.may_speak(channel, body):
-            reply = text_message(wording.SHARED_CHANNEL_REFUSED)
+            reply = text_message(wording.SHORTCUT_NOT_HERE)
         else:
             reply = choice_message(
                 sealed=self.sealed,
