@@ -211,6 +211,25 @@ async def test_a_forged_vote_is_refused_and_not_counted(slack_bot: LoopbackBot) 
     assert slack_bot.runtime.metrics.votes.value(value="down") == 0
 
 
+async def test_a_vote_on_a_card_from_before_outcomes_were_kept_leaves_no_bare_record(
+    slack_bot: LoopbackBot,
+) -> None:
+    from kbbot.conversation.state import ThreadKey
+    from kbbot.slack.app import button_codec
+    from kbbot.slack.feedback import vote_buttons
+    from kbbot.slack.sealed import SealedValues
+
+    standin, runtime = slack_bot.standin, slack_bot.runtime
+    key = ThreadKey(team=STANDIN_TEAM, channel=STANDIN_CHANNEL, thread_ts="1600000000.000100")
+    sealed = SealedValues(key=button_codec(runtime.settings).key)
+    old_card = {"channel": key.channel, "ts": "1600000000.000200", "thread_ts": key.thread_ts, "text": "Q237695",
+                "blocks": [vote_buttons(sealed=sealed, where=key, article_id="Q237695")]}  # fmt: skip
+    await standin.click(old_card, action_id="kbfb:up", value=_button(old_card, "kbfb:up"))
+    await standin.wait_for("chat.postEphemeral")
+    assert runtime.metrics.votes.value(value="up") == 1  # counted, and thanked
+    assert runtime.outcomes is not None and await runtime.outcomes.get(key) is None
+
+
 # ---- App Home
 
 

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObj
 from kbbot.conversation import messages as wording
 from kbbot.conversation.replies import AnswerReply, Reply, StepReply
 from kbbot.conversation.state import ThreadKey
-from kbbot.errors import InvalidButtonError
+from kbbot.errors import InvalidButtonError, StoreError
 from kbbot.outcomes import OutcomeEvent, OutcomeRecorder, VoteReason, VoteValue
 from kbbot.slack import payload_utils as pu
 from kbbot.slack.blocks import MAX_BLOCKS, Message, text_message
@@ -146,7 +146,7 @@ class FeedbackListeners:
 
     async def _vote(self, key: ThreadKey, *, user: str, vote: VoteValue, article_id: str | None) -> None:
         self.metrics.votes.inc(value=vote.value)
-        if self.recorder is not None:
+        if self.recorder is not None and await self._has_record(key):
             await self.recorder.record(key, OutcomeEvent.VOTE, user=user, value=vote, article=article_id)
         log.info("%s voted %s on %s", user, vote.value, article_id or "-", extra={"thread_key": key.as_str()})
         if vote is VoteValue.UP:
@@ -154,6 +154,20 @@ class FeedbackListeners:
         else:
             message = reason_message(sealed=self.sealed, where=key)
         await self.poster.ephemeral(channel=key.channel, user=user, message=message, thread_ts=key.thread_ts)
+
+    async def _has_record(self, key: ThreadKey) -> bool:
+        """Whether the thread has an outcome record. The answer's record is written before its buttons are
+        posted, so a vote without one is on a card from before outcomes were kept, or past their retention: a
+        bare record for it would count as a thread nobody asked anything in."""
+        assert self.recorder is not None
+        try:
+            if await self.recorder.store.get(key) is not None:
+                return True
+        except StoreError as exc:
+            log.warning("cannot read the outcome of %s: %s", key.as_str(), exc)
+            return False
+        log.info("vote on %s not recorded: the thread has no outcome record", key.as_str())
+        return False
 
     async def _reason(self, key: ThreadKey, *, user: str, reason: VoteReason, respond: Respond) -> None:
         self.metrics.vote_reasons.inc(reason=reason.value)
