@@ -459,6 +459,7 @@ class KbBotListeners:
             return
         self._count_turn(turn, now=now)
         self._remember_thread(key)
+        # before the replies go out: a 👍/👎 pressed on them must find the thread's outcome record
         await self._record_outcome(key, before, turn.state, now=now)
         status = turn.state.status if turn.state is not None else "-"
         did = user_turn.pressed.action if user_turn.pressed else "message"
