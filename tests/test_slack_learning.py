@@ -22,6 +22,7 @@ from test_slack_scenarios import MAILBAG_ERROR, SEED_SYMPTOMS
 from test_store import redis_url  # noqa: F401 - the session's real redis-server
 
 from kbbot.conversation import messages as wording
+from kbbot.conversation.state import ThreadKey
 from kbbot.report.run import collect_report
 from kbbot.settings import Settings
 from kbbot.slack.loopback import LoopbackBot, buttons, loopback_bot, readable
@@ -214,7 +215,6 @@ async def test_a_forged_vote_is_refused_and_not_counted(slack_bot: LoopbackBot) 
 async def test_a_vote_on_a_card_from_before_outcomes_were_kept_leaves_no_bare_record(
     slack_bot: LoopbackBot,
 ) -> None:
-    from kbbot.conversation.state import ThreadKey
     from kbbot.slack.app import button_codec
     from kbbot.slack.feedback import vote_buttons
     from kbbot.slack.sealed import SealedValues
@@ -385,6 +385,18 @@ async def test_kb_some_words_gives_the_short_list_to_the_asker_only_with_share_b
     (shared,) = await slack_bot.posts(1)
     assert shared.args["channel"] == STANDIN_CHANNEL and "Q99698" in shared.args["text"]
 
+    # the shared card is an answer too: once posted it gains the vote buttons, sealed to its own thread
+    (update,) = await standin.wait_for("chat.update")
+    card = standin.message(update.args["ts"])
+    assert card is not None and card["thread_ts"] is None and not card.get("ephemeral_to")
+    await _vote(standin, card, user=COLLEAGUE, value="up")
+    await standin.wait_for("chat.postEphemeral")
+    assert slack_bot.runtime.outcomes is not None
+    record = await slack_bot.runtime.outcomes.get(ThreadKey(team=STANDIN_TEAM, channel=STANDIN_CHANNEL,
+                                                            thread_ts=card["ts"]))  # fmt: skip
+    assert record is not None and record.articles == ("Q99698",)
+    assert {u: v.value.value for u, v in record.votes.items()} == {COLLEAGUE: "up"}
+
 
 # ---- Slack Connect
 
@@ -461,7 +473,6 @@ def test_sealed_values_are_bound_to_their_channel_and_fields() -> None:
 
 def test_vote_buttons_go_under_answer_cards_and_last_steps_only(seeds_dir: Path) -> None:
     from kbbot.conversation.replies import AnswerReply, NoMatchReply, StepReply
-    from kbbot.conversation.state import ThreadKey
     from kbbot.parse import parse_file
     from kbbot.slack.actions import ButtonCodec
     from kbbot.slack.blocks import render

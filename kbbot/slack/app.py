@@ -42,7 +42,7 @@ from kbbot.slack import payload_utils as pu
 from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, InvalidButtonError
 from kbbot.slack.blocks import Message, render, render_summary, text_message
 from kbbot.slack.connect import SharedChannels
-from kbbot.slack.feedback import FeedbackListeners, with_feedback
+from kbbot.slack.feedback import FeedbackListeners, add_votes_to_posted, with_feedback
 from kbbot.slack.home import HomeListeners
 from kbbot.slack.metrics import Metrics
 from kbbot.slack.poster import SlackPoster
@@ -434,6 +434,8 @@ class KbBotListeners:
                 await self.store.transact(key, lambda current: (current or state, None))
                 self._remember_thread(key)
                 await self._record_outcome(key, None, state, now=state.updated_at)
+                await add_votes_to_posted(self.poster.client, message=card, sealed=self.sealed, where=key,
+                                          article_id=state.article_id or article_id)
             except Exception as exc:  # the card's buttons still work; typed replies under it go unanswered
                 log.error("could not store the thread of the shared card %s: %s", article_id, exc)
         try:

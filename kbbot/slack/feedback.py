@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.conversation import messages as wording
 from kbbot.conversation.replies import AnswerReply, Reply, StepReply
@@ -73,6 +75,20 @@ def with_feedback(
     blocks = [*last.blocks, vote_buttons(sealed=sealed, where=where, article_id=article_id)]
     out[-1] = Message(text=last.text, blocks=blocks)
     return out
+
+
+async def add_votes_to_posted(
+    client: AsyncWebClient, *, message: Message, sealed: SealedValues, where: ThreadKey, article_id: str
+) -> None:
+    """Put the vote buttons on a card already posted as the first message of thread `where` (a card `/kb`
+    shared into the channel: its thread, which the votes are sealed to, is only known once it is posted)."""
+    if len(message.blocks) >= MAX_BLOCKS:
+        return
+    blocks = [*message.blocks, vote_buttons(sealed=sealed, where=where, article_id=article_id)]
+    try:
+        await client.chat_update(channel=where.channel, ts=where.thread_ts, text=message.text, blocks=blocks)
+    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:  # the card stands without votes
+        log.warning("could not add vote buttons to the shared card %s: %s", article_id, exc)
 
 
 def reason_message(*, sealed: SealedValues, where: ThreadKey) -> Message:
