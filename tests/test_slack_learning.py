@@ -413,9 +413,14 @@ async def _mention_in_shared(standin: SlackStandIn, text: str) -> str:
 async def test_channels_shared_with_other_organisations_get_no_answer(slack_bot: LoopbackBot) -> None:
     standin = slack_bot.standin
     standin.set_channel(SHARED_CHANNEL, is_ext_shared=True)
-    await _mention_in_shared(standin, MAILBAG_ERROR)
+    delivery, ts = await standin.mention(MAILBAG_ERROR, channel=SHARED_CHANNEL)
     (told,) = await standin.wait_for("chat.postEphemeral")
     assert told.args["user"] == STANDIN_USER and told.args["text"] == wording.SHARED_CHANNEL_REFUSED
+    retry = {"type": "app_mention", "user": STANDIN_USER, "text": f"<@{standin.bot_user_id}> {MAILBAG_ERROR}",
+             "ts": ts, "channel": SHARED_CHANNEL, "event_ts": ts}  # fmt: skip
+    await standin.send_event(retry, event_id=delivery.event_id, retry_num=1)  # Slack retrying the same event
+    await standin.quiet()
+    assert len(standin.calls_to("chat.postEphemeral")) == 1
     # /kb answers only the asker, wherever; sharing its card into the shared channel is refused
     await standin.slash("/kb", "Q102087", channel=SHARED_CHANNEL)
     await standin.wait_for("response_url")

@@ -205,7 +205,10 @@ class KbBotListeners:
             return
         key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
         if not await self.may_speak_in(key.channel, body):
-            # asked by name: the asker (only) hears why there is no answer
+            # asked by name: the asker (only) hears why there is no answer, once however often Slack retries
+            with contextlib.suppress(StoreError):
+                if not await self._claim(body, event, key):
+                    return
             await self.poster.ephemeral(channel=key.channel, user=event["user"], thread_ts=key.thread_ts,
                                         message=text_message(wording.SHARED_CHANNEL_REFUSED))
             return
