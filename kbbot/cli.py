@@ -190,9 +190,12 @@ def cmd_intents(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from kbbot.settings import Settings
     from kbbot.slack.chat import run_chat
 
-    return run_chat(index=args.index, config=args.config)
+    # the same settings `kbbot serve` reads (intents, confidence floors, flood limit), built once here
+    settings = Settings.from_env(os.environ, config=args.config).with_overrides(index=args.index)
+    return run_chat(settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

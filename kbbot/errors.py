@@ -7,7 +7,8 @@
     ├── IndexFolderError   the saved index folder is missing, from another version, damaged, or not an index
     ├── StoreError         the thread store cannot be reached or answered nonsense
     │   └── ConflictError  a compare-and-set lost the race (retried by the caller)
-    └── SlackError         the Slack Web API refused a call we cannot recover from
+    ├── SlackError         the Slack Web API refused a call we cannot recover from
+    └── InvalidButtonError a button value kbbot did not seal for that thread (forged, moved, garbled)
 """
 
 from __future__ import annotations
@@ -43,3 +44,7 @@ class ConflictError(StoreError):
 
 class SlackError(KbBotError):
     pass
+
+
+class InvalidButtonError(KbBotError):
+    """A button value kbbot did not make for this thread: forged, moved from another thread, or garbled."""

@@ -39,6 +39,8 @@ deploy/kbbot.example.yaml documents every key.
     KBBOT_QUESTION_TEXT       question_text: what of each question the outcome record keeps: keep | hash | drop
                               (default keep)
     KBBOT_OUTCOME_RETENTION_DAYS  outcome_retention_days: how long thread outcomes are kept (default 90)
+    KBBOT_ALLOW_SHARED_CHANNELS  allow_shared_channels: answer in channels shared with other organisations
+                              (Slack Connect; default false). Even then no escalation summary goes there.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ ENV_FOR_KEY = {
     "flood_limit": "KBBOT_FLOOD_LIMIT",
     "question_text": "KBBOT_QUESTION_TEXT",
     "outcome_retention_days": "KBBOT_OUTCOME_RETENTION_DAYS",
+    "allow_shared_channels": "KBBOT_ALLOW_SHARED_CHANNELS",
 }
 _CONFIG_KEYS = set(ENV_FOR_KEY)
 _STORE_SCHEMES = {"memory", "sqlite", "redis", "rediss", "unix"}
@@ -127,6 +130,21 @@ def _int(name: str, raw: Any, *, low: int = 0, high: int | None = None) -> int:
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ConfigError(f"{name} must be {bounds}, not {value}")
     return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(name: str, raw: Any) -> bool:
+    if raw is None or raw == "":
+        return False
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
 def _fraction(name: str, raw: Any) -> float | None:
@@ -239,6 +257,7 @@ class Settings:
     no_color: bool = False
     question_text: QuestionText = QuestionText.KEEP
     outcome_retention_days: int = DEFAULT_RETENTION_DAYS
+    allow_shared_channels: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, config: Path | None = None) -> Settings:
@@ -315,6 +334,7 @@ class Settings:
             outcome_retention_days=(
                 _int(retention_from, retention, low=1) if retention not in (None, "") else DEFAULT_RETENTION_DAYS
             ),
+            allow_shared_channels=_flag(*pick("allow_shared_channels")),
         )
 
     def answers_in(self, channel: str) -> bool:

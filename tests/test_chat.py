@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,9 @@ from kbbot.standin import STANDIN_USER
 MAILBAG_ERROR = "[008] Failure delivering user mail due to mailbag contention"
 
 
-def _run_chat(lines: list[str], *, index: Path | None) -> subprocess.CompletedProcess[str]:
+def _run_chat(
+    lines: list[str], *, index: Path | None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     # os.environ is already isolated by conftest (no SLACK_*/KBBOT_*, XDG dirs in tmp): the child inherits that
     return subprocess.run(
         [sys.executable, "-m", "kbbot", "chat", *(["--index", str(index)] if index else [])],
@@ -21,6 +25,7 @@ def _run_chat(lines: list[str], *, index: Path | None) -> subprocess.CompletedPr
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -47,6 +52,27 @@ def test_chat_on_the_default_index_kb_lookup_is_ephemeral_and_eof_ends_the_sessi
     assert "only visible to you" in result.stdout and "Q102087" in result.stdout
     assert "[1] Share in channel" in result.stdout
     assert "don't know" in result.stdout
+
+
+def test_chat_honours_the_teams_intents_and_flood_limit(seeds_index: Path, tmp_path: Path) -> None:
+    """`kbbot chat` is the real product offline: the settings `kbbot serve` reads apply to it too."""
+    repo = Path(__file__).resolve().parents[1]
+    intents = tmp_path / "intents"
+    shutil.copytree(repo / "intents", intents)
+    (intents / "team.yaml").write_text(
+        "language: en\nintents:\n  - name: next\n    examples: [onwards and upwards captain]\n", encoding="utf-8"
+    )
+    walk = [MAILBAG_ERROR, "1", "onwards and upwards captain", "quit"]
+    result = _run_chat(walk, index=seeds_index, env={"KBBOT_INTENTS": str(intents)})
+    assert result.returncode == 0, result.stderr
+    assert "Step 2 of 6" in result.stdout  # the team's phrase moved the walk on
+    without = _run_chat(walk, index=seeds_index)
+    assert "Step 2 of 6" not in without.stdout  # ... and without their intents it is not a known phrase
+
+    flood = _run_chat([MAILBAG_ERROR, "new", "mailbag contention", "quit"],
+                      index=seeds_index, env={"KBBOT_FLOOD_LIMIT": "1"})
+    assert flood.returncode == 0, flood.stderr
+    assert "faster than I can keep up (1 questions a minute)" in flood.stdout
 
 
 def test_mrkdwn_is_rendered_readably() -> None:

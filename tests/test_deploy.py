@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from kbbot.settings import ENV_FOR_KEY, Settings
+from kbbot.slack.shortcut import CALLBACK_ID
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -90,6 +91,11 @@ def test_systemd_unit_reloads_on_hup_and_reads_tokens_from_a_file() -> None:
 def test_slack_manifest_asks_for_what_the_bot_listens_to() -> None:
     manifest = _docs(DEPLOY / "slack-manifest.yaml")[0]
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert events == {"app_mention", "message.im", "message.channels", "message.groups"}
+    assert events == {"app_mention", "message.im", "message.channels", "message.groups", "app_home_opened"}
     assert manifest["features"]["slash_commands"][0]["command"] == "/kb"
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    (shortcut,) = manifest["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", CALLBACK_ID)
+    # conversations.info, asked whether a channel is shared with another organisation
+    assert {"channels:read", "groups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["settings"]["interactivity"]["is_enabled"] is True

@@ -20,12 +20,12 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kbbot.cards import text_message
 from kbbot.conversation.state import ThreadKey
 from kbbot.server.loopback import LoopbackBot
 from kbbot.server.metrics import Metrics
 from kbbot.slack import poster as poster_module
 from kbbot.slack.app import ANSWER_LEASE_S
+from kbbot.slack.blocks import text_message
 from kbbot.slack.poster import SlackPoster, retry_after_s
 from kbbot.standin import (
     GATEWAY_PAGE,

@@ -13,6 +13,7 @@ from test_store import redis_url  # noqa: F401 - the session's real redis-server
 
 from kbbot.conversation.engine import Conversation, ConversationSettings, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
+from kbbot.conversation.replies import Action, Offer, offers_of
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.kb import KnowledgeBase
@@ -284,9 +285,9 @@ def conversation(seeds_index: Path) -> Conversation:
     )
 
 
-def _buttons(turn: Turn) -> dict[str, str]:
-    return {e["action_id"]: e["value"] for m in turn.messages for b in m.blocks for e in b.get("elements", [])
-            if e.get("type") == "button"}  # fmt: skip
+def _offer(turn: Turn, action: Action) -> Offer:
+    """The button the turn's replies offer for `action` (the engine speaks in reply values, not Slack blocks)."""
+    return next(o for reply in turn.replies for o in offers_of(reply) if o.action is action)
 
 
 async def test_a_real_walk_to_escalation_is_recorded_turn_by_turn(conversation: Conversation) -> None:
@@ -294,16 +295,16 @@ async def test_a_real_walk_to_escalation_is_recorded_turn_by_turn(conversation: 
     state: ThreadState | None = None
     now = T0
 
-    async def say(text: str = "", **action: str) -> Turn:
+    async def say(text: str = "", pressed: Offer | None = None) -> Turn:
         nonlocal state, now
         now += 30
-        turn = conversation.handle(state, UserTurn(user="U1", text=text, **action), now=now)  # type: ignore[arg-type]
+        turn = conversation.handle(state, UserTurn(user="U1", text=text, pressed=pressed), now=now)
         await recorder.record_turn(KEY, state, turn.state, now=now)
         state = turn.state if turn.state is not None else state
         return turn
 
     turn = await say("[008] Failure delivering user mail due to mailbag contention")
-    turn = await say(action_id="kb:walk", action_value=_buttons(turn)["kb:walk"])
+    turn = await say(pressed=_offer(turn, Action.WALK))
     await say("step 4")
     await say("repeat")  # the same step again: no new state, nothing recorded
     await say("next")

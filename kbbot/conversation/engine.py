@@ -6,28 +6,31 @@ nothing here has side effects, so that is safe. Sending the messages, adding rea
 escalation happen in the adapter, after the store has accepted the new state.
 
 A turn that changes nothing returns the state it was given (same object, same version), and the store then
-writes nothing. Every change returns a state with `version` one higher, and the buttons drawn in that turn
-carry the new version (see kbbot.cards for the `kb:` action scheme).
+writes nothing. Every change returns a state with `version` one higher, and the offers (buttons) made in that
+turn carry the new version.
 
-How the adapter drives it:
+The engine speaks in reply values (kbbot.conversation.replies): it never builds Block Kit, escapes mrkdwn or
+writes a mention. How the adapter drives it:
 
     turn = await store.transact(key, conversation.updater(UserTurn(user=..., text=...), now=time.time()))
-    for message in turn.messages: post it in the thread (text + blocks)
+    for reply in turn.replies: render it (kbbot.slack.blocks) and post it in the thread
     for name in turn.reactions: add it to the person's message (a button press: the thread's first message)
-    if turn.escalation: post turn.escalation.summary_with_link(permalink) where the humans are
-                        (the thread has already been told who was asked)
+    if turn.escalation: render turn.escalation.summary with the thread's permalink and post it where the
+                        humans are (the thread has already been told who was asked)
 
-    /kb TEXT              -> conversation.lookup(TEXT, user=...)        (ephemeral, no thread state)
-    kb:lookup (bare id)   -> conversation.lookup(value, user=...)       (a /kb shortlist button)
-    kb:share  (bare id)   -> conversation.share(value, user=..., now=...)  (the card is posted to the channel and
-                             turn.state stored for the thread under it, so typed replies there are answered; its
-                             buttons are marked shared and work even if that state could not be stored)
-    any other kb: button  -> handle(state, UserTurn(user, action_id=..., action_value=...))
+    /kb TEXT                    -> conversation.lookup(TEXT, user=...)    (ephemeral, no thread state)
+    a LOOKUP offer on /kb       -> conversation.lookup(article id, user=...)
+    a SHARE offer               -> conversation.share(article id, user=..., now=...)  (the card is posted to the
+                                   channel and turn.state stored for the thread under it, so typed replies there
+                                   are answered; its offers are marked shared and work even if that state could
+                                   not be stored)
+    any other button            -> handle(state, UserTurn(user, pressed=<the decoded Offer>))
 
-A stale button (its version is not the thread's) gets "that step has moved on" and changes nothing. Once kbbot
-has replied in a thread it stores a state for it, so the adapter can tell the threads it is part of by
-`store.get(key) is not None`. After an escalation, plain thread replies (origin "thread") get no answer:
-people are talking to each other; a mention (origin "mention") still reaches the bot.
+A typed message is classified (`_classify`) into an `Action` or a question; a button press decodes to the same
+`Action`; both go through one `match` in `_act`. A stale button (its version is not the thread's) gets "that
+step has moved on" and changes nothing. Once kbbot has replied in a thread it stores a state for it, so the
+adapter can tell the threads it is part of by `store.get(key) is not None`. After an escalation, plain thread
+replies (origin "thread") get no answer: people are talking to each other; a mention still reaches the bot.
 """
 
 from __future__ import annotations
@@ -39,12 +42,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from kbbot import cards
 from kbbot.article import Article, normalise_qid
-from kbbot.cards import EscalationDetails, Message
 from kbbot.conversation import messages as msg
 from kbbot.conversation.intents import IntentMatch, IntentSet, normalise
-from kbbot.conversation.state import HistoryEntry, ThreadState
+from kbbot.conversation.replies import (
+    Action,
+    AllStepsReply,
+    AnswerReply,
+    ClosestReply,
+    EscalationOfferReply,
+    EscalationSummary,
+    FullArticleReply,
+    LookupReply,
+    Mention,
+    NoMatchReply,
+    Offer,
+    ProductQuestionReply,
+    Reply,
+    ShortlistReply,
+    StepReply,
+    Wording,
+    clip,
+    notice,
+    say,
+)
+from kbbot.conversation.state import HistoryEntry, ThreadEvent, ThreadState
 from kbbot.search.types import SearchContext, SearchHit, SearchResult
 
 log = logging.getLogger(__name__)
@@ -89,36 +111,30 @@ class ConversationSettings:
 
 @dataclass(frozen=True, slots=True)
 class UserTurn:
-    """One thing a person did: typed `text`, or pressed a button (`action_id` + `action_value`)."""
+    """One thing a person did: typed `text`, or pressed a button (`pressed`: the offer it was drawn from)."""
 
     user: str
     text: str = ""
-    action_id: str | None = None
-    action_value: str | None = None
+    pressed: Offer | None = None
     origin: Origin = "thread"
 
 
 @dataclass(frozen=True, slots=True)
 class Escalation:
-    """A request for a human. `summary` is rendered without the thread link; the adapter, which knows the
-    permalink, calls `summary_with_link(link)` (or `cards.escalation_summary(details, thread_link=link)`)
-    and posts that where `target` points (Settings.escalation_channel)."""
+    """A request for a human: the adapter renders `summary` with the thread's permalink and posts it where
+    `target` points (Settings.escalation_channel)."""
 
-    summary: Message
+    summary: EscalationSummary
     target: str
-    details: EscalationDetails
-
-    def summary_with_link(self, thread_link: str | None) -> Message:
-        return cards.escalation_summary(self.details, thread_link=thread_link)
 
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """The engine's answer: the thread's new state (to store), messages to post in the thread, reactions to add
+    """The engine's answer: the thread's new state (to store), replies to post in the thread, reactions to add
     to the person's message, and an escalation to post elsewhere."""
 
     state: ThreadState | None
-    messages: list[Message] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
     reactions: list[str] = field(default_factory=list)
     escalation: Escalation | None = None
 
@@ -127,7 +143,16 @@ class Turn:
 TurnFn = Callable[[ThreadState | None], tuple[ThreadState | None, "Turn"]]
 
 _QID_TEXT = re.compile(r"^\s*(?:q|kb)?\s*\d{1,7}\s*$", re.IGNORECASE)
-_SLACK_ID = re.compile(r"[^A-Za-z0-9]")
+# How long a step's text may be in the escalation summary's "tried" list.
+TRIED_STEP_CHARS = 120
+# A method's label inside "That method didn't do it. Let's try another one: ..."
+METHOD_LABEL_CHARS = 200
+# How many choices a product question offers, how many see-also articles a step, how many near numbers /kb.
+MAX_PRODUCT_CHOICES = 5
+MAX_STEP_REFERENCES = 5
+CLOSEST_IDS = 3
+_STEP_DELTAS = {Action.NEXT: 1, Action.BACK: -1, Action.REPEAT: 0}
+_SMALL_TALK = {Action.HELP: msg.HELP, Action.GREETING: msg.GREETING, Action.THANKS: msg.THANKS}
 
 
 class Conversation:
@@ -151,17 +176,18 @@ class Conversation:
     def handle(self, state: ThreadState | None, turn: UserTurn, *, now: float) -> Turn:
         """Everything that happens in a thread goes through here. Never raises: a bug becomes an apology."""
         try:
-            if turn.action_id:
-                return self._on_action(state, turn, now)
+            if turn.pressed is not None:
+                return self._on_press(state, turn, turn.pressed, now)
             result = self._on_text(state, turn, now)
-            if state is None and result.state is None and result.messages:
+            if state is None and result.state is None and result.replies:
                 # Once kbbot has spoken in a thread it is part of it: remember the thread (status "new"), so the
                 # adapter hears the person's next reply there ("hi" first, the question second).
                 result = dataclasses.replace(result, state=ThreadState(asker=turn.user).evolve(now=now))
             return result
         except Exception:
-            log.exception("conversation turn failed (user %s, action %s)", turn.user, turn.action_id)
-            return Turn(state=state, messages=[cards.text_message(msg.INTERNAL_ERROR)])
+            action = turn.pressed.action if turn.pressed else None
+            log.exception("conversation turn failed (user %s, action %s)", turn.user, action)
+            return Turn(state=state, replies=[notice(msg.INTERNAL_ERROR)])
 
     def updater(self, turn: UserTurn, *, now: float) -> TurnFn:
         """The `fn` for `ThreadStore.transact`: `turn = await store.transact(key, conv.updater(t, now=now))`."""
@@ -172,170 +198,171 @@ class Conversation:
 
         return apply
 
-    def lookup(self, text: str, *, user: str) -> Message:
+    def lookup(self, text: str, *, user: str) -> Reply:
         """`/kb ...`: an article by number, the nearest numbers, a search, or usage. Not tied to a thread."""
         query = text.strip()
         if not query or query.lower() in {"help", "?", "usage", "-h", "--help"}:
-            return cards.text_message(msg.LOOKUP_USAGE)
+            return notice(msg.LOOKUP_USAGE)
         if len(query) > self._settings.max_question_chars:
-            return cards.text_message(msg.TOO_LONG.format(chars=len(query)))
+            return notice(msg.TOO_LONG, chars=len(query))
         if _QID_TEXT.match(query):
             qid = normalise_qid(query.replace(" ", ""))
             if qid:
                 article = self._kb.get(qid)
                 if article is not None:
-                    return cards.lookup_card(article)
-                return cards.closest_card(qid, self._closest(qid))
+                    return lookup_reply(article, None)
+                return self._closest_reply(qid)
         result = self._search.search(query, limit=self._settings.search_limit, context=None)
         hits = [h for h in result.hits if self._kb.get(h.id) is not None]
         if not hits or result.band == "none":
-            return cards.no_match_card(query)
+            return NoMatchReply(question=query)
         if result.band == "answer":
             best = self._kb.get(hits[0].id)
             assert best is not None
-            return cards.lookup_card(best, hits[0])
-        return cards.shortlist_card(hits[: self._settings.shortlist_size], version=0, lookup=True)
+            return lookup_reply(best, hits[0])
+        shortlist = tuple(hits[: self._settings.shortlist_size])
+        offers = tuple(Offer(Action.LOOKUP, article_id=h.id) for h in shortlist)
+        return ShortlistReply(hits=shortlist, offers=offers, lookup=True)
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn:
         """What `kb:share` posts in the channel, and the state of the thread under that card: the article on the
         table, as after an answer, so "walk me through" typed there works as the button does."""
         article = self._kb.get(article_id)
         if article is None:
-            missing = msg.NOT_IN_KB.format(qid=cards.escape_mrkdwn(article_id))
-            return Turn(state=None, messages=[cards.text_message(missing)])
+            return Turn(state=None, replies=[notice(msg.NOT_IN_KB, qid=article_id)])
         fresh = ThreadState(asker=user)
         state = fresh.evolve(
             now=now,
             status="answered",
             article_id=article.id,
-            history=fresh.with_event("shared", now=now, article_id=article.id),
+            history=fresh.with_event(ThreadEvent.SHARED, now=now, article_id=article.id),
         )
-        intro = msg.SHARED_BY.format(user=_SLACK_ID.sub("", user), qid=cards.escape_mrkdwn(article.id))
-        card = cards.answer_card(article, None, version=state.version, intro=intro, shared=True)
-        return Turn(state=state, messages=[card])
+        intro = say(msg.SHARED_BY, user=Mention(user), qid=article.id)
+        card = AnswerReply(
+            article=article, hit=None, intro=intro, offers=answer_offers(article, state.version, shared=True)
+        )
+        return Turn(state=state, replies=[card])
 
-    # --- buttons ------------------------------------------------------------------------------------------
+    # --- one dispatch for buttons and typed messages ----------------------------------------------------------
 
-    def _on_action(self, state: ThreadState | None, turn: UserTurn, now: float) -> Turn:
-        action = (turn.action_id or "").removeprefix(cards.ACTION_PREFIX)
-        if action == "lookup":
-            return Turn(state=state, messages=[self.lookup(turn.action_value or "", user=turn.user)])
-        if action == "share":
+    def _on_press(self, state: ThreadState | None, turn: UserTurn, offer: Offer, now: float) -> Turn:
+        if offer.action is Action.LOOKUP:
+            return Turn(state=state, replies=[self.lookup(offer.article_id or "", user=turn.user)])
+        if offer.action is Action.SHARE:
             # posted elsewhere (the channel); this thread's own state is not touched
-            shared = self.share(turn.action_value or "", user=turn.user, now=now)
-            return Turn(state=state, messages=shared.messages)
-        data = cards.parse_action_value(turn.action_value)
-        current: object = state.version if state is not None else 0
-        if state is None and data.get("s") == 1:
+            shared = self.share(offer.article_id or "", user=turn.user, now=now)
+            return Turn(state=state, replies=shared.replies)
+        current = state.version if state is not None else 0
+        if state is None and offer.shared:
             # a shared card whose thread state was never stored (the store was down) or has expired: its buttons
             # still start the thread
-            current = data.get("v")
-        if data.get("v") != current:
+            current = offer.version
+        if offer.version != current:
             return self._reply(state, msg.STALE_ACTION)
         st = state or ThreadState(asker=turn.user)
-        article_id = str(data.get("a") or "") or st.article_id
-        match action:
-            case "walk":
-                return self._start_walk(st, article_id, now, original=state)
-            case "full":
-                return self._full(state, st, article_id)
-            case "not_mine":
-                return self._rule_out(st, article_id, now, original=state)
-            case "fixed" | "worked":
-                return self._resolved(st, article_id, now, original=state)
-            case "next":
-                return self._move(st, state, now, delta=1)
-            case "back":
-                return self._move(st, state, now, delta=-1)
-            case "failed":
-                return self._failed(st, now, original=state)
-            case "escalate":
-                return self._escalate(st, turn, now, original=state)
-            case "pick":
-                return self._show_article(st, article_id, now, original=state)
-            case "product":
-                return self._product_chosen(st, str(data.get("c") or ""), turn, now, original=state)
-            case "ref":
-                return self._reference(state, st, str(data.get("a") or ""))
-        log.warning("unknown action %s from %s", turn.action_id, turn.user)
-        return self._reply(state, msg.STALE_ACTION)
-
-    # --- typed messages -----------------------------------------------------------------------------------
+        return self._act(offer.action, st, state, turn, now, offer=offer)
 
     def _on_text(self, state: ThreadState | None, turn: UserTurn, now: float) -> Turn:
         text = turn.text or ""
         if len(text) > self._settings.max_question_chars:
-            return self._reply(state, msg.TOO_LONG.format(chars=len(text)))
-        intent = self._intents.match(text)
+            return self._reply(state, msg.TOO_LONG, chars=len(text))
+        intent = self._classify(text, state)
+        action = _action_of(intent)
         st = state or ThreadState(asker=turn.user)
         # After a hand-over, people talk to each other in the thread: stay quiet unless addressed directly.
         if (
             state is not None
             and state.status == "escalated"
             and turn.origin == "thread"
-            and (intent is None or intent.name not in {"start_over", "help"})
+            and action not in {Action.START_OVER, Action.HELP}
         ):
             return Turn(state=state)
-        if intent is None:
-            if not normalise(text):
+        if action is None:
+            if intent is None and not normalise(text):
                 return self._reply(state, msg.EMPTY_MESSAGE)
             return self._question(st, text, turn, now, original=state)
-        return self._on_intent(st, state, intent, turn, now)
+        return self._act(action, st, state, turn, now, intent=intent)
 
-    def _on_intent(
-        self, st: ThreadState, state: ThreadState | None, intent: IntentMatch, turn: UserTurn, now: float
+    def _classify(self, text: str, state: ThreadState | None) -> IntentMatch | None:
+        """What a typed message asks for (None: a question). The one place the intent matcher is called; it
+        reads only `IntentMatch.name`, `.step_number` and `.slots`, so the matcher can be swapped."""
+        return self._intents.match(text)
+
+    def _act(
+        self,
+        action: Action,
+        st: ThreadState,
+        state: ThreadState | None,
+        turn: UserTurn,
+        now: float,
+        *,
+        offer: Offer | None = None,
+        intent: IntentMatch | None = None,
     ) -> Turn:
-        match intent.name:
-            case "next":
-                return self._move(st, state, now, delta=1)
-            case "back":
-                return self._move(st, state, now, delta=-1)
-            case "repeat":
-                return self._move(st, state, now, delta=0)
-            case "goto":
-                n = intent.step_number
+        """Do `action`, pressed (`offer`: the button, whose values win) or typed (`intent`)."""
+        pressed = offer or Offer(action)
+        article_id = pressed.article_id or st.article_id
+        match action:
+            case Action.WALK:
+                return self._walk(st, state, article_id, now, typed=offer is None)
+            case Action.NEXT | Action.BACK | Action.REPEAT:
+                return self._move(st, state, now, delta=_STEP_DELTAS[action])
+            case Action.GOTO:
+                n = intent.step_number if intent else None
                 return self._move(st, state, now, target=(n - 1) if n else 0)
-            case "walk":
-                if st.article_id is None:
-                    return self._reply(state, msg.NOT_WALKING)
-                if st.status == "walking":
-                    return self._move(st, state, now, delta=0)
-                return self._start_walk(st, st.article_id, now, original=state)
-            case "worked":
-                return self._resolved(st, st.article_id, now, original=state)
-            case "failed":
+            case Action.WORKED:
+                return self._resolved(st, article_id, now, original=state)
+            case Action.FAILED:
                 return self._failed(st, now, original=state)
-            case "all_steps":
+            case Action.ALL_STEPS:
                 return self._all_steps(state, st)
-            case "full":
-                return self._full(state, st, st.article_id)
-            case "not_mine":
-                return self._rule_out(st, st.article_id, now, original=state)
-            case "start_over":
-                if state is None:
-                    return Turn(state=None, messages=[cards.text_message(msg.START_OVER)])
-                fresh = ThreadState(version=state.version + 1, asker=turn.user, created_at=now, updated_at=now)
-                return Turn(state=fresh, messages=[cards.text_message(msg.START_OVER)])
-            case "escalate":
+            case Action.FULL:
+                return self._full(state, st, article_id)
+            case Action.NOT_MINE:
+                return self._rule_out(st, article_id, now, original=state)
+            case Action.ESCALATE:
                 return self._escalate(st, turn, now, original=state)
-            case "affirm":
+            case Action.START_OVER:
+                return self._start_over(state, turn, now)
+            case Action.AFFIRM:
                 return self._affirm(st, state, turn, now)
-            case "deny":
+            case Action.DENY:
                 return self._deny(st, state, now)
-            case "help":
-                return self._reply(state, msg.HELP)
-            case "greeting":
-                return self._reply(state, msg.GREETING)
-            case "thanks":
-                return self._reply(state, msg.THANKS)
-            case "lookup":
-                qid = normalise_qid(intent.slots.get("qid", ""))
-                if qid is None:
-                    return self._reply(state, msg.EMPTY_MESSAGE)
-                if self._kb.get(qid) is None:
-                    return Turn(state=state, messages=[cards.closest_card(qid, self._closest(qid))])
-                return self._show_article(st, qid, now, original=state, question=turn.text)
-        return self._question(st, turn.text, turn, now, original=state)
+            case Action.HELP | Action.GREETING | Action.THANKS:
+                return self._reply(state, _SMALL_TALK[action])
+            case Action.LOOKUP:
+                return self._typed_lookup(st, state, intent, turn, now)
+            case Action.PICK:
+                return self._show_article(st, article_id, now, original=state)
+            case Action.PRODUCT:
+                return self._product_chosen(st, pressed.choice or "", turn, now, original=state)
+            case Action.REF:
+                return self._reference(state, st, pressed.article_id or "")
+            case Action.SHARE:  # handled before the version check (`_on_press`); never typed
+                return self._reply(state, msg.STALE_ACTION)
+
+    def _walk(
+        self, st: ThreadState, state: ThreadState | None, article_id: str | None, now: float, *, typed: bool
+    ) -> Turn:
+        if typed and st.status == "walking":
+            return self._move(st, state, now, delta=0)  # "walk me through" typed mid-walk: where we are
+        return self._start_walk(st, article_id, now, original=state)
+
+    def _start_over(self, state: ThreadState | None, turn: UserTurn, now: float) -> Turn:
+        if state is None:
+            return Turn(state=None, replies=[notice(msg.START_OVER)])
+        fresh = ThreadState(version=state.version + 1, asker=turn.user, created_at=now, updated_at=now)
+        return Turn(state=fresh, replies=[notice(msg.START_OVER)])
+
+    def _typed_lookup(
+        self, st: ThreadState, state: ThreadState | None, intent: IntentMatch | None, turn: UserTurn, now: float
+    ) -> Turn:
+        qid = normalise_qid(intent.slots.get("qid", "")) if intent else None
+        if qid is None:
+            return self._reply(state, msg.EMPTY_MESSAGE)
+        if self._kb.get(qid) is None:
+            return Turn(state=state, replies=[self._closest_reply(qid)])
+        return self._show_article(st, qid, now, original=state, question=turn.text)
 
     def _affirm(self, st: ThreadState, original: ThreadState | None, turn: UserTurn, now: float) -> Turn:
         """ "yes": to "shall I ask a human?", to "did it fix it?" after the last step, or to an answer card."""
@@ -384,7 +411,7 @@ class Conversation:
         hits = result[1]
         if (not hits or result[0].band == "none") and original is not None and original.status == "walking":
             # A stray remark mid-fix ("hmm, regedit?") that finds nothing must not throw away the position.
-            return Turn(state=original, messages=[cards.no_match_card(text)])
+            return Turn(state=original, replies=[NoMatchReply(question=text)])
         base = st.evolve(
             now=now,
             question=query,
@@ -416,23 +443,32 @@ class Conversation:
         return tuple(close) or (hits[0].id,)
 
     def _present(
-        self, base: ThreadState, result: SearchResult, hits: list[SearchHit], now: float, intro: str | None = None
+        self,
+        base: ThreadState,
+        result: SearchResult,
+        hits: list[SearchHit],
+        now: float,
+        intro: Wording | None = None,
     ) -> Turn:
         """Turn a search result into the right card; `base` is the already-evolved state."""
         if not hits or result.band == "none":
             new = _replace(base, status="no_match", candidates=())
-            return Turn(state=new, messages=[cards.no_match_card(base.question)])
+            return Turn(state=new, replies=[NoMatchReply(question=base.question)])
         if result.band == "answer" or len(hits) == 1:
             return self._answer(base, hits[0], now, intro=intro)
         shortlist = hits[: self._settings.shortlist_size]
         products = list(dict.fromkeys(h.product for h in shortlist if h.product))
         if base.product is None and len(products) >= self._settings.product_question_min:
             new = _replace(base, status="choosing_product", product_choices=tuple(products))
-            return Turn(state=new, messages=[cards.product_question_card(products, version=new.version)])
+            choices = tuple(products[:MAX_PRODUCT_CHOICES])
+            offers = tuple(Offer(Action.PRODUCT, new.version, choice=p) for p in choices)
+            return Turn(state=new, replies=[ProductQuestionReply(choices=choices, offers=offers)])
         new = _replace(base, status="choosing")
-        return Turn(state=new, messages=[cards.shortlist_card(shortlist, version=new.version, intro=intro)])
+        picks = tuple(Offer(Action.PICK, new.version, article_id=h.id) for h in shortlist)
+        reply = ShortlistReply(hits=tuple(shortlist), intro=intro, offers=picks)
+        return Turn(state=new, replies=[reply])
 
-    def _answer(self, base: ThreadState, hit: SearchHit, now: float, *, intro: str | None = None) -> Turn:
+    def _answer(self, base: ThreadState, hit: SearchHit, now: float, *, intro: Wording | None = None) -> Turn:
         article = self._kb.get(hit.id)
         assert article is not None  # hits are filtered to articles the KB has
         new = _replace(
@@ -441,9 +477,10 @@ class Conversation:
             article_id=article.id,
             procedure_no=0,
             step_no=0,
-            history=base.with_event("answered", now=now, article_id=article.id),
+            history=base.with_event(ThreadEvent.ANSWERED, now=now, article_id=article.id),
         )
-        return Turn(state=new, messages=[cards.answer_card(article, hit, version=new.version, intro=intro)])
+        card = AnswerReply(article=article, hit=hit, intro=intro, offers=answer_offers(article, new.version))
+        return Turn(state=new, replies=[card])
 
     def _product_chosen(
         self, st: ThreadState, product: str, turn: UserTurn, now: float, *, original: ThreadState | None
@@ -453,7 +490,7 @@ class Conversation:
         chosen = _replace(st, product=product)
         result, hits = self._run_search(st.question, chosen)
         base = chosen.evolve(now=now, candidates=self._plausible(hits), product_choices=())
-        intro = msg.PRODUCT_CHOSEN.format(product=cards.escape_mrkdwn(product))
+        intro = say(msg.PRODUCT_CHOSEN, product=product)
         if hits and result.band == "none":
             # The first search was unsure across products; within the chosen product a shortlist still helps.
             result = dataclasses.replace(result, band="shortlist")
@@ -470,7 +507,7 @@ class Conversation:
     ) -> Turn:
         article = self._kb.get(article_id) if article_id else None
         if article is None:
-            return self._reply(original, msg.NOT_IN_KB.format(qid=cards.escape_mrkdwn(article_id or "?")))
+            return self._reply(original, msg.NOT_IN_KB, qid=article_id or "?")
         candidates = st.candidates if article.id in st.candidates else (article.id, *st.candidates)
         base = st.evolve(now=now, candidates=candidates, question=st.question or (question or article.title))
         hit = SearchHit(id=article.id, title=article.title, score=1.0, product=article.product)
@@ -480,8 +517,9 @@ class Conversation:
         """A step's "see also" button: show that article; its buttons switch the thread to it if pressed."""
         article = self._kb.get(article_id) if article_id else None
         if article is None:
-            return self._reply(original, msg.NOT_IN_KB.format(qid=cards.escape_mrkdwn(article_id or "?")))
-        return Turn(state=original, messages=[cards.answer_card(article, None, version=st.version)])
+            return self._reply(original, msg.NOT_IN_KB, qid=article_id or "?")
+        card = AnswerReply(article=article, hit=None, offers=answer_offers(article, st.version))
+        return Turn(state=original, replies=[card])
 
     # --- walking through a fix ------------------------------------------------------------------------------
 
@@ -492,7 +530,7 @@ class Conversation:
         if article is None:
             return self._reply(original, msg.NOT_WALKING)
         if not article.procedures:
-            return self._reply(original, msg.NO_PROCEDURE.format(qid=cards.escape_mrkdwn(article.id)))
+            return self._reply(original, msg.NO_PROCEDURE, qid=article.id)
         candidates = st.candidates if article.id in st.candidates else (article.id, *st.candidates)
         new = st.evolve(
             now=now,
@@ -502,9 +540,9 @@ class Conversation:
             procedure_no=0,
             step_no=0,
             status="walking",
-            history=st.with_event("shown", now=now, article_id=article.id, procedure_no=0, step_no=0),
+            history=st.with_event(ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=0, step_no=0),
         )
-        return Turn(state=new, messages=[cards.step_card(article, 0, 0, version=new.version)])
+        return Turn(state=new, replies=[step_reply(article, 0, 0, version=new.version)])
 
     def _walking_article(self, st: ThreadState) -> Article | None:
         if st.article_id is None:
@@ -528,7 +566,7 @@ class Conversation:
         article = self._walking_article(st)
         if article is None or st.status not in {"walking", "answered"}:
             if st.article_id and article is None and self._kb.get(st.article_id) is not None:
-                return self._reply(original, msg.NO_PROCEDURE.format(qid=cards.escape_mrkdwn(st.article_id)))
+                return self._reply(original, msg.NO_PROCEDURE, qid=st.article_id)
             return self._reply(original, msg.NOT_WALKING)
         if st.status != "walking":
             # "next" or "step 3" right after the answer card: the person wants the walk-through.
@@ -538,7 +576,7 @@ class Conversation:
         total = len(article.procedures[st.procedure_no].steps)
         goal = target if target is not None else st.step_no + delta
         if target is not None and not 0 <= goal < total:
-            return self._reply(original, msg.STEP_OUT_OF_RANGE.format(total=total))
+            return self._reply(original, msg.STEP_OUT_OF_RANGE, total=total)
         if goal >= total:
             return self._reply(original, msg.LAST_STEP)
         if goal < 0:
@@ -547,31 +585,34 @@ class Conversation:
             # repeat: same step, same version, nothing to store
             return Turn(
                 state=original,
-                messages=[cards.step_card(article, st.procedure_no, goal, version=original.version)],
+                replies=[step_reply(article, st.procedure_no, goal, version=original.version)],
             )
         new = st.evolve(
             now=now,
             step_no=goal,
             status="walking",
             history=st.with_event(
-                "shown", now=now, article_id=article.id, procedure_no=st.procedure_no, step_no=goal
+                ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=st.procedure_no, step_no=goal
             ),
         )
-        return Turn(state=new, messages=[cards.step_card(article, new.procedure_no, goal, version=new.version)])
+        return Turn(state=new, replies=[step_reply(article, new.procedure_no, goal, version=new.version)])
 
     def _all_steps(self, original: ThreadState | None, st: ThreadState) -> Turn:
         article = self._walking_article(st)
         if article is None:
             if st.article_id and self._kb.get(st.article_id) is not None:
-                return self._reply(original, msg.NO_PROCEDURE.format(qid=cards.escape_mrkdwn(st.article_id)))
+                return self._reply(original, msg.NO_PROCEDURE, qid=st.article_id)
             return self._reply(original, msg.NOTHING_YET)
-        return Turn(state=original, messages=[cards.all_steps_card(article, st.procedure_no, version=st.version)])
+        outcomes = outcome_offers(st.version, article.id, st.procedure_no, 0)
+        steps = AllStepsReply(article=article, procedure_no=st.procedure_no, offers=outcomes)
+        return Turn(state=original, replies=[steps])
 
     def _full(self, original: ThreadState | None, st: ThreadState, article_id: str | None) -> Turn:
         article = self._kb.get(article_id) if article_id else None
         if article is None:
             return self._reply(original, msg.NOTHING_YET)
-        return Turn(state=original, messages=cards.full_article_card(article, version=st.version))
+        offers = tuple(o for o in answer_offers(article, st.version) if o.action is not Action.FULL)
+        return Turn(state=original, replies=[FullArticleReply(article=article, offers=offers)])
 
     # --- outcomes -----------------------------------------------------------------------------------------------
 
@@ -579,9 +620,9 @@ class Conversation:
         self, st: ThreadState, article_id: str | None, now: float, *, original: ThreadState | None
     ) -> Turn:
         if original is None and not article_id:
-            return Turn(state=None, messages=[cards.text_message(msg.RESOLVED_NO_ARTICLE)])
+            return Turn(state=None, replies=[notice(msg.RESOLVED_NO_ARTICLE)])
         if original is not None and original.status == "resolved":
-            return Turn(state=original, messages=[cards.text_message(msg.RESOLVED_NO_ARTICLE)])
+            return Turn(state=original, replies=[notice(msg.RESOLVED_NO_ARTICLE)])
         aid = article_id or ""
         new = st.evolve(
             now=now,
@@ -589,12 +630,12 @@ class Conversation:
             status="resolved",
             outcome="worked",
             history=st.with_event(
-                "worked", now=now, article_id=aid, procedure_no=st.procedure_no, step_no=st.step_no
+                ThreadEvent.WORKED, now=now, article_id=aid, procedure_no=st.procedure_no, step_no=st.step_no
             ),
         )
         log.debug("thread resolved by %s (from %s)", aid or "no article", st.status)
-        text = msg.RESOLVED.format(qid=cards.escape_mrkdwn(aid)) if aid else msg.RESOLVED_NO_ARTICLE
-        return Turn(state=new, messages=[cards.text_message(text)], reactions=[RESOLVED_REACTION])
+        said = notice(msg.RESOLVED, qid=aid) if aid else notice(msg.RESOLVED_NO_ARTICLE)
+        return Turn(state=new, replies=[said], reactions=[RESOLVED_REACTION])
 
     def _failed(self, st: ThreadState, now: float, *, original: ThreadState | None) -> Turn:
         article = self._kb.get(st.article_id) if st.article_id else None
@@ -603,7 +644,7 @@ class Conversation:
                 return self._offer_escalation(st, now, original=original)
             return self._reply(original, msg.NOTHING_YET)
         history = st.with_event(
-            "failed", now=now, article_id=article.id, procedure_no=st.procedure_no, step_no=st.step_no
+            ThreadEvent.FAILED, now=now, article_id=article.id, procedure_no=st.procedure_no, step_no=st.step_no
         )
         # 1. another method of the same article
         if st.status == "walking" and st.procedure_no + 1 < len(article.procedures):
@@ -615,8 +656,8 @@ class Conversation:
                 status="walking",
                 history=(*history, *_shown(now, article.id, m, 0)),
             )
-            intro = msg.ALTERNATIVE_METHOD.format(label=cards.clip_mrkdwn(article.procedures[m].label, 200))
-            return Turn(state=new, messages=[cards.step_card(article, m, 0, version=new.version, intro=intro)])
+            intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[m].label, METHOD_LABEL_CHARS))
+            return Turn(state=new, replies=[step_reply(article, m, 0, version=new.version, intro=intro)])
         if st.status == "answered" and article.procedures and len(article.procedures) > 1:
             # The card's resolution (method 1) did not help: walk the next method.
             new = st.evolve(
@@ -626,23 +667,25 @@ class Conversation:
                 status="walking",
                 history=(*history, *_shown(now, article.id, 1, 0)),
             )
-            intro = msg.ALTERNATIVE_METHOD.format(label=cards.clip_mrkdwn(article.procedures[1].label, 200))
-            return Turn(state=new, messages=[cards.step_card(article, 1, 0, version=new.version, intro=intro)])
+            intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[1].label, METHOD_LABEL_CHARS))
+            return Turn(state=new, replies=[step_reply(article, 1, 0, version=new.version, intro=intro)])
         # 2. the next candidate article
         excluded = tuple(dict.fromkeys((*st.excluded, article.id)))
         nxt = self._next_candidate(st, excluded)
         if nxt is not None:
             base = st.evolve(now=now, excluded=excluded, history=history)
-            return self._answer(base, nxt, now, intro=msg.NEXT_CANDIDATE)
+            return self._answer(base, nxt, now, intro=say(msg.NEXT_CANDIDATE))
         # 3. a human
         base = _replace(st, excluded=excluded, history=history)
         return self._offer_escalation(base, now, original=original)
 
     def _offer_escalation(self, st: ThreadState, now: float, *, original: ThreadState | None) -> Turn:
         new = st.evolve(now=now, status="exhausted", outcome=None)
-        target = cards.escape_mrkdwn(self._settings.escalation_target)
-        card = cards.escalation_offer_card(msg.OFFER_ESCALATION.format(target=target), version=new.version)
-        return Turn(state=new, messages=[card])
+        offer = EscalationOfferReply(
+            wording=say(msg.OFFER_ESCALATION, target=self._settings.escalation_target),
+            offers=(Offer(Action.ESCALATE, new.version, suggested=True),),
+        )
+        return Turn(state=new, replies=[offer])
 
     def _rule_out(
         self, st: ThreadState, article_id: str | None, now: float, *, original: ThreadState | None
@@ -650,13 +693,16 @@ class Conversation:
         if not article_id:
             return self._reply(original, msg.NOTHING_YET)
         excluded = tuple(dict.fromkeys((*st.excluded, article_id)))
-        history = st.with_event("ruled_out", now=now, article_id=article_id)
+        history = st.with_event(ThreadEvent.RULED_OUT, now=now, article_id=article_id)
         nxt = self._next_candidate(st, excluded)
         base = st.evolve(now=now, excluded=excluded, history=history, article_id=None, step_no=0, procedure_no=0)
         if nxt is not None:
-            return self._answer(base, nxt, now, intro=msg.RULED_OUT)
+            return self._answer(base, nxt, now, intro=say(msg.RULED_OUT))
         new = _replace(base, status="no_match")
-        return Turn(state=new, messages=[cards.escalation_offer_card(msg.OUT_OF_CANDIDATES, version=new.version)])
+        offer = EscalationOfferReply(
+            wording=say(msg.OUT_OF_CANDIDATES), offers=(Offer(Action.ESCALATE, new.version, suggested=True),)
+        )
+        return Turn(state=new, replies=[offer])
 
     def _next_candidate(self, st: ThreadState, excluded: tuple[str, ...]) -> SearchHit | None:
         for cid in st.candidates:
@@ -668,49 +714,45 @@ class Conversation:
         return None
 
     def _escalate(self, st: ThreadState, turn: UserTurn, now: float, *, original: ThreadState | None) -> Turn:
-        target = cards.escape_mrkdwn(self._settings.escalation_target)
+        target = self._settings.escalation_target
         if original is not None and original.status == "escalated":
-            return self._reply(original, msg.ALREADY_ESCALATED.format(target=target))
-        details = self._escalation_details(st, turn)
+            return self._reply(original, msg.ALREADY_ESCALATED, target=target)
+        details = self._escalation_summary(st, turn)
         new = st.evolve(
             now=now,
             status="escalated",
             outcome="escalated",
             asker=st.asker or turn.user,
-            history=st.with_event("escalated", now=now, article_id=st.article_id or ""),
+            history=st.with_event(ThreadEvent.ESCALATED, now=now, article_id=st.article_id or ""),
         )
-        escalation = Escalation(
-            summary=cards.escalation_summary(details, thread_link=None),
-            target=self._settings.escalation_target,
-            details=details,
-        )
+        escalation = Escalation(summary=details, target=target)
         log.debug("thread escalated to %s (article %s)", self._settings.escalation_target, st.article_id)
         return Turn(
-            state=new, messages=[cards.text_message(msg.ESCALATED.format(target=target))], escalation=escalation
+            state=new, replies=[notice(msg.ESCALATED, target=target)], escalation=escalation
         )
 
-    def _escalation_details(self, st: ThreadState, turn: UserTurn) -> EscalationDetails:
+    def _escalation_summary(self, st: ThreadState, turn: UserTurn) -> EscalationSummary:
         tried: list[str] = []
         seen: set[tuple[str, int, int]] = set()
         for h in st.history:
-            if h.event == "shown" and (h.article_id, h.procedure_no, h.step_no) not in seen:
+            if h.event is ThreadEvent.SHOWN and (h.article_id, h.procedure_no, h.step_no) not in seen:
                 seen.add((h.article_id, h.procedure_no, h.step_no))
                 text = self._step_text(h.article_id, h.procedure_no, h.step_no)
                 tried.append(
                     msg.TRIED_STEP.format(qid=h.article_id, m=h.procedure_no + 1, n=h.step_no + 1, text=text)
                 )
-            elif h.event == "failed":
+            elif h.event is ThreadEvent.FAILED:
                 tried.append(msg.TRIED_FAILED.format(qid=h.article_id))
-            elif h.event == "ruled_out":
+            elif h.event is ThreadEvent.RULED_OUT:
                 tried.append(msg.TRIED_RULED_OUT.format(qid=h.article_id))
         article = self._kb.get(st.article_id) if st.article_id else None
-        if any(h.event == "failed" for h in st.history):
+        if any(h.event is ThreadEvent.FAILED for h in st.history):
             outcome = msg.OUTCOME_FAILED
         elif article is None:
             outcome = msg.OUTCOME_NO_ARTICLE
         else:
             outcome = msg.OUTCOME_ASKED
-        return EscalationDetails(
+        return EscalationSummary(
             question=st.question,
             asker=st.asker or turn.user,
             article_id=article.id if article else None,
@@ -723,24 +765,26 @@ class Conversation:
         article = self._kb.get(article_id)
         try:
             assert article is not None
-            return cards.clip(article.procedures[procedure_no].steps[step_no].text, 120)
+            return clip(article.procedures[procedure_no].steps[step_no].text, TRIED_STEP_CHARS)
         except (AssertionError, IndexError):
             return ""
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
-    def _closest(self, qid: str) -> list[tuple[str, str]]:
-        out = []
-        for cid in self._kb.closest_ids(qid, limit=3):
+    def _closest_reply(self, qid: str) -> ClosestReply:
+        """No article `qid`: the nearest numbers the KB has, each offered for a lookup."""
+        closest = []
+        for cid in self._kb.closest_ids(qid, limit=CLOSEST_IDS):
             article = self._kb.get(cid)
             if article is not None:
-                out.append((article.id, article.title))
-        return out
+                closest.append((article.id, article.title))
+        offers = tuple(Offer(Action.LOOKUP, article_id=cid) for cid, _ in closest)
+        return ClosestReply(qid=qid, closest=tuple(closest), offers=offers)
 
     @staticmethod
-    def _reply(state: ThreadState | None, text: str) -> Turn:
-        """A reply that changes nothing in the thread."""
-        return Turn(state=state, messages=[cards.text_message(text)])
+    def _reply(state: ThreadState | None, template: str, **fills: str | int) -> Turn:
+        """A sentence from messages.py that changes nothing in the thread."""
+        return Turn(state=state, replies=[notice(template, **fills)])
 
 
 def _replace(state: ThreadState, **changes: Any) -> ThreadState:
@@ -749,10 +793,68 @@ def _replace(state: ThreadState, **changes: Any) -> ThreadState:
 
 
 def _shown(now: float, article_id: str, procedure_no: int, step_no: int) -> tuple[HistoryEntry, ...]:
-    entry = HistoryEntry(at=now, event="shown", article_id=article_id, procedure_no=procedure_no, step_no=step_no)
+    entry = HistoryEntry(
+        at=now, event=ThreadEvent.SHOWN, article_id=article_id, procedure_no=procedure_no, step_no=step_no
+    )
     return (entry,)
 
 
 def _same_product(a: str, b: str) -> bool:
     a, b = a.casefold().strip(), b.casefold().strip()
     return bool(a) and (a == b or a in b or b in a)
+
+
+def _action_of(intent: IntentMatch | None) -> Action | None:
+    """The action a typed intent names; None for no intent, or one this engine has no action for."""
+    if intent is None:
+        return None
+    try:
+        return Action(intent.name)
+    except ValueError:
+        return None
+
+
+def answer_offers(article: Article, version: int, *, shared: bool = False) -> tuple[Offer, ...]:
+    """Walk me through (when there are steps), full article, not mine, it's fixed."""
+    offers = []
+    if article.procedures:
+        offers.append(Offer(Action.WALK, version, article_id=article.id, shared=shared, suggested=True))
+    offers += [
+        Offer(Action.FULL, version, article_id=article.id, shared=shared),
+        Offer(Action.NOT_MINE, version, article_id=article.id, shared=shared),
+        Offer(Action.WORKED, version, article_id=article.id, shared=shared),
+    ]
+    return tuple(offers)
+
+
+def outcome_offers(version: int, article_id: str, procedure_no: int, step_no: int) -> tuple[Offer, ...]:
+    """It worked, didn't work, ask a human: what a person says after trying a step."""
+    return tuple(
+        Offer(action, version, article_id=article_id, procedure_no=procedure_no, step_no=step_no)
+        for action in (Action.WORKED, Action.FAILED, Action.ESCALATE)
+    )
+
+
+def step_reply(
+    article: Article, procedure_no: int, step_no: int, *, version: int, intro: Wording | None = None
+) -> StepReply:
+    """A step with its offers: see-also references, back, next, then the outcomes."""
+    step = article.procedures[procedure_no].steps[step_no]
+    total = len(article.procedures[procedure_no].steps)
+    refs = [r for r in dict.fromkeys(step.references) if r != article.id][:MAX_STEP_REFERENCES]
+    offers = [Offer(Action.REF, version, article_id=r) for r in refs]
+    here = outcome_offers(version, article.id, procedure_no, step_no)[0]  # where this step is
+    if step_no > 0:
+        offers.append(dataclasses.replace(here, action=Action.BACK))
+    if step_no + 1 < total:
+        offers.append(dataclasses.replace(here, action=Action.NEXT, suggested=True))
+    offers += outcome_offers(version, article.id, procedure_no, step_no)
+    return StepReply(
+        article=article, procedure_no=procedure_no, step_no=step_no, intro=intro, offers=tuple(offers)
+    )
+
+
+def lookup_reply(article: Article, hit: SearchHit | None) -> LookupReply:
+    return LookupReply(
+        article=article, hit=hit, offers=(Offer(Action.SHARE, article_id=article.id, suggested=True),)
+    )

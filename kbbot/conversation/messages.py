@@ -1,6 +1,7 @@
 """Every sentence kbbot says to a person, in one place (so wording and a future translation live together).
 
-Strings are mrkdwn. Placeholders are filled with `str.format`; the callers escape what they put in.
+Strings are mrkdwn. Placeholders are filled with `str.format` by the renderer (kbbot.slack.blocks), which
+escapes what it puts in and writes the mentions; the engine hands over the unescaped values (`replies.Wording`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ NEXT_CANDIDATE = "Let's try another article."
 RULED_OUT = "OK, not that one."
 NOT_IN_KB = "{qid} isn't in my knowledge base."
 NOT_IN_KB_CLOSEST = "There's no {qid} in my knowledge base. Closest: {closest}"
-SHARED_BY = "<@{user}> shared {qid}."  # user is a Slack id, which is meant to render as a mention
+SHARED_BY = "{user} shared {qid}."  # user: a mention, written by the renderer
 
 # --- walking through a fix ---------------------------------------------------------------------------------
 STEP_HEADING = "*Step {n} of {total}*"
@@ -65,6 +66,7 @@ TOO_LONG = (
     "That's a lot of text ({chars} characters). Paste just the error line or describe the problem "
     "in a sentence or two."
 )
+INVALID_BUTTON = "That button isn't valid here."
 STALE_ACTION = "That step has moved on; use the buttons on the latest message in this thread."
 INTERNAL_ERROR = 'Sorry, something went wrong on my side. Try again, or say "start over".'
 STORE_DOWN = (
@@ -91,7 +93,7 @@ RELOAD_FAILED = "Reloading failed; I'm still answering from the knowledge base I
 RELOAD_NOT_ADMIN = "Only kbbot's admins can reload the knowledge base."
 
 # --- escalation ping (above the summary) ---------------------------------------------------------------------
-ESCALATION_PING = "<!subteam^{group}> a thread needs a human."
+ESCALATION_PING = "{group} a thread needs a human."  # group: the user group's mention
 
 # --- button labels (plain text, ≤ 75 characters) -------------------------------------------------------------
 BTN_WALK = "Walk me through the fix"
@@ -105,6 +107,7 @@ BTN_FAILED = "Didn't work"
 BTN_ESCALATE = "Ask a human"
 BTN_SHARE = "Share in channel"
 BTN_OPEN = "Open {qid}"
+BTN_SHARE_ONE = "Share {qid} in channel"
 
 # --- card labels ---------------------------------------------------------------------------------------------
 LABEL_SYMPTOMS = "Symptom"
@@ -121,7 +124,7 @@ TRUNCATED_ARTICLE = "_The article goes on; this is as much as fits in Slack. `kb
 # --- escalation summary ----------------------------------------------------------------------------------------
 ESCALATION_TITLE = "Escalation from kbbot"
 ESCALATION_FALLBACK = "Escalation: {question}"
-ESCALATION_ASKER = "*Asked by:* <@{user}>"
+ESCALATION_ASKER = "*Asked by:* {user}"  # user: a mention, written by the renderer
 ESCALATION_QUESTION = "*Question:*\n{question}"
 ESCALATION_ARTICLE = "*Article:* {qid}: {title}"
 ESCALATION_NO_ARTICLE = "*Article:* none found"
@@ -136,3 +139,51 @@ OUTCOME_NO_ARTICLE = "no matching article found"
 TRIED_STEP = "{qid} method {m}, step {n}: {text}"
 TRIED_FAILED = "{qid}: did not work"
 TRIED_RULED_OUT = "{qid}: not the problem"
+
+# --- feedback, App Home, message shortcut (kbbot.slack.feedback / home / shortcut) ---------------------------
+BTN_VOTE_UP = "👍 Helpful"
+BTN_VOTE_DOWN = "👎 Not helpful"
+VOTE_PROMPT = "Was this answer useful?"
+VOTE_THANKS = "Thanks, your 👍 is noted."
+VOTE_WHY = "Thanks for telling me. What was wrong with it?"
+REASON_LABELS = {
+    "wrong_article": "Wrong article",
+    "did_not_help": "Didn't help",
+    "out_of_date": "Out of date",
+    "other": "Something else",
+}
+REASON_THANKS = "Thanks: noted as *{reason}*. It goes into the knowledge-base report."
+SHARED_CHANNEL_REFUSED = (
+    "I don't answer in channels shared with other organisations. Ask me in a direct message instead."
+)
+SHORTCUT_CHOOSE = "Find a KB article for this message:"
+SHORTCUT_NOT_HERE = (
+    "I don't answer in this channel. Ask me in a direct message, or use `/kb some words` to see articles only "
+    "you can see."
+)
+SHORTCUT_NO_TEXT = "That message has no text I can search for."
+BTN_SHORTCUT_THREAD = "Answer in the thread"
+BTN_SHORTCUT_ME = "Only show me"
+HOME_TITLE = "kbbot: answers from the knowledge base"
+HOME_HOW_TO = (
+    "*How to ask*\n• Mention me in a channel: `@kbbot exchange IMC is losing mail`, or paste the error text\n"
+    "• Send me a direct message\n• `/kb Q102087` opens an article, `/kb some words` lists the closest ones\n"
+    "• On any message: ⋯ › *Find a KB article for this*"
+)
+HOME_SEARCH_LABEL = "Search the knowledge base"
+HOME_SEARCH_PLACEHOLDER = "an error message, a product, what you see"
+HOME_UPDATED = "Updated {at}"
+HOME_SEARCH_HINT = "Press Enter to search; the closest articles appear here."
+HOME_RESULTS = "*Closest articles for* “{query}”"
+HOME_NO_RESULTS = "Nothing in the knowledge base fits “{query}”."
+HOME_RECENT = "*Your recent threads*"
+HOME_NO_RECENT = "_No threads yet. Ask me something!_"
+HOME_ADMIN = "*Last {days} days* (you are a kbbot admin)"
+HOME_RATES = (
+    "{threads} threads · answered {answer_rate} · resolved {resolution_rate} · escalated {escalated} · "
+    "no match {no_match} · 👍 {up} / 👎 {down}"
+)
+HOME_GAPS = "*Top knowledge gaps*"
+HOME_NO_GAPS = "_No knowledge gaps: every question found an article._"
+HOME_FAILING = "*Articles that fail most*"
+HOME_NO_FAILING = "_No article failed anyone._"

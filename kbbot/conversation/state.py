@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from kbbot.errors import StoreError
@@ -46,16 +47,27 @@ class ThreadKey:
         return cls(team=team, channel=channel, thread_ts=thread_ts)
 
 
+class ThreadEvent(StrEnum):
+    """What can happen in a thread. Stored as its value, so states written before the enum still load."""
+
+    ANSWERED = "answered"  # an answer card was shown
+    SHOWN = "shown"  # a step was shown
+    WORKED = "worked"
+    FAILED = "failed"
+    RULED_OUT = "ruled_out"  # "not my problem"
+    ESCALATED = "escalated"
+    SHARED = "shared"  # a /kb card was shared into the channel, starting this thread
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One thing that happened in the thread, kept for the escalation summary and for outcome statistics.
 
-    event: "answered" | "shown" (a step was shown) | "worked" | "failed" | "ruled_out" | "escalated"
     procedure_no / step_no are 0-based; -1 where they do not apply.
     """
 
     at: float
-    event: str
+    event: ThreadEvent
     article_id: str = ""
     procedure_no: int = -1
     step_no: int = -1
@@ -92,7 +104,7 @@ class ThreadState:
         )
 
     def with_event(
-        self, event: str, *, now: float, article_id: str = "", procedure_no: int = -1, step_no: int = -1
+        self, event: ThreadEvent, *, now: float, article_id: str = "", procedure_no: int = -1, step_no: int = -1
     ) -> tuple[HistoryEntry, ...]:
         """The history with one more entry (for `evolve(history=...)`)."""
         entry = HistoryEntry(
@@ -117,7 +129,15 @@ class ThreadState:
             values = {k: v for k, v in data.items() if k in known}
             for name in ("candidates", "excluded", "product_choices"):
                 values[name] = tuple(values.get(name, ()))
-            values["history"] = tuple(HistoryEntry(**h) for h in values.get("history", ()))
+            # an event this kbbot does not know (a newer one shares the store) is skipped, like an unknown key
+            known_events = {e.value for e in ThreadEvent}
+            values["history"] = tuple(
+                _entry(h) for h in values.get("history", ()) if h.get("event") in known_events
+            )
             return cls(**values)
         except (ValueError, TypeError, KeyError) as exc:
             raise StoreError(f"stored thread state is not readable ({exc})") from exc
+
+
+def _entry(data: dict[str, Any]) -> HistoryEntry:
+    return HistoryEntry(**{**data, "event": ThreadEvent(data["event"])})

@@ -9,10 +9,31 @@
 `search_index_is_current(directory)` says whether a kept search folder is still readable by this version.
 """
 
-from kbbot.search.engine import SearchEngine
-from kbbot.search.index import build_search_index, search_index_is_current
-from kbbot.search.render import render_search_text
+from typing import TYPE_CHECKING, Any
+
 from kbbot.search.types import Band, SearchContext, SearchHit, SearchResult
+
+if TYPE_CHECKING:
+    from kbbot.search.engine import SearchEngine
+    from kbbot.search.index import build_search_index, search_index_is_current
+    from kbbot.search.render import render_search_text
+
+# The engine and the index need numpy and scipy; the types do not. Loading those on first use keeps
+# `kbbot.search.types` (which the conversation engine reads) free of them.
+_LAZY = {
+    "SearchEngine": "kbbot.search.engine",
+    "build_search_index": "kbbot.search.index",
+    "search_index_is_current": "kbbot.search.index",
+    "render_search_text": "kbbot.search.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kbbot.search' has no attribute {name!r}")
 
 __all__ = [
     "Band",

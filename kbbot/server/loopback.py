@@ -82,7 +82,10 @@ def buttons(message: ApiCall | dict[str, Any]) -> list[Button]:
     args = message.args if isinstance(message, ApiCall) else message
     found: list[Button] = []
     for block in args.get("blocks") or []:
-        for element in block.get("elements") or [] if isinstance(block, dict) else []:
+        if not isinstance(block, dict):
+            continue
+        # an actions block's elements, and a section's accessory (each shortlist entry has its button beside it)
+        for element in [*(block.get("elements") or []), block.get("accessory")]:
             if isinstance(element, dict) and element.get("type") == "button":
                 label = (element.get("text") or {}).get("text", "")
                 action_id, value = element.get("action_id", ""), element.get("value", "")

@@ -214,6 +214,18 @@ class Metrics:
             name="kbbot_outcomes_total", help="Threads settled, by outcome.", labels=("outcome",),
             known={"outcome": ("resolved", "escalated")},
         )
+        self.votes = Counter(
+            name="kbbot_votes_total", help="👍 / 👎 votes on answers, by value.", labels=("value",),
+            known={"value": ("up", "down")},
+        )
+        self.vote_reasons = Counter(
+            name="kbbot_vote_reasons_total", help="Reasons given with a 👎, by reason.", labels=("reason",),
+            known={"reason": ("wrong_article", "did_not_help", "out_of_date", "other")},
+        )
+        self.outcome_writes = Counter(
+            name="kbbot_outcome_writes_total", help="Thread outcome records written, by result.",
+            labels=("result",), known={"result": ("ok", "failed")},
+        )
         self.slack_api_errors = Counter(
             name="kbbot_slack_api_errors_total",
             help="Slack Web API calls that failed.",
@@ -232,6 +244,8 @@ class Metrics:
         )
         for outcome in ("resolved", "escalated"):
             self.outcomes.inc(0, outcome=outcome)
+        for value in ("up", "down"):
+            self.votes.inc(0, value=value)
         for band in ("answer", "shortlist"):
             self.answers.inc(0, band=band)
 
@@ -255,6 +269,9 @@ class Metrics:
             self.flood_limited,
             self.steps_walked,
             self.outcomes,
+            self.votes,
+            self.vote_reasons,
+            self.outcome_writes,
             self.slack_api_errors,
             self.slack_api_retries,
             self.reloads,

@@ -23,14 +23,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kbbot.cards import Message
 from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
+from kbbot.conversation.replies import Reply
 from kbbot.conversation.state import ThreadState
 from kbbot.errors import IndexFolderError
 from kbbot.kb import KnowledgeBase
 from kbbot.kb import index_stamp as folder_stamp
 from kbbot.locate import builtin_intents_dir
+from kbbot.outcomes import OutcomeRecorder, OutcomeStore, open_outcome_store
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
 from kbbot.server.metrics import Metrics, MetricsShare
@@ -125,7 +126,7 @@ class CurrentConversation:
     def handle(self, state: ThreadState | None, turn: UserTurn, *, now: float) -> Turn:
         return self._current.handle(state, turn, now=now)
 
-    def lookup(self, text: str, *, user: str) -> Message:
+    def lookup(self, text: str, *, user: str) -> Reply:
         return self._current.lookup(text, user=user)
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn:
@@ -164,6 +165,7 @@ class BotRuntime:
     after_slack_reload: Callable[[], None] | None = None
     # `serve --workers`: this worker's counts published for the others, and theirs added to /metrics
     metrics_share: MetricsShare | None = None
+    outcomes: OutcomeStore | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
@@ -181,6 +183,9 @@ class BotRuntime:
             owned_session = client.session = ClientSession(timeout=ClientTimeout(total=WEB_API_TIMEOUT_S))
         target = await _escalation_target(client, settings.escalation_channel)
         conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
+        # each thread's outcome, beside its state in the same store (memory, SQLite file, Redis)
+        outcomes = open_outcome_store(settings.store_url, retention_days=settings.outcome_retention_days)
+        recorder = OutcomeRecorder(store=outcomes, question_text=settings.question_text)
         inflight = InFlight()
         # `/kb reload` needs the runtime, which needs the app: the listener reaches it through this holder
         holder: list[BotRuntime] = []
@@ -195,7 +200,7 @@ class BotRuntime:
 
         app = build_app(
             settings=settings, conversation=conversation, store=store, client=client, metrics=metrics,
-            inflight=inflight, reload_index=reload_index,
+            inflight=inflight, reload_index=reload_index, outcomes=recorder,
         )
         log.info(
             "kbbot ready: %d articles from %s, %s store, in %.2fs",
@@ -203,7 +208,7 @@ class BotRuntime:
         )
         runtime = cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
                       index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
-                      escalation_target=target, owned_session=owned_session)
+                      escalation_target=target, owned_session=owned_session, outcomes=outcomes)
         runtime.index_stamp = folder_stamp(index_dir)
         holder.append(runtime)
         return runtime
@@ -247,6 +252,8 @@ class BotRuntime:
         if late:
             log.warning("stopped with %d answer(s) unfinished", late)
         await self.store.close()
+        if self.outcomes is not None:
+            await self.outcomes.close()
         if self.owned_session is not None:
             await self.owned_session.close()
         self.kb.close()

@@ -4,6 +4,7 @@
                                                                  ├─ dedupe: store.claim_event(event / message)
                                                                  ├─ flood limit: store.hit_rate(team:user)
                                                                  ├─ store.transact(thread, conversation.handle)
+                                                                 ├─ blocks.render(reply): Block Kit, sealed buttons
                                                                  └─ SlackPoster: postMessage, reactions, ...
 
 Only this package imports slack_bolt. The conversation engine is pure; this module owns what touches Slack:
@@ -25,19 +26,26 @@ from typing import Any, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kbbot.cards import Message, text_message
 from kbbot.conversation import messages as wording
-from kbbot.conversation.engine import Origin, Turn, UserTurn
-from kbbot.conversation.state import ThreadKey, ThreadState
+from kbbot.conversation.engine import Escalation, Origin, Turn, UserTurn
+from kbbot.conversation.replies import Action, Reply
+from kbbot.conversation.state import ThreadEvent, ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.logs import current_thread_key
+from kbbot.outcomes import OutcomeRecorder
 from kbbot.server.metrics import Metrics
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
+from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, InvalidButtonError
+from kbbot.slack.blocks import Message, render, render_summary, text_message
+from kbbot.slack.connect import SharedChannels
+from kbbot.slack.feedback import FeedbackListeners, add_votes_to_posted, with_feedback
+from kbbot.slack.home import HomeListeners
 from kbbot.slack.poster import WEB_API_TIMEOUT_S, ReplyOrigin, SlackPoster, reply_origin
+from kbbot.slack.sealed import SealedValues
+from kbbot.slack.shortcut import ShortcutListeners
 from kbbot.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -83,7 +91,7 @@ class Converser(Protocol):
 
     def handle(self, state: ThreadState | None, turn: UserTurn, *, now: float) -> Turn: ...
 
-    def lookup(self, text: str, *, user: str) -> Message: ...
+    def lookup(self, text: str, *, user: str) -> Reply: ...
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn: ...
 
@@ -131,6 +139,7 @@ class KbBotListeners:
         metrics: Metrics,
         inflight: InFlight,
         reload_index: Reloader | None = None,
+        outcomes: OutcomeRecorder | None = None,
     ) -> None:
         self.inflight = inflight
         self.reload_index = reload_index
@@ -144,13 +153,25 @@ class KbBotListeners:
         self.store = store
         self.poster = poster
         self.metrics = metrics
+        self.buttons = button_codec(settings)
+        self.outcomes = outcomes
+        self.sealed = SealedValues(key=self.buttons.key)
+        self.shared_channels = SharedChannels(client=poster.client)
+        self.feedback = FeedbackListeners(sealed=self.sealed, recorder=outcomes, poster=poster, metrics=metrics)
+        self.home = HomeListeners(client=poster.client, outcomes=outcomes.store if outcomes else None,
+                                  admin_users=settings.admin_users, lookup=self.lookup_reply)
+        self.shortcut = ShortcutListeners(sealed=self.sealed, answer_in_thread=self.answer_in_thread,
+                                          lookup_message=self.lookup_message, may_speak=self.may_answer_in)
 
     def register(self, app: AsyncApp) -> None:
         app.use(self._count_request)
         app.event("app_mention")(self.on_app_mention)
         app.event("message")(self.on_message)
         app.command("/kb")(self.on_kb_command)
-        app.action(re.compile("^" + re.escape(pu.ACTION_PREFIX)))(self.on_kb_action)
+        app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self.on_kb_action)
+        # feedback, the Home tab and the message shortcut: before the catch-alls below, which would take them
+        for listeners in (self.feedback, self.home, self.shortcut):
+            listeners.register(app)
         # Everything else is acknowledged and logged. Left unhandled it would get bolt's 404, which Slack counts
         # as a failure: it retries, and after enough failures it switches the app's event subscription off.
         anything = re.compile(".*")
@@ -188,6 +209,14 @@ class KbBotListeners:
             log.info("not answering in %s: not one of the configured channels", event["channel"])
             return
         key = ThreadKey(team=pu.team_of(body, event), channel=event["channel"], thread_ts=pu.thread_ts_of(event))
+        if not await self.may_speak_in(key.channel, body):
+            # asked by name: the asker (only) hears why there is no answer, once however often Slack retries
+            with contextlib.suppress(StoreError):
+                if not await self._claim(body, event, key):
+                    return
+            await self.poster.ephemeral(channel=key.channel, user=event["user"], thread_ts=key.thread_ts,
+                                        message=text_message(wording.SHARED_CHANNEL_REFUSED))
+            return
         text = pu.strip_mention(str(event.get("text") or ""), bot_user_id)
         turn = UserTurn(user=event["user"], text=text, origin="mention")
         await self._answer(body, event, key, turn, started=context.get("kbbot_started"))
@@ -206,6 +235,8 @@ class KbBotListeners:
         origin: Origin = "dm" if direct and not pu.is_thread_reply(event) else "thread"
         if not direct and not self.settings.answers_in(key.channel):
             return
+        if not direct and not await self.may_speak_in(key.channel, body):
+            return  # a channel shared with another organisation: kbbot keeps quiet (see connect.py)
         if not direct and not pu.is_thread_reply(event):
             if key.channel not in self.settings.auto_answer_channels:
                 return  # channel chatter: kbbot speaks when spoken to
@@ -374,28 +405,56 @@ class KbBotListeners:
             return
         action_id, value = action
         channel, _message_ts, thread_ts = where
-        if action_id == pu.SHARE_ACTION:
-            await self._share(body, article_id=value, user=user, channel=channel, respond=respond)
+        key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
+        try:
+            offer = self.buttons.decode(action_id, value, where=key)
+        except InvalidButtonError as exc:
+            await self._refuse(key, user=user, reason=str(exc))
+            return
+        if offer.action is Action.SHARE:
+            await self._share(body, article_id=offer.article_id or "", user=user, channel=channel, respond=respond)
         elif pu.is_ephemeral_container(body):
             # /kb results live outside any thread: a pick from their shortlist answers in place
-            if action_id != pu.LOOKUP_ACTION:
+            if offer.action is not Action.LOOKUP:
                 log.info("ignoring %s on an ephemeral message", action_id)
                 return
-            reply = await self._lookup(value, user=user)
+            reply = await self._lookup(offer.article_id or "", user=user)
             await self._respond(respond, reply, channel=channel, user=user, replace_original=True)
         else:
-            key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
             current_thread_key.set(key.as_str())
-            turn = UserTurn(user=user, action_id=action_id, action_value=value, origin="thread")
+            if not offer.shared and not await self._knows(key):
+                # a button kbbot never drew in this thread (a sealed value cannot come from anywhere else)
+                await self._refuse(key, user=user, reason="kbbot has no state for this thread")
+                return
+            turn = UserTurn(user=user, pressed=offer, origin="thread")
             await self._converse(key, turn, person_ts=None)
+
+    async def _knows(self, key: ThreadKey) -> bool:
+        try:
+            return await self.store.get(key) is not None
+        except Exception as exc:  # the turn would fail the same way; let _converse say the store is down
+            log.error("cannot tell whether kbbot is in this thread: %s", exc)
+            return True
+
+    async def _refuse(self, key: ThreadKey, *, user: str, reason: str) -> None:
+        """A forged, moved or garbled button: only the presser hears about it, and the log says why."""
+        log.warning("refused a button from %s: %s", user, reason, extra={"thread_key": key.as_str()})
+        await self.poster.ephemeral(
+            channel=key.channel, user=user, message=text_message(wording.INVALID_BUTTON), thread_ts=key.thread_ts
+        )
 
     async def _share(self, body: Mapping[str, Any], *, article_id: str, user: str, channel: str,
                      respond: Respond) -> None:
+        if not await self.may_speak_in(channel, body):
+            await self._respond(respond, text_message(wording.SHARED_CHANNEL_REFUSED), channel=channel, user=user)
+            return
         # The card goes to the channel as a new message, and the thread under it starts with the card's article on
         # the table: typed replies there ("walk me through") are answered like the buttons.
         try:
             shared = await self._in_engine(self.conversation.share, article_id, user=user, now=time.time())
-            card = shared.messages[0]
+            # the card is the first message of its thread, so its buttons are sealed for the channel
+            (card,) = render(shared.replies[0], codec=self.buttons,
+                             where=ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=""))
         except Exception:
             log.exception("cannot build the card to share for %r", article_id)
             card = text_message(wording.INTERNAL_ERROR)
@@ -413,6 +472,9 @@ class KbBotListeners:
                 # a thread nobody has written in yet; `current` is only ever there if a reply won the race
                 await self.store.transact(key, lambda current: (current or state, None))
                 self._remember_thread(key)
+                await self._record_outcome(key, None, state, now=state.updated_at)
+                await add_votes_to_posted(self.poster.client, message=card, sealed=self.sealed, where=key,
+                                          article_id=state.article_id or article_id)
             except Exception as exc:  # the card's buttons still work; typed replies under it go unanswered
                 log.error("could not store the thread of the shared card %s: %s", article_id, exc)
         try:
@@ -426,7 +488,7 @@ class KbBotListeners:
         extra = {"thread_key": key.as_str()}
         now = time.time()
         try:
-            turn = await self._take_turn(key, user_turn, now=now)
+            before, turn = await self._take_turn(key, user_turn, now=now)
         except StoreError as exc:
             # the store is down or refused the write: say so rather than leave the person waiting
             log.error("could not read or update the thread state: %s", exc, extra=extra)
@@ -438,10 +500,19 @@ class KbBotListeners:
             return
         self._count_turn(turn, now=now)
         self._remember_thread(key)
+        # before the replies go out: a 👍/👎 pressed on them must find the thread's outcome record
+        await self._record_outcome(key, before, turn.state, now=now)
         status = turn.state.status if turn.state is not None else "-"
-        log.info("%s by %s: %d message(s), thread now %s", user_turn.action_id or "message", user_turn.user,
-                 len(turn.messages), status, extra=extra)
-        for message in turn.messages:
+        did = user_turn.pressed.action if user_turn.pressed else "message"
+        log.info("%s by %s: %d repl(ies), thread now %s", did, user_turn.user, len(turn.replies), status,
+                 extra=extra)
+        messages = [
+            m
+            for reply in turn.replies
+            for m in with_feedback(render(reply, codec=self.buttons, where=key), reply, sealed=self.sealed,
+                                   where=key)
+        ]
+        for message in messages:
             posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
                                             context=key)
             if posted.error is not None:
@@ -450,7 +521,52 @@ class KbBotListeners:
         for name in turn.reactions:
             await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
         if turn.escalation is not None:
-            await self._escalate(key, turn.escalation.summary_with_link)
+            await self._escalate(key, turn.escalation)
+
+    async def _record_outcome(
+        self, key: ThreadKey, before: ThreadState | None, after: ThreadState | None, *, now: float
+    ) -> None:
+        """The turn's outcome events into the outcome store (bookkeeping: a failure is logged, never raised)."""
+        if self.outcomes is None:
+            return
+        try:
+            written = await self.outcomes.record_turn(key, before, after, now=now)
+        except Exception:
+            log.exception("could not record the outcome of this turn", extra={"thread_key": key.as_str()})
+            self.metrics.outcome_writes.inc(result="failed")
+            return
+        if written is not None:
+            self.metrics.outcome_writes.inc(result="ok")
+
+    async def answer_in_thread(self, key: ThreadKey, user: str, text: str, person_ts: str) -> None:
+        """A question asked on someone's behalf (the message shortcut): one turn in `key`, as if mentioned."""
+        current_thread_key.set(key.as_str())
+        with self.inflight.track():
+            if not await self._within_flood_limit(key.team, user, channel=key.channel, thread_ts=key.thread_ts):
+                return
+            await self._converse(key, UserTurn(user=user, text=text, origin="mention"), person_ts=person_ts)
+
+    async def lookup_message(self, text: str, user: str) -> Message:
+        """The /kb answer for `text`, drawn for an ephemeral message."""
+        return await self._lookup(text, user=user)
+
+    async def lookup_reply(self, text: str, user: str) -> Reply:
+        """The /kb answer for `text` as the engine's reply value (the Home tab draws it its own way)."""
+        return await self._in_engine(self.conversation.lookup, text, user=user)
+
+    async def may_answer_in(self, channel: str, body: Mapping[str, Any]) -> bool:
+        """Whether a question may be answered in `channel` for everyone: a configured channel (or a direct
+        message), and not one shared with another organisation unless allowed."""
+        return self.settings.answers_in(channel) and await self.may_speak_in(channel, body)
+
+    async def may_speak_in(self, channel: str, body: Mapping[str, Any]) -> bool:
+        """False in a channel shared with another organisation, unless `allow_shared_channels` is set."""
+        if self.settings.allow_shared_channels:
+            return True
+        if await self.shared_channels.is_shared(channel, body=body):
+            log.info("not answering in %s: it is shared with another organisation", channel)
+            return False
+        return True
 
     def _remember_thread(self, key: ThreadKey) -> None:
         self._recent_threads[key.as_str()] = None
@@ -458,8 +574,10 @@ class KbBotListeners:
         while len(self._recent_threads) > RECENT_THREADS:
             self._recent_threads.popitem(last=False)
 
-    async def _take_turn(self, key: ThreadKey, user_turn: UserTurn, *, now: float) -> Turn:
-        """The engine's turn, committed with the store's compare-and-set.
+    async def _take_turn(
+        self, key: ThreadKey, user_turn: UserTurn, *, now: float
+    ) -> tuple[ThreadState | None, Turn]:
+        """The state the turn was taken from and the engine's turn, committed with the store's compare-and-set.
 
         A search is CPU work; done on the event loop it would hold up every other request's ack behind it. So
         the turn is worked out in a thread against the state as read, and `commit` stores it if the thread has
@@ -467,11 +585,11 @@ class KbBotListeners:
         seen = await self.store.get(key)
         turn = await self._in_engine(self.conversation.handle, seen, user_turn, now=now)
 
-        def commit(current: ThreadState | None) -> tuple[ThreadState | None, Turn]:
+        def commit(current: ThreadState | None) -> tuple[ThreadState | None, tuple[ThreadState | None, Turn]]:
             if _version(current) == _version(seen):
-                return turn.state, turn
+                return turn.state, (current, turn)
             redone = self.conversation.handle(current, user_turn, now=now)
-            return redone.state, redone
+            return redone.state, (current, redone)
 
         return await self.store.transact(key, commit)
 
@@ -488,16 +606,26 @@ class KbBotListeners:
     async def _lookup(self, text: str, *, user: str) -> Message:
         """The engine's /kb lookup; unlike `handle` it may raise, and a person still deserves an answer."""
         try:
-            return await self._in_engine(self.conversation.lookup, text, user=user)
+            reply = await self._in_engine(self.conversation.lookup, text, user=user)
+            return render(reply, codec=self.buttons, where=None)[0]
         except Exception:
             log.exception("/kb lookup failed for %r", text[:200])
             return text_message(wording.INTERNAL_ERROR)
 
-    async def _escalate(self, key: ThreadKey, summary_with_link: Callable[[str | None], Message]) -> None:
+    async def _escalate(self, key: ThreadKey, escalation: Escalation) -> None:
         extra = {"thread_key": key.as_str()}
         link = await self.poster.permalink(channel=key.channel, ts=key.thread_ts, context=key)
-        summary = self._with_ping(summary_with_link(link))
+        summary = render_summary(
+            escalation.summary, thread_link=link, usergroup=self.settings.escalation_usergroup
+        )
         target = self.settings.escalation_channel
+        if not target and self.settings.allow_shared_channels and await self.shared_channels.is_shared(
+            key.channel
+        ):
+            # the summary names the asker and what they tried: not for another organisation's eyes
+            log.warning("escalation summary not posted: the thread is in a shared channel and "
+                        "KBBOT_ESCALATION_CHANNEL is not set", extra=extra)
+            return
         if not target:
             # nobody configured a channel for humans: leave the summary where the people in this channel see it
             await self.poster.post(channel=key.channel, message=summary, thread_ts=key.thread_ts, context=key)
@@ -511,15 +639,6 @@ class KbBotListeners:
         reason = text_message(self.poster.explain(posted.error, channel=target))
         for message in (reason, summary):
             await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts, context=key)
-
-    def _with_ping(self, summary: Message) -> Message:
-        """The summary with the escalation user group mentioned on top, so its members get a notification."""
-        group = self.settings.escalation_usergroup
-        if not group:
-            return summary
-        ping = wording.ESCALATION_PING.format(group=group)
-        block = SectionBlock(text=MarkdownTextObject(text=ping)).to_dict()
-        return Message(text=f"{ping} {summary.text}", blocks=[block, *summary.blocks])
 
     async def _respond(
         self, respond: Respond, reply: Message, *, channel: str, user: str, replace_original: bool = False
@@ -546,11 +665,11 @@ class KbBotListeners:
         for entry in state.history if state is not None else ():
             if entry.at != now:
                 continue
-            if entry.event == "shown":
+            if entry.event is ThreadEvent.SHOWN:
                 self.metrics.steps_walked.inc()
-            elif entry.event == "worked":
+            elif entry.event is ThreadEvent.WORKED:
                 self.metrics.outcomes.inc(outcome="resolved")
-            elif entry.event == "escalated":
+            elif entry.event is ThreadEvent.ESCALATED:
                 self.metrics.outcomes.inc(outcome="escalated")
 
     def _observe_reply(self, started: float | None) -> None:
@@ -566,6 +685,12 @@ def _retry_num(req: AsyncBoltRequest) -> int:
         return int(str(first or "0").strip())
     except ValueError:
         return 0
+
+
+def button_codec(settings: Settings) -> ButtonCodec:
+    """Seals button values with a key derived from the signing secret (Socket Mode may run without one: then
+    the bot token, which is as secret)."""
+    return ButtonCodec.from_secret(settings.signing_secret or settings.bot_token or "")
 
 
 def _version(state: ThreadState | None) -> int:
@@ -591,6 +716,7 @@ def build_app(
     metrics: Metrics | None = None,
     inflight: InFlight | None = None,
     reload_index: Reloader | None = None,
+    outcomes: OutcomeRecorder | None = None,
 ) -> AsyncApp:
     """The bolt app with every listener registered. HTTP mode and Socket Mode both dispatch into it."""
     client = client or make_client(settings)
@@ -610,5 +736,6 @@ def build_app(
         metrics=metrics,
         inflight=InFlight() if inflight is None else inflight,  # an empty InFlight is falsy
         reload_index=reload_index,
+        outcomes=outcomes,
     ).register(app)
     return app

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import shutil
 import sys
@@ -19,7 +18,6 @@ import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from kbbot.kb import KnowledgeBase
@@ -33,6 +31,17 @@ REPLY_TIMEOUT_S = 10.0
 SETTLE_S = 0.25
 
 CHANNEL_NAMES = {STANDIN_CHANNEL: "support", STANDIN_HUMANS: "it-helpdesk"}
+
+# What of the person's Settings the offline bot honours: how it searches and converses. Not where it answers
+# (the stand-in has its own channel, people and escalation channel) and not the store (a chat is not kept).
+CHAT_SETTINGS = (
+    "index",
+    "intents",
+    "answer_min_confidence",
+    "shortlist_min_confidence",
+    "thread_ttl_s",
+    "flood_limit",
+)
 
 
 class Style:
@@ -245,11 +254,11 @@ def _read_lines(stream: TextIO) -> asyncio.Queue[str]:
 
 
 async def chat(settings: Settings, *, stdin: TextIO, stdout: TextIO) -> int:
+    """The conversation on `stdin`/`stdout`, ANSI-styled when stdout is a terminal (and NO_COLOR is unset)."""
     style = Style(enabled=stdout.isatty() and not settings.no_color)
+    honoured = {name: getattr(settings, name) for name in CHAT_SETTINGS}
     # cache_dir: where the seeds' index is built when no index is named
-    async with loopback_bot(
-        index=settings.index, escalation_channel=STANDIN_HUMANS, cache_dir=settings.cache_dir
-    ) as bot:
+    async with loopback_bot(escalation_channel=STANDIN_HUMANS, cache_dir=settings.cache_dir, **honoured) as bot:
         session = ChatSession(bot=bot, out=stdout, style=style)
         kb = bot.runtime.kb
         where = f"{len(kb)} articles from {bot.runtime.index_dir}"
@@ -276,9 +285,9 @@ async def chat(settings: Settings, *, stdin: TextIO, stdout: TextIO) -> int:
     return 0
 
 
-def run_chat(*, index: Path | None = None, config: Path | None = None) -> int:
-    """`kbbot chat`. Slack settings are not needed (or used): the stand-in provides its own."""
-    settings = Settings.from_env(os.environ, config=config).with_overrides(index=index)
+def run_chat(settings: Settings) -> int:
+    """`kbbot chat` with the settings the CLI built. Slack tokens are not needed (or used): the stand-in
+    provides its own."""
     root = logging.getLogger()
     if root.level > logging.DEBUG:
         # a conversation, not a log: only problems get through unless --verbose asked for more

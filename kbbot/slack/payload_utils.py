@@ -10,11 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kbbot.cards import ACTION_PREFIX
-
-# the two buttons the adapter answers itself: they live on /kb's ephemeral results, outside any thread
-SHARE_ACTION = f"{ACTION_PREFIX}share"
-LOOKUP_ACTION = f"{ACTION_PREFIX}lookup"
+from kbbot.slack.actions import ACTION_PREFIX
 
 # Message subtypes that carry something a person wrote. Everything else (edits, deletions, joins, topic changes,
 # bot posts, /me, ...) is housekeeping and never answered.

@@ -37,9 +37,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from kbbot.server.metrics import Metrics
+from kbbot.slack.blocks import Message, slack_id
 
 if TYPE_CHECKING:
-    from kbbot.cards import Message
     from kbbot.conversation.state import ThreadKey
 
 log = logging.getLogger(__name__)
@@ -308,6 +308,6 @@ class SlackPoster:
     def explain(error: str, *, channel: str) -> str:
         """One sentence for a person about why the bot could not post in `channel`."""
         # ids and error codes are plain [A-Za-z0-9_]; anything else must not reach mrkdwn as markup
-        safe_channel = re.sub(r"[^A-Za-z0-9]", "", channel)
+        safe_channel = slack_id(channel)
         safe_error = re.sub(r"[^A-Za-z0-9_]", "", error)
         return CANNOT_POST.get(error, CANNOT_POST_OTHER).format(channel=safe_channel, error=safe_error)

@@ -10,7 +10,7 @@
     records.py      what the stand-in remembers: calls, refused messages, deliveries
 """
 
-from kbbot.standin.blockkit import Verdict, check_blocks
+from kbbot.standin.blockkit import Verdict, check_blocks, check_home_view
 from kbbot.standin.faults import GATEWAY_PAGE, Fault, FaultKind, SlackError
 from kbbot.standin.ids import (
     STANDIN_APP,
@@ -47,6 +47,7 @@ __all__ = [
     "Verdict",
     "block_actions_payload",
     "check_blocks",
+    "check_home_view",
     "event_callback",
     "interactive_form",
     "sign",

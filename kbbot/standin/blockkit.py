@@ -189,3 +189,12 @@ def _check_text(text: Any, at: str, problems: _Problems, *, limit: int, plain_on
         problems.add(f"{at}/text", "must be more than 0 characters")
     elif len(body) > limit:
         problems.add(f"{at}/text", f"must be less than {limit + 1} characters")
+
+
+def check_home_view(view: Any) -> str | None:
+    """Why Slack would refuse `view` as a Home tab (views.publish), or None when it would accept it."""
+    if not isinstance(view, Mapping) or view.get("type") != "home":
+        kind = view.get("type") if isinstance(view, Mapping) else type(view).__name__
+        return f"a Home tab is a view of type home, not {kind!r}"
+    verdict = check_blocks(view.get("blocks"), surface="view")
+    return None if verdict.ok else "; ".join(str(e) for e in verdict.errors)

@@ -27,8 +27,10 @@ def event_callback(
     team_id: str = STANDIN_TEAM,
     api_app_id: str = STANDIN_APP,
     event_id: str | None = None,
+    is_ext_shared_channel: bool = False,
 ) -> dict[str, Any]:
-    """Wrap an inner event the way the Events API delivers it."""
+    """Wrap an inner event the way the Events API delivers it (`is_ext_shared_channel`: a Slack Connect
+    channel, shared with another organisation)."""
     return {
         "token": "legacy-verification-token-unused",
         "team_id": team_id,
@@ -38,6 +40,7 @@ def event_callback(
         "event_id": event_id or f"Ev{next(_event_ids):08d}{int(time.time() * 1000) % 100000:05d}",
         "event_time": int(time.time()),
         "authorizations": [{"team_id": team_id, "user_id": STANDIN_BOT_USER, "is_bot": True}],
+        "is_ext_shared_channel": is_ext_shared_channel,
     }
 
 

@@ -57,6 +57,7 @@ class _Channel:
     is_member: bool = True
     is_archived: bool = False
     is_im: bool = False
+    is_ext_shared: bool = False  # Slack Connect: shared with another organisation
 
 
 def _decode(args: dict[str, Any]) -> dict[str, Any]:
@@ -190,10 +191,17 @@ class SlackStandIn:
         """Forget every queued failure: Slack is well again."""
         self._failures.clear()
 
-    def set_channel(self, channel_id: str, *, is_member: bool = True, is_archived: bool = False) -> None:
+    def set_channel(
+        self, channel_id: str, *, is_member: bool = True, is_archived: bool = False, is_ext_shared: bool = False
+    ) -> None:
         ch = self._channels.setdefault(channel_id, _Channel(id=channel_id, name=channel_id.lower()))
         ch.is_member = is_member
         ch.is_archived = is_archived
+        ch.is_ext_shared = is_ext_shared
+
+    def is_ext_shared(self, channel_id: str) -> bool:
+        ch = self._channels.get(channel_id)
+        return ch is not None and ch.is_ext_shared
 
     # ---- what happened
 
@@ -276,7 +284,8 @@ class SlackStandIn:
         event_id: str | None = None,
         retry_num: int | None = None,
     ) -> Delivery:
-        envelope = event_callback(event, team_id=self.team_id, event_id=event_id)
+        shared = self.is_ext_shared(str(event.get("channel") or ""))
+        envelope = event_callback(event, team_id=self.team_id, event_id=event_id, is_ext_shared_channel=shared)
         return await self.send_envelope(envelope, retry_num=retry_num)
 
     async def send_envelope(self, envelope: Mapping[str, Any], *, retry_num: int | None = None) -> Delivery:
@@ -650,5 +659,6 @@ class SlackStandIn:
                 "is_im": ch.is_im,
                 "is_member": ch.is_member,
                 "is_archived": ch.is_archived,
+                "is_ext_shared": ch.is_ext_shared,
             },
         }

@@ -11,7 +11,7 @@ How the Slack adapter uses it, per incoming event:
     if not await store.claim_event(event_id):        # Slack retried, or another process has it
         return
     turn = await store.transact(key, conversation.updater(user_turn, now=time.time()))
-    # now post turn.messages, add turn.reactions, post turn.escalation; the state is already saved
+    # now render and post turn.replies, add turn.reactions, post turn.escalation; the state is already saved
 
 `transact` reads the thread's state, calls `fn(state)` -> (new_state, result), and writes new_state only if
 the stored version is still the one it read (compare-and-set); on a conflict it reads again and calls `fn`

@@ -1,5 +1,5 @@
-"""Card builders: every card of every seed and of long, hostile, corpus-like articles stays inside Slack's limits
-and escapes what it shows."""
+"""The Slack renderer: every reply of every seed and of long, hostile, corpus-like articles becomes a message Slack
+accepts (its limits, unique action_ids per block and block_ids per message) and escapes what it shows."""
 
 from __future__ import annotations
 
@@ -14,14 +14,56 @@ from typing import Any
 
 import pytest
 
-from kbbot import cards
 from kbbot.article import Article, ErrorSignature, Procedure, Step
-from kbbot.cards import EscalationDetails, Message
+from kbbot.conversation import messages as msg
+from kbbot.conversation.engine import answer_offers, lookup_reply, outcome_offers, step_reply
+from kbbot.conversation.replies import (
+    Action,
+    AllStepsReply,
+    AnswerReply,
+    ClosestReply,
+    EscalationOfferReply,
+    EscalationSummary,
+    FullArticleReply,
+    Mention,
+    NoMatchReply,
+    Offer,
+    ProductQuestionReply,
+    Reply,
+    ShortlistReply,
+    clip,
+    notice,
+    say,
+)
+from kbbot.conversation.state import ThreadKey
 from kbbot.parse import parse_bytes, parse_file
 from kbbot.search.types import SearchHit
+from kbbot.server.loopback import buttons
+from kbbot.slack import blocks as cards
+from kbbot.slack.actions import ButtonCodec
+from kbbot.slack.blocks import Message
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
+
+CODEC = ButtonCodec.from_secret("renderer-test-secret")
+WHERE = ThreadKey(team="T1", channel="C1", thread_ts="1700000000.000100")
+
+
+def draw(reply: Reply) -> list[Message]:
+    return cards.render(reply, codec=CODEC, where=WHERE)
+
+
+def drawn(reply: Reply) -> Message:
+    (message,) = draw(reply)
+    return message
+
+
+def pressed(message: Message) -> list[tuple[str, Offer]]:
+    """(action_id, the offer it decodes to) for every button on a message, in the order a person sees them."""
+    found = buttons({"blocks": message.blocks})
+    return [(b.action_id, CODEC.decode(b.action_id, b.value, where=WHERE)) for b in found]
+
 
 HOSTILE = (
     "<!channel> <!here> <!everyone> <!subteam^S123|@oncall> <@U1> <#C1> <https://evil.example|click> "
@@ -63,6 +105,17 @@ def assert_within_limits(message: Message) -> None:
             assert obj["action_id"].startswith("kb:")
             assert len(obj["text"]["text"]) <= 75
             assert len(obj["value"]) <= 2000
+    assert_slack_accepts(message)
+
+
+def assert_slack_accepts(message: Message) -> None:
+    """What Slack checks beyond lengths (invalid_blocks): unique block_ids, unique action_ids within a block."""
+    block_ids = [b["block_id"] for b in message.blocks if "block_id" in b]
+    assert len(set(block_ids)) == len(block_ids), f"repeated block_id in {block_ids}"
+    for block in message.blocks:
+        elements = [*(block.get("elements") or []), *([block["accessory"]] if block.get("accessory") else [])]
+        ids = [e["action_id"] for e in elements if isinstance(e, dict) and "action_id" in e]
+        assert len(set(ids)) == len(ids), f"repeated action_id in {ids}"
 
 
 def assert_no_pings(message: Message, *, allowed: tuple[str, ...] = ()) -> None:
@@ -74,16 +127,18 @@ def assert_no_pings(message: Message, *, allowed: tuple[str, ...] = ()) -> None:
 
 
 def every_card(article: Article, hit: SearchHit | None = None, *, version: int = 3) -> list[Message]:
+    offers = answer_offers(article, version)
     out = [
-        cards.answer_card(article, hit, version=version),
-        cards.answer_card(article, hit, version=version, intro="Let's try another article."),
-        cards.lookup_card(article, hit),
-        *cards.full_article_card(article, version=version),
+        *draw(AnswerReply(article=article, hit=hit, offers=offers)),
+        *draw(AnswerReply(article=article, hit=hit, intro=say(msg.NEXT_CANDIDATE), offers=offers)),
+        *draw(lookup_reply(article, hit)),
+        *draw(FullArticleReply(article=article, offers=offers[:-1])),
     ]
     for p, proc in enumerate(article.procedures):
-        out.append(cards.all_steps_card(article, p, version=version))
+        outcomes = outcome_offers(version, article.id, p, 0)
+        out += draw(AllStepsReply(article=article, procedure_no=p, offers=outcomes))
         for s in range(len(proc.steps)):
-            out.append(cards.step_card(article, p, s, version=version))
+            out += draw(step_reply(article, p, s, version=version))
     return out
 
 
@@ -108,7 +163,7 @@ def test_answer_card_shape() -> None:
         id=article.id, title=article.title, score=1.0,
         matched_error="[008] Failure delivering user mail due to mailbag contention.",
     )  # fmt: skip
-    card = cards.answer_card(article, hit, version=7)
+    card = drawn(AnswerReply(article=article, hit=hit, offers=answer_offers(article, 7)))
     header = card.blocks[0]
     assert header["type"] == "header" and header["text"]["text"].startswith("Q237695: XFOR: Cannot Send")
     text = "\n".join(mrkdwn_texts(card))
@@ -116,31 +171,33 @@ def test_answer_card_shape() -> None:
     # the six steps are for the walk-through; the card keeps to the introduction of the list
     assert "following these steps:" in text and "P1 folder" not in text
     assert "```[008] Failure delivering user mail due to mailbag contention.```" in text
-    actions = [e for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
-    assert [a["action_id"] for a in actions] == ["kb:walk", "kb:full", "kb:not_mine", "kb:fixed"]
-    assert all(json.loads(a["value"]) == {"v": 7, "a": "Q237695"} for a in actions)
+    drawn_buttons = pressed(card)
+    assert [a for a, _ in drawn_buttons] == ["kb:walk", "kb:full", "kb:not_mine", "kb:worked"]
+    assert all(o.version == 7 and o.article_id == "Q237695" for _, o in drawn_buttons)
+    labels = [e["text"]["text"] for e in card.blocks[-1]["elements"]]
+    assert labels == [msg.BTN_WALK, msg.BTN_FULL, msg.BTN_NOT_MINE, msg.BTN_FIXED]
     assert card.text.startswith("Q237695")
 
 
 def test_no_walk_button_without_a_procedure() -> None:
     article = parse_file(REPO / "seeds" / "004_91a302b074f954c0.txt")
-    card = cards.answer_card(article, None, version=1)
-    ids = [e["action_id"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
+    card = drawn(AnswerReply(article=article, hit=None, offers=answer_offers(article, 1)))
+    ids = [a for a, _ in pressed(card)]
     assert "kb:walk" not in ids and "kb:full" in ids
     assert "*Status*" in "\n".join(mrkdwn_texts(card))  # the fix lives in STATUS for this one
 
 
 def test_step_card_shape() -> None:
     article = parse_file(REPO / "seeds" / "003_808a534ad571b896.txt")
-    card = cards.step_card(article, 0, 3, version=9)
+    card = drawn(step_reply(article, 0, 3, version=9))
     text = "\n".join(mrkdwn_texts(card))
     assert "*Step 4 of 6*" in text and "Access\\*.glb" not in text
-    buttons = {e["action_id"]: e["value"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]}
-    assert {"kb:back", "kb:next", "kb:worked", "kb:failed", "kb:escalate", "kb:ref"} <= set(buttons)
-    assert json.loads(buttons["kb:next"]) == {"v": 9, "a": "Q237695", "m": 0, "s": 3}
-    assert json.loads(buttons["kb:ref"]) == {"v": 9, "a": "Q135932"}
-    last = cards.step_card(article, 0, 5, version=9)
-    ids = [e["action_id"] for b in last.blocks if b["type"] == "actions" for e in b["elements"]]
+    by_id = dict(pressed(card))
+    assert {"kb:back", "kb:next", "kb:worked", "kb:failed", "kb:escalate", "kb:ref:0"} <= set(by_id)
+    assert by_id["kb:next"] == Offer(Action.NEXT, 9, article_id="Q237695", procedure_no=0, step_no=3)
+    assert by_id["kb:ref:0"] == Offer(Action.REF, 9, article_id="Q135932")
+    last = drawn(step_reply(article, 0, 5, version=9))
+    ids = [a for a, _ in pressed(last)]
     assert "kb:next" not in ids and "kb:back" in ids
 
 
@@ -200,11 +257,11 @@ def long_article(seed: int) -> Article:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_long_hostile_articles_stay_within_limits_and_escaped(seed: int, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="kbbot.cards")
+    caplog.set_level(logging.WARNING, logger="kbbot.slack.blocks")
     article = long_article(seed)
     hit = SearchHit(id=article.id, title=article.title, score=0.5, matched_error=article.error_codes[0])
     messages = every_card(article, hit)
-    assert len(cards.full_article_card(article, version=1)) <= cards.MAX_FULL_ARTICLE_MESSAGES
+    assert len(draw(FullArticleReply(article=article))) <= cards.MAX_FULL_ARTICLE_MESSAGES
     for message in messages:
         assert_within_limits(message)
         assert_no_pings(message)
@@ -232,17 +289,21 @@ def test_hostile_text_is_escaped_everywhere() -> None:
         ),
     )  # fmt: skip
     hit = SearchHit(id="Q1", title=HOSTILE, score=1.0, product=HOSTILE, matched_error=HOSTILE)
+    choices = (HOSTILE, "Microsoft Exchange Server")
     messages = [
         *every_card(article, hit),
-        cards.shortlist_card([hit, hit], version=1),
-        cards.shortlist_card([hit], version=0, lookup=True),
-        cards.product_question_card([HOSTILE, "Microsoft Exchange Server"], version=1),
-        cards.closest_card("Q2", [("Q1", HOSTILE)]),
-        cards.no_match_card(HOSTILE),
+        drawn(ShortlistReply(hits=(hit, hit), offers=(Offer(Action.PICK, 1, article_id="Q1"),) * 2)),
+        drawn(ShortlistReply(hits=(hit,), offers=(Offer(Action.LOOKUP, article_id="Q1"),), lookup=True)),
+        drawn(ProductQuestionReply(choices=choices, offers=tuple(Offer(Action.PRODUCT, 1, choice=c) for c in choices))),  # noqa: E501
+        drawn(ClosestReply(qid="Q2", closest=(("Q1", HOSTILE),), offers=(Offer(Action.LOOKUP, article_id="Q1"),))),
+        drawn(NoMatchReply(question=HOSTILE)),
+        drawn(notice(msg.NOT_IN_KB, qid=HOSTILE)),
+        drawn(notice(msg.SHARED_BY, user=Mention("U1"), qid=HOSTILE)),
+        drawn(EscalationOfferReply(wording=say(msg.OFFER_ESCALATION, target=HOSTILE))),
     ]
     for message in messages:
         assert_within_limits(message)
-        assert_no_pings(message)
+        assert_no_pings(message, allowed=("<@U1>",))
         for text in mrkdwn_texts(message):
             if "rm -rf" in text and not text.startswith("*Matched error*"):
                 # no stray fence from the article survives to open a code block
@@ -255,20 +316,25 @@ def test_hostile_text_is_escaped_everywhere() -> None:
 
 
 def test_escalation_summary_escapes_the_question_and_links_the_thread() -> None:
-    details = EscalationDetails(
+    details = EscalationSummary(
         question=HOSTILE, asker="U123", article_id="Q237695", article_title=HOSTILE,
         steps_tried=(HOSTILE, "Q237695 method 1, step 1: verify"), outcome="the suggested fixes did not work",
     )  # fmt: skip
     link = "https://acme.slack.com/archives/C1/p1700000000000100"
-    summary = cards.escalation_summary(details, thread_link=link)
+    summary = cards.render_summary(details, thread_link=link)
     assert_within_limits(summary)
     assert_no_pings(summary, allowed=("<@U123>", f"<{link}>"))
     text = "\n".join(mrkdwn_texts(summary))
     assert "Q237695" in text and "did not work" in text and "method 1, step 1" in text
-    sneaky = cards.escalation_summary(details, thread_link="https://x.example/a|<!channel>")
+    sneaky = cards.render_summary(details, thread_link="https://x.example/a|<!channel>")
     assert_no_pings(sneaky, allowed=("<@U123>", "<https://x.example/a!channel>"))
-    no_link = cards.escalation_summary(details)
+    no_link = cards.render_summary(details)
     assert "(link not available)" in "\n".join(mrkdwn_texts(no_link))
+    pinged = cards.render_summary(details, thread_link=link, usergroup="S0HUMANS|<!everyone>")
+    ping, *rest = pinged.blocks
+    assert ping["text"]["text"] == msg.ESCALATION_PING.format(group="<!subteam^S0HUMANSeveryone>")
+    assert pinged.text.startswith("<!subteam^S0HUMANSeveryone>")  # the notification itself pings the group
+    assert_no_pings(Message(text="-", blocks=rest), allowed=("<@U123>", f"<{link}>"))
 
 
 def test_text_message_splits_long_text() -> None:
@@ -288,21 +354,13 @@ def test_escape_mrkdwn() -> None:
 
 
 def test_clip() -> None:
-    assert cards.clip("short", 10) == "short"
+    assert clip("short", 10) == "short"
     text = "First sentence here. Second sentence is much longer than the limit allows."
-    assert cards.clip(text, 36) == "First sentence here."
-    clipped = cards.clip("word " * 100, 52)
+    assert clip(text, 36) == "First sentence here."
+    clipped = clip("word " * 100, 52)
     assert len(clipped) <= 52 and clipped.endswith("…") and " wo…" not in clipped
     escaped = cards.clip_mrkdwn("&" * 100, 50)
     assert len(escaped) <= 50 and not escaped.rstrip("…").endswith("&amp")
-
-
-def test_action_values_round_trip() -> None:
-    value = cards.action_value(4, a="Q1", m=0, s=2, c=None)
-    assert cards.parse_action_value(value) == {"v": 4, "a": "Q1", "m": 0, "s": 2}
-    assert cards.parse_action_value("garbage") == {}
-    assert cards.parse_action_value("[1,2]") == {}
-    assert cards.parse_action_value(None) == {}
 
 
 # --- the corpus -------------------------------------------------------------------------------------------------
@@ -351,3 +409,56 @@ def test_chunks_split_on_breaks_and_never_inside_an_entity() -> None:
     assert len(pieces) <= 5000 * 5 // 1000 + 2  # no confetti of tiny pieces
     paragraphs = cards._chunks("para one.\n\n" + "word " * 300, 1000)
     assert paragraphs[0] == "para one." or len(paragraphs[0]) > 333
+
+
+# --- messages Slack accepts: unique action_ids per block, one reply kind at a time ----------------------------
+
+
+def _several_references() -> Article:
+    refs = ("Q135932", "Q102087", "Q99698", "Q99304")
+    return Article(
+        id="Q1", title="A step that sends you elsewhere", sections={"RESOLUTION": "Do this."},
+        procedures=(Procedure(label="Fix", section="RESOLUTION", steps=(
+            Step(text="Read the others first.", references=refs), Step(text="Then this."))),),
+    )  # fmt: skip
+
+
+def test_every_reply_kind_renders_to_a_message_slack_accepts() -> None:
+    article = parse_file(REPO / "seeds" / "003_808a534ad571b896.txt")
+    hits = tuple(SearchHit(id=f"Q{n}", title=f"Article {n}", score=1.0 - n / 10, product="P") for n in (1, 2, 3))
+    products = ("Microsoft Exchange Server", "Microsoft Mail For Appletalk Networks", "Microsoft Mail for PC")
+    closest = (("Q102087", "Mac Bkup"), ("Q10288", "Near one"), ("Q10289", "Near two"))
+    replies: list[Reply] = [
+        AnswerReply(article=article, hit=None, offers=answer_offers(article, 2)),
+        lookup_reply(article, None),
+        step_reply(_several_references(), 0, 0, version=4),
+        AllStepsReply(article=article, procedure_no=0, offers=outcome_offers(4, article.id, 0, 0)),
+        FullArticleReply(article=article, offers=answer_offers(article, 2)[:-1]),
+        ShortlistReply(hits=hits, offers=tuple(Offer(Action.PICK, 3, article_id=h.id) for h in hits)),
+        ShortlistReply(hits=hits, offers=tuple(Offer(Action.LOOKUP, article_id=h.id) for h in hits), lookup=True),
+        ProductQuestionReply(choices=products, offers=tuple(Offer(Action.PRODUCT, 3, choice=p) for p in products)),
+        ClosestReply(qid="Q10287", closest=closest, offers=tuple(Offer(Action.LOOKUP, article_id=c) for c, _ in closest)),  # noqa: E501
+        NoMatchReply(question="bread"),
+        notice(msg.STALE_ACTION),
+        EscalationOfferReply(
+            wording=say(msg.OUT_OF_CANDIDATES), offers=(Offer(Action.ESCALATE, 5, suggested=True),)
+        ),
+        EscalationSummary(question="q", asker="U1", steps_tried=("a", "b")),
+    ]
+    for reply in replies:
+        for message in draw(reply):
+            assert_within_limits(message)  # includes assert_slack_accepts
+    # the three kinds that repeated one action_id before: every button distinct, and each decodes to its offer
+    for reply in replies[2], replies[7], replies[8]:
+        (message,) = draw(reply)
+        drawn_buttons = pressed(message)
+        assert len({a for a, _ in drawn_buttons}) == len(drawn_buttons)
+        listed = [o for _, o in drawn_buttons if o.action in (Action.REF, Action.PRODUCT, Action.LOOKUP)]
+        assert len(listed) >= 3
+        assert [o for o in reply.offers if o in listed] == listed  # type: ignore[union-attr]
+
+
+def test_a_step_shows_its_references_above_its_other_buttons() -> None:
+    message = drawn(step_reply(_several_references(), 0, 0, version=4))
+    rows = [[e["action_id"] for e in b["elements"]] for b in message.blocks if b["type"] == "actions"]
+    assert rows == [["kb:ref:0", "kb:ref:1", "kb:ref:2", "kb:ref:3"], ["kb:next", "kb:worked", "kb:failed", "kb:escalate"]]  # noqa: E501

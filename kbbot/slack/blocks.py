@@ -1,26 +1,18 @@
-"""Block Kit messages built from articles: answer cards, shortlists, one step at a time, escalation summaries.
+"""The Slack renderer: reply values from the conversation engine drawn as Block Kit messages.
 
-Pure: builds `slack_sdk.models.blocks` objects and returns their `to_dict()` (which validates Slack's per-field
-limits), never touches the network. Every builder stays inside Slack's message limits (50 blocks, 3,000
+Builds `slack_sdk.models.blocks` objects and returns their `to_dict()` (which validates Slack's per-field
+limits), never touches the network. Every message stays inside Slack's message limits (50 blocks, 3,000
 characters per section, 150 per header, 75 per button label, ~12,000 characters of blocks in total): long
-articles are condensed, split or truncated, never sent over.
+articles are condensed, split or truncated, never sent over. Every message sets a plain `text` fallback.
 
-Article text and anything a person typed is escaped before it goes into mrkdwn (`escape_mrkdwn`), so a KB
-article or a pasted message can never ping `<!channel>` or break the card's formatting.
+Article text, wording fills and anything a person typed are escaped before they go into mrkdwn
+(`escape_mrkdwn`), so a KB article or a pasted message can never ping `<!channel>` or break the card's
+formatting; the only mentions are the ones this module writes from user ids (`mention`).
 
-Button scheme (every action_id starts with `kb:`):
-
-    kb:walk kb:full kb:not_mine kb:fixed     on answer cards
-    kb:next kb:back kb:worked kb:failed       on step cards
-    kb:escalate kb:ref                        on step cards and "out of fixes" offers
-    kb:pick                                   shortlist entry
-    kb:product                                "which product are you running?" choice
-    kb:share kb:lookup                        /kb results (value is the bare article id, no thread state)
-
-Thread buttons carry a compact JSON value made by `action_value`: `{"v": <thread state version>,
-"a": <article id>, "m": <procedure no>, "s": <step no>, "c": <product choice>}` (only the keys that apply;
-procedure and step numbers are 0-based). The engine compares `v` with the thread's current version to spot a
-stale or double-pressed button.
+Buttons: each reply's offers become buttons through `ButtonCodec` (kbbot.slack.actions), which seals their
+values to the thread they are posted in. Action ids are unique within a block (listed kinds are numbered,
+`kb:pick:0`, `kb:pick:1`) and no block_id is set (Slack makes unique ones), or Slack refuses the message
+(invalid_blocks).
 """
 
 from __future__ import annotations
@@ -43,19 +35,41 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from kbbot.article import SECTION_ORDER, Article, Procedure, Step
+from kbbot.article import SECTION_ORDER, Article, Step
 from kbbot.conversation import messages as msg
+from kbbot.conversation.replies import (
+    Action,
+    AllStepsReply,
+    AnswerReply,
+    ClosestReply,
+    EscalationOfferReply,
+    EscalationSummary,
+    FullArticleReply,
+    LookupReply,
+    Mention,
+    NoMatchReply,
+    NoticeReply,
+    Offer,
+    ProductQuestionReply,
+    Reply,
+    ShortlistReply,
+    StepReply,
+    Wording,
+    clip,
+)
+from kbbot.conversation.state import ThreadKey
 from kbbot.search.types import SearchHit
+from kbbot.slack.actions import ButtonCodec, action_id
 
 log = logging.getLogger(__name__)
 
-# Slack's limits, with a margin where Slack counts differently from us (it measures the serialised payload).
+# Slack's limits: from slack_sdk's own block classes where it defines them, the rest from Slack's documentation.
 MAX_BLOCKS = 50
-SECTION_CHARS = 3000
-HEADER_CHARS = 150
-BUTTON_LABEL_CHARS = 75
-BUTTON_VALUE_CHARS = 2000
-ACTIONS_PER_BLOCK = 25
+SECTION_CHARS = SectionBlock.text_max_length
+HEADER_CHARS = HeaderBlock.text_max_length
+BUTTON_LABEL_CHARS = ButtonElement.text_max_length
+BUTTON_VALUE_CHARS = ButtonElement.value_max_length
+ACTIONS_PER_BLOCK = ActionsBlock.elements_max_length
 MAX_BLOCK_CHARS = 12000  # total of json.dumps(blocks); Slack refuses near 13,000 with msg_blocks_too_long
 FALLBACK_TEXT_CHARS = 3000  # notifications show a line or two; no need to send more
 
@@ -63,12 +77,12 @@ FALLBACK_TEXT_CHARS = 3000  # notifications show a line or two; no need to send 
 CONDENSED_CHARS = 450
 RESOLUTION_CHARS = 700
 STEP_TEXT_CHARS = 2500
-MAX_STEP_REFERENCES = 5
 MAX_FULL_ARTICLE_MESSAGES = 4
-MAX_SHORTLIST = 8
-MAX_PRODUCT_CHOICES = 5
-
-ACTION_PREFIX = "kb:"
+# How many hits a shortlist has, how many near numbers /kb offers: the engine's choice (ConversationSettings,
+# engine constants); the renderer draws what it is given and `_finish` keeps it within Slack's limits.
+# What a step or all-steps message keeps free of text for its buttons (sealed values are ~90 characters each,
+# up to 10 buttons) and the JSON around each section.
+BUTTONS_ROOM_CHARS = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +91,6 @@ class Message:
 
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class EscalationDetails:
-    """What a human needs to pick a thread up; rendered by `escalation_summary`."""
-
-    question: str
-    asker: str  # Slack user id
-    article_id: str | None = None
-    article_title: str = ""
-    steps_tried: tuple[str, ...] = ()  # one readable line per step shown, in order
-    outcome: str = ""  # readable: "the fix did not work", "asked for a human", ...
 
 
 # --- escaping and trimming ------------------------------------------------------------------------------------
@@ -110,23 +112,6 @@ def escape_code(text: str) -> str:
     """Text for inside a ``` block: entities still need escaping, and a fence inside would close the block."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("```", f"`{_ZWSP}`{_ZWSP}`")
-
-
-def clip(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a sentence or word boundary, with an ellipsis when cut."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return "…"[:limit]
-    head = text[: limit - 1]
-    sentence_end = max(head.rfind(". "), head.rfind(".\n"), head.rfind("! "), head.rfind("? "))
-    if sentence_end >= limit * 0.5:
-        return head[: sentence_end + 1]
-    space = head.rfind(" ")
-    if space >= limit * 0.5:
-        head = head[:space]
-    return head.rstrip(" ,;:") + "…"
 
 
 def clip_mrkdwn(text: str, limit: int) -> str:
@@ -166,36 +151,6 @@ def condense(text: str, limit: int = CONDENSED_CHARS, *, stop_at_list: bool = Fa
 def blocks_size(blocks: Sequence[dict[str, Any]]) -> int:
     """How Slack measures a message's blocks (near enough): the serialised JSON."""
     return len(json.dumps(list(blocks), ensure_ascii=False))
-
-
-# --- action values ------------------------------------------------------------------------------------------
-
-
-def action_value(version: int, **fields: str | int | None) -> str:
-    """The compact JSON a thread button carries: the state version plus the article / step / choice."""
-    data: dict[str, Any] = {"v": version}
-    data.update({k: v for k, v in fields.items() if v is not None})
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
-def parse_action_value(value: str | None) -> dict[str, Any]:
-    """The fields of an `action_value`; {} for anything unreadable (a forged or foreign button)."""
-    if not value:
-        return {}
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _button(label: str, action: str, value: str, *, style: str | None = None) -> ButtonElement:
-    return ButtonElement(
-        text=clip(label, BUTTON_LABEL_CHARS),
-        action_id=f"{ACTION_PREFIX}{action}",
-        value=value[:BUTTON_VALUE_CHARS],
-        style=style,
-    )
 
 
 # --- block helpers ------------------------------------------------------------------------------------------
@@ -252,6 +207,7 @@ def _finish(text: str, blocks: Iterable[Block]) -> Message:
         # message Slack refuses (msg_blocks_too_long).
         log.warning("card over Slack's limits (%s blocks, %s chars); trimming it", len(dicts), blocks_size(dicts))
         dicts = _trim(dicts)
+    # No block_ids: Slack gives each block a unique one, and a message that repeats one is refused.
     return Message(text=clip(text, FALLBACK_TEXT_CHARS), blocks=dicts)
 
 
@@ -271,35 +227,31 @@ def _fallback(article: Article) -> str:
     return escape_mrkdwn(f"{article.id}: {article.title}")
 
 
-def _symptom_text(article: Article) -> tuple[str, str]:
-    for name, label in (("SYMPTOMS", msg.LABEL_SYMPTOMS), ("SUMMARY", msg.LABEL_SYMPTOMS)):
-        if article.section(name):
-            return label, article.section(name)
-    return msg.LABEL_SYMPTOMS, ""
+_RESOLUTION_SECTIONS = (
+    ("RESOLUTION", msg.LABEL_RESOLUTION),
+    ("WORKAROUND", msg.LABEL_WORKAROUND),
+    ("STATUS", msg.LABEL_STATUS),
+    ("MORE INFORMATION", msg.LABEL_MORE_INFO),
+)
 
 
 def _resolution_text(article: Article) -> tuple[str, str]:
-    for name, label in (
-        ("RESOLUTION", msg.LABEL_RESOLUTION),
-        ("WORKAROUND", msg.LABEL_WORKAROUND),
-        ("STATUS", msg.LABEL_STATUS),
-        ("MORE INFORMATION", msg.LABEL_MORE_INFO),
-    ):
+    for name, label in _RESOLUTION_SECTIONS:
         if article.section(name):
             return label, article.section(name)
     return msg.LABEL_RESOLUTION, ""
 
 
-def _summary_blocks(article: Article, hit: SearchHit | None, intro: str | None) -> list[Block]:
+def _summary_blocks(article: Article, hit: SearchHit | None, intro: Wording | None) -> list[Block]:
     blocks: list[Block] = [_header(article)]
     ctx = _context(article)
     if ctx:
         blocks.append(ctx)
     if intro:
-        blocks.append(_section(intro))
-    label, symptoms = _symptom_text(article)
+        blocks.append(_section(render_wording(intro)))
+    symptoms = article.symptoms()
     if symptoms:
-        blocks.append(_labelled(label, symptoms, CONDENSED_CHARS))
+        blocks.append(_labelled(msg.LABEL_SYMPTOMS, symptoms, CONDENSED_CHARS))
     if article.section("CAUSE"):
         blocks.append(_labelled(msg.LABEL_CAUSE, article.section("CAUSE"), CONDENSED_CHARS))
     label, resolution = _resolution_text(article)
@@ -311,7 +263,90 @@ def _summary_blocks(article: Article, hit: SearchHit | None, intro: str | None) 
     return blocks
 
 
-# --- public builders ----------------------------------------------------------------------------------------
+# --- people and wording -------------------------------------------------------------------------------------
+
+_NOT_ID = re.compile(r"[^A-Za-z0-9]")
+
+
+def slack_id(text: str) -> str:
+    """A Slack id (user, channel, user group) with anything but [A-Za-z0-9] dropped, safe inside `<...>`."""
+    return _NOT_ID.sub("", text)
+
+
+def mention(user_id: str) -> str:
+    """The one place kbbot writes a person's mention."""
+    return f"<@{slack_id(user_id)}>"
+
+
+def _fill(value: str | int | Mention) -> str:
+    if isinstance(value, Mention):
+        return mention(value.user_id)
+    if isinstance(value, int):
+        return str(value)
+    return escape_mrkdwn(value)
+
+
+def render_wording(wording: Wording) -> str:
+    """A messages.py template as mrkdwn: its fills escaped, its mentions written."""
+    return wording.template.format(**{k: _fill(v) for k, v in wording.fills.items()})
+
+
+# --- buttons ------------------------------------------------------------------------------------------------
+
+_LABELS = {
+    Action.WALK: msg.BTN_WALK,
+    Action.FULL: msg.BTN_FULL,
+    Action.NOT_MINE: msg.BTN_NOT_MINE,
+    Action.NEXT: msg.BTN_NEXT,
+    Action.BACK: msg.BTN_BACK,
+    Action.WORKED: msg.BTN_WORKED,
+    Action.FAILED: msg.BTN_FAILED,
+    Action.ESCALATE: msg.BTN_ESCALATE,
+    Action.SHARE: msg.BTN_SHARE,
+}
+
+
+def _label(offer: Offer, *, on_card: bool) -> str:
+    if offer.action in (Action.PICK, Action.LOOKUP):
+        return msg.BTN_OPEN.format(qid=offer.article_id or "?")
+    if offer.action is Action.PRODUCT:
+        return offer.choice or "?"
+    if offer.action is Action.REF:
+        return f"{msg.LABEL_REFERENCE}: {offer.article_id}"
+    if offer.action is Action.WORKED and on_card:
+        return msg.BTN_FIXED  # under an answer card: "it's fixed"; under a step: "it worked"
+    return _LABELS.get(offer.action, offer.action.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Buttons:
+    """Draws a message's offers as buttons sealed for the thread `where` (None: an ephemeral /kb answer)."""
+
+    codec: ButtonCodec
+    where: ThreadKey | None
+
+    def button(self, offer: Offer, index: int, *, on_card: bool = False) -> ButtonElement:
+        return ButtonElement(
+            text=clip(_label(offer, on_card=on_card), BUTTON_LABEL_CHARS),
+            action_id=action_id(offer, index),
+            value=self.codec.encode(offer, where=self.where)[:BUTTON_VALUE_CHARS],
+            style="primary" if offer.suggested else None,
+        )
+
+    def row(self, offers: Sequence[tuple[int, Offer]], *, on_card: bool = False) -> list[ActionsBlock]:
+        """The offers as one actions block (none when there are none), at most Slack's 25 elements."""
+        if not offers:
+            return []
+        elements = [self.button(o, i, on_card=on_card) for i, o in offers[:ACTIONS_PER_BLOCK]]
+        return [ActionsBlock(elements=elements)]
+
+
+def _numbered(offers: Sequence[Offer]) -> list[tuple[int, Offer]]:
+    """Offers with their index in the reply: what keeps listed action_ids (kb:pick:0, kb:pick:1) apart."""
+    return list(enumerate(offers))
+
+
+# --- one builder per reply kind -----------------------------------------------------------------------------
 
 
 def text_message(text: str) -> Message:
@@ -327,30 +362,18 @@ def text_message(text: str) -> Message:
     return _finish(text, blocks)
 
 
-def answer_card(
-    article: Article, hit: SearchHit | None, *, version: int, intro: str | None = None, shared: bool = False
-) -> Message:
-    """The condensed symptom / cause / resolution card with walk / full / not mine / fixed buttons (`shared`: a
-    card posted to the channel by /kb, whose buttons work with or without a stored thread state)."""
-    blocks = _summary_blocks(article, hit, intro)
-    value = action_value(version, a=article.id, s=1 if shared else None)
-    buttons = []
-    if article.procedures:
-        buttons.append(_button(msg.BTN_WALK, "walk", value, style="primary"))
-    buttons += [
-        _button(msg.BTN_FULL, "full", value),
-        _button(msg.BTN_NOT_MINE, "not_mine", value),
-        _button(msg.BTN_FIXED, "fixed", value),
-    ]
-    blocks.append(ActionsBlock(elements=buttons))
-    return _finish(_fallback(article), blocks)
+def _answer(reply: AnswerReply, buttons: Buttons) -> Message:
+    """The condensed symptom / cause / resolution card with walk / full / not mine / fixed buttons."""
+    blocks = _summary_blocks(reply.article, reply.hit, reply.intro)
+    blocks += buttons.row(_numbered(reply.offers), on_card=True)
+    return _finish(_fallback(reply.article), blocks)
 
 
-def lookup_card(article: Article, hit: SearchHit | None = None) -> Message:
+def _lookup(reply: LookupReply, buttons: Buttons) -> Message:
     """An article for `/kb`: the same condensed card, with only a "Share in channel" button."""
-    blocks = _summary_blocks(article, hit, None)
-    blocks.append(ActionsBlock(elements=[_button(msg.BTN_SHARE, "share", article.id, style="primary")]))
-    return _finish(_fallback(article), blocks)
+    blocks = _summary_blocks(reply.article, reply.hit, None)
+    blocks += buttons.row(_numbered(reply.offers))
+    return _finish(_fallback(reply.article), blocks)
 
 
 def _hit_line(hit: SearchHit) -> str:
@@ -358,59 +381,62 @@ def _hit_line(hit: SearchHit) -> str:
     return f"*{escape_mrkdwn(hit.id)}*: {clip_mrkdwn(hit.title, 400)}{product}"
 
 
-def shortlist_card(
-    hits: Sequence[SearchHit], *, version: int, intro: str | None = None, lookup: bool = False
-) -> Message:
-    """A few candidates, each with a button: `kb:pick` in a thread, `kb:lookup` (bare id) for `/kb`."""
-    blocks: list[Block] = [_section(intro or msg.SHORTLIST_INTRO)]
-    for hit in hits[:MAX_SHORTLIST]:
-        value = hit.id if lookup else action_value(version, a=hit.id)
-        label = msg.BTN_OPEN.format(qid=hit.id)
+def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
+    """A few candidates, each with its button beside it (pick in a thread, lookup for /kb)."""
+    intro = render_wording(reply.intro) if reply.intro else msg.SHORTLIST_INTRO
+    blocks: list[Block] = [_section(intro)]
+    hits = reply.hits
+    for i, hit in enumerate(hits):
+        offer = reply.offers[i] if i < len(reply.offers) else None
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(text=_hit_line(hit)),
-                accessory=_button(label, "lookup" if lookup else "pick", value),
+                accessory=buttons.button(offer, i) if offer is not None else None,
             )
         )
-    fallback = msg.SHORTLIST_INTRO + " " + ", ".join(h.id for h in hits[:MAX_SHORTLIST])
+        if reply.lookup:
+            blocks += _share_row(hit, buttons)
+    fallback = msg.SHORTLIST_INTRO + " " + ", ".join(h.id for h in hits)
     return _finish(fallback, blocks)
 
 
-def closest_card(qid: str, closest: Sequence[tuple[str, str]]) -> Message:
-    """`/kb Q10287` when there is no such article: the nearest numbers, each a `kb:lookup` button."""
-    listing = ", ".join(f"{escape_mrkdwn(cid)} ({clip_mrkdwn(title, 100)})" for cid, title in closest)
+def _share_row(hit: SearchHit, buttons: Buttons) -> list[ActionsBlock]:
+    """Under each entry of a `/kb` short list: "Share Q102087", posting that card in the channel. Drawn here
+    rather than offered by the engine: sharing is unbound (any member may show any article), so it needs no
+    thread state, and the shortlist's offers stay one per hit."""
+    share = Offer(Action.SHARE, article_id=hit.id)
+    label = clip(msg.BTN_SHARE_ONE.format(qid=hit.id), BUTTON_LABEL_CHARS)
+    button = buttons.button(share, 0)
+    return [ActionsBlock(elements=[ButtonElement(text=label, action_id=button.action_id, value=button.value)])]
+
+
+def _closest(reply: ClosestReply, buttons: Buttons) -> Message:
+    """`/kb Q10287` when there is no such article: the nearest numbers, each a lookup button."""
+    listing = ", ".join(f"{escape_mrkdwn(cid)} ({clip_mrkdwn(title, 100)})" for cid, title in reply.closest)
     text = (
-        msg.NOT_IN_KB_CLOSEST.format(qid=escape_mrkdwn(qid), closest=listing)
-        if closest
-        else msg.NOT_IN_KB.format(qid=escape_mrkdwn(qid))
+        msg.NOT_IN_KB_CLOSEST.format(qid=escape_mrkdwn(reply.qid), closest=listing)
+        if reply.closest
+        else msg.NOT_IN_KB.format(qid=escape_mrkdwn(reply.qid))
     )
     blocks: list[Block] = [_section(clip(text, SECTION_CHARS))]
-    if closest:
-        blocks.append(
-            ActionsBlock(elements=[_button(msg.BTN_OPEN.format(qid=cid), "lookup", cid) for cid, _ in closest[:5]])
-        )
+    blocks += buttons.row(_numbered(reply.offers))
     return _finish(text, blocks)
 
 
-def product_question_card(products: Sequence[str], *, version: int) -> Message:
-    """ "Which are you running? A / B / C" with one `kb:product` button per product."""
-    buttons = [_button(p, "product", action_value(version, c=p)) for p in products[:MAX_PRODUCT_CHOICES]]
-    blocks: list[Block] = [_section(msg.PRODUCT_QUESTION), ActionsBlock(elements=buttons)]
-    fallback = msg.PRODUCT_QUESTION + " " + " / ".join(escape_mrkdwn(p) for p in products[:MAX_PRODUCT_CHOICES])
+def _product_question(reply: ProductQuestionReply, buttons: Buttons) -> Message:
+    """ "Which are you running? A / B / C" with one button per product."""
+    blocks: list[Block] = [_section(msg.PRODUCT_QUESTION), *buttons.row(_numbered(reply.offers))]
+    fallback = msg.PRODUCT_QUESTION + " " + " / ".join(escape_mrkdwn(p) for p in reply.choices)
     return _finish(fallback, blocks)
 
 
-def no_match_card(query: str) -> Message:
+def _no_match(reply: NoMatchReply) -> Message:
     """ "I don't know this one", with a hint on what to try."""
     return _finish(msg.NO_MATCH_FALLBACK, [_section(msg.NO_MATCH)])
 
 
-def _procedure(article: Article, procedure_no: int) -> Procedure:
-    return article.procedures[procedure_no]
-
-
 def _method_line(article: Article, procedure_no: int) -> str:
-    proc = _procedure(article, procedure_no)
+    proc = article.procedures[procedure_no]
     line = escape_mrkdwn(article.id)
     if len(article.procedures) > 1:
         method = msg.METHOD_HEADING.format(
@@ -427,66 +453,48 @@ def _step_body(step: Step, limit: int) -> str:
     for i, sub in enumerate(step.substeps):
         letter = chr(ord("a") + i) if i < 26 else str(i + 1)
         subs.append(f"    {letter}. {escape_mrkdwn(sub)}")
-    body = text + ("\n" + "\n".join(subs) if subs else "")
-    return body
+    return text + ("\n" + "\n".join(subs) if subs else "")
 
 
-def step_card(
-    article: Article, procedure_no: int, step_no: int, *, version: int, intro: str | None = None
-) -> Message:
-    """One step of one procedure (both 0-based), its sub-steps with it, referenced articles as buttons."""
-    proc = _procedure(article, procedure_no)
-    step = proc.steps[step_no]
-    total = len(proc.steps)
+def _step(reply: StepReply, buttons: Buttons) -> Message:
+    """One step of one procedure, its sub-steps with it, referenced articles as buttons above the others."""
+    article, step_no = reply.article, reply.step_no
+    step = article.procedures[reply.procedure_no].steps[step_no]
+    total = reply.total
     blocks: list[Block] = []
-    if intro:
-        blocks.append(_section(intro))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, procedure_no))]))
+    if reply.intro:
+        blocks.append(_section(render_wording(reply.intro)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, reply.procedure_no))]))
     heading = msg.STEP_HEADING.format(n=step_no + 1, total=total)
     # The step and its sub-steps may be long (some corpus steps carry whole registry dumps): split into
     # sections, and stop well before the message limits.
     pieces = _chunks(_step_body(step, 8000), SECTION_CHARS - len(heading) - 2)
-    budget = MAX_BLOCK_CHARS - 2500  # room for the buttons and the JSON around the text
+    budget = MAX_BLOCK_CHARS - BUTTONS_ROOM_CHARS
     for i, piece in enumerate(pieces):
         if budget - len(piece) < 0 or len(blocks) >= MAX_BLOCKS - 4:
             blocks.append(_section(msg.TRUNCATED_ARTICLE.format(qid=escape_mrkdwn(article.id))))
             break
         blocks.append(_section(f"{heading}\n{piece}" if i == 0 else piece))
         budget -= len(piece) + 80
-    refs = [r for r in dict.fromkeys(step.references) if r != article.id][:MAX_STEP_REFERENCES]
-    if refs:
-        blocks.append(
-            ActionsBlock(
-                elements=[_button(f"{msg.LABEL_REFERENCE}: {r}", "ref", action_value(version, a=r)) for r in refs]
-            )
-        )
-    value = action_value(version, a=article.id, m=procedure_no, s=step_no)
-    buttons = []
-    if step_no > 0:
-        buttons.append(_button(msg.BTN_BACK, "back", value))
-    if step_no + 1 < total:
-        buttons.append(_button(msg.BTN_NEXT, "next", value, style="primary"))
-    buttons += [
-        _button(msg.BTN_WORKED, "worked", value),
-        _button(msg.BTN_FAILED, "failed", value),
-        _button(msg.BTN_ESCALATE, "escalate", value),
-    ]
-    blocks.append(ActionsBlock(elements=buttons))
+    numbered = _numbered(reply.offers)
+    blocks += buttons.row([(i, o) for i, o in numbered if o.action is Action.REF])
+    blocks += buttons.row([(i, o) for i, o in numbered if o.action is not Action.REF])
     fallback = msg.STEP_FALLBACK.format(n=step_no + 1, total=total, text=escape_mrkdwn(clip(step.text, 300)))
     return _finish(fallback, blocks)
 
 
-def all_steps_card(article: Article, procedure_no: int, *, version: int) -> Message:
+def _all_steps(reply: AllStepsReply, buttons: Buttons) -> Message:
     """Every step of one procedure in one message, as far as fits; the rest named by number."""
-    proc = _procedure(article, procedure_no)
+    article = reply.article
+    proc = article.procedures[reply.procedure_no]
     total = len(proc.steps)
     intro = msg.ALL_STEPS_INTRO.format(total=total, qid=escape_mrkdwn(article.id))
     blocks: list[Block] = [
         _header(article),
-        ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, procedure_no))]),
+        ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, reply.procedure_no))]),
         _section(intro),
     ]
-    budget = MAX_BLOCK_CHARS - 2500
+    budget = MAX_BLOCK_CHARS - BUTTONS_ROOM_CHARS
     for i, step in enumerate(proc.steps):
         body = _chunks(f"*{i + 1}.* {_step_body(step, 1500)}", SECTION_CHARS)[0]
         if budget - len(body) < 0 or len(blocks) >= MAX_BLOCKS - 3:
@@ -494,21 +502,13 @@ def all_steps_card(article: Article, procedure_no: int, *, version: int) -> Mess
             break
         blocks.append(_section(body))
         budget -= len(body) + 80
-    value = action_value(version, a=article.id, m=procedure_no, s=0)
-    blocks.append(
-        ActionsBlock(
-            elements=[
-                _button(msg.BTN_WORKED, "worked", value),
-                _button(msg.BTN_FAILED, "failed", value),
-                _button(msg.BTN_ESCALATE, "escalate", value),
-            ]
-        )
-    )
+    blocks += buttons.row(_numbered(reply.offers))
     return _finish(intro, blocks)
 
 
-def full_article_card(article: Article, *, version: int) -> list[Message]:
+def _full_article(reply: FullArticleReply, buttons: Buttons) -> list[Message]:
     """The whole article, section by section, split over a few messages; truncated past that."""
+    article = reply.article
     names = [n for n in SECTION_ORDER if article.section(n)]
     names += [n for n in article.sections if n not in names and article.sections[n].strip()]
     pieces: list[str] = []
@@ -537,49 +537,47 @@ def full_article_card(article: Article, *, version: int) -> list[Message]:
         used += len(piece) + 80
     if truncated:
         current.append(_section(msg.TRUNCATED_ARTICLE.format(qid=escape_mrkdwn(article.id))))
-    value = action_value(version, a=article.id)
-    buttons = []
-    if article.procedures:
-        buttons.append(_button(msg.BTN_WALK, "walk", value, style="primary"))
-    buttons += [_button(msg.BTN_NOT_MINE, "not_mine", value), _button(msg.BTN_FIXED, "fixed", value)]
-    current.append(ActionsBlock(elements=buttons))
+    current += buttons.row(_numbered(reply.offers), on_card=True)
     messages.append(_finish(_fallback(article), current))
     return messages
 
 
-def escalation_offer_card(text: str, *, version: int) -> Message:
-    """A trusted mrkdwn line (from messages.py) with an "Ask a human" button."""
-    blocks: list[Block] = [
-        _section(clip(text, SECTION_CHARS)),
-        ActionsBlock(elements=[_button(msg.BTN_ESCALATE, "escalate", action_value(version), style="primary")]),
-    ]
+def _escalation_offer(reply: EscalationOfferReply, buttons: Buttons) -> Message:
+    """A sentence with an "Ask a human" button."""
+    text = render_wording(reply.wording)
+    blocks: list[Block] = [_section(clip(text, SECTION_CHARS)), *buttons.row(_numbered(reply.offers))]
     return _finish(text, blocks)
 
 
-def escalation_summary(details: EscalationDetails, *, thread_link: str | None = None) -> Message:
-    """What the escalation channel sees. The adapter passes the thread's permalink as `thread_link`."""
-    blocks: list[Block] = [HeaderBlock(text=msg.ESCALATION_TITLE)]
-    if details.asker:
-        # a Slack user id, rendered as a mention on purpose; anything but [A-Za-z0-9] is dropped
-        blocks.append(_section(msg.ESCALATION_ASKER.format(user=re.sub(r"[^A-Za-z0-9]", "", details.asker))))
-    blocks.append(_section(msg.ESCALATION_QUESTION.format(question=clip_mrkdwn(details.question or "-", 2500))))
-    if details.article_id:
+def render_summary(
+    summary: EscalationSummary, *, thread_link: str | None = None, usergroup: str | None = None
+) -> Message:
+    """What the escalation channel sees: the thread's permalink as `thread_link`, `usergroup` pinged on top."""
+    blocks: list[Block] = []
+    ping = msg.ESCALATION_PING.format(group=f"<!subteam^{slack_id(usergroup)}>") if usergroup else ""
+    if ping:
+        blocks.append(_section(ping))
+    blocks.append(HeaderBlock(text=msg.ESCALATION_TITLE))
+    if summary.asker:
+        blocks.append(_section(msg.ESCALATION_ASKER.format(user=mention(summary.asker))))
+    blocks.append(_section(msg.ESCALATION_QUESTION.format(question=clip_mrkdwn(summary.question or "-", 2500))))
+    if summary.article_id:
         blocks.append(
             _section(
                 msg.ESCALATION_ARTICLE.format(
-                    qid=escape_mrkdwn(details.article_id), title=clip_mrkdwn(details.article_title, 300)
+                    qid=escape_mrkdwn(summary.article_id), title=clip_mrkdwn(summary.article_title, 300)
                 )
             )
         )
     else:
         blocks.append(_section(msg.ESCALATION_NO_ARTICLE))
-    if details.steps_tried:
-        lines = "\n".join(f"• {escape_mrkdwn(line)}" for line in details.steps_tried[-20:])
+    if summary.steps_tried:
+        lines = "\n".join(f"• {escape_mrkdwn(line)}" for line in summary.steps_tried[-20:])
         blocks.append(_section(clip(msg.ESCALATION_TRIED.format(tried=lines), SECTION_CHARS)))
     else:
         blocks.append(_section(msg.ESCALATION_NOTHING_TRIED))
-    if details.outcome:
-        blocks.append(_section(msg.ESCALATION_OUTCOME.format(outcome=clip_mrkdwn(details.outcome, 500))))
+    if summary.outcome:
+        blocks.append(_section(msg.ESCALATION_OUTCOME.format(outcome=clip_mrkdwn(summary.outcome, 500))))
     if thread_link:
         # A permalink from Slack itself; wrapped as a link, with `<>|` removed so it cannot smuggle markup.
         safe = re.sub(r"[<>|\s]", "", thread_link)[:1000]
@@ -587,5 +585,36 @@ def escalation_summary(details: EscalationDetails, *, thread_link: str | None = 
     else:
         blocks.append(_section(msg.ESCALATION_THREAD_UNKNOWN))
     blocks.append(DividerBlock())
-    fallback = msg.ESCALATION_FALLBACK.format(question=escape_mrkdwn(clip(details.question or "-", 200)))
-    return _finish(fallback, blocks)
+    fallback = msg.ESCALATION_FALLBACK.format(question=escape_mrkdwn(clip(summary.question or "-", 200)))
+    return _finish(f"{ping} {fallback}" if ping else fallback, blocks)
+
+
+def render(reply: Reply, *, codec: ButtonCodec, where: ThreadKey | None) -> list[Message]:
+    """The Slack messages for one reply (a full article may take several), posted in thread `where` (None:
+    an ephemeral /kb answer, outside any thread)."""
+    buttons = Buttons(codec=codec, where=where)
+    match reply:
+        case AnswerReply():
+            return [_answer(reply, buttons)]
+        case LookupReply():
+            return [_lookup(reply, buttons)]
+        case StepReply():
+            return [_step(reply, buttons)]
+        case AllStepsReply():
+            return [_all_steps(reply, buttons)]
+        case FullArticleReply():
+            return _full_article(reply, buttons)
+        case ShortlistReply():
+            return [_shortlist(reply, buttons)]
+        case ProductQuestionReply():
+            return [_product_question(reply, buttons)]
+        case ClosestReply():
+            return [_closest(reply, buttons)]
+        case NoMatchReply():
+            return [_no_match(reply)]
+        case NoticeReply():
+            return [text_message(render_wording(reply.wording))]
+        case EscalationOfferReply():
+            return [_escalation_offer(reply, buttons)]
+        case EscalationSummary():
+            return [render_summary(reply)]
