@@ -279,3 +279,26 @@ def test_an_index_dropped_without_close_lets_go_of_its_file(sealed_index: Path) 
         del kb
     gc.collect()
     assert open_files() <= before
+
+
+def test_search_files_truncated_under_a_running_engine_do_not_kill_it(index_copy: Path) -> None:
+    # In a child process, so a SIGBUS (what a memory-mapped array truncated in place gave) shows as its exit code
+    # instead of taking the test run down with it.
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from kbbot.locate import open_index\n"
+        "index = Path(sys.argv[1])\n"
+        "kb, engine = open_index(index)\n"
+        "before = [h.id for h in engine.search('mailbag contention', limit=3).hits]\n"
+        "for name in sorted(os.listdir(index / 'search')):\n"
+        "    if name.endswith('.npy'):\n"
+        "        os.truncate(index / 'search' / name, 0)\n"
+        "after = [h.id for h in engine.search('mailbag contention', limit=3).hits]\n"
+        "print(before == after and len(after) > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(index_copy)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "True"
