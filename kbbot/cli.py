@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_arg(p)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("intents", help="check intent phrases (intents/*.yaml)")
+    intents_sub = p.add_subparsers(dest="intents_command", required=True)
+    q = intents_sub.add_parser("eval", help="measure intent understanding on labelled thread messages (JSON lines)")
+    q.add_argument("messages", type=Path)
+    q.add_argument("--intents", type=Path, default=None, help="intents folder (default: the built-in intents/)")
+    q.add_argument("--json", action="store_true")
+
     p = sub.add_parser("chat", help="talk to the bot in this terminal, offline (no Slack account needed)")
     _add_index_arg(p)
     p.add_argument("--config", type=Path, default=None, help="kbbot.yaml")
@@ -131,6 +138,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_intents(args: argparse.Namespace) -> int:
+    from kbbot.conversation.intent_eval import evaluate, format_report, read_messages
+    from kbbot.conversation.intents import IntentSet, builtin_intents_dir
+
+    intents = IntentSet.load(args.intents or builtin_intents_dir())
+    report = evaluate(intents, read_messages(args.messages))
+    print(json.dumps(report.as_dict()) if args.json else format_report(report))
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from kbbot.settings import Settings
     from kbbot.slack.chat import run_chat
@@ -151,6 +168,7 @@ COMMANDS = {
     "show": cmd_show,
     "search": cmd_search,
     "eval": cmd_eval,
+    "intents": cmd_intents,
     "chat": cmd_chat,
     "serve": cmd_serve,
 }

@@ -1,17 +1,23 @@
-"""Recognising the short things people say inside a thread ("next", "step 7", "didn't work", "talk to a human").
+"""Understanding what people type inside a thread ("next", "bakc pls", "nah same error", "yep thx").
 
 Intents live in YAML (`intents/*.yaml`) so a team adds phrases, or a whole language, without code:
 
+    fillers: [bitte, danke]            # words that say nothing about the problem
+    step_words: [schritt]              # "schritt 5"
     intents:
       - name: next
         examples: [next, next step, ok next, done, continue]
         patterns: ['^n$']
-        threshold: 85          # optional, 0..100
+        threshold: 85          # optional, 0..100: how close a whole message must be to one example
 
-Several files may add examples to the same intent. A message matches an intent only when (nearly) the
-whole message is the intent: a pattern (searched in the normalised message, so authors anchor it) or a
-rapidfuzz similarity to one example over the threshold. Long messages are never fuzzy-matched, so
-"my mail won't go to the next server" stays a question. Anything that is not an intent is a question.
+Several files may add examples to the same intent. `IntentSet.classify(text, moment=...)` reads the message
+for cues (`intent_cues.CueReader`: example phrases inside the message, typo repair, step numbers, problem words)
+and decides with the thread's moment: "yes" after "Did it fix the problem?" is worked, mid-walk it is next; a
+message that carries more problem content than its cue ("the backup never moves on to the next tape") is a
+question; a message with neither a clear cue nor content ("hmm") is UNSURE, and the engine asks.
+
+`IntentSet.match(text)` is the first matcher, kept while the engine still calls it: (nearly) the whole message
+must be one example or match a pattern, and it answers in the older names (greeting, thanks, affirm, deny).
 """
 
 from __future__ import annotations
@@ -21,22 +27,55 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rapidfuzz import fuzz, process
 
-from kbbot.conversation.replies import TYPED_ACTIONS
+from kbbot.conversation.intent_cues import CueReader, Reading
 from kbbot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kbbot.conversation.state import ThreadState
 
 log = logging.getLogger(__name__)
 
-# The intents the engine acts on: the actions a person can type (kbbot.conversation.replies.Action, one list of
-# names for typed intents and buttons). A YAML intent outside this set would never do anything, so it is an error.
-KNOWN_INTENTS: frozenset[str] = frozenset(a.value for a in TYPED_ACTIONS)
+# The cue families a YAML file may name. A name outside this set would never do anything, so it is an error.
+# Most are labels; "ack", "affirm", "deny", "greeting", "thanks" are families whose label depends on the moment.
+KNOWN_INTENTS: frozenset[str] = frozenset(
+    {
+        "next",
+        "back",
+        "repeat",
+        "goto",
+        "walk",
+        "worked",
+        "failed",
+        "all_steps",
+        "full",
+        "not_mine",
+        "start_over",
+        "escalate",
+        "help",
+        "lookup",
+        "greeting",
+        "thanks",
+        "affirm",
+        "deny",
+        "ack",
+        "smalltalk",
+        "question",
+    }
+)
+# What `match` answers in: the names the engine acted on before `classify` (an "ack" was a "next" then).
+_LEGACY_NAMES: dict[str, str] = {name: name for name in KNOWN_INTENTS - {"ack", "smalltalk", "question"}} | {
+    "ack": "next"
+}
 _INTENT_KEYS = frozenset({"name", "examples", "patterns", "threshold", "description"})
-_FILE_KEYS = frozenset({"intents", "language", "description"})
+_FILE_KEYS = frozenset({"intents", "language", "description", "fillers", "step_words"})
+DEFAULT_STEP_WORDS = ("step",)
 
 DEFAULT_THRESHOLD = 86.0
 # Fuzzy matching looks only at short messages; an intent phrase is a few words, a question is more.
@@ -44,16 +83,115 @@ MAX_FUZZY_WORDS = 6
 MAX_FUZZY_CHARS = 60
 
 
+class Label(StrEnum):
+    """What a message in a thread asks for."""
+
+    NEXT = "next"
+    BACK = "back"
+    REPEAT = "repeat"
+    GOTO = "goto"  # slots["n"]: the step number, 1-based
+    WALK = "walk"
+    ALL_STEPS = "all_steps"
+    FULL = "full"
+    WORKED = "worked"
+    FAILED = "failed"
+    NOT_MINE = "not_mine"
+    START_OVER = "start_over"
+    ESCALATE = "escalate"
+    HELP = "help"
+    SMALLTALK = "smalltalk"  # greetings, thanks, acknowledgements that ask for nothing
+    LOOKUP = "lookup"  # slots["qid"]: the article number
+    QUESTION = "question"  # a new or refined problem: search it
+    UNSURE = "unsure"  # neither clearly an intent nor a searchable question: ask what they mean
+
+
+class Moment(StrEnum):
+    """Where the thread is when the message arrives: what the bot last showed."""
+
+    NEW = "new"  # nothing on the table (a new thread, started over, nothing found, settled)
+    ANSWERED = "answered"  # an answer card is up
+    WALKING = "walking"  # a step is shown and more follow
+    LAST_STEP = "last_step"  # the last step is shown with "Did it fix the problem?"
+    SHORTLIST = "shortlist"  # "which of these?" is up
+    PRODUCT_ASKED = "product_asked"  # "which product are you running?" is up
+    EXHAUSTED = "exhausted"  # every fix failed and a human was offered
+
+
+def moment_of(state: ThreadState | None, total_steps: int) -> Moment:
+    """The moment of a thread whose procedure on the table has `total_steps` steps (0 when none)."""
+    if state is None:
+        return Moment.NEW
+    match state.status:
+        case "answered":
+            return Moment.ANSWERED
+        case "walking":
+            return Moment.LAST_STEP if state.step_no >= total_steps - 1 else Moment.WALKING
+        case "choosing":
+            return Moment.SHORTLIST
+        case "choosing_product":
+            return Moment.PRODUCT_ASKED
+        case "exhausted":
+            return Moment.EXHAUSTED
+    return Moment.NEW
+
+
+# Families whose cue may be followed by the problem in the person's own words ("still cant log in", "wrong
+# article, I asked about calendars"); any other short cue followed by a content word is not a cue ("next tape").
+_FREE_OBJECT = frozenset({"worked", "failed", "not_mine", "escalate", "question", "affirm", "deny"})
+# Chat that asks for nothing needs no such care: whatever follows "lol" or "hi" is counted as content anyway.
+_CHAT = frozenset({"ack", "greeting", "thanks", "smalltalk"})
+# Families that ask for nothing by themselves; a message with a real cue as well is that cue ("done, next pls").
+_WEAK = frozenset({"ack", "affirm", "deny", "greeting", "thanks", "smalltalk"})
+# Families that, with a step number in the message, say "go to that step" ("what was step three again?").
+# "completed step 3, onto the next" is a next: a step number with next names the step just done.
+_STEP_CARRIERS = frozenset({"goto", "back", "repeat", "walk"})
+# When two cues are equally long, the earlier family here wins: a question first (hijacking one loses the
+# person's problem), then the rarer, more specific request.
+_PRIORITY = (
+    "question", "escalate", "start_over", "not_mine", "goto", "all_steps", "full", "help", "failed", "worked",
+    "walk", "back", "repeat", "next", "lookup",
+)  # fmt: skip
+# Labels that act on an article or a step; with none on the table they mean nothing yet.
+_NEEDS_ARTICLE = frozenset(
+    {Label.NEXT, Label.BACK, Label.REPEAT, Label.GOTO, Label.WALK, Label.ALL_STEPS, Label.FULL, Label.WORKED,
+     Label.FAILED}
+)  # fmt: skip
+_NO_ARTICLE_MOMENTS = frozenset({Moment.NEW, Moment.SHORTLIST, Moment.PRODUCT_ASKED})
+# Outcome cues carry the problem in the person's words: mid-walk a report of what the step did is expected
+# ("I followed it but Outlook still shows the same error"), so they carry more there; where no fix has been
+# tried yet, the same words more likely describe a new problem, so they carry one word fewer.
+_OUTCOMES = frozenset({"worked", "failed"})
+_OUTCOME_CARRY = {Moment.WALKING: 2, Moment.LAST_STEP: 2, Moment.EXHAUSTED: 0}
+# How many problem words a cue of n words carries ("did the trick" carries "mail is sending again"); a whole-
+# message match carries anything; a pasted error code weighs as two words.
+_CARRY_CAP = 4
+_WHOLE_STRENGTH = 9
+_CODE_WEIGHT = 2
+# A yes or no opening a reply to "Did it fix the problem?" answers it, whatever follows ("nope. wasted 20 min").
+_ANSWER_STRENGTH = 4
+_SHORT_REPLY_WORDS = 4
+# "step 5" is a two-word cue, whatever carries it ("jump to", "again") adds its own words.
+_STEP_REF_STRENGTH = 2
+
+
 @dataclass(frozen=True, slots=True)
 class IntentMatch:
-    name: str
-    score: float  # 0..100; 100 for a pattern match
-    slots: dict[str, str] = field(default_factory=dict)  # named regex groups, e.g. {"n": "7"}
+    name: str  # a Label value from `classify`; an older name (greeting, affirm, ...) from `match`
+    score: float  # 0..100: 100 for a pattern or whole-message match, lower the more the message says besides
+    slots: dict[str, str] = field(default_factory=dict)  # {"n": "7"} for goto, {"qid": "102087"} for lookup
 
     @property
     def step_number(self) -> int | None:
         value = self.slots.get("n")
         return int(value) if value and value.isdigit() else None
+
+    @property
+    def label(self) -> Label | None:
+        """The name as a Label, or None for an older name from `match`."""
+        try:
+            return Label(self.name)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +200,14 @@ class Intent:
     examples: tuple[str, ...] = ()
     patterns: tuple[re.Pattern[str], ...] = ()
     threshold: float = DEFAULT_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class IntentWords:
+    """The file-level word lists of an intents folder (`fillers:`, `step_words:`), merged over its files."""
+
+    fillers: tuple[str, ...] = ()
+    step_words: tuple[str, ...] = DEFAULT_STEP_WORDS
 
 
 _MENTION = re.compile(r"<[@!#][^>]*>")
@@ -88,9 +234,9 @@ def normalise(text: str) -> str:
 
 
 class IntentSet:
-    """The intents of one deployment. `match` is pure and cheap (a handful of short strings compared)."""
+    """The intents of one deployment. `classify` and `match` are pure and cheap (well under a millisecond)."""
 
-    def __init__(self, *, intents: Iterable[Intent]) -> None:
+    def __init__(self, *, intents: Iterable[Intent], words: IntentWords | None = None) -> None:
         self._intents: dict[str, Intent] = {}
         for intent in intents:
             prev = self._intents.get(intent.name)
@@ -102,10 +248,29 @@ class IntentSet:
                     threshold=min(prev.threshold, intent.threshold),
                 )
             self._intents[intent.name] = intent
-        # (normalised example, intent name) pairs for one rapidfuzz extract over all of them
+        words = words or IntentWords()
+        # (normalised example, older name) pairs for `match`; goto examples ("go to", "show me") only say "go
+        # there" next to a step number, which `match` reads from patterns alone.
         self._examples: list[tuple[str, str]] = [
-            (normalise(e), i.name) for i in self._intents.values() for e in i.examples if normalise(e)
+            (normalise(e), _LEGACY_NAMES[i.name])
+            for i in self._intents.values()
+            if i.name in _LEGACY_NAMES and i.name != "goto"
+            for e in i.examples
+            if normalise(e)
         ]
+        self._example_texts = [e for e, _ in self._examples]
+        self._legacy_thresholds = {
+            _LEGACY_NAMES[i.name]: i.threshold for i in self._intents.values() if i.name in _LEGACY_NAMES
+        }
+        self._reader = CueReader(
+            phrases={i.name: i.examples for i in self._intents.values()},
+            fillers=words.fillers,
+            step_words=words.step_words,
+            blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT,
+            negatable={"worked"},
+            whole_threshold={i.name: i.threshold for i in self._intents.values()},
+            max_whole_words=MAX_FUZZY_WORDS,
+        )
 
     @property
     def names(self) -> frozenset[str]:
@@ -121,14 +286,19 @@ class IntentSet:
         if not files:
             raise ConfigError(f"no intent files (*.yaml) in {root}")
         intents: list[Intent] = []
+        fillers: list[str] = []
+        step_words: list[str] = list(DEFAULT_STEP_WORDS)
         for path in files:
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                data = yaml.load(path.read_text(encoding="utf-8"), Loader=_PhraseLoader)
             except (OSError, yaml.YAMLError) as exc:
                 raise ConfigError(f"{path}: cannot read intents: {exc}") from exc
             intents.extend(cls.parse(data, source=str(path)))
+            if isinstance(data, dict):
+                fillers.extend(_word_list(data, "fillers", source=str(path)))
+                step_words.extend(_word_list(data, "step_words", source=str(path)))
         log.debug("loaded %s intents from %s files in %s", len({i.name for i in intents}), len(files), root)
-        return cls(intents=intents)
+        return cls(intents=intents, words=IntentWords(fillers=tuple(fillers), step_words=tuple(step_words)))
 
     @staticmethod
     def parse(data: Any, *, source: str = "<intents>") -> list[Intent]:
@@ -178,25 +348,188 @@ class IntentSet:
             )
         return out
 
+    def classify(self, text: str, *, moment: Moment) -> IntentMatch:
+        """What `text` asks for, typed at `moment` of its thread. Always an answer; QUESTION means search it."""
+        norm = normalise(text)
+        for intent in self._intents.values():
+            for pattern in intent.patterns:
+                m = pattern.search(norm) if norm else None
+                if m:
+                    found = {k: v for k, v in m.groupdict().items() if v is not None}
+                    label = _settle(_resolve(intent.name, moment), moment, load=0)
+                    return IntentMatch(name=label, score=100.0, slots=found)
+        reading = self._reader.read(text)
+        if not reading.words:
+            name = _emoji_label(reading.emoji_mood, moment) if reading.has_emoji else Label.UNSURE
+            return IntentMatch(name=name, score=50.0)
+        load = len(reading.content) + _CODE_WEIGHT * reading.codes
+        family, strength = self._strongest(reading, moment)
+        if family == "question" and not load:  # "btw" with nothing after it: read the message without it
+            family, strength = self._strongest(reading, moment, besides="question")
+        carry = _carry(strength)
+        if family in _OUTCOMES:
+            carry += _OUTCOME_CARRY.get(moment, -1)
+        if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
+            family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
+        if family is None or load > carry:
+            name = Label.QUESTION if load else Label.UNSURE
+            return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
+        if family == "question":
+            return IntentMatch(name=Label.QUESTION if load else Label.UNSURE, score=60.0)
+        slots: dict[str, str] = {}
+        if family == "goto":
+            slots["n"] = str(reading.step_refs[0].number)
+        label = _settle(_resolve(family, moment), moment, load=load)
+        score = 100.0 if strength >= _WHOLE_STRENGTH else 50.0 + 10 * min(strength, _CARRY_CAP) - 10 * load
+        return IntentMatch(name=label, score=score, slots=slots)
+
+    def _strongest(self, reading: Reading, moment: Moment, *, besides: str = "") -> tuple[str | None, int]:
+        """The family the message is best read as, and its strength (the words of its longest cue)."""
+        strength: dict[str, int] = {}
+        for hit in reading.hits:
+            if hit.family == besides:
+                continue
+            s = _WHOLE_STRENGTH if hit.whole else hit.size
+            strength[hit.family] = max(strength.get(hit.family, 0), s)
+        # A yes or no first thing answers the question the bot just asked.
+        short = len(reading.words) <= _SHORT_REPLY_WORDS  # "sort of, no" answers as plainly as "no"
+        openers = [
+            h
+            for h in reading.hits
+            if h.family in {"affirm", "deny"} and (h.start == 0 or (short and h.end == len(reading.words)))
+        ]
+        opening = max(openers, key=lambda h: h.size).family if openers else None  # "it did not" over "it did"
+        if moment is Moment.LAST_STEP and opening:
+            answer = "worked" if opening == "affirm" else "failed"
+            strength[answer] = max(strength.get(answer, 0), _ANSWER_STRENGTH)
+        elif moment is Moment.WALKING and opening == "deny":  # "nope, ..." mid-walk: the step did not help
+            strength["failed"] = max(strength.get("failed", 0), _STEP_REF_STRENGTH)
+        if reading.step_refs:
+            carried = max((s for f, s in strength.items() if f in _STEP_CARRIERS), default=0)
+            strength["goto"] = (
+                _STEP_REF_STRENGTH + min(carried, _CARRY_CAP) if carried < _WHOLE_STRENGTH else _WHOLE_STRENGTH
+            )
+        else:
+            strength.pop("goto", None)
+        strong = {f: s for f, s in strength.items() if f not in _WEAK}
+        if reading.step_refs:
+            # With a step number, the carriers say "go there"; any other request makes the number context.
+            if any(f not in _STEP_CARRIERS and f != "question" for f in strong):
+                strong.pop("goto", None)
+            else:
+                strong = {f: s for f, s in strong.items() if f in {"goto", "question"}}
+        weak = {f: s for f, s in strength.items() if f in _WEAK}
+        best_strong, best_weak = _best(strong), _best(weak)
+        # A weak family wins only as the whole message ("hello again" is a greeting, not a repeat).
+        if best_strong is None or (
+            best_weak is not None and weak[best_weak] >= _WHOLE_STRENGTH > strong[best_strong]
+        ):
+            return best_weak, weak.get(best_weak or "", 0)
+        return best_strong, strong[best_strong]
+
     def match(self, text: str) -> IntentMatch | None:
-        """The intent `text` expresses as a whole, or None when it is a question (or nothing)."""
+        """The intent `text` expresses as a whole, or None when it is a question (or nothing); older names."""
         norm = normalise(text)
         if not norm:
             return None
         for intent in self._intents.values():
+            if intent.name not in _LEGACY_NAMES:
+                continue
             for pattern in intent.patterns:
                 m = pattern.search(norm)
                 if m:
                     slots = {k: v for k, v in m.groupdict().items() if v is not None}
-                    return IntentMatch(name=intent.name, score=100.0, slots=slots)
+                    return IntentMatch(name=_LEGACY_NAMES[intent.name], score=100.0, slots=slots)
         if len(norm) > MAX_FUZZY_CHARS or norm.count(" ") + 1 > MAX_FUZZY_WORDS or not self._examples:
             return None
         # ratio, not WRatio/partial: partial matching would find "next" inside any sentence containing it.
-        best = process.extractOne(norm, [e for e, _ in self._examples], scorer=fuzz.ratio, processor=None)
+        best = process.extractOne(norm, self._example_texts, scorer=fuzz.ratio, processor=None)
         if best is None:
             return None
         _, score, index = best
         name = self._examples[index][1]
-        if score >= self._intents[name].threshold:
+        if score >= self._legacy_thresholds[name]:
             return IntentMatch(name=name, score=float(score))
         return None
+
+
+def _best(strength: dict[str, int]) -> str | None:
+    if not strength:
+        return None
+    order = {f: n for n, f in enumerate(_PRIORITY)}
+    return min(strength, key=lambda f: (-strength[f], order.get(f, len(order))))
+
+
+def _carry(strength: int) -> int:
+    """How many problem words a cue of `strength` carries."""
+    return 10_000 if strength >= _WHOLE_STRENGTH else min(strength, _CARRY_CAP)
+
+
+def _resolve(family: str, moment: Moment) -> Label:
+    """The label a cue family means at `moment`."""
+    match family:
+        case "ack":  # "ok", "done": mid-walk the step is done; after "Did it fix it?" it answers nothing
+            return {Moment.WALKING: Label.NEXT, Moment.LAST_STEP: Label.UNSURE}.get(moment, Label.SMALLTALK)
+        case "affirm":
+            return {
+                Moment.LAST_STEP: Label.WORKED,
+                Moment.WALKING: Label.NEXT,
+                Moment.ANSWERED: Label.WALK,
+                Moment.EXHAUSTED: Label.ESCALATE,  # yes to "shall I bring in a person?"
+            }.get(moment, Label.UNSURE)
+        case "deny":
+            return {
+                Moment.LAST_STEP: Label.FAILED,
+                Moment.WALKING: Label.FAILED,
+                Moment.ANSWERED: Label.NOT_MINE,
+                Moment.EXHAUSTED: Label.SMALLTALK,
+            }.get(moment, Label.UNSURE)
+        case "thanks":  # thanks in reply to "Did it fix the problem?" is a yes
+            return Label.WORKED if moment is Moment.LAST_STEP else Label.SMALLTALK
+        case "greeting" | "smalltalk":
+            return Label.SMALLTALK
+        case "next":  # on an answer card, "next" starts the walk-through
+            return Label.WALK if moment is Moment.ANSWERED else Label.NEXT
+    return Label(family)
+
+
+def _settle(label: Label, moment: Moment, *, load: int) -> Label:
+    """A step or article request with nothing on the table means nothing yet: search it or ask."""
+    if label in _NEEDS_ARTICLE and moment in _NO_ARTICLE_MOMENTS:
+        return Label.QUESTION if load else Label.UNSURE
+    return label
+
+
+def _emoji_label(mood: int, moment: Moment) -> Label:
+    """A message of emoji only: a thumbs-up mid-walk is done, after the last step it is a yes."""
+    if mood > 0:
+        return {Moment.WALKING: Label.NEXT, Moment.LAST_STEP: Label.WORKED}.get(moment, Label.SMALLTALK)
+    if mood < 0:
+        return {Moment.WALKING: Label.FAILED, Moment.LAST_STEP: Label.FAILED}.get(moment, Label.UNSURE)
+    return Label.SMALLTALK
+
+
+class _PhraseLoader(yaml.SafeLoader):
+    """YAML 1.1 reads yes, no, on, off, y and n as booleans; in a list of phrases they are words people type."""
+
+
+_PhraseLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _word_list(data: dict[str, Any], key: str, *, source: str) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(w, str | int) for w in value):
+        raise ConfigError(f"{source}: {key} must be a list of words")
+    return [str(w) for w in value]
+
+
+def builtin_intents_dir() -> Path:
+    """The built-in intents (`intents/*.yaml` beside the package, like seeds/)."""
+    here = Path(__file__).resolve().parents[2]
+    for candidate in (here / "intents", here / "kbbot" / "intents"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError("the built-in intents/ folder is missing")

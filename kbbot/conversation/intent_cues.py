@@ -1,0 +1,451 @@
+"""Reading one thread message for intent cues: words, typo repair, cue phrases, step numbers, problem content.
+
+`CueReader` knows nothing of moments or labels; it reports what is in the message so that `IntentSet.classify`
+can decide. What it reports:
+
+- `words`: the message lower-cased, mentions and emoji codes dropped, apostrophes removed ("didn't" -> "didnt"),
+  one spelling per word ("did not" -> "didnt", "somebody" -> "someone"), and each word that is not in the
+  vocabulary repaired when it is one slip away from a vocabulary word ("bakc" -> "back", "wroked" -> "worked",
+  "nexy" -> "next"). Only slips that typing makes are repaired: two letters swapped, one left out, one doubled, a
+  neighbouring key; never the first letter, and an added letter is never taken back: "repeats" is another word,
+  not "repeat" with a typo.
+- `hits`: every example phrase found in `words` as a run, counts and softeners aside ("all 6 steps at once"
+  holds "all steps at once"), with "this", "that" and "the procedure" all standing for "it". A navigation cue
+  followed by someone else's word is dropped: "next tape", "back end", "go back to the classic view" use the
+  words, not the intent; a negated outcome too ("stopped working again").
+- `content`: the words that are neither fillers nor covered by a hit: the problem the person describes. Error
+  codes ("0x800CCC0E", "error 5") are counted apart: a pasted error is a question.
+- `step_refs`: step numbers ("step 5", "step six", "the 2nd step").
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+_MENTION = re.compile(r"<[@!#][^>]*>|(?<![\w.])@[\w.\-]+")
+_EMOJI_CODE = re.compile(r":([a-z0-9_+\-]+):")
+_APOSTROPHE = re.compile(r"['\u2019\u2018`´]")
+_WORD = re.compile(r"\w+")
+_NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
+_CLAUSE_END = re.compile(r"[.,!?;:()\[\]\u2026\-]|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]")
+# Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
+_SOFTENERS = frozenset(
+    {"even", "really", "actually", "just", "totally", "literally", "honestly", "tbh", "please", "pls", "plz",
+     "kindly", "exactly", "simply"}
+)  # fmt: skip
+# An error code or message id: hex, or letters and digits mixed ("0x800ccc0e", "c2248", "p1"). Clock times and
+# durations ("3pm", "20min") and ordinals ("2nd") are chat, not codes.
+_CODE = re.compile(r"^(0x[0-9a-f]+|[a-z]+\d+[a-z\d]*|\d+[a-z]+[a-z\d]*)$")
+_NOT_CODE = re.compile(r"^\d{1,2}(st|nd|rd|th|am|pm|min|mins|h|hr|hrs|s|m|x)$")
+_ERROR_WORDS = frozenset({"error", "code", "event", "id", "stop", "exception", "hresult"})
+
+_CARDINALS = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+)  # fmt: skip
+_ORDINALS = (
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+    "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth",
+    "nineteenth", "twentieth",
+)  # fmt: skip
+_CARDINAL_VALUE = {w: n for n, w in enumerate(_CARDINALS, start=1)}
+_ORDINAL_VALUE = {w: n for n, w in enumerate(_ORDINALS, start=1)}
+_ORDINAL_DIGITS = re.compile(r"^(\d{1,3})(st|nd|rd|th)$")
+# Between a step word and its number: "step number 5", "step no 5", "step #5" ("#" is dropped as punctuation).
+_STEP_NUMBER_FILLERS = frozenset({"number", "no", "nr", "num"})
+# Longer words are not typos of a cue word, and a whole-message match is for short messages only.
+_MAX_REPAIR_CHARS = 20
+_MAX_WHOLE_CHARS = 60
+_POINTERS = frozenset({"it", "this", "that"})
+_DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
+# What "it" stands for in a thread: "take me through the procedure" is "take me through it".
+_FIX_NOUNS = frozenset(
+    {"procedure", "steps", "step", "fix", "solution", "process", "instructions", "guide", "one"}
+)
+# "is not" stays two words: "this is not my case" must still hold the example "not my case".
+_NOT_FORMS = {"do": "dont", "does": "doesnt", "did": "didnt", "can": "cant", "could": "couldnt",
+              "would": "wouldnt", "should": "shouldnt", "will": "wont", "has": "hasnt", "have": "havent",
+              "had": "hadnt"}  # fmt: skip
+_CONTRACTIONS: dict[tuple[str, str], str] = {(a, "not"): b for a, b in _NOT_FORMS.items()} | {
+    ("it", "is"): "its", ("i", "am"): "im", ("that", "is"): "thats", ("i", "have"): "ive", ("i", "will"): "ill",
+    ("let", "us"): "lets", ("there", "is"): "theres", ("what", "is"): "whats",
+}  # fmt: skip
+_SPELLINGS = {"somebody": "someone", "anybody": "anyone", "cannot": "cant", "thru": "through", "u": "you",
+              "ur": "your", "wanna": "want", "gonna": "going", "dunno": "idk", "thanx": "thanks",
+              "tks": "thanks"}  # fmt: skip
+# A word before an outcome cue that turns it around: "stopped working again", "no longer works".
+_NEGATORS = frozenset(
+    {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
+     "barely", "without", "until", "unless", "if"}
+)  # fmt: skip
+# Skipped when looking at the word after a navigation cue: "next to the ...", "back to my ...".
+_LINK_WORDS = frozenset({"the", "a", "an", "to", "my", "your", "our", "this", "that", "of", "in", "on", "into"})
+
+# Emoji that say yes / done / thanks, and emoji that say no / still broken.
+POSITIVE_EMOJI = frozenset(
+    {
+        "+1", "thumbsup", "white_check_mark", "heavy_check_mark", "ballot_box_with_check", "ok_hand", "tada",
+        "raised_hands", "clap", "muscle", "100", "partying_face", "sparkles", "smile", "smiley", "grinning",
+        "slightly_smiling_face", "relieved", "heart", "pray", "star-struck", "sunglasses", "ok",
+        "\U0001f44d", "\u2705", "\u2714", "\u2611", "\U0001f44c", "\U0001f389", "\U0001f64c", "\U0001f44f",
+        "\U0001f4aa", "\U0001f4af", "\U0001f973", "\u2728", "\U0001f600", "\U0001f603", "\U0001f604",
+        "\U0001f642", "\U0001f60a", "\U0001f60c", "\u2764", "\U0001f64f", "\U0001f60e", "\U0001f197",
+    }
+)  # fmt: skip
+NEGATIVE_EMOJI = frozenset(
+    {
+        "-1", "thumbsdown", "x", "no_entry", "no_entry_sign", "disappointed", "cry", "sob", "rage", "angry",
+        "confused", "face_with_rolling_eyes", "weary", "tired_face", "pensive", "slightly_frowning_face",
+        "white_frowning_face", "worried", "persevere", "facepalm", "man-facepalming", "woman-facepalming",
+        "\U0001f44e", "\u274c", "\u26d4", "\U0001f6ab", "\U0001f61e", "\U0001f622", "\U0001f62d", "\U0001f621",
+        "\U0001f620", "\U0001f615", "\U0001f644", "\U0001f629", "\U0001f62b", "\U0001f614", "\U0001f641",
+        "\u2639", "\U0001f61f", "\U0001f623", "\U0001f926",
+    }
+)  # fmt: skip
+
+
+def words_of(text: str) -> list[str]:
+    """The plain words of `text` as cue matching sees them (no typo repair): lower case, no apostrophes."""
+    return _split(text)[0]
+
+
+def _split(text: str) -> tuple[list[str], frozenset[int]]:
+    """The words of `text`, and the indexes of the words a clause ends after ("come again? lost it": 1)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _MENTION.sub(" ", text)
+    text = _EMOJI_CODE.sub(" . ", text)  # an emoji closes a clause like a full stop: "done ✅ next"
+    text = _APOSTROPHE.sub("", text)
+    words: list[str] = []
+    ends: set[int] = set()
+    last = 0
+    for m in _WORD.finditer(text):
+        if words and _CLAUSE_END.search(text, last, m.start()):
+            ends.add(len(words) - 1)
+        words.append(m.group())
+        last = m.end()
+    return words, frozenset(ends)
+
+
+def emoji_of(text: str) -> list[str]:
+    """Slack emoji codes (without colons) and emoji characters in `text`, in order."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    found = _EMOJI_CODE.findall(text)
+    # only characters outside plain words and spaces can be symbols; most messages have a handful
+    found += [ch for ch in _NOT_WORD_OR_SPACE.findall(text) if unicodedata.category(ch) == "So"]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CueHit:
+    family: str
+    start: int  # word index of the first word of the cue
+    end: int  # one past the last word
+    whole: bool = False  # the whole message is (nearly) the cue
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class StepRef:
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one message holds (see the module docstring)."""
+
+    words: tuple[str, ...]
+    hits: tuple[CueHit, ...]
+    step_refs: tuple[StepRef, ...]
+    content: tuple[str, ...]  # problem words left over once every cue is taken out
+    codes: int  # error codes and "error N" phrases
+    emoji_mood: int  # +1 positive emoji only, -1 negative only, 0 none or mixed
+    has_emoji: bool
+
+    def family_hits(self, family: str) -> list[CueHit]:
+        return [h for h in self.hits if h.family == family]
+
+
+class CueReader:
+    """Finds the cues of every family in a message. Built once per `IntentSet`; `read` is cheap."""
+
+    def __init__(
+        self,
+        *,
+        phrases: Mapping[str, Iterable[str]],
+        fillers: Iterable[str],
+        step_words: Iterable[str],
+        blockable: Iterable[str],
+        negatable: Iterable[str] = (),
+        whole_threshold: Mapping[str, float],
+        max_whole_words: int,
+    ) -> None:
+        self._step_words = frozenset(w for s in step_words for w in words_of(s))
+        self._fillers = frozenset(w for f in fillers for w in words_of(f))
+        self._blockable = frozenset(blockable)
+        self._negatable = frozenset(negatable)
+        self._whole_threshold = dict(whole_threshold)
+        self._max_whole_words = max_whole_words
+        # first word -> [(phrase words, family)], longest first so a scan prefers "next step" over "next"
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self._whole: list[tuple[str, str]] = []  # (joined phrase, family) for whole-message fuzzy matching
+        vocabulary: set[str] = set(self._fillers) | self._step_words
+        self._family_words: dict[str, set[str]] = {f: set() for f in phrases}
+        for family, items in phrases.items():
+            for phrase in items:
+                every = _contract(tuple(words_of(phrase)), frozenset())[0]
+                vocabulary.update(every)
+                self._family_words[family].update(every)
+                ws = tuple(w for w, _, _ in _skeleton(every)) or every
+                if not ws:
+                    continue
+                entries = self._by_first.setdefault(ws[0], [])
+                if (ws, family) not in entries:  # the same phrase from two files ("no" in en and es)
+                    entries.append((ws, family))
+                self._whole.append((" ".join(every), family))
+        self._one_word: dict[str, set[tuple[str, ...]]] = {f: set() for f in phrases}
+        for entries in self._by_first.values():
+            for ws, family in entries:
+                if len(ws) == 1:
+                    self._one_word[family].add(ws)
+        for entries in self._by_first.values():
+            entries.sort(key=lambda e: -len(e[0]))
+        self._vocabulary = frozenset(vocabulary)
+        self._whole_phrases = [p for p, _ in self._whole]
+        self._whole_cutoff = min(self._whole_threshold.values(), default=100.0)
+        # Only real words are repair targets; very short ones ("ok", "no") are too close to everything.
+        self._repair_targets = sorted(w for w in self._vocabulary if len(w) >= 4 and w.isalpha())
+        self._repaired: dict[str, str] = {}
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        return self._vocabulary
+
+    def read(self, text: str) -> Reading:
+        raw, ends = _split(text)
+        words, clause_ends = _contract(tuple(self._repair(w) for w in raw), ends)
+        emoji = emoji_of(text)
+        positive = sum(1 for e in emoji if e in POSITIVE_EMOJI)
+        negative = sum(1 for e in emoji if e in NEGATIVE_EMOJI)
+        mood = 1 if positive and not negative else -1 if negative and not positive else 0
+        hits = self._hits(words, clause_ends)
+        step_refs = self._step_refs(words)
+        covered = {i for h in hits for i in range(h.start, h.end)}
+        covered |= {i for r in step_refs for i in range(r.start, r.end)}
+        content = tuple(w for i, w in enumerate(words) if i not in covered and self._is_problem_word(w))
+        codes = sum(1 for w in words if _CODE.match(w) and not _NOT_CODE.match(w))
+        codes += sum(1 for a, b in itertools.pairwise(words) if a in _ERROR_WORDS and b.isdigit())
+        return Reading(
+            words=words,
+            hits=hits,
+            step_refs=step_refs,
+            content=content,
+            codes=codes,
+            emoji_mood=mood,
+            has_emoji=bool(emoji),
+        )
+
+    def is_content(self, word: str) -> bool:
+        """A word that says something about the problem rather than about the conversation."""
+        if word in self._vocabulary:
+            return False
+        if word.isdigit():
+            return len(word) > 2  # step numbers and counts are chat; "404", "2019" are content
+        return word not in _CARDINAL_VALUE and word not in _ORDINAL_VALUE and not _ORDINAL_DIGITS.match(word)
+
+    def _is_problem_word(self, word: str) -> bool:
+        if word in self._fillers or word in self._step_words or word in _SOFTENERS:
+            return False
+        if word.isdigit():
+            return len(word) > 2
+        return word not in _CARDINAL_VALUE and word not in _ORDINAL_VALUE and not _ORDINAL_DIGITS.match(word)
+
+    def _repair(self, word: str) -> str:
+        if (
+            word in self._vocabulary
+            or not 3 <= len(word) <= _MAX_REPAIR_CHARS
+            or not word.isalpha()
+            or _number(word) is not None
+        ):
+            return word
+        known = self._repaired.get(word)
+        if known is not None:
+            return known
+        fixed = word
+        for target, distance, _ in process.extract(
+            word, self._repair_targets, scorer=OSA.distance, score_cutoff=1, limit=4
+        ):
+            if distance == 1 and _is_typing_slip(word, target):
+                fixed = target
+                break
+        if len(self._repaired) < 50_000:  # bounded: a flood of random words must not grow memory
+            self._repaired[word] = fixed
+        return fixed
+
+    def _hits(self, words: tuple[str, ...], clause_ends: frozenset[int]) -> tuple[CueHit, ...]:
+        # Phrases are looked for with counts and softeners taken out, so "all 6 steps at once" holds "all steps
+        # at once" and "not even my issue" holds "not my issue".
+        spans = _skeleton(words)
+        skeleton = tuple(w for w, _, _ in spans)
+        found: list[tuple[str, tuple[str, ...], int, int]] = []
+        for k, word in enumerate(skeleton):
+            for phrase, family in self._by_first.get(word, ()):
+                stop = k + len(phrase)
+                if skeleton[k:stop] == phrase:
+                    start, end = spans[k][1], spans[stop - 1][2]
+                    if family in self._negatable and start > 0 and words[start - 1] in _NEGATORS:
+                        continue  # "stopped working again", "no longer works" report the opposite
+                    found.append((family, phrase, start, end))
+        starts = {start for _, _, start, _ in found}
+        hits = [
+            CueHit(family=family, start=start, end=end)
+            for family, phrase, start, end in found
+            if end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts)
+        ]
+        joined = " ".join(words)
+        if words and len(words) <= self._max_whole_words and len(joined) <= _MAX_WHOLE_CHARS:
+            best = process.extractOne(
+                joined, self._whole_phrases, scorer=fuzz.ratio, processor=None, score_cutoff=self._whole_cutoff
+            )
+            if best is not None:
+                _, score, index = best
+                family = self._whole[index][1]
+                if score >= self._whole_threshold.get(family, 100.0):
+                    hits.append(CueHit(family=family, start=0, end=len(words), whole=True))
+        return tuple(hits)
+
+    def _blocked(
+        self, family: str, phrase: tuple[str, ...], words: tuple[str, ...], end: int, starts: set[int]
+    ) -> bool:
+        """A navigation cue whose next word is problem content ("next tape", "back end server", "on to the
+        next tape"): short cues, and longer ones that end in a one-word cue of their family."""
+        if family not in self._blockable or (len(phrase) > 2 and (phrase[-1],) not in self._one_word[family]):
+            return False
+        j = end
+        while j < len(words) and words[j] in _LINK_WORDS:
+            j += 1
+        # "guide me through" goes on with its own words; "back button", "start menu" with someone else's
+        # (a cue of its own, "good morning btw", does not block either)
+        return (
+            j < len(words)
+            and j not in starts
+            and self._is_problem_word(words[j])
+            and words[j] not in self._family_words[family]
+        )
+
+    def _step_refs(self, words: tuple[str, ...]) -> tuple[StepRef, ...]:
+        refs: list[StepRef] = []
+        for i, word in enumerate(words):
+            if word not in self._step_words:
+                continue
+            j = i + 1
+            if j < len(words) and words[j] in _STEP_NUMBER_FILLERS:
+                j += 1
+            n = _number(words[j]) if j < len(words) else None
+            if n is not None:
+                refs.append(StepRef(number=n, start=i, end=j + 1))
+                continue
+            if i > 0:
+                before = words[i - 1]
+                m = _ORDINAL_DIGITS.match(before)
+                value = int(m.group(1)) if m else _ORDINAL_VALUE.get(before)
+                if value:
+                    refs.append(StepRef(number=value, start=i - 1, end=i + 1))
+        return tuple(refs)
+
+
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+# The keys around each key on a QWERTY keyboard: either side on its row; the row below sits half a key to the
+# right, so its neighbours are the key below and the one to its left; the row above, the key above and its right.
+_NEIGHBOURS: dict[str, str] = {
+    key: "".join(
+        other
+        for r2, row2 in enumerate(_KEY_ROWS)
+        for c2, other in enumerate(row2)
+        if other != key
+        and (
+            (r2 == r and abs(c2 - c) == 1)
+            or (r2 == r + 1 and c2 in (c - 1, c))
+            or (r2 == r - 1 and c2 in (c, c + 1))
+        )
+    )
+    for r, row in enumerate(_KEY_ROWS)
+    for c, key in enumerate(row)
+}
+
+
+def _contract(words: tuple[str, ...], ends: frozenset[int]) -> tuple[tuple[str, ...], frozenset[int]]:
+    """One spelling for one word: "did not" is "didnt", "it is" is "its", "somebody" is "someone". Applied to
+    messages and phrases alike, so "it is working now" meets the example "it's working"."""
+    out: list[str] = []
+    new_ends: set[int] = set()
+    i = 0
+    while i < len(words):
+        pair = (words[i], words[i + 1]) if i + 1 < len(words) and i not in ends else None
+        merged = _CONTRACTIONS.get(pair) if pair else None
+        if merged:
+            out.append(merged)
+            i += 2
+        else:
+            out.append(_SPELLINGS.get(words[i], words[i]))
+            i += 1
+        if i - 1 in ends:
+            new_ends.add(len(out) - 1)
+    return tuple(out), frozenset(new_ends)
+
+
+def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """The words phrases are looked for in, each with the span of message words it stands for: counts and
+    softeners out ("all 6 steps at once" holds "all steps at once", "not even my issue" holds "not my issue"),
+    and whatever points at the fix is "it" ("guide me through this", "take me through the procedure")."""
+    out: list[tuple[str, int, int]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if (w.isdigit() and len(w) <= 2) or w in _SOFTENERS:
+            i += 1
+            continue
+        if w in _DETERMINERS and i + 1 < len(words) and words[i + 1] in _FIX_NOUNS:
+            out.append(("it", i, i + 2))
+            i += 2
+            continue
+        out.append(("it" if w in _POINTERS else w, i, i + 1))
+        i += 1
+    return out
+
+
+def _number(word: str) -> int | None:
+    if word.isdigit() and len(word) <= 3:
+        return int(word)
+    m = _ORDINAL_DIGITS.match(word)
+    if m:
+        return int(m.group(1))
+    return _CARDINAL_VALUE.get(word) or _ORDINAL_VALUE.get(word)
+
+
+def _is_typing_slip(word: str, target: str) -> bool:
+    """One slip of the fingers turns `target` into `word` (the caller knows they are one edit apart). The first
+    letter is rarely the slip, and keeping it stops "tape" from becoming "etape"."""
+    if word[0] != target[0]:
+        return False
+    if len(word) == len(target):
+        if sorted(word) == sorted(target):  # two letters swapped: "bakc"
+            return len(word) >= 4
+        wrong, meant = next((a, b) for a, b in zip(word, target, strict=True) if a != b)
+        # a neighbouring key ("nexy"); in a long word any letter, the rest is evidence enough
+        return len(word) >= 7 or (len(word) >= 4 and meant in _NEIGHBOURS.get(wrong, ""))
+    if len(word) == len(target) - 1:  # a letter left out: "nxt", "prevous"
+        return len(target) >= 4
+    # a letter added: only a doubled key ("nexxt"), never a new ending ("repeats", "moves")
+    return any(word[k] == word[k + 1] and word[:k] + word[k + 1 :] == target for k in range(len(word) - 1))
