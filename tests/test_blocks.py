@@ -3,6 +3,7 @@ accepts (its limits, unique action_ids per block and block_ids per message) and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -170,7 +171,14 @@ def test_answer_card_shape() -> None:
     assert "*Symptom*" in text and "*Cause*" in text and "*Workaround*" in text
     # the six steps are for the walk-through; the card keeps to the introduction of the list
     assert "following these steps:" in text and "P1 folder" not in text
-    assert "```[008] Failure delivering user mail due to mailbag contention.```" in text
+    assert msg.STEPS_TO_WALK.format(total=6) in text  # how many, and that the walk-through has them
+    # the symptom already quotes the matched line: no block repeating it
+    assert "Failure delivering user mail due to mailbag contention" in text and msg.LABEL_MATCHED_ERROR not in text
+    pasted = dataclasses.replace(hit, matched_error="[008] Failure delivering user mail (pasted differently)")
+    elsewhere = "\n".join(mrkdwn_texts(drawn(AnswerReply(article=article, hit=pasted, offers=()))))
+    shown = f"*{msg.LABEL_MATCHED_ERROR}*\n```[008] Failure delivering user mail (pasted differently)```"
+    assert shown in elsewhere
+    assert msg.STEPS_TO_WALK.format(total=6) not in elsewhere  # no walk-through offered, none announced
     drawn_buttons = pressed(card)
     assert [a for a, _ in drawn_buttons] == ["kb:walk", "kb:full", "kb:not_mine", "kb:worked"]
     assert all(o.version == 7 and o.article_id == "Q237695" for _, o in drawn_buttons)
@@ -288,7 +296,7 @@ def test_hostile_text_is_escaped_everywhere() -> None:
             Procedure(label=HOSTILE, section="RESOLUTION", steps=(Step(text=HOSTILE),)),
         ),
     )  # fmt: skip
-    hit = SearchHit(id="Q1", title=HOSTILE, score=1.0, product=HOSTILE, matched_error=HOSTILE)
+    hit = SearchHit(id="Q1", title=HOSTILE, score=1.0, product=HOSTILE, matched_error=HOSTILE + " (as pasted)")
     choices = (HOSTILE, "Microsoft Exchange Server")
     messages = [
         *every_card(article, hit),

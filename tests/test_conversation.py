@@ -173,6 +173,8 @@ def intents() -> IntentSet:
 def kb() -> FakeKnowledgeBase:
     articles = _seed_articles()
     articles[LONG.id] = LONG
+    # the article LONG's first step points at, so its see-also button is offered (Q135932 stays missing)
+    articles["Q256986"] = Article(id="Q256986", title="Description of the Microsoft Windows registry")
     return FakeKnowledgeBase(articles.values())
 
 
@@ -299,7 +301,8 @@ def test_steps_carry_the_articles_own_text(conv: Conversation) -> None:
     t = Thread(conv)
     t.say("protected storage service failed at startup")
     t.press(Action.WALK)
-    t.say("didn't work")  # -> the second procedure
+    t.say("step 22")
+    t.say("didn't work")  # after the last step of the first method -> the second procedure
     t.say("step 2")
     step = t.reply
     assert isinstance(step, StepReply) and (step.procedure_no, step.step_no, step.total) == (1, 1, 5)
@@ -488,11 +491,12 @@ def test_reference_button_shows_the_referenced_article(conv: Conversation, kb: F
     t.say("mailbag contention [008]")
     t.say("walk me through")
     t.say("step 4")
+    # step 4 points at Q135932, which this KB lacks: no see-also button for it
+    assert Action.REF not in offers(t.reply)
+    kb.articles["Q135932"] = Article(id="Q135932", title="PC DB: LISTUSER Version 2.1 Displays Unrecognizable")
+    t.say("repeat")
     ref = offer(t.reply, Action.REF)
     assert ref.article_id == "Q135932"
-    turn = t.press_offer(ref)  # not in the seeds
-    assert "Q135932" in said(turn) and t.st.step_no == 3
-    kb.articles["Q135932"] = Article(id="Q135932", title="PC DB: LISTUSER Version 2.1 Displays Unrecognizable")
     turn = t.press_offer(ref)
     assert "LISTUSER" in said(turn) and t.st.article_id == "Q237695"
 
@@ -506,29 +510,30 @@ def test_start_over_clears_the_thread(conv: Conversation) -> None:
     assert t.state is not None and t.st.version == old.version + 1  # type: ignore[union-attr]
     assert t.st.status == "new" and t.st.article_id is None and t.st.question == ""
     assert msg.START_OVER in said(turn)
-    turn = t.say("next")
-    assert msg.NOT_WALKING in said(turn)
+    turn = t.say("next")  # nothing on the table: not read as a step move
+    assert msg.NOTHING_YET in said(turn)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("help", msg.HELP),
+        ("help", msg.HELP_INTRO),
         ("hi", msg.GREETING),
         ("Hello!", msg.GREETING),
         ("thanks", msg.THANKS),
         ("", msg.EMPTY_MESSAGE),
         ("   ", msg.EMPTY_MESSAGE),
-        ("👍🎉", msg.EMPTY_MESSAGE),
-        (":+1: :tada:", msg.EMPTY_MESSAGE),
-        ("next", msg.NOT_WALKING),
+        ("👍🎉", msg.GREETING),
+        (":+1: :tada:", msg.GREETING),
+        ("next", msg.NOTHING_YET),
+        ("hmm", msg.NOTHING_YET),
         ("didn't work", msg.NOTHING_YET),
     ],
 )
 def test_small_talk_and_odd_messages(conv: Conversation, text: str, expected: str) -> None:
     t = Thread(conv)
     turn = t.say(text)
-    assert turn.replies and said(turn) == expected[: len(said(turn))]
+    assert turn.replies and said(turn).startswith(expected)
     # kbbot has spoken in the thread, so the thread is remembered (the adapter listens to replies in it)
     assert t.st.version == 1 and t.st.status == "new" and t.st.asker == "U1"
     # ... and nothing else changes when the person keeps chatting
@@ -610,7 +615,7 @@ def test_lookup(conv: Conversation) -> None:
     assert all(o.action is Action.LOOKUP for o in near.offers)
     for usage in ("help", "  "):
         reply = conv.lookup(usage, user="U1")
-        assert isinstance(reply, NoticeReply) and reply.wording.template == msg.LOOKUP_USAGE
+        assert isinstance(reply, NoticeReply) and reply.wording.template.startswith(msg.LOOKUP_USAGE_INTRO)
     found = conv.lookup("mailbag contention [008]", user="U1")
     assert isinstance(found, LookupReply) and found.article.id == "Q237695"
     assert found.hit is not None and found.hit.matched_error  # the matched error line goes on the card
@@ -677,7 +682,8 @@ def test_yes_and_no_mean_what_the_thread_last_asked(conv: Conversation) -> None:
     t = Thread(conv)
     t.say("mailbag contention [008]")
     t.say("walk me through")
-    t.say("didn't work")
+    t.say("step 6")
+    t.say("didn't work")  # after the last step of the only method, and no other candidate
     assert t.st.status == "exhausted"
     turn = t.say("yes please")  # to "shall I ask a human?"
     assert t.st.status == "escalated" and turn.escalation is not None

@@ -14,7 +14,8 @@ mentions and encodes each offer into a button bound to its thread.
     ProductQuestionReply   "which product are you running?"
     ClosestReply           `/kb Q10287` when there is no such article: the nearest numbers
     NoMatchReply           "I don't know this one"
-    NoticeReply            one sentence from messages.py
+    NoticeReply            one sentence from messages.py (`private`: only for whoever pressed the button)
+    ClarifyReply           "did you mean the next step, or is this a different problem?" with those offers
     EscalationOfferReply   a sentence with an "ask a human" offer
     EscalationSummary      what the humans are sent (posted elsewhere, not in the thread)
 """
@@ -175,11 +176,23 @@ class ClosestReply:
 @dataclass(frozen=True, slots=True)
 class NoMatchReply:
     question: str
+    example: str = ""  # an error line from the KB, for the hint ("" when the KB has none to offer)
 
 
 @dataclass(frozen=True, slots=True)
 class NoticeReply:
     wording: Wording
+    # Only the person who pressed sees it (a stale or doubled click): the thread is not the place for it.
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClarifyReply:
+    """A message kbbot could not read as a request or a question: a short question back, with the likely
+    answers as buttons (typing them works as well)."""
+
+    wording: Wording
+    offers: tuple[Offer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +224,7 @@ Reply = (
     | ClosestReply
     | NoMatchReply
     | NoticeReply
+    | ClarifyReply
     | EscalationOfferReply
     | EscalationSummary
 )
