@@ -265,6 +265,16 @@ class Conversation:
         )
         return Turn(state=state, replies=[card])
 
+    def step_shown(self, state: ThreadState | None) -> StepReply | None:
+        """The step `state` is on, without its buttons: what the adapter leaves in place of a step message
+        that has moved on (None when the thread is not on a step)."""
+        if state is None or state.status != "walking":
+            return None
+        article = self._walking_article(state)
+        if article is None or state.step_no >= len(article.procedures[state.procedure_no].steps):
+            return None
+        return StepReply(article=article, procedure_no=state.procedure_no, step_no=state.step_no)
+
     # --- one dispatch for buttons and typed messages ----------------------------------------------------------
 
     def _on_press(self, state: ThreadState | None, turn: UserTurn, offer: Offer, now: float) -> Turn:

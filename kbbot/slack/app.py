@@ -32,14 +32,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.conversation import messages as wording
 from kbbot.conversation.engine import Escalation, Origin, Turn, UserTurn
-from kbbot.conversation.replies import Action, Reply
+from kbbot.conversation.replies import Action, NoticeReply, Reply, StepReply
 from kbbot.conversation.state import ThreadEvent, ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.logs import current_thread_key
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
 from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, InvalidButtonError
-from kbbot.slack.blocks import Message, render, render_summary, text_message
+from kbbot.slack.blocks import Message, render, render_summary, retired_step, text_message
 from kbbot.slack.metrics import Metrics
 from kbbot.slack.poster import SlackPoster
 from kbbot.store import ThreadStore
@@ -87,6 +87,8 @@ class Converser(Protocol):
     def lookup(self, text: str, *, user: str) -> Reply: ...
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn: ...
+
+    def step_shown(self, state: ThreadState | None) -> StepReply | None: ...
 
 
 class InFlight:
@@ -340,7 +342,7 @@ class KbBotListeners:
             log.info("ignoring a kb: action without an action, a user or a message")
             return
         action_id, value = action
-        channel, _message_ts, thread_ts = where
+        channel, message_ts, thread_ts = where
         key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
         try:
             offer = self.buttons.decode(action_id, value, where=key)
@@ -363,7 +365,7 @@ class KbBotListeners:
                 await self._refuse(key, user=user, reason="kbbot has no state for this thread")
                 return
             turn = UserTurn(user=user, pressed=offer, origin="thread")
-            await self._converse(key, turn, person_ts=None)
+            await self._converse(key, turn, person_ts=None, pressed_ts=message_ts)
 
     async def _knows(self, key: ThreadKey) -> bool:
         try:
@@ -414,11 +416,15 @@ class KbBotListeners:
 
     # ---- one turn of a thread
 
-    async def _converse(self, key: ThreadKey, user_turn: UserTurn, *, person_ts: str | None) -> None:
+    async def _converse(
+        self, key: ThreadKey, user_turn: UserTurn, *, person_ts: str | None, pressed_ts: str | None = None
+    ) -> None:
+        """One turn: the engine's answer stored, then posted. `pressed_ts`: the message whose button was
+        pressed (None for a typed message)."""
         extra = {"thread_key": key.as_str()}
         now = time.time()
         try:
-            turn = await self._take_turn(key, user_turn, now=now)
+            before, turn = await self._take_turn(key, user_turn, now=now)
         except StoreError as exc:
             # the store is down or refused the write: say so rather than leave the person waiting
             log.error("could not read or update the thread state: %s", exc, extra=extra)
@@ -434,17 +440,65 @@ class KbBotListeners:
         did = user_turn.pressed.action if user_turn.pressed else "message"
         log.info("%s by %s: %d repl(ies), thread now %s", did, user_turn.user, len(turn.replies), status,
                  extra=extra)
-        messages = [m for reply in turn.replies for m in render(reply, codec=self.buttons, where=key)]
-        for message in messages:
-            posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
-                                            context=key)
-            if posted.error is not None:
-                break  # not_in_channel and friends: the rest would fail the same way (already logged)
+        await self._post_replies(key, before, turn, user=user_turn.user, pressed_ts=pressed_ts)
         # a button has no message of its own: its reaction ("it worked") goes on the thread's first message
         for name in turn.reactions:
             await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
         if turn.escalation is not None:
             await self._escalate(key, turn.escalation)
+
+    async def _post_replies(
+        self, key: ThreadKey, before: ThreadState | None, turn: Turn, *, user: str, pressed_ts: str | None
+    ) -> None:
+        """Post a turn's replies, keeping the thread tidy: a walk-through has one live step message.
+
+        A step pressed on that message replaces it in place (chat.update); a step reached by typing is posted
+        below (the person's message is there) and the old step message keeps its text but loses its buttons.
+        The new step message's ts goes into the thread state, so the next turn, in any process, finds it."""
+        step_ts = before.step_ts if before is not None and before.status == "walking" else ""
+        steps = [r for r in turn.replies if isinstance(r, StepReply)]
+        in_place = bool(step_ts) and pressed_ts == step_ts and len(steps) == 1 and len(turn.replies) == 1
+        for reply in turn.replies:
+            if isinstance(reply, NoticeReply) and reply.private:  # a stale or doubled click: the presser only
+                await self.poster.ephemeral(channel=key.channel, user=user, thread_ts=key.thread_ts,
+                                            message=render(reply, codec=self.buttons, where=key)[0])
+                continue
+            for message in render(reply, codec=self.buttons, where=key):
+                if in_place:
+                    posted = await self.poster.update(
+                        channel=key.channel, ts=step_ts, message=message, context=key
+                    )
+                    if posted.error is None:
+                        continue
+                posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
+                                                context=key)
+                if posted.error is not None:
+                    return  # not_in_channel and friends: the rest would fail the same way (already logged)
+                if isinstance(reply, StepReply) and posted.ts:
+                    await self._retire_step(key, before, step_ts)
+                    await self._remember_step_message(key, turn, posted.ts)
+                    step_ts = posted.ts
+
+    async def _retire_step(self, key: ThreadKey, before: ThreadState | None, step_ts: str) -> None:
+        shown = self.conversation.step_shown(before) if step_ts else None
+        if shown is not None:
+            retired = retired_step(shown, codec=self.buttons)
+            await self.poster.update(channel=key.channel, ts=step_ts, message=retired, context=key)
+
+    async def _remember_step_message(self, key: ThreadKey, turn: Turn, ts: str) -> None:
+        stored = turn.state
+        if stored is None or stored.status != "walking":
+            return
+
+        def remember(current: ThreadState | None) -> tuple[ThreadState | None, None]:
+            if current is None or current.version != stored.version:
+                return current, None  # the thread moved on meanwhile; that turn has its own step message
+            return current.with_step_message(ts), None
+
+        try:
+            await self.store.transact(key, remember)
+        except Exception as exc:  # the walk goes on; the next step is posted below instead of in place
+            log.warning("could not remember the step message: %s", exc, extra={"thread_key": key.as_str()})
 
     def _remember_thread(self, key: ThreadKey) -> None:
         self._recent_threads[key.as_str()] = None
@@ -452,7 +506,9 @@ class KbBotListeners:
         while len(self._recent_threads) > RECENT_THREADS:
             self._recent_threads.popitem(last=False)
 
-    async def _take_turn(self, key: ThreadKey, user_turn: UserTurn, *, now: float) -> Turn:
+    async def _take_turn(
+        self, key: ThreadKey, user_turn: UserTurn, *, now: float
+    ) -> tuple[ThreadState | None, Turn]:
         """The engine's turn, committed with the store's compare-and-set.
 
         A search is CPU work; done on the event loop it would hold up every other request's ack behind it. So
@@ -461,11 +517,11 @@ class KbBotListeners:
         seen = await self.store.get(key)
         turn = await self._in_engine(self.conversation.handle, seen, user_turn, now=now)
 
-        def commit(current: ThreadState | None) -> tuple[ThreadState | None, Turn]:
+        def commit(current: ThreadState | None) -> tuple[ThreadState | None, tuple[ThreadState | None, Turn]]:
             if _version(current) == _version(seen):
-                return turn.state, turn
+                return turn.state, (current, turn)
             redone = self.conversation.handle(current, user_turn, now=now)
-            return redone.state, redone
+            return redone.state, (current, redone)
 
         return await self.store.transact(key, commit)
 

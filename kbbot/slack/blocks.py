@@ -17,6 +17,7 @@ values to the thread they are posted in. Action ids are unique within a block (l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -573,6 +574,14 @@ def _step(reply: StepReply, buttons: Buttons) -> Message:
         n=step_no + 1, total=total, text=escape_mrkdwn(clip(plain_text(step.text), 300))
     )
     return _finish(fallback, blocks)
+
+
+def retired_step(reply: StepReply, *, codec: ButtonCodec) -> Message:
+    """A step message the walk has moved on from: its text stays for reference, its buttons go (a press there
+    would only be stale), and a line says where the walk went."""
+    shown = _step(dataclasses.replace(reply, offers=(), intro=None), Buttons(codec=codec, where=None))
+    note = ContextBlock(elements=[MarkdownTextObject(text=msg.STEP_MOVED_ON)]).to_dict()
+    return Message(text=shown.text, blocks=[*shown.blocks, note])
 
 
 def _all_steps(reply: AllStepsReply, buttons: Buttons) -> Message:

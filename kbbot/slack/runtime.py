@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
-from kbbot.conversation.replies import Reply
+from kbbot.conversation.replies import Reply, StepReply
 from kbbot.conversation.state import ThreadState
 from kbbot.errors import ConfigError
 from kbbot.kb import KnowledgeBase
@@ -138,6 +138,9 @@ class CurrentConversation:
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn:
         return self._current.share(article_id, user=user, now=now)
+
+    def step_shown(self, state: ThreadState | None) -> StepReply | None:
+        return self._current.step_shown(state)
 
 
 def _index_stamp(index_dir: Path) -> tuple[int, int, int] | None:
