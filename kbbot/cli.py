@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("intents", help="check intent phrases (intents/*.yaml)")
     intents_sub = p.add_subparsers(dest="intents_command", required=True)
-    q = intents_sub.add_parser("eval", help="measure intent understanding on labelled thread messages (JSON lines)")
+    q = intents_sub.add_parser("eval", help="measure intent understanding on labelled messages (JSON lines)")
     q.add_argument("messages", type=Path)
     q.add_argument("--intents", type=Path, default=None, help="intents folder (default: the built-in intents/)")
     q.add_argument("--json", action="store_true")

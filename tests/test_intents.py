@@ -236,11 +236,17 @@ WALKING, ANSWERED, LAST_STEP = Moment.WALKING, Moment.ANSWERED, Moment.LAST_STEP
         (ANSWERED, "can you post every step in one message", Label.ALL_STEPS),
         (ANSWERED, "is there a longer version of the article?", Label.FULL),
         (LAST_STEP, "hello again", Label.SMALLTALK),
+        (WALKING, "show the current step one more time", Label.REPEAT),
+        (WALKING, "it is working now", Label.WORKED),
+        (WALKING, "brb coffee", Label.SMALLTALK),
         # other languages
         (WALKING, "weiter bitte", Label.NEXT),
         (LAST_STEP, "ja, geht wieder, danke", Label.WORKED),
         (WALKING, "tu peux répéter cette étape ?", Label.REPEAT),
         (LAST_STEP, "no funciona", Label.FAILED),
+        (WALKING, "retour à l'étape précédente", Label.BACK),
+        (WALKING, "👎 meh", Label.FAILED),
+        (Moment.SHORTLIST, "none of these, wrong articles", Label.NOT_MINE),
         # nothing to go on: ask rather than search
         (WALKING, "hmm", Label.UNSURE),
         (WALKING, "?", Label.UNSURE),
@@ -259,6 +265,7 @@ def test_classify_reads_the_moment(intents: IntentSet, moment: Moment, text: str
         (WALKING, "take me to the 4th step", 4),
         (WALKING, "step twelve", 12),
         (LAST_STEP, "schritt 3 nochmal", 3),
+        (WALKING, "can you jump to number 4", 4),
     ],
 )
 def test_classify_goto_carries_the_step(intents: IntentSet, moment: Moment, text: str, n: int) -> None:
@@ -288,12 +295,19 @@ def test_a_step_number_beside_another_request_is_context(intents: IntentSet) -> 
         (ANSWERED, "the start button does nothing"),
         (ANSWERED, "0x800CCC0E"),
         (LAST_STEP, "the next time I log in the profile is gone again"),
+        (LAST_STEP, "we need this working again by monday"),
         (LAST_STEP, "different question: how do i change my display name"),
         (Moment.NEW, "exchange IMC is silently losing mail, no NDR"),
     ],
 )
 def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str) -> None:
     assert intents.classify(text, moment=moment).name == Label.QUESTION
+
+
+def test_smalltalk_says_which_kind(intents: IntentSet) -> None:
+    assert intents.classify("good morning", moment=ANSWERED).cue == "greeting"
+    assert intents.classify("thanks a lot", moment=ANSWERED).cue == "thanks"
+    assert intents.classify("haha nice bot", moment=ANSWERED).cue == "smalltalk"
 
 
 def test_lookup_carries_the_article_number_at_any_moment(intents: IntentSet) -> None:

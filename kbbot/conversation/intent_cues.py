@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ _EMOJI_CODE = re.compile(r":([a-z0-9_+\-]+):")
 _APOSTROPHE = re.compile(r"['\u2019\u2018`´]")
 _WORD = re.compile(r"\w+")
 _NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
+_ELISION = re.compile(r"\b([ldjcnsmt]|qu)['\u2019](?=[aeiouyhéèêàâîôû])")
+_LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
 _CLAUSE_END = re.compile(r"[.,!?;:()\[\]\u2026\-]|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]")
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
 _SOFTENERS = frozenset(
@@ -64,6 +67,7 @@ _STEP_NUMBER_FILLERS = frozenset({"number", "no", "nr", "num"})
 _MAX_REPAIR_CHARS = 20
 _MAX_WHOLE_CHARS = 60
 _POINTERS = frozenset({"it", "this", "that"})
+_NOT_A_COUNT_AFTER_ONE = frozenset({"more", "by", "at", "of", "last"})
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
 # What "it" stands for in a thread: "take me through the procedure" is "take me through it".
 _FIX_NOUNS = frozenset(
@@ -85,6 +89,8 @@ _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
+# Words before an outcome cue that make it a wish: "need this sorted", "hope it works", "get it working".
+_WISHES = frozenset({"need", "needs", "want", "wants", "get", "hope", "hopefully", "should", "must", "would"})
 # Skipped when looking at the word after a navigation cue: "next to the ...", "back to my ...".
 _LINK_WORDS = frozenset({"the", "a", "an", "to", "my", "your", "our", "this", "that", "of", "in", "on", "into"})
 
@@ -121,7 +127,8 @@ def _split(text: str) -> tuple[list[str], frozenset[int]]:
     text = unicodedata.normalize("NFKC", text).lower()
     text = _MENTION.sub(" ", text)
     text = _EMOJI_CODE.sub(" . ", text)  # an emoji closes a clause like a full stop: "done ✅ next"
-    text = _APOSTROPHE.sub("", text)
+    text = _ELISION.sub(r"\1 ", text)  # "l'étape" is two words; "didn't" and "i'm" stay one
+    text = _LETTER_RUN.sub(r"\1\1", _APOSTROPHE.sub("", text))  # "humannnn", "yesssss": two at most
     words: list[str] = []
     ends: set[int] = set()
     last = 0
@@ -188,6 +195,7 @@ class CueReader:
         step_words: Iterable[str],
         blockable: Iterable[str],
         negatable: Iterable[str] = (),
+        numbered: str = "",
         whole_threshold: Mapping[str, float],
         max_whole_words: int,
     ) -> None:
@@ -195,6 +203,7 @@ class CueReader:
         self._fillers = frozenset(w for f in fillers for w in words_of(f))
         self._blockable = frozenset(blockable)
         self._negatable = frozenset(negatable)
+        self._numbered = numbered  # the family whose cue a bare number may follow ("jump to 4")
         self._whole_threshold = dict(whole_threshold)
         self._max_whole_words = max_whole_words
         # first word -> [(phrase words, family)], longest first so a scan prefers "next step" over "next"
@@ -202,13 +211,15 @@ class CueReader:
         self._whole: list[tuple[str, str]] = []  # (joined phrase, family) for whole-message fuzzy matching
         vocabulary: set[str] = set(self._fillers) | self._step_words
         self._family_words: dict[str, set[str]] = {f: set() for f in phrases}
+        self._uses: Counter[str] = Counter()
         for family, items in phrases.items():
             for phrase in items:
                 every = _contract(tuple(words_of(phrase)), frozenset())[0]
                 vocabulary.update(every)
+                self._uses.update(every)
                 self._family_words[family].update(every)
                 ws = tuple(w for w, _, _ in _skeleton(every)) or every
-                if not ws:
+                if not ws or ws == ("it",):  # "the steps" alone would be found in any sentence with "it"
                     continue
                 entries = self._by_first.setdefault(ws[0], [])
                 if (ws, family) not in entries:  # the same phrase from two files ("no" in en and es)
@@ -228,10 +239,6 @@ class CueReader:
         self._repair_targets = sorted(w for w in self._vocabulary if len(w) >= 4 and w.isalpha())
         self._repaired: dict[str, str] = {}
 
-    @property
-    def vocabulary(self) -> frozenset[str]:
-        return self._vocabulary
-
     def read(self, text: str) -> Reading:
         raw, ends = _split(text)
         words, clause_ends = _contract(tuple(self._repair(w) for w in raw), ends)
@@ -240,10 +247,10 @@ class CueReader:
         negative = sum(1 for e in emoji if e in NEGATIVE_EMOJI)
         mood = 1 if positive and not negative else -1 if negative and not positive else 0
         hits = self._hits(words, clause_ends)
-        step_refs = self._step_refs(words)
+        step_refs = self._step_refs(words, hits)
         covered = {i for h in hits for i in range(h.start, h.end)}
         covered |= {i for r in step_refs for i in range(r.start, r.end)}
-        content = tuple(w for i, w in enumerate(words) if i not in covered and self._is_problem_word(w))
+        content = tuple(w for i, w in enumerate(words) if i not in covered and self.is_problem_word(w))
         codes = sum(1 for w in words if _CODE.match(w) and not _NOT_CODE.match(w))
         codes += sum(1 for a, b in itertools.pairwise(words) if a in _ERROR_WORDS and b.isdigit())
         return Reading(
@@ -256,15 +263,8 @@ class CueReader:
             has_emoji=bool(emoji),
         )
 
-    def is_content(self, word: str) -> bool:
+    def is_problem_word(self, word: str) -> bool:
         """A word that says something about the problem rather than about the conversation."""
-        if word in self._vocabulary:
-            return False
-        if word.isdigit():
-            return len(word) > 2  # step numbers and counts are chat; "404", "2019" are content
-        return word not in _CARDINAL_VALUE and word not in _ORDINAL_VALUE and not _ORDINAL_DIGITS.match(word)
-
-    def _is_problem_word(self, word: str) -> bool:
         if word in self._fillers or word in self._step_words or word in _SOFTENERS:
             return False
         if word.isdigit():
@@ -282,13 +282,15 @@ class CueReader:
         known = self._repaired.get(word)
         if known is not None:
             return known
-        fixed = word
-        for target, distance, _ in process.extract(
-            word, self._repair_targets, scorer=OSA.distance, score_cutoff=1, limit=4
-        ):
-            if distance == 1 and _is_typing_slip(word, target):
-                fixed = target
-                break
+        slips = [
+            target
+            for target, distance, _ in process.extract(
+                word, self._repair_targets, scorer=OSA.distance, score_cutoff=1, limit=8
+            )
+            if distance == 1 and _is_typing_slip(word, target)
+        ]
+        # "wat" is a slip of "what" and of "wait": the word the phrases use most is the likelier one
+        fixed = max(slips, key=lambda t: (self._uses[t], t)) if slips else word
         if len(self._repaired) < 50_000:  # bounded: a flood of random words must not grow memory
             self._repaired[word] = fixed
         return fixed
@@ -304,8 +306,8 @@ class CueReader:
                 stop = k + len(phrase)
                 if skeleton[k:stop] == phrase:
                     start, end = spans[k][1], spans[stop - 1][2]
-                    if family in self._negatable and start > 0 and words[start - 1] in _NEGATORS:
-                        continue  # "stopped working again", "no longer works" report the opposite
+                    if family in self._negatable and _turned_around(words, start):
+                        continue  # "stopped working again", "need this sorted" do not report it
                     found.append((family, phrase, start, end))
         starts = {start for _, _, start, _ in found}
         hits = [
@@ -340,19 +342,27 @@ class CueReader:
         return (
             j < len(words)
             and j not in starts
-            and self._is_problem_word(words[j])
+            and self.is_problem_word(words[j])
             and words[j] not in self._family_words[family]
         )
 
-    def _step_refs(self, words: tuple[str, ...]) -> tuple[StepRef, ...]:
+    def _step_refs(self, words: tuple[str, ...], hits: tuple[CueHit, ...]) -> tuple[StepRef, ...]:
         refs: list[StepRef] = []
+        # "jump to 4", "go to number 4": a number straight after a go-there cue is a step
+        for hit in hits:
+            if hit.family != self._numbered or hit.whole:
+                continue
+            j = hit.end + (hit.end < len(words) and words[hit.end] in _STEP_NUMBER_FILLERS)
+            n = _step_number(words, j)
+            if n is not None and j < len(words) and words[j] not in self._step_words:
+                refs.append(StepRef(number=n, start=hit.end, end=j + 1))
         for i, word in enumerate(words):
             if word not in self._step_words:
                 continue
             j = i + 1
             if j < len(words) and words[j] in _STEP_NUMBER_FILLERS:
                 j += 1
-            n = _number(words[j]) if j < len(words) else None
+            n = _step_number(words, j)
             if n is not None:
                 refs.append(StepRef(number=n, start=i, end=j + 1))
                 continue
@@ -423,6 +433,22 @@ def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
         out.append(("it" if w in _POINTERS else w, i, i + 1))
         i += 1
     return out
+
+
+def _turned_around(words: tuple[str, ...], start: int) -> bool:
+    """The outcome cue at `start` is negated ("stopped working") or only wished for ("need this sorted")."""
+    if start > 0 and words[start - 1] in _NEGATORS:
+        return True
+    return any(w in _WISHES for w in words[max(0, start - 2) : start])
+
+
+def _step_number(words: tuple[str, ...], j: int) -> int | None:
+    """The number at words[j], unless it is the "one" of "one more time", "one by one"."""
+    if j >= len(words):
+        return None
+    if words[j] == "one" and j + 1 < len(words) and words[j + 1] in _NOT_A_COUNT_AFTER_ONE:
+        return None
+    return _number(words[j])
 
 
 def _number(word: str) -> int | None:

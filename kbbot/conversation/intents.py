@@ -150,6 +150,8 @@ _STEP_CARRIERS = frozenset({"goto", "back", "repeat", "walk"})
 _PRIORITY = (
     "question", "escalate", "start_over", "not_mine", "goto", "all_steps", "full", "help", "failed", "worked",
     "walk", "back", "repeat", "next", "lookup",
+    # chat: "haha ok" is a laugh before it is an acknowledgement
+    "greeting", "thanks", "smalltalk", "affirm", "deny", "ack",
 )  # fmt: skip
 # Labels that act on an article or a step; with none on the table they mean nothing yet.
 _NEEDS_ARTICLE = frozenset(
@@ -179,6 +181,8 @@ class IntentMatch:
     name: str  # a Label value from `classify`; an older name (greeting, affirm, ...) from `match`
     score: float  # 0..100: 100 for a pattern or whole-message match, lower the more the message says besides
     slots: dict[str, str] = field(default_factory=dict)  # {"n": "7"} for goto, {"qid": "102087"} for lookup
+    # the cue family the label was read from: a SMALLTALK "greeting" or "thanks" deserves its own reply
+    cue: str = ""
 
     @property
     def step_number(self) -> int | None:
@@ -266,8 +270,10 @@ class IntentSet:
             phrases={i.name: i.examples for i in self._intents.values()},
             fillers=words.fillers,
             step_words=words.step_words,
-            blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT,
+            # a go-there cue counts only beside a step number, which is its object ("jump to number 4")
+            blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT - {"goto"},
             negatable={"worked"},
+            numbered="goto",
             whole_threshold={i.name: i.threshold for i in self._intents.values()},
             max_whole_words=MAX_FUZZY_WORDS,
         )
@@ -357,7 +363,7 @@ class IntentSet:
                 if m:
                     found = {k: v for k, v in m.groupdict().items() if v is not None}
                     label = _settle(_resolve(intent.name, moment), moment, load=0)
-                    return IntentMatch(name=label, score=100.0, slots=found)
+                    return IntentMatch(name=label, score=100.0, slots=found, cue=intent.name)
         reading = self._reader.read(text)
         if not reading.words:
             name = _emoji_label(reading.emoji_mood, moment) if reading.has_emoji else Label.UNSURE
@@ -369,8 +375,13 @@ class IntentSet:
         carry = _carry(strength)
         if family in _OUTCOMES:
             carry += _OUTCOME_CARRY.get(moment, -1)
+        elif family == "next" and moment is Moment.WALKING:
+            carry += 1  # "ok cleared the temp folder, now what": what was done, then the ask
         if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
             family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
+        if family is None and reading.emoji_mood and load <= 1:
+            # "👎 meh", "🎉 yay": the emoji says what the words do not
+            return IntentMatch(name=_emoji_label(reading.emoji_mood, moment), score=50.0)
         if family is None or load > carry:
             name = Label.QUESTION if load else Label.UNSURE
             return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
@@ -381,16 +392,18 @@ class IntentSet:
             slots["n"] = str(reading.step_refs[0].number)
         label = _settle(_resolve(family, moment), moment, load=load)
         score = 100.0 if strength >= _WHOLE_STRENGTH else 50.0 + 10 * min(strength, _CARRY_CAP) - 10 * load
-        return IntentMatch(name=label, score=score, slots=slots)
+        return IntentMatch(name=label, score=score, slots=slots, cue=family)
 
     def _strongest(self, reading: Reading, moment: Moment, *, besides: str = "") -> tuple[str | None, int]:
         """The family the message is best read as, and its strength (the words of its longest cue)."""
         strength: dict[str, int] = {}
+        last_end: dict[str, int] = {}  # where each family's cue ends: of two equal cues the later one is the ask
         for hit in reading.hits:
             if hit.family == besides:
                 continue
             s = _WHOLE_STRENGTH if hit.whole else hit.size
             strength[hit.family] = max(strength.get(hit.family, 0), s)
+            last_end[hit.family] = max(last_end.get(hit.family, 0), hit.end)
         # A yes or no first thing answers the question the bot just asked.
         short = len(reading.words) <= _SHORT_REPLY_WORDS  # "sort of, no" answers as plainly as "no"
         openers = [
@@ -419,7 +432,7 @@ class IntentSet:
             else:
                 strong = {f: s for f, s in strong.items() if f in {"goto", "question"}}
         weak = {f: s for f, s in strength.items() if f in _WEAK}
-        best_strong, best_weak = _best(strong), _best(weak)
+        best_strong, best_weak = _best(strong, last_end), _best(weak, {})
         # A weak family wins only as the whole message ("hello again" is a greeting, not a repeat).
         if best_strong is None or (
             best_weak is not None and weak[best_weak] >= _WHOLE_STRENGTH > strong[best_strong]
@@ -453,11 +466,15 @@ class IntentSet:
         return None
 
 
-def _best(strength: dict[str, int]) -> str | None:
+def _best(strength: dict[str, int], last_end: dict[str, int]) -> str | None:
+    """The strongest family; between equals a question, else the one asked last ("that worked fine, next
+    step?"), then _PRIORITY."""
     if not strength:
         return None
     order = {f: n for n, f in enumerate(_PRIORITY)}
-    return min(strength, key=lambda f: (-strength[f], order.get(f, len(order))))
+    return min(
+        strength, key=lambda f: (-strength[f], f != "question", -last_end.get(f, 0), order.get(f, len(order)))
+    )
 
 
 def _carry(strength: int) -> int:

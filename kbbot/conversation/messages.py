@@ -88,7 +88,8 @@ INVALID_BUTTON = "That button isn't valid here."
 STALE_ACTION = "That button is from an earlier message; the latest message in this thread has the current ones."
 INTERNAL_ERROR = 'Sorry, something went wrong on my side. Try again, or say "start over".'
 STORE_DOWN = (
-    "I'm having trouble remembering this thread right now, so I can't pick it up. Give me a minute and ask again."
+    "I'm having trouble remembering this thread right now, so I can't pick it up. "
+    "Give me a minute and ask again."
 )
 FLOOD_NOTICE = (
     "You're asking faster than I can keep up ({limit} questions a minute). "
