@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from reply_helpers import all_text, offer, offers, plain, said
 
-from kbbot.article import Article, Procedure, Step
+from kbbot.article import Article, ErrorSignature, Procedure, Step
 from kbbot.conversation import messages as msg
 from kbbot.conversation.engine import Conversation, ConversationSettings, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
@@ -765,3 +765,133 @@ def test_history_written_before_thread_events_were_an_enum_still_loads() -> None
     assert [h.event for h in state.history] == [ThreadEvent.ANSWERED, ThreadEvent.SHOWN]
     assert ThreadState.from_json(state.to_json()) == state
     assert '"event":"shown"' in state.to_json()  # stored as the plain name, readable by older versions
+
+
+# --- what people mean mid-walk (issue 12) -------------------------------------------------------------------
+
+
+def test_didnt_work_before_the_last_step_notes_it_and_carries_on(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("protected storage service failed at startup")
+    t.press(Action.WALK)
+    turn = t.press(Action.FAILED)  # step 1 of 22: the fix is not over yet
+    step = t.reply
+    assert isinstance(step, StepReply) and (step.procedure_no, step.step_no) == (0, 1)
+    assert step.intro is not None and step.intro.plain() == msg.STEP_FAILED_GO_ON.format(done=1, n=2)
+    assert {Action.ESCALATE, Action.NOT_MINE} <= set(offers(turn))  # a way out
+    assert [h.event for h in t.st.history][-2:] == [ThreadEvent.FAILED, ThreadEvent.SHOWN]
+    t.say("step 22")
+    t.say("nope still broken")  # after the last step of method 1: method 2
+    assert (t.st.procedure_no, t.st.step_no) == (1, 0)
+    assert msg.ALTERNATIVE_METHOD.split(":")[0] in plain(t.reply)
+
+
+def test_unsure_messages_get_a_question_back_with_buttons(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("protected storage service failed at startup")
+    version = t.st.version
+    turn = t.say("hmm")  # on the answer card
+    assert t.st.version == version and msg.CLARIFY_ANSWERED in said(turn)
+    assert list(offers(turn)) == [Action.WALK, Action.NOT_MINE]
+    t.press(Action.WALK)
+    version = t.st.version
+    turn = t.say("hmm")  # mid-walk
+    assert t.st.version == version and msg.CLARIFY_WALKING in said(turn)
+    assert list(offers(turn)) == [Action.NEXT, Action.NOT_MINE]
+    t.press(Action.NEXT)  # the question's own button moves the walk
+    assert t.st.step_no == 1
+    t.say("step 22")
+    turn = t.say("hmm")  # after "Did it fix the problem?"
+    assert msg.CLARIFY_LAST_STEP in said(turn)
+    assert list(offers(turn)) == [Action.WORKED, Action.FAILED, Action.ESCALATE]
+    turn = t.say("lol")  # small talk, not an answer: asked again rather than guessed
+    assert msg.CLARIFY_LAST_STEP in said(turn)
+
+
+def test_a_search_mid_walk_that_finds_nothing_keeps_the_place(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("protected storage service failed at startup")
+    t.press(Action.WALK)
+    t.say("next")
+    version = t.st.version
+    turn = t.say("what does regedt32 do exactly?")
+    assert t.st.version == version and t.st.step_no == 1
+    assert not isinstance(turn.replies[0], NoMatchReply)
+    assert msg.MIDWALK_NO_MATCH.format(n=2, total=22) == said(turn)
+    assert Action.NEXT in offers(turn)
+
+
+def test_talk_to_a_human_before_any_question_asks_first(conv: Conversation) -> None:
+    t = Thread(conv)
+    turn = t.say("can i talk to someone")
+    assert turn.escalation is None and "What's the problem?" in said(turn)
+    assert isinstance(turn.replies[0], EscalationOfferReply) and Action.ESCALATE in offers(turn)
+    turn = t.say("talk to a human")  # insisting: paged straight away
+    assert turn.escalation is not None and t.st.status == "escalated"
+    assert turn.escalation.summary.outcome == msg.OUTCOME_NO_ARTICLE
+
+    t = Thread(conv)
+    t.say("talk to a human")
+    turn = t.say("mailbag contention [008]")  # told what is wrong: the fix comes first
+    assert isinstance(turn.replies[0], AnswerReply) and turn.escalation is None
+    turn = t.say("talk to a human")  # now there is something to hand over
+    assert turn.escalation is not None and turn.escalation.summary.article_id == "Q237695"
+
+
+def test_a_stale_click_is_for_the_presser_only(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("mailbag contention [008]")
+    card = t.reply
+    t.press(Action.WALK)
+    version = t.st.version
+    turn = t.press(Action.WALK, reply=card)  # the card's button, pressed again
+    (reply,) = turn.replies
+    assert isinstance(reply, NoticeReply) and reply.private and reply.wording.template == msg.STALE_ACTION
+    assert t.st.version == version
+
+
+def test_recording_the_step_message_keeps_its_buttons_valid(conv: Conversation) -> None:
+    t = Thread(conv)
+    t.say("mailbag contention [008]")
+    t.press(Action.WALK)
+    step = t.reply
+    t.state = t.st.with_step_message("1700000000.000900")  # what the adapter stores after posting the step
+    assert t.st.step_ts == "1700000000.000900" and t.st.offers_version == offer(step, Action.NEXT).version
+    t.press(Action.NEXT, reply=step)
+    assert t.st.step_no == 1 and t.st.drawn_version == 0 and t.st.step_ts == "1700000000.000900"
+    restored = ThreadState.from_json(t.st.to_json())
+    assert restored == t.st
+
+
+# --- words from the knowledge base, not the seeds (issue 11) ---------------------------------------------------
+
+TEAM_KB = [
+    Article(
+        id="teams/camera-not-found",
+        title="Teams can't find my camera",
+        product="Microsoft Teams",
+        sections={"SYMPTOMS": "Teams says: Camera not detected (0x80070005)", "RESOLUTION": "Restart Teams."},
+        error_signatures=(ErrorSignature(kind="message", value="Camera not detected (0x80070005)"),),
+    ),
+    Article(
+        id="vpn/cannot-connect",
+        title="VPN client does not connect",
+        product="GlobalProtect",
+        sections={"SYMPTOMS": "The VPN client stays on Connecting."},
+    ),
+]
+
+
+def test_help_hint_and_usage_come_from_the_loaded_kb(intents: IntentSet) -> None:
+    kb = FakeKnowledgeBase(TEAM_KB)
+    kb.ids = lambda: list(kb.articles)  # type: ignore[attr-defined]  # as KnowledgeBase.ids()
+    conv = Conversation(kb=kb, search=FakeSearch(kb=kb), intents=intents, settings=SETTINGS)
+    help_text = plain(Thread(conv).say("help").replies[0])
+    assert "Camera not detected (0x80070005)" in help_text and "Microsoft Teams" in help_text
+    assert "/kb teams/camera-not-found" in help_text
+    usage = plain(conv.lookup("help", user="U1"))
+    assert "/kb teams/camera-not-found" in usage and any(f"/kb {a.title}`" in usage for a in TEAM_KB)
+    no_match = Thread(conv).say("printer on fire").replies[0]
+    assert isinstance(no_match, NoMatchReply) and no_match.example == "Camera not detected (0x80070005)"
+    for text in (help_text, usage):
+        assert "mailbag" not in text.lower() and "Q102087" not in text and "Microsoft KB" not in text
