@@ -60,9 +60,9 @@ def test_chat_honours_the_teams_intents_and_flood_limit(seeds_index: Path, tmp_p
     intents = tmp_path / "intents"
     shutil.copytree(repo / "intents", intents)
     (intents / "team.yaml").write_text(
-        "language: en\nintents:\n  - name: next\n    examples: [onwards and upwards captain]\n", encoding="utf-8"
+        "language: en\nintents:\n  - name: next\n    examples: [tally ho chaps]\n", encoding="utf-8"
     )
-    walk = [MAILBAG_ERROR, "1", "onwards and upwards captain", "quit"]
+    walk = [MAILBAG_ERROR, "1", "tally ho chaps", "quit"]
     result = _run_chat(walk, index=seeds_index, env={"KBBOT_INTENTS": str(intents)})
     assert result.returncode == 0, result.stderr
     assert "Step 2 of 6" in result.stdout  # the team's phrase moved the walk on

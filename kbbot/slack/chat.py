@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from kbbot.conversation.examples import KbExamples
 from kbbot.kb import KnowledgeBase
 from kbbot.settings import Settings
 from kbbot.slack.loopback import Button, LoopbackBot, buttons, loopback_bot
@@ -125,21 +126,14 @@ def render_message(message: dict[str, Any], style: Style) -> list[str]:
     return lines
 
 
-def welcome_examples(kb: KnowledgeBase, *, limit: int = 2) -> list[str]:
-    """Things worth typing first, taken from the knowledge base itself: pasted error lines, then a /kb number."""
-    errors: list[str] = []
-    first_id = ""
-    for article in kb.iter_articles():
-        first_id = first_id or article.id
-        for sig in article.error_signatures:
-            if sig.kind == "message" and 20 <= len(sig.value) <= 90:
-                errors.append(sig.value.rstrip("."))
-    # a bracketed code ("[008] ...") is what people paste most; show those first
-    errors.sort(key=lambda e: (not e.startswith("["), len(e)))
-    examples = errors[:limit]
-    if first_id:
-        examples.append(f"/kb {first_id}")
-    return examples
+def welcome_examples(kb: KnowledgeBase) -> list[str]:
+    """Things worth typing first, from the knowledge base itself (the same examples help and `/kb` usage
+    use): a pasted error line, a few words from a title, and a `/kb` lookup."""
+    examples = KbExamples.sample(kb.ids(), kb.get)
+    found = [examples.error_line, examples.search]
+    if examples.article_id:
+        found.append(f"/kb {examples.article_id}")
+    return [e for e in found if e]
 
 
 @dataclass
