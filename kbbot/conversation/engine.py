@@ -13,7 +13,8 @@ The engine speaks in reply values (kbbot.conversation.replies): it never builds 
 writes a mention. How the adapter drives it:
 
     turn = await store.transact(key, conversation.updater(UserTurn(user=..., text=...), now=time.time()))
-    for reply in turn.replies: render it (kbbot.slack.blocks) and post it in the thread
+    for reply in turn.replies: render it (kbbot.slack.blocks) and post it in the thread (a private notice
+                               to the presser only; a step may replace the step message `state.step_ts`)
     for name in turn.reactions: add it to the person's message (a button press: the thread's first message)
     if turn.escalation: render turn.escalation.summary with the thread's permalink and post it where the
                         humans are (the thread has already been told who was asked)
@@ -26,10 +27,13 @@ writes a mention. How the adapter drives it:
                                    not be stored)
     any other button            -> handle(state, UserTurn(user, pressed=<the decoded Offer>))
 
-A typed message is classified (`_classify`) into an `Action` or a question; a button press decodes to the same
-`Action`; both go through one `match` in `_act`. A stale button (its version is not the thread's) gets "that
-step has moved on" and changes nothing. Once kbbot has replied in a thread it stores a state for it, so the
-adapter can tell the threads it is part of by `store.get(key) is not None`. After an escalation, plain thread
+A typed message is classified (`_classify`, IntentSet.classify with the thread's moment: answer shown, step k of
+N, last step, short list, product asked) into an `Action`, a question (searched), small talk, or unsure (asked
+back, with buttons: never "I don't know this one" in the middle of a fix); a button press decodes to the same
+`Action`; both go through one `match` in `_act`. A stale button (its version is not the one the thread's latest
+buttons carry, `ThreadState.offers_version`) gets a private notice for the presser and changes nothing.
+Once kbbot has replied in a thread it stores a state for it, so the adapter can tell the threads it is part of
+by `store.get(key) is not None`. After an escalation, plain thread
 replies (origin "thread") get no answer: people are talking to each other; a mention still reaches the bot.
 """
 
@@ -158,7 +162,9 @@ _STEP_DELTAS = {Action.NEXT: 1, Action.BACK: -1, Action.REPEAT: 0}
 _SMALL_TALK = {Action.GREETING: msg.GREETING, Action.THANKS: msg.THANKS}
 # The classifier's labels that name an action of the same name; smalltalk, question and unsure are the engine's
 # own decisions (`_on_text`).
-_LABEL_ACTIONS: dict[Label, Action] = {label: Action(label.value) for label in Label if label.value in set(Action)}
+_LABEL_ACTIONS: dict[Label, Action] = {
+    label: Action(label.value) for label in Label if label.value in {a.value for a in Action}
+}
 
 
 class Conversation:
