@@ -113,3 +113,13 @@ def test_chat_walks_a_pasted_error_to_the_last_step_and_marks_it_fixed(seeds_ind
     assert "mailbag files are not over the 4096 record limit" in last_step
     assert "glad that fixed it" in last_step.lower()
     assert "Traceback" not in result.stderr
+
+
+def test_chat_shows_a_step_that_moved_on_in_its_own_message(seeds_index: Path) -> None:
+    # Pressing "Next step" updates the step message in Slack (chat.update); the terminal shows the new step.
+    result = _run_chat([MAILBAG_ERROR, "1", "1", "1", "quit"], index=seeds_index)  # walk, next, next
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "(no reply)" not in out
+    positions = [out.index(f"Step {n} of 6") for n in range(1, 4)]
+    assert positions == sorted(positions)

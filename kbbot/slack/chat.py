@@ -145,6 +145,7 @@ class ChatSession:
     style: Style
     thread_ts: str | None = None
     seen: int = 0  # messages in the stand-in already shown
+    updates_seen: int = 0  # chat.update calls already shown (a step moving on in its own message)
     choices: list[tuple[dict[str, Any], Button]] = field(default_factory=list)
 
     def print(self, text: str = "") -> None:
@@ -184,15 +185,16 @@ class ChatSession:
     async def show_replies(self) -> None:
         standin = self.bot.standin
         deadline = time.monotonic() + REPLY_TIMEOUT_S
-        while not self._new_bot_messages() and time.monotonic() < deadline:
+        while not self._new_bot_messages() and not self._updated() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        if not self._new_bot_messages():
+        if not self._new_bot_messages() and not self._updated():
             self.print(self.style.dim("(no reply)"))
             self.seen = len(standin.messages)
             return
         await standin.quiet(settle_s=SETTLE_S, timeout=REPLY_TIMEOUT_S)
-        fresh = self._new_bot_messages()
+        fresh = self._updated() + self._new_bot_messages()
         self.seen = len(standin.messages)
+        self.updates_seen = len(standin.calls_to("chat.update"))
         with_buttons: list[tuple[dict[str, Any], Button]] = []
         for message in fresh:
             self._show(message)
@@ -204,6 +206,14 @@ class ChatSession:
             labels = "  ".join(f"[{i}] {b.label}" for i, (_m, b) in enumerate(with_buttons, start=1))
             self.print(self.style.accent(labels))
         self.print()
+
+    def _updated(self) -> list[dict[str, Any]]:
+        """Messages the bot changed in place that still have buttons: a step that moved on where it was (a
+        step retired, its buttons taken away, is not news)."""
+        standin = self.bot.standin
+        changed = [standin.message(str(c.args.get("ts", ""))) for c in standin.calls_to("chat.update")]
+        live = [m for m in changed[self.updates_seen :] if m is not None and buttons(m)]
+        return list({m["ts"]: m for m in live}.values())
 
     def _new_bot_messages(self) -> list[dict[str, Any]]:
         bot_user = self.bot.standin.bot_user_id
