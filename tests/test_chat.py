@@ -117,7 +117,7 @@ def test_chat_walks_a_pasted_error_to_the_last_step_and_marks_it_fixed(seeds_ind
 
 def test_chat_shows_a_step_that_moved_on_in_its_own_message(seeds_index: Path) -> None:
     # Pressing "Next step" updates the step message in Slack (chat.update); the terminal shows the new step.
-    result = _run_chat([MAILBAG_ERROR, "1", "1", "1", "quit"], index=seeds_index)  # walk, next, next
+    result = _run_chat([MAILBAG_ERROR, "1", "1", "2", "quit"], index=seeds_index)  # walk, next, (back,) next
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "(no reply)" not in out
