@@ -15,6 +15,7 @@ from kbbot.conversation.state import ThreadState
 from kbbot.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
+WALKING, ANSWERED, LAST_STEP = Moment.WALKING, Moment.ANSWERED, Moment.LAST_STEP
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,8 @@ def test_lookup_carries_the_article_number(intents: IntentSet, text: str, qid: s
 )
 def test_questions_are_not_intents(intents: IntentSet, text: str) -> None:
     assert intents.match(text) is None
+    for moment in (Moment.NEW, ANSWERED):  # and classify keeps them questions where nothing is being tried
+        assert intents.classify(text, moment=moment).name == Label.QUESTION, (moment, text)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "👍", "🎉🎉", ":+1:", "?!", "x" * 40_000])
@@ -193,8 +196,6 @@ def test_missing_or_empty_folder(tmp_path: Path) -> None:
 
 
 # --- classify: the thread's moment, cues inside longer messages, questions kept as questions ------------------
-
-WALKING, ANSWERED, LAST_STEP = Moment.WALKING, Moment.ANSWERED, Moment.LAST_STEP
 
 
 @pytest.mark.parametrize(
@@ -298,6 +299,8 @@ def test_a_step_number_beside_another_request_is_context(intents: IntentSet) -> 
         (LAST_STEP, "we need this working again by monday"),
         (LAST_STEP, "different question: how do i change my display name"),
         (Moment.NEW, "exchange IMC is silently losing mail, no NDR"),
+        (WALKING, "how long does step 3 take?"),
+        (WALKING, "do i need to restart after this step?"),
     ],
 )
 def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str) -> None:

@@ -218,13 +218,17 @@ class CueReader:
                 vocabulary.update(every)
                 self._uses.update(every)
                 self._family_words[family].update(every)
-                ws = tuple(w for w, _, _ in _skeleton(every)) or every
-                if not ws or ws == ("it",):  # "the steps" alone would be found in any sentence with "it"
+                if not every:
+                    continue
+                self._whole.append((" ".join(every), family))
+                ws = tuple(w for w, _, _ in _skeleton(every))
+                # A phrase that shrinks to one word ("please do" -> "do", "the steps" -> "it") would be found in
+                # any sentence; it counts as a whole message only.
+                if not ws or (len(ws) == 1 and len(every) > 1):
                     continue
                 entries = self._by_first.setdefault(ws[0], [])
                 if (ws, family) not in entries:  # the same phrase from two files ("no" in en and es)
                     entries.append((ws, family))
-                self._whole.append((" ".join(every), family))
         self._one_word: dict[str, set[tuple[str, ...]]] = {f: set() for f in phrases}
         for entries in self._by_first.values():
             for ws, family in entries:

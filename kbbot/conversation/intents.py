@@ -174,6 +174,7 @@ _ANSWER_STRENGTH = 4
 _SHORT_REPLY_WORDS = 4
 # "step 5" is a two-word cue, whatever carries it ("jump to", "again") adds its own words.
 _STEP_REF_STRENGTH = 2
+_BARE_STEP_STRENGTH = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,9 +420,12 @@ class IntentSet:
             strength["failed"] = max(strength.get("failed", 0), _STEP_REF_STRENGTH)
         if reading.step_refs:
             carried = max((s for f, s in strength.items() if f in _STEP_CARRIERS), default=0)
-            strength["goto"] = (
-                _STEP_REF_STRENGTH + min(carried, _CARRY_CAP) if carried < _WHOLE_STRENGTH else _WHOLE_STRENGTH
-            )
+            if carried >= _WHOLE_STRENGTH:
+                strength["goto"] = _WHOLE_STRENGTH
+            elif carried:
+                strength["goto"] = _STEP_REF_STRENGTH + min(carried, _CARRY_CAP)
+            else:  # a bare "step 5" is the request only when little else is said ("how long does step 3 take?")
+                strength["goto"] = _BARE_STEP_STRENGTH
         else:
             strength.pop("goto", None)
         strong = {f: s for f, s in strength.items() if f not in _WEAK}
