@@ -159,7 +159,6 @@ MAX_PRODUCT_CHOICES = 5
 MAX_STEP_REFERENCES = 5
 CLOSEST_IDS = 3
 _STEP_DELTAS = {Action.NEXT: 1, Action.BACK: -1, Action.REPEAT: 0}
-_SMALL_TALK = {Action.GREETING: msg.GREETING, Action.THANKS: msg.THANKS}
 # The classifier's labels that name an action of the same name; smalltalk, question and unsure are the engine's
 # own decisions (`_on_text`).
 _LABEL_ACTIONS: dict[Label, Action] = {
@@ -417,14 +416,8 @@ class Conversation:
                 return self._escalate(st, turn, now, original=state)
             case Action.START_OVER:
                 return self._start_over(state, turn, now)
-            case Action.AFFIRM:
-                return self._affirm(st, state, turn, now)
-            case Action.DENY:
-                return self._deny(st, state, now)
             case Action.HELP:
                 return Turn(state=state, replies=[notice(self._help_template(), **self._help_fills())])
-            case Action.GREETING | Action.THANKS:
-                return self._reply(state, _SMALL_TALK[action])
             case Action.LOOKUP:
                 return self._typed_lookup(st, state, intent, turn, now)
             case Action.PICK:
@@ -458,40 +451,6 @@ class Conversation:
         if self._kb.get(qid) is None:
             return Turn(state=state, replies=[self._closest_reply(qid)])
         return self._show_article(st, qid, now, original=state, question=turn.text)
-
-    def _affirm(self, st: ThreadState, original: ThreadState | None, turn: UserTurn, now: float) -> Turn:
-        """ "yes": to "shall I ask a human?", to "did it fix it?" after the last step, or to an answer card."""
-        if st.status == "exhausted":
-            return self._escalate(st, turn, now, original=original)
-        if st.status == "walking":
-            article = self._walking_article(st)
-            if article is not None and st.step_no + 1 >= len(article.procedures[st.procedure_no].steps):
-                return self._resolved(st, st.article_id, now, original=original)
-            return self._move(st, original, now, delta=1)
-        if st.status == "answered" and st.article_id:
-            return self._start_walk(st, st.article_id, now, original=original)
-        return self._reply(original, self._what_now(original))
-
-    def _deny(self, st: ThreadState, original: ThreadState | None, now: float) -> Turn:
-        """ "no": the fix did not work (walking), or the answer card is not the problem."""
-        if st.status == "walking":
-            return self._failed(st, now, original=original)
-        if st.status == "answered" and st.article_id:
-            return self._rule_out(st, st.article_id, now, original=original)
-        if st.status == "exhausted":
-            return self._reply(original, msg.DENIED)
-        return self._reply(original, self._what_now(original))
-
-    @staticmethod
-    def _what_now(state: ThreadState | None) -> str:
-        """A nudge for a "yes" or "no" that answers nothing kbbot asked."""
-        if state is None or state.status == "new":
-            return msg.NOTHING_YET
-        if state.status in {"choosing", "choosing_product"}:
-            return msg.CHOOSE_ABOVE
-        if state.status == "resolved":
-            return msg.ALREADY_RESOLVED
-        return msg.DENIED
 
     # --- questions and search -------------------------------------------------------------------------------
 

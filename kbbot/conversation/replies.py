@@ -33,7 +33,9 @@ from kbbot.search.types import SearchHit
 class Action(StrEnum):
     """Everything a person can do in a thread, by typing or by pressing a button: one name, one dispatch.
 
-    A typed intent (intents/*.yaml `name:`) and a button decode to the same member."""
+    A typed message's label (IntentSet.classify, read with the thread's moment: a "yes" after the last step is
+    WORKED) and a button decode to the same member. Small talk, questions and unsure messages are the engine's
+    own decisions, not actions."""
 
     WALK = "walk"
     NEXT = "next"
@@ -47,22 +49,13 @@ class Action(StrEnum):
     NOT_MINE = "not_mine"
     ESCALATE = "escalate"
     START_OVER = "start_over"
-    AFFIRM = "affirm"
-    DENY = "deny"
     HELP = "help"
-    GREETING = "greeting"
-    THANKS = "thanks"
     LOOKUP = "lookup"
     # button-only: they name something the message showed (an article, a product)
     PICK = "pick"
     PRODUCT = "product"
     REF = "ref"
     SHARE = "share"
-
-
-# The actions that only exist as buttons; the rest may also be typed (an intent of that name).
-BUTTON_ONLY: frozenset[Action] = frozenset({Action.PICK, Action.PRODUCT, Action.REF, Action.SHARE})
-TYPED_ACTIONS: frozenset[Action] = frozenset(a for a in Action if a not in BUTTON_ONLY)
 
 
 @dataclass(frozen=True, slots=True)
