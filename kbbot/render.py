@@ -17,7 +17,8 @@ from kbbot.article import SECTION_ORDER, Article
 # One alternative per mark; the group name says which. Emphasis must hug its text ("2 * 3 * 4" is no italic).
 INLINE = re.compile(
     r"(?P<code>(?<!`)`(?P<code_text>[^`\n]+)`(?!`))"
-    r"|(?P<link>\[(?P<link_text>[^\]\n]+)\]\((?P<link_url>https?://[^)\s]+)\))"
+    r"|(?P<link>\[(?P<link_text>(?:[^\[\]\n]|\[[^\[\]\n]*\])+)\]\((?P<link_url>https?://[^)\s]+)\))"
+    r"|(?P<bold_italic>\*\*\*(?=\S)(?P<bold_italic_text>[^\n]+?)(?<=\S)\*\*\*)"
     r"|(?P<bold>\*\*(?=\S)(?P<bold_text>[^\n]+?)(?<=\S)\*\*)"
     r"|(?P<italic>(?<![\w*])\*(?=[^\s*])(?P<italic_text>[^*\n]+?)(?<=\S)\*(?![\w*]))"
 )
@@ -42,15 +43,22 @@ def convert_inline(
 
 def _plain_mark(m: re.Match[str]) -> str:
     if m.group("link"):
-        label, url = m.group("link_text"), m.group("link_url")
+        label, url = plain_text(m.group("link_text")), m.group("link_url")
         return label if label == url else f"{label} ({url})"
-    return m.group("code_text") or m.group("bold_text") or m.group("italic_text") or ""
+    inner = m.group("bold_italic_text") or m.group("bold_text") or m.group("italic_text")
+    return m.group("code_text") or plain_text(inner or "")
+
+
+def drop_stray_marks(piece: str) -> str:
+    """Prose between marks: a `**` left over there pairs with nothing (a source's typo, "click ****OK"), and
+    shown it reads as markup, so it goes."""
+    return piece.replace("**", "")
 
 
 def plain_text(text: str) -> str:
     """Article text with its inline marks dropped (links as `text (url)`), code blocks as their lines."""
     text = FENCE.sub(lambda m: m.group("body"), text)
-    return convert_inline(text, plain=lambda piece: piece, mark=_plain_mark)
+    return convert_inline(text, plain=drop_stray_marks, mark=_plain_mark)
 
 _WIDTH = 100
 _ITEM_RE = re.compile(r"^\s*(?:\d{1,2}\.|[a-z]\.|-)\s+")

@@ -561,3 +561,27 @@ def test_the_no_match_hint_uses_the_kb_example() -> None:
     hinted = drawn(NoMatchReply(question="x", example="Camera not detected"))
     assert "`Camera not detected`" in json.dumps(hinted.blocks)
     assert "mailbag" not in json.dumps(drawn(NoMatchReply(question="x")).blocks)
+
+
+def test_marks_as_the_office_kb_writes_them() -> None:
+    # shapes seen across the 2,448 Office articles (parsed by the PARSE branch) that a simple reading got wrong
+    assert cards.article_mrkdwn("type ***Gpresult /h result.htm***.") == "type *_Gpresult /h result.htm_*."
+    assert cards.article_mrkdwn("*Written by [Gaurav Singh](https://example.com/g)*") == (
+        "_Written by <https://example.com/g|Gaurav Singh>_"
+    )
+    assert cards.article_mrkdwn("[**Cumulative Update 1**](https://example.com/cu1)") == (
+        "<https://example.com/cu1|Cumulative Update 1>"
+    )
+    assert cards.article_mrkdwn("[Download the [MS-OXPROPS] package.](https://example.com/d)") == (
+        "<https://example.com/d|Download the [MS-OXPROPS] package.>"
+    )
+    assert cards.article_mrkdwn("**Warning:** you are in a split domain") == "*Warning:* you are in a split domain"
+    assert "**" not in cards.article_mrkdwn("and then click ****OK.")  # a source's stray marks are dropped
+
+
+def test_a_code_block_split_over_sections_is_closed_and_reopened() -> None:
+    code = "\n".join(f"Set-Mailbox -Identity user{n} -ProhibitSendQuota 5GB" for n in range(200))
+    article = Article(id="Q1", title="Quotas", sections={"RESOLUTION": f"Run:\n\n```\n{code}\n```"})
+    for message in draw(FullArticleReply(article=article)):
+        for text in mrkdwn_texts(message):
+            assert text.count("```") % 2 == 0

@@ -60,7 +60,7 @@ from kbbot.conversation.replies import (
     clip,
 )
 from kbbot.conversation.state import ThreadKey
-from kbbot.render import CALLOUT, FENCE, convert_inline, plain_text
+from kbbot.render import CALLOUT, FENCE, convert_inline, drop_stray_marks, plain_text
 from kbbot.search.types import SearchHit
 from kbbot.slack.actions import ButtonCodec, action_id
 
@@ -150,18 +150,26 @@ def _safe_url(url: str) -> str:
 
 def _mrkdwn_mark(m: re.Match[str]) -> str:
     if m.group("link"):
-        label = escape_mrkdwn(m.group("link_text")).replace("|", "¦")
+        # a link's label is shown as it reads: Slack draws no formatting inside <url|label>
+        label = escape_mrkdwn(plain_text(m.group("link_text"))).replace("|", "¦")
         return f"<{_safe_url(m.group('link_url'))}|{label}>"
     if m.group("code"):
         return f"`{escape_code(m.group('code_text'))}`"
+    # emphasis may hold a link or code ("*Written by [Gaurav](https://...)*"): its text is converted too
+    if m.group("bold_italic"):
+        return f"*_{_marks_mrkdwn(m.group('bold_italic_text'))}_*"
     if m.group("bold"):
-        return f"*{escape_mrkdwn(m.group('bold_text'))}*"
-    return f"_{escape_mrkdwn(m.group('italic_text'))}_"
+        return f"*{_marks_mrkdwn(m.group('bold_text'))}*"
+    return f"_{_marks_mrkdwn(m.group('italic_text'))}_"
+
+
+def _marks_mrkdwn(text: str) -> str:
+    return convert_inline(text, plain=lambda piece: escape_mrkdwn(drop_stray_marks(piece)), mark=_mrkdwn_mark)
 
 
 def _inline_mrkdwn(text: str) -> str:
-    text = convert_inline(text, plain=escape_mrkdwn, mark=_mrkdwn_mark)
-    return CALLOUT.sub(lambda m: f"*{m.group(1)}:*", text)
+    """Marks converted, and a callout line's label ("Note:") emphasised unless the article already did."""
+    return CALLOUT.sub(lambda m: f"*{m.group(1)}:*", _marks_mrkdwn(text))
 
 
 def article_mrkdwn(text: str) -> str:
@@ -250,6 +258,18 @@ def _chunks(text: str, size: int) -> list[str]:
         rest = rest[cut:].lstrip()
     if rest:
         out.append(rest)
+    return _close_fences(out)
+
+
+def _close_fences(pieces: list[str]) -> list[str]:
+    """A code block split between two pieces is closed at the end of the first and reopened in the next, so
+    each section renders on its own (an open fence would turn the rest of the card into code)."""
+    out: list[str] = []
+    carried = False
+    for piece in pieces:
+        text = f"```{piece}" if carried else piece
+        carried = text.count("```") % 2 == 1
+        out.append(f"{text}```" if carried else text)
     return out
 
 
