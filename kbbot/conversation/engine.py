@@ -74,6 +74,7 @@ from kbbot.conversation.replies import (
     say,
 )
 from kbbot.conversation.state import HistoryEntry, ThreadEvent, ThreadState
+from kbbot.render import plain_text
 from kbbot.search.types import SearchContext, SearchHit, SearchResult
 
 log = logging.getLogger(__name__)
@@ -745,7 +746,7 @@ class Conversation:
                 status="walking",
                 history=(*history, *_shown(now, article.id, m, 0)),
             )
-            intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[m].label, METHOD_LABEL_CHARS))
+            intro = _method_intro(article, m)
             return Turn(state=new, replies=[self._step_reply(article, m, 0, version=new.version, intro=intro)])
         if st.status == "answered" and article.procedures and len(article.procedures) > 1:
             # The card's resolution (method 1) did not help: walk the next method.
@@ -756,7 +757,7 @@ class Conversation:
                 status="walking",
                 history=(*history, *_shown(now, article.id, 1, 0)),
             )
-            intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[1].label, METHOD_LABEL_CHARS))
+            intro = _method_intro(article, 1)
             return Turn(state=new, replies=[self._step_reply(article, 1, 0, version=new.version, intro=intro)])
         # 2. the next candidate article
         excluded = tuple(dict.fromkeys((*st.excluded, article.id)))
@@ -857,7 +858,7 @@ class Conversation:
         article = self._kb.get(article_id)
         try:
             assert article is not None
-            return clip(article.procedures[procedure_no].steps[step_no].text, TRIED_STEP_CHARS)
+            return clip(plain_text(article.procedures[procedure_no].steps[step_no].text), TRIED_STEP_CHARS)
         except (AssertionError, IndexError):
             return ""
 
@@ -940,6 +941,12 @@ def _outcomes(history: Sequence[HistoryEntry]) -> dict[tuple[str, str, int, int]
         elif h.event is ThreadEvent.RULED_OUT:
             out.setdefault(("ruled_out", h.article_id, -1, -1), msg.TRIED_RULED_OUT)
     return out
+
+
+def _method_intro(article: Article, procedure_no: int) -> Wording:
+    """ "That method didn't do it. Let's try another one: <its label>"."""
+    label = clip(plain_text(article.procedures[procedure_no].label), METHOD_LABEL_CHARS)
+    return say(msg.ALTERNATIVE_METHOD, label=label)
 
 
 def _go_on_offers(state: ThreadState) -> tuple[Offer, ...]:

@@ -488,7 +488,7 @@ def _lookup(reply: LookupReply, buttons: Buttons) -> Message:
 
 def _hit_line(hit: SearchHit) -> str:
     product = f"\n_{escape_mrkdwn(clip(hit.product, 120))}_" if hit.product else ""
-    return f"*{escape_mrkdwn(hit.id)}*: {clip_mrkdwn(hit.title, 400)}{product}"
+    return f"*{escape_mrkdwn(hit.id)}*: {clip_mrkdwn(plain_text(hit.title), 400)}{product}"
 
 
 def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
@@ -510,7 +510,9 @@ def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
 
 def _closest(reply: ClosestReply, buttons: Buttons) -> Message:
     """`/kb Q10287` when there is no such article: the nearest numbers, each a lookup button."""
-    listing = ", ".join(f"{escape_mrkdwn(cid)} ({clip_mrkdwn(title, 100)})" for cid, title in reply.closest)
+    listing = ", ".join(
+        f"{escape_mrkdwn(cid)} ({clip_mrkdwn(plain_text(title), 100)})" for cid, title in reply.closest
+    )
     text = (
         msg.NOT_IN_KB_CLOSEST.format(qid=escape_mrkdwn(reply.qid), closest=listing)
         if reply.closest
@@ -551,7 +553,7 @@ def _method_line(article: Article, procedure_no: int) -> str:
     line = escape_mrkdwn(article.id)
     if len(article.procedures) > 1:
         method = msg.METHOD_HEADING.format(
-            m=procedure_no + 1, methods=len(article.procedures), label=clip_mrkdwn(proc.label, 150)
+            m=procedure_no + 1, methods=len(article.procedures), label=clip_mrkdwn(proc.label, 150, convert=True)
         )
         line += " · " + method
     return line
@@ -686,7 +688,8 @@ def render_summary(
         blocks.append(
             _section(
                 msg.ESCALATION_ARTICLE.format(
-                    qid=escape_mrkdwn(summary.article_id), title=clip_mrkdwn(summary.article_title, 300)
+                    qid=escape_mrkdwn(summary.article_id),
+                    title=clip_mrkdwn(plain_text(summary.article_title), 300),
                 )
             )
         )
