@@ -585,3 +585,18 @@ def test_a_code_block_split_over_sections_is_closed_and_reopened() -> None:
     for message in draw(FullArticleReply(article=article)):
         for text in mrkdwn_texts(message):
             assert text.count("```") % 2 == 0
+
+
+def test_a_pressed_message_loses_its_buttons_but_keeps_its_link() -> None:
+    article = LinkedArticle(id="teams/camera", title="Teams can't find my camera", url="https://kb.example.com/c",
+                            sections={"SYMPTOMS": "No camera."})
+    card = drawn(AnswerReply(article=article, hit=None, offers=answer_offers(article, 2)))
+    shortlist = drawn(ShortlistReply(hits=(SearchHit(id="Q1", title="One", score=1.0),),
+                                     offers=(Offer(Action.PICK, 2, article_id="Q1"),)))
+    for message in (card, shortlist):
+        left = cards.without_buttons(message.text, message.blocks)
+        assert not [b for b in buttons({"blocks": left.blocks}) if b.action_id.startswith("kb:")]
+        assert mrkdwn_texts(left) == mrkdwn_texts(message) and left.text == message.text
+    links = [e for b in cards.without_buttons(card.text, card.blocks).blocks for e in b.get("elements") or []
+             if isinstance(e, dict) and e.get("url")]
+    assert [e["url"] for e in links] == ["https://kb.example.com/c"]

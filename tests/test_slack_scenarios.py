@@ -205,21 +205,25 @@ async def test_walking_through_the_steps_by_buttons(slack_bot: LoopbackBot) -> N
     standin = slack_bot.standin
     _, ts = await standin.mention(MAILBAG_ERROR)
     card = await _last_bot_message(slack_bot, 1)
-    await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
+    walk = _button(card, "kb:walk")
+    await standin.click(card, action_id="kb:walk", value=walk)
     step1 = await _last_bot_message(slack_bot, 2)
     assert "Step 1" in readable(step1) and step1["thread_ts"] == ts
+    # the card's question is answered: its buttons go (the thread has one set of live buttons)
+    (card_retired,) = await standin.wait_for("chat.update")
+    assert card_retired.args["ts"] == card["ts"] and not buttons(card) and "Q237695" in readable(card)
     first_next = _button(step1, "kb:next")
     await standin.click(step1, action_id="kb:next", value=first_next)
     # pressed on the step message itself: the walk moves on in that message, no new one in the thread
-    (moved,) = await standin.wait_for("chat.update")
+    moved = (await standin.wait_for("chat.update", count=2))[-1]
     assert moved.args["ts"] == step1["ts"] and "Step 2" in readable(moved)
     assert "Step 2" in readable(step1) and len(standin.calls_to("chat.postMessage")) == 2
     await standin.click(step1, action_id="kb:next", value=_button(step1, "kb:next"))
-    await standin.wait_for("chat.update", count=2)
+    await standin.wait_for("chat.update", count=3)
     assert "Step 3" in readable(step1)
 
     # a button pressed twice (a double click, or Slack redelivering) or an old one: only the presser is told
-    await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
+    await standin.click(card, action_id="kb:walk", value=walk)
     await standin.click(step1, action_id="kb:next", value=first_next)
     stale = await standin.wait_for("chat.postEphemeral", count=2)
     assert all(c.args["text"] == STALE_ACTION and c.args["user"] == STANDIN_USER for c in stale)
@@ -304,7 +308,7 @@ async def test_goto_step_didnt_work_and_escalate_by_buttons_then_start_over(slac
     step6 = await _last_bot_message(slack_bot, 3)
     assert "Step 6 of 6" in readable(step6)
     # typed: the step is posted under the person's message, and the step above keeps its text, not its buttons
-    (retired,) = await standin.wait_for("chat.update")
+    retired = (await standin.wait_for("chat.update", count=2))[-1]
     assert retired.args["ts"] == step1["ts"] and "Step 1 of 6" in readable(retired) and not buttons(step1)
 
     # the last step of the only method failed and no other seed is a plausible match: kbbot offers a human

@@ -39,7 +39,7 @@ from kbbot.logs import current_thread_key
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
 from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, InvalidButtonError
-from kbbot.slack.blocks import Message, render, render_summary, retired_step, text_message
+from kbbot.slack.blocks import Message, render, render_summary, retired_step, text_message, without_buttons
 from kbbot.slack.metrics import Metrics
 from kbbot.slack.poster import SlackPoster
 from kbbot.store import ThreadStore
@@ -365,7 +365,9 @@ class KbBotListeners:
                 await self._refuse(key, user=user, reason="kbbot has no state for this thread")
                 return
             turn = UserTurn(user=user, pressed=offer, origin="thread")
-            await self._converse(key, turn, person_ts=None, pressed_ts=message_ts)
+            pressed = body.get("message")
+            await self._converse(key, turn, person_ts=None, pressed_ts=message_ts,
+                                 pressed=pressed if isinstance(pressed, Mapping) else None)
 
     async def _knows(self, key: ThreadKey) -> bool:
         try:
@@ -417,10 +419,16 @@ class KbBotListeners:
     # ---- one turn of a thread
 
     async def _converse(
-        self, key: ThreadKey, user_turn: UserTurn, *, person_ts: str | None, pressed_ts: str | None = None
+        self,
+        key: ThreadKey,
+        user_turn: UserTurn,
+        *,
+        person_ts: str | None,
+        pressed_ts: str | None = None,
+        pressed: Mapping[str, Any] | None = None,
     ) -> None:
-        """One turn: the engine's answer stored, then posted. `pressed_ts`: the message whose button was
-        pressed (None for a typed message)."""
+        """One turn: the engine's answer stored, then posted. `pressed_ts`, `pressed`: the message whose button
+        was pressed, as Slack sent it (None for a typed message)."""
         extra = {"thread_key": key.as_str()}
         now = time.time()
         try:
@@ -440,7 +448,12 @@ class KbBotListeners:
         did = user_turn.pressed.action if user_turn.pressed else "message"
         log.info("%s by %s: %d repl(ies), thread now %s", did, user_turn.user, len(turn.replies), status,
                  extra=extra)
-        await self._post_replies(key, before, turn, user=user_turn.user, pressed_ts=pressed_ts)
+        retired = await self._post_replies(key, before, turn, user=user_turn.user, pressed_ts=pressed_ts)
+        answered = _version(turn.state) != _version(before)  # the press did something (not a stale click)
+        if pressed is not None and pressed_ts and pressed_ts not in retired and answered:
+            # the press answered that message's question: its buttons go, so only the newest message has any
+            message = without_buttons(str(pressed.get("text") or ""), pressed.get("blocks") or [])
+            await self.poster.update(channel=key.channel, ts=pressed_ts, message=message, context=key)
         # a button has no message of its own: its reaction ("it worked") goes on the thread's first message
         for name in turn.reactions:
             await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
@@ -449,15 +462,17 @@ class KbBotListeners:
 
     async def _post_replies(
         self, key: ThreadKey, before: ThreadState | None, turn: Turn, *, user: str, pressed_ts: str | None
-    ) -> None:
+    ) -> set[str]:
         """Post a turn's replies, keeping the thread tidy: a walk-through has one live step message.
 
         A step pressed on that message replaces it in place (chat.update); a step reached by typing is posted
         below (the person's message is there) and the old step message keeps its text but loses its buttons.
-        The new step message's ts goes into the thread state, so the next turn, in any process, finds it."""
+        The new step message's ts goes into the thread state, so the next turn, in any process, finds it.
+        Returns the ts of the messages it replaced or retired."""
         step_ts = before.step_ts if before is not None and before.status == "walking" else ""
         steps = [r for r in turn.replies if isinstance(r, StepReply)]
         in_place = bool(step_ts) and pressed_ts == step_ts and len(steps) == 1 and len(turn.replies) == 1
+        touched = {step_ts} if in_place else set()
         for reply in turn.replies:
             if isinstance(reply, NoticeReply) and reply.private:  # a stale or doubled click: the presser only
                 await self.poster.ephemeral(channel=key.channel, user=user, thread_ts=key.thread_ts,
@@ -473,17 +488,21 @@ class KbBotListeners:
                 posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
                                                 context=key)
                 if posted.error is not None:
-                    return  # not_in_channel and friends: the rest would fail the same way (already logged)
+                    return touched  # not_in_channel and friends: the rest would fail the same way (logged)
                 if isinstance(reply, StepReply) and posted.ts:
-                    await self._retire_step(key, before, step_ts)
+                    if await self._retire_step(key, before, step_ts):
+                        touched.add(step_ts)
                     await self._remember_step_message(key, turn, posted.ts)
                     step_ts = posted.ts
+        return touched
 
-    async def _retire_step(self, key: ThreadKey, before: ThreadState | None, step_ts: str) -> None:
+    async def _retire_step(self, key: ThreadKey, before: ThreadState | None, step_ts: str) -> bool:
         shown = self.conversation.step_shown(before) if step_ts else None
-        if shown is not None:
-            retired = retired_step(shown, codec=self.buttons)
-            await self.poster.update(channel=key.channel, ts=step_ts, message=retired, context=key)
+        if shown is None:
+            return False
+        retired = retired_step(shown, codec=self.buttons)
+        await self.poster.update(channel=key.channel, ts=step_ts, message=retired, context=key)
+        return True
 
     async def _remember_step_message(self, key: ThreadKey, turn: Turn, ts: str) -> None:
         stored = turn.state

@@ -21,7 +21,7 @@ import dataclasses
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -604,6 +604,24 @@ def retired_step(reply: StepReply, *, codec: ButtonCodec) -> Message:
     shown = _step(dataclasses.replace(reply, offers=(), intro=None), Buttons(codec=codec, where=None))
     note = ContextBlock(elements=[MarkdownTextObject(text=msg.STEP_MOVED_ON)]).to_dict()
     return Message(text=shown.text, blocks=[*shown.blocks, note])
+
+
+def without_buttons(text: str, blocks: Sequence[Mapping[str, Any]]) -> Message:
+    """A message as it was, minus its kbbot buttons (links stay): what is left of a message whose question was
+    answered by a press, so the thread shows one set of live buttons."""
+    kept: list[dict[str, Any]] = []
+    for block in blocks:
+        block = dict(block)
+        if block.get("type") == "actions":
+            links = [e for e in block.get("elements") or [] if isinstance(e, Mapping) and e.get("url")]
+            if not links:
+                continue
+            block["elements"] = links
+        accessory = block.get("accessory")
+        if isinstance(accessory, Mapping) and accessory.get("type") == "button" and not accessory.get("url"):
+            del block["accessory"]
+        kept.append(block)
+    return Message(text=text or "…", blocks=kept)
 
 
 def _all_steps(reply: AllStepsReply, buttons: Buttons) -> Message:
