@@ -123,3 +123,14 @@ def test_chat_shows_a_step_that_moved_on_in_its_own_message(seeds_index: Path) -
     assert "(no reply)" not in out
     positions = [out.index(f"Step {n} of 6") for n in range(1, 4)]
     assert positions == sorted(positions)
+
+
+def test_an_open_article_link_is_printed_not_numbered() -> None:
+    from kbbot.slack.chat import _choices
+
+    link = {"type": "button", "action_id": "open_article", "url": "https://kb.example.com/c",
+            "text": {"type": "plain_text", "text": "Open article"}}
+    walk = {"type": "button", "action_id": "kb:walk", "value": "{}", "text": {"type": "plain_text", "text": "Go"}}
+    message = {"text": "t", "blocks": [{"type": "actions", "elements": [link, walk]}]}
+    assert render_message(message, Style(enabled=False)) == ["Open article: https://kb.example.com/c"]
+    assert [b.action_id for b in _choices(message)] == ["kb:walk"]

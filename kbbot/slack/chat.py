@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from kbbot.conversation.examples import KbExamples
 from kbbot.kb import KnowledgeBase
 from kbbot.settings import Settings
+from kbbot.slack.actions import ACTION_PREFIX
 from kbbot.slack.loopback import Button, LoopbackBot, buttons, loopback_bot
 from kbbot.slack.standin import STANDIN_CHANNEL, STANDIN_HUMANS, STANDIN_USER
 
@@ -95,6 +96,11 @@ def render_mrkdwn(text: str, style: Style) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _choices(message: dict[str, Any]) -> list[Button]:
+    """The buttons a person can press by number: kbbot's own (a link button opens a page, it is printed)."""
+    return [b for b in buttons(message) if b.action_id.startswith(ACTION_PREFIX)]
+
+
 def _text_of(obj: Any) -> str:
     return str(obj.get("text", "")) if isinstance(obj, dict) else ""
 
@@ -117,6 +123,10 @@ def render_message(message: dict[str, Any], style: Style) -> list[str]:
                 lines.append(style.dim(" · ".join(parts)))
         elif kind == "divider":
             lines.append(style.dim("─" * 40))
+        elif kind == "actions":  # a link button ("Open article") is a link here; the rest are numbered choices
+            for e in block.get("elements") or []:
+                if isinstance(e, dict) and e.get("url"):
+                    lines.append(f"{_text_of(e.get('text'))}: {e['url']}")
         elif kind == "image":
             lines.append(style.dim(f"[image: {block.get('alt_text', '')}]"))
         elif kind == "rich_text":
@@ -198,7 +208,7 @@ class ChatSession:
         with_buttons: list[tuple[dict[str, Any], Button]] = []
         for message in fresh:
             self._show(message)
-            found = buttons(message)
+            found = _choices(message)
             if found:
                 with_buttons = [(message, b) for b in found]
         if with_buttons:
@@ -212,7 +222,7 @@ class ChatSession:
         step retired, its buttons taken away, is not news)."""
         standin = self.bot.standin
         changed = [standin.message(str(c.args.get("ts", ""))) for c in standin.calls_to("chat.update")]
-        live = [m for m in changed[self.updates_seen :] if m is not None and buttons(m)]
+        live = [m for m in changed[self.updates_seen :] if m is not None and _choices(m)]
         return list({m["ts"]: m for m in live}.values())
 
     def _new_bot_messages(self) -> list[dict[str, Any]]:
