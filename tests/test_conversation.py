@@ -895,3 +895,13 @@ def test_help_hint_and_usage_come_from_the_loaded_kb(intents: IntentSet) -> None
     assert isinstance(no_match, NoMatchReply) and no_match.example == "Camera not detected (0x80070005)"
     for text in (help_text, usage):
         assert "mailbag" not in text.lower() and "Q102087" not in text and "Microsoft KB" not in text
+
+
+def test_small_talk_reads_the_moment(conv: Conversation) -> None:
+    t = Thread(conv)
+    assert said(t.say("hi there")) == msg.GREETING  # nothing on the table: a greeting back
+    t.say("protected storage service failed at startup")
+    assert msg.CLARIFY_ANSWERED in said(t.say("ok cool"))  # on the answer card: what next?
+    t.press(Action.WALK)
+    assert said(t.say("lol")) == msg.SMALLTALK_WALKING.format(n=2)  # mid-walk: where we are
+    assert said(t.say("thanks")) == msg.THANKS

@@ -346,8 +346,10 @@ class Conversation:
             return self._reply(original, msg.THANKS)
         if moment is Moment.WALKING and original is not None:
             return self._reply(original, msg.SMALLTALK_WALKING, n=original.step_no + 2)
-        if moment is Moment.LAST_STEP:
+        if moment in (Moment.LAST_STEP, Moment.ANSWERED):  # "ok cool" answers neither question: ask it back
             return self._unsure(original, text, moment)
+        if moment is Moment.EXHAUSTED:  # "nah" to "shall I ask a human?"
+            return self._reply(original, msg.DENIED)
         return self._reply(original, msg.GREETING)
 
     def _unsure(self, original: ThreadState | None, text: str, moment: Moment) -> Turn:
