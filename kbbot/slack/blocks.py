@@ -62,7 +62,7 @@ from kbbot.conversation.replies import (
 from kbbot.conversation.state import ThreadKey
 from kbbot.render import CALLOUT, FENCE, convert_inline, drop_stray_marks, plain_text
 from kbbot.search.types import SearchHit
-from kbbot.slack.actions import ButtonCodec, action_id
+from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, action_id
 
 log = logging.getLogger(__name__)
 
@@ -606,19 +606,23 @@ def retired_step(reply: StepReply, *, codec: ButtonCodec) -> Message:
     return Message(text=shown.text, blocks=[*shown.blocks, note])
 
 
+def _conversation_button(element: Any) -> bool:
+    """A button of the conversation (kb:...), not a link or another feature's (a vote) that outlives a press."""
+    return isinstance(element, Mapping) and str(element.get("action_id", "")).startswith(ACTION_PREFIX)
+
+
 def without_buttons(text: str, blocks: Sequence[Mapping[str, Any]]) -> Message:
-    """A message as it was, minus its kbbot buttons (links stay): what is left of a message whose question was
-    answered by a press, so the thread shows one set of live buttons."""
+    """A message as it was, minus its conversation buttons (links stay): what is left of a message whose
+    question was answered by a press, so the thread shows one set of live buttons."""
     kept: list[dict[str, Any]] = []
     for block in blocks:
         block = dict(block)
         if block.get("type") == "actions":
-            links = [e for e in block.get("elements") or [] if isinstance(e, Mapping) and e.get("url")]
-            if not links:
+            others = [e for e in block.get("elements") or [] if not _conversation_button(e)]
+            if not others:
                 continue
-            block["elements"] = links
-        accessory = block.get("accessory")
-        if isinstance(accessory, Mapping) and accessory.get("type") == "button" and not accessory.get("url"):
+            block["elements"] = others
+        if _conversation_button(block.get("accessory")):
             del block["accessory"]
         kept.append(block)
     return Message(text=text or "…", blocks=kept)
