@@ -905,3 +905,6 @@ def test_small_talk_reads_the_moment(conv: Conversation) -> None:
     t.press(Action.WALK)
     assert said(t.say("lol")) == msg.SMALLTALK_WALKING.format(n=2)  # mid-walk: where we are
     assert said(t.say("thanks")) == msg.THANKS
+    t = Thread(conv)
+    t.say("backup stops the mail server")  # a short list is up
+    assert said(t.say("ok cool")) == msg.CHOOSE_ABOVE

@@ -346,11 +346,10 @@ class Conversation:
             return self._reply(original, msg.THANKS)
         if moment is Moment.WALKING and original is not None:
             return self._reply(original, msg.SMALLTALK_WALKING, n=original.step_no + 2)
-        if moment in (Moment.LAST_STEP, Moment.ANSWERED):  # "ok cool" answers neither question: ask it back
-            return self._unsure(original, text, moment)
-        if moment is Moment.EXHAUSTED:  # "nah" to "shall I ask a human?"
-            return self._reply(original, msg.DENIED)
-        return self._reply(original, msg.GREETING)
+        if moment is Moment.NEW:
+            return self._reply(original, msg.GREETING)
+        # "ok cool" answers no question kbbot asked (did it fix it, walk through, which one, shall I ask a human)
+        return self._unsure(original, text, moment)
 
     def _unsure(self, original: ThreadState | None, text: str, moment: Moment) -> Turn:
         """Neither clearly a request nor a searchable question: ask back, with the likely answers as buttons
