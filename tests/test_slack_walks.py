@@ -74,6 +74,9 @@ async def test_a_walk_driven_only_by_typed_natural_replies(slack_bot: LoopbackBo
     text = await walk.say("nah same error")
     assert _step_of(text) == 2 and "Step 2 may still fix it" in text
     assert _step_of(await walk.say("jump to step six")) == 6
+    thread = [m for m in walk.standin.messages if m.get("thread_ts") == walk.ts]
+    live = [m for m in thread if buttons(m) and _step_of(readable(m))]
+    assert [_step_of(readable(m)) for m in live] == [6]  # one step message with buttons: the current one
     state = await slack_bot.runtime.store.get(ThreadKey(team=walk.standin.team_id, channel=STANDIN_CHANNEL,
                                                         thread_ts=walk.ts))
     assert state is not None and state.status == "walking" and state.step_no == 5
@@ -81,9 +84,10 @@ async def test_a_walk_driven_only_by_typed_natural_replies(slack_bot: LoopbackBo
     (reaction,) = await walk.standin.wait_for("reactions.add")
     assert reaction.args["name"] == "white_check_mark"
     assert not any(NO_MATCH_START in text for text in walk.thread_text())
-    # a typed walk leaves one step message with buttons: the ones above were retired, their text kept
+    # a typed walk leaves step messages as a record: each was retired (text kept, buttons gone) when the walk
+    # moved on, the last one when the thread was settled
     steps = [m for m in walk.standin.messages if m.get("thread_ts") == walk.ts and _step_of(readable(m))]
-    assert len(steps) == 5 and all(not buttons(m) for m in steps[:-1]) and buttons(steps[-1])
+    assert [_step_of(readable(m)) for m in steps] == [1, 2, 1, 2, 6] and not any(buttons(m) for m in steps)
 
 
 async def test_unsure_and_unfound_messages_mid_walk_keep_the_place(slack_bot: LoopbackBot) -> None:

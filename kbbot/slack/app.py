@@ -490,10 +490,13 @@ class KbBotListeners:
                 if posted.error is not None:
                     return touched  # not_in_channel and friends: the rest would fail the same way (logged)
                 if isinstance(reply, StepReply) and posted.ts:
-                    if await self._retire_step(key, before, step_ts):
+                    if step_ts not in touched and await self._retire_step(key, before, step_ts):
                         touched.add(step_ts)
                     await self._remember_step_message(key, turn, posted.ts)
-                    step_ts = posted.ts
+        # the walk left that step by typing ("didn't work" -> another article, "start over"): its buttons go too
+        left = step_ts and step_ts not in touched and _version(turn.state) != _version(before)
+        if left and await self._retire_step(key, before, step_ts):
+            touched.add(step_ts)
         return touched
 
     async def _retire_step(self, key: ThreadKey, before: ThreadState | None, step_ts: str) -> bool:
