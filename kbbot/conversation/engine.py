@@ -321,7 +321,7 @@ class Conversation:
         if label is Label.QUESTION and normalise(text):
             return self._question(st, text, turn, now, original=state)
         if label is Label.SMALLTALK:
-            return self._small_talk(state, text, moment)
+            return self._small_talk(state, intent, text, moment)
         if action is None:
             return self._unsure(state, text, moment)
         return self._act(action, st, state, turn, now, intent=intent)
@@ -336,13 +336,12 @@ class Conversation:
 
     def _classify(self, text: str, moment: Moment) -> IntentMatch:
         """What a typed message asks for at this moment of its thread. The one place the classifier is called;
-        it reads only `IntentMatch.label`, `.step_number` and `.slots`."""
+        it reads only `IntentMatch.label`, `.step_number`, `.slots` and `.cue`."""
         return self._intents.classify(text, moment=moment)
 
-    def _small_talk(self, original: ThreadState | None, text: str, moment: Moment) -> Turn:
+    def _small_talk(self, original: ThreadState | None, intent: IntentMatch, text: str, moment: Moment) -> Turn:
         """ "hi", "thx", "lol": a greeting or thanks back; mid-walk, a reminder of where we are."""
-        said = self._intents.match(text)
-        if said is not None and said.name == "thanks":
+        if intent.cue == "thanks":  # the family the classifier read it from (both are SMALLTALK)
             return self._reply(original, msg.THANKS)
         if moment is Moment.WALKING and original is not None:
             return self._reply(original, msg.SMALLTALK_WALKING, n=original.step_no + 2)
