@@ -13,6 +13,7 @@ from kbbot.conversation.replies import (
     Action,
     AllStepsReply,
     AnswerReply,
+    ClarifyReply,
     ClosestReply,
     EscalationOfferReply,
     EscalationSummary,
@@ -59,7 +60,7 @@ def plain(reply: Reply) -> str:
     intro = getattr(reply, "intro", None)
     lines = [intro.plain()] if intro is not None else []
     match reply:
-        case NoticeReply() | EscalationOfferReply():
+        case NoticeReply() | EscalationOfferReply() | ClarifyReply():
             lines.append(reply.wording.plain())
         case AnswerReply() | LookupReply() | FullArticleReply():
             lines += _article_text(reply)
@@ -83,7 +84,7 @@ def plain(reply: Reply) -> str:
             template = msg.NOT_IN_KB_CLOSEST if reply.closest else msg.NOT_IN_KB
             lines.append(template.format(qid=reply.qid, closest=listing))
         case NoMatchReply():
-            lines.append(msg.NO_MATCH)
+            lines.append(msg.NO_MATCH_EXAMPLE.format(error=reply.example) if reply.example else msg.NO_MATCH)
         case EscalationSummary():
             lines += [reply.question, reply.article_id or "", *reply.steps_tried, reply.outcome]
     return "\n".join(lines)

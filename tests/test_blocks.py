@@ -3,6 +3,7 @@ accepts (its limits, unique action_ids per block and block_ids per message) and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -21,6 +22,7 @@ from kbbot.conversation.replies import (
     Action,
     AllStepsReply,
     AnswerReply,
+    ClarifyReply,
     ClosestReply,
     EscalationOfferReply,
     EscalationSummary,
@@ -101,7 +103,9 @@ def assert_within_limits(message: Message) -> None:
         if block["type"] == "actions":
             assert len(block["elements"]) <= 25
     for obj in _walk(message.blocks):
-        if obj.get("type") == "button":
+        if obj.get("type") == "button" and obj.get("url"):  # a link: opens the page, carries no kbbot action
+            assert obj["action_id"] == cards.OPEN_ARTICLE_ACTION and len(obj["url"]) <= cards.URL_CHARS
+        elif obj.get("type") == "button":
             assert obj["action_id"].startswith("kb:")
             assert len(obj["text"]["text"]) <= 75
             assert len(obj["value"]) <= 2000
@@ -170,7 +174,14 @@ def test_answer_card_shape() -> None:
     assert "*Symptom*" in text and "*Cause*" in text and "*Workaround*" in text
     # the six steps are for the walk-through; the card keeps to the introduction of the list
     assert "following these steps:" in text and "P1 folder" not in text
-    assert "```[008] Failure delivering user mail due to mailbag contention.```" in text
+    assert msg.STEPS_TO_WALK.format(total=6) in text  # how many, and that the walk-through has them
+    # the symptom already quotes the matched line: no block repeating it
+    assert "Failure delivering user mail due to mailbag contention" in text and msg.LABEL_MATCHED_ERROR not in text
+    pasted = dataclasses.replace(hit, matched_error="[008] Failure delivering user mail (pasted differently)")
+    elsewhere = "\n".join(mrkdwn_texts(drawn(AnswerReply(article=article, hit=pasted, offers=()))))
+    shown = f"*{msg.LABEL_MATCHED_ERROR}*\n```[008] Failure delivering user mail (pasted differently)```"
+    assert shown in elsewhere
+    assert msg.STEPS_TO_WALK.format(total=6) not in elsewhere  # no walk-through offered, none announced
     drawn_buttons = pressed(card)
     assert [a for a, _ in drawn_buttons] == ["kb:walk", "kb:full", "kb:not_mine", "kb:worked"]
     assert all(o.version == 7 and o.article_id == "Q237695" for _, o in drawn_buttons)
@@ -288,7 +299,7 @@ def test_hostile_text_is_escaped_everywhere() -> None:
             Procedure(label=HOSTILE, section="RESOLUTION", steps=(Step(text=HOSTILE),)),
         ),
     )  # fmt: skip
-    hit = SearchHit(id="Q1", title=HOSTILE, score=1.0, product=HOSTILE, matched_error=HOSTILE)
+    hit = SearchHit(id="Q1", title=HOSTILE, score=1.0, product=HOSTILE, matched_error=HOSTILE + " (as pasted)")
     choices = (HOSTILE, "Microsoft Exchange Server")
     messages = [
         *every_card(article, hit),
@@ -462,3 +473,130 @@ def test_a_step_shows_its_references_above_its_other_buttons() -> None:
     message = drawn(step_reply(_several_references(), 0, 0, version=4))
     rows = [[e["action_id"] for e in b["elements"]] for b in message.blocks if b["type"] == "actions"]
     assert rows == [["kb:ref:0", "kb:ref:1", "kb:ref:2", "kb:ref:3"], ["kb:next", "kb:worked", "kb:failed", "kb:escalate"]]  # noqa: E501
+
+
+# --- article marks as mrkdwn (issue 11: cards speak Slack) -------------------------------------------------------
+
+MARKED = (
+    "Run **Repair** from *Settings*, then `outlook.exe /safe`; see [the guide](https://kb.example.com/repair?a=1&b=2)."
+    "\n\nNote: keep <your data> & a backup.\n\n```\nGet-Mailbox | Set-Mailbox -Quota 5GB\n```"
+)
+
+
+def test_article_marks_become_mrkdwn_and_the_rest_is_escaped() -> None:
+    text = cards.article_mrkdwn(MARKED)
+    assert "Run *Repair* from _Settings_, then `outlook.exe /safe`" in text
+    assert "<https://kb.example.com/repair?a=1&b=2|the guide>" in text
+    assert "*Note:* keep &lt;your data&gt; &amp; a backup." in text
+    assert "```Get-Mailbox | Set-Mailbox -Quota 5GB```" in text
+    assert "**" not in text and "](" not in text
+    # what is not a mark stays inert: no mention, no link of the article's own making, no stray emphasis
+    inert = cards.article_mrkdwn("<!channel> [x](javascript:alert) 2 * 3 * 4 and snake_case_name")
+    assert "<!channel>" not in inert and "<javascript" not in inert and "&lt;!channel&gt;" in inert
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkedArticle(Article):
+    """An article with its web page, as the parsers give it once `Article.url` lands (the PARSE branch)."""
+
+    url: str | None = None
+
+
+def test_cards_draw_marked_articles_without_raw_markup() -> None:
+    article = LinkedArticle(
+        id="outlook/repair", title="Outlook **won't** start", url="https://kb.example.com/outlook/repair",
+        sections={"SYMPTOMS": MARKED, "CAUSE": "A *damaged* profile.", "RESOLUTION": MARKED},
+        procedures=(Procedure(label="Repair", section="RESOLUTION",
+                              steps=(Step(text=MARKED, substeps=("Click **OK**.",)), Step(text="Restart."))),),
+    )  # fmt: skip
+    replies: list[Reply] = [
+        AnswerReply(article=article, hit=None, offers=answer_offers(article, 3)),
+        step_reply(article, 0, 0, version=3),
+        AllStepsReply(article=article, procedure_no=0),
+        FullArticleReply(article=article),
+    ]
+    for reply in replies:
+        for message in draw(reply):
+            assert_within_limits(message)
+            for text in mrkdwn_texts(message):
+                assert "**" not in text and "](" not in text, text
+            header = [b for b in message.blocks if b["type"] == "header"]
+            assert all("**" not in b["text"]["text"] for b in header)
+            assert "**" not in message.text
+    card = drawn(replies[0])
+    (link,) = [e for b in card.blocks if b["type"] == "actions" for e in b["elements"] if e.get("url")]
+    assert link["url"] == article.url and link["text"]["text"] == msg.BTN_ARTICLE
+    assert not link["action_id"].startswith("kb:")  # Slack still reports the click; the adapter only acks it
+    unlinked = dataclasses.replace(article, url=None)
+    plain_card = drawn(AnswerReply(article=unlinked, hit=None, offers=answer_offers(unlinked, 3)))
+    assert not [e for b in plain_card.blocks if b["type"] == "actions" for e in b["elements"] if e.get("url")]
+
+
+def test_a_clipped_link_is_dropped_not_shown_half() -> None:
+    text = "Open the admin centre and read " + "[the long guide](https://kb.example.com/" + "x" * 80 + ")"
+    clipped = cards.clip_mrkdwn(text, 60, convert=True)
+    assert "[" not in clipped and "](" not in clipped and clipped.endswith("…")
+
+
+def test_a_retired_step_keeps_its_text_and_loses_its_buttons() -> None:
+    article = parse_file(REPO / "seeds" / "003_808a534ad571b896.txt")
+    reply = step_reply(article, 0, 1, version=4)
+    assert buttons({"blocks": drawn(reply).blocks})
+    retired = cards.retired_step(reply, codec=CODEC)
+    assert not buttons({"blocks": retired.blocks}) and "Step 2 of 6" in json.dumps(retired.blocks)
+    assert msg.STEP_MOVED_ON in json.dumps(retired.blocks, ensure_ascii=False)
+
+
+def test_a_question_back_labels_its_way_out_as_a_different_problem() -> None:
+    article = parse_file(REPO / "seeds" / "003_808a534ad571b896.txt")
+    here = Offer(Action.NEXT, 5, article_id=article.id, procedure_no=0, step_no=1, suggested=True)
+    reply = ClarifyReply(wording=say(msg.CLARIFY_WALKING),
+                         offers=(here, dataclasses.replace(here, action=Action.NOT_MINE, suggested=False)))
+    message = drawn(reply)
+    assert [b.label for b in buttons({"blocks": message.blocks})] == [msg.BTN_NEXT, msg.BTN_DIFFERENT]
+    assert [o.action for _, o in pressed(message)] == [Action.NEXT, Action.NOT_MINE]
+
+
+def test_the_no_match_hint_uses_the_kb_example() -> None:
+    hinted = drawn(NoMatchReply(question="x", example="Camera not detected"))
+    assert "`Camera not detected`" in json.dumps(hinted.blocks)
+    assert "mailbag" not in json.dumps(drawn(NoMatchReply(question="x")).blocks)
+
+
+def test_marks_as_the_office_kb_writes_them() -> None:
+    # shapes seen across the 2,448 Office articles (parsed by the PARSE branch) that a simple reading got wrong
+    assert cards.article_mrkdwn("type ***Gpresult /h result.htm***.") == "type *_Gpresult /h result.htm_*."
+    assert cards.article_mrkdwn("*Written by [Gaurav Singh](https://example.com/g)*") == (
+        "_Written by <https://example.com/g|Gaurav Singh>_"
+    )
+    assert cards.article_mrkdwn("[**Cumulative Update 1**](https://example.com/cu1)") == (
+        "<https://example.com/cu1|Cumulative Update 1>"
+    )
+    assert cards.article_mrkdwn("[Download the [MS-OXPROPS] package.](https://example.com/d)") == (
+        "<https://example.com/d|Download the [MS-OXPROPS] package.>"
+    )
+    assert cards.article_mrkdwn("**Warning:** you are in a split domain") == "*Warning:* you are in a split domain"
+    assert "**" not in cards.article_mrkdwn("and then click ****OK.")  # a source's stray marks are dropped
+
+
+def test_a_code_block_split_over_sections_is_closed_and_reopened() -> None:
+    code = "\n".join(f"Set-Mailbox -Identity user{n} -ProhibitSendQuota 5GB" for n in range(200))
+    article = Article(id="Q1", title="Quotas", sections={"RESOLUTION": f"Run:\n\n```\n{code}\n```"})
+    for message in draw(FullArticleReply(article=article)):
+        for text in mrkdwn_texts(message):
+            assert text.count("```") % 2 == 0
+
+
+def test_a_pressed_message_loses_its_buttons_but_keeps_its_link() -> None:
+    article = LinkedArticle(id="teams/camera", title="Teams can't find my camera", url="https://kb.example.com/c",
+                            sections={"SYMPTOMS": "No camera."})
+    card = drawn(AnswerReply(article=article, hit=None, offers=answer_offers(article, 2)))
+    shortlist = drawn(ShortlistReply(hits=(SearchHit(id="Q1", title="One", score=1.0),),
+                                     offers=(Offer(Action.PICK, 2, article_id="Q1"),)))
+    for message in (card, shortlist):
+        left = cards.without_buttons(message.text, message.blocks)
+        assert not [b for b in buttons({"blocks": left.blocks}) if b.action_id.startswith("kb:")]
+        assert mrkdwn_texts(left) == mrkdwn_texts(message) and left.text == message.text
+    links = [e for b in cards.without_buttons(card.text, card.blocks).blocks for e in b.get("elements") or []
+             if isinstance(e, dict) and e.get("url")]
+    assert [e["url"] for e in links] == ["https://kb.example.com/c"]

@@ -60,9 +60,9 @@ def test_chat_honours_the_teams_intents_and_flood_limit(seeds_index: Path, tmp_p
     intents = tmp_path / "intents"
     shutil.copytree(repo / "intents", intents)
     (intents / "team.yaml").write_text(
-        "language: en\nintents:\n  - name: next\n    examples: [onwards and upwards captain]\n", encoding="utf-8"
+        "language: en\nintents:\n  - name: next\n    examples: [tally ho chaps]\n", encoding="utf-8"
     )
-    walk = [MAILBAG_ERROR, "1", "onwards and upwards captain", "quit"]
+    walk = [MAILBAG_ERROR, "1", "tally ho chaps", "quit"]
     result = _run_chat(walk, index=seeds_index, env={"KBBOT_INTENTS": str(intents)})
     assert result.returncode == 0, result.stderr
     assert "Step 2 of 6" in result.stdout  # the team's phrase moved the walk on
@@ -113,3 +113,24 @@ def test_chat_walks_a_pasted_error_to_the_last_step_and_marks_it_fixed(seeds_ind
     assert "mailbag files are not over the 4096 record limit" in last_step
     assert "glad that fixed it" in last_step.lower()
     assert "Traceback" not in result.stderr
+
+
+def test_chat_shows_a_step_that_moved_on_in_its_own_message(seeds_index: Path) -> None:
+    # Pressing "Next step" updates the step message in Slack (chat.update); the terminal shows the new step.
+    result = _run_chat([MAILBAG_ERROR, "1", "1", "2", "quit"], index=seeds_index)  # walk, next, (back,) next
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "(no reply)" not in out
+    positions = [out.index(f"Step {n} of 6") for n in range(1, 4)]
+    assert positions == sorted(positions)
+
+
+def test_an_open_article_link_is_printed_not_numbered() -> None:
+    from kbbot.slack.chat import _choices
+
+    link = {"type": "button", "action_id": "open_article", "url": "https://kb.example.com/c",
+            "text": {"type": "plain_text", "text": "Open article"}}
+    walk = {"type": "button", "action_id": "kb:walk", "value": "{}", "text": {"type": "plain_text", "text": "Go"}}
+    message = {"text": "t", "blocks": [{"type": "actions", "elements": [link, walk]}]}
+    assert render_message(message, Style(enabled=False)) == ["Open article: https://kb.example.com/c"]
+    assert [b.action_id for b in _choices(message)] == ["kb:walk"]

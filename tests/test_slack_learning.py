@@ -124,17 +124,17 @@ async def _four_threads(bot: LoopbackBot) -> dict[str, str]:
     await standin.say("walk me through", thread_ts=ts)
     await bot.posts(6)
 
-    # 3. escalated: step 5 did not work, and the person takes the offer of a human
+    # 3. escalated: the last step (6) did not work, and the person takes the offer of a human
     _, ts = await standin.mention(MAILBAG_ERROR)
     threads["escalated"] = ts
     await bot.posts(7)
     card = _bot_message(standin, thread_ts=ts, containing="Q237695")
     await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
     await bot.posts(8)
-    await standin.say("go to step 5", thread_ts=ts)
+    await standin.say("go to step 6", thread_ts=ts)
     await bot.posts(9)
-    step5 = _bot_message(standin, thread_ts=ts, containing="Step 5 of 6")
-    await standin.click(step5, action_id="kb:failed", value=_button(step5, "kb:failed"))
+    step6 = _bot_message(standin, thread_ts=ts, containing="Step 6 of 6")
+    await standin.click(step6, action_id="kb:failed", value=_button(step6, "kb:failed"))
     await bot.posts(10)
     offer = _bot_message(standin, thread_ts=ts)
     await standin.click(offer, action_id="kb:escalate", value=_button(offer, "kb:escalate"))
@@ -189,7 +189,7 @@ async def test_votes_and_outcomes_reach_kbbot_report(seeds_index: Path, learning
     articles = {a["id"]: a for a in report["articles"]}
     mailbag = articles["Q237695"]
     assert (mailbag["offered"], mailbag["resolved"], mailbag["failed"], mailbag["down"]) == (2, 1, 1, 1)
-    assert mailbag["failed_at_step"] == {"1.5": 1}
+    assert mailbag["failed_at_step"] == {"1.6": 1}
     assert articles["Q102087"]["offered"] == 1 and articles["Q102087"]["resolved"] == 0
 
     # a day later, the thread nobody came back to is abandoned

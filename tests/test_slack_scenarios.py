@@ -151,8 +151,10 @@ async def test_typed_replies_under_a_shared_card_are_answered(slack_bot: Loopbac
     card = standin.message(shared_ts)
     assert card is not None
     await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
-    stale = (await slack_bot.posts(4))[-1]
+    (stale,) = await standin.wait_for("chat.postEphemeral")
+    # only the presser hears that the button is old; the thread itself gets nothing
     assert stale.args["thread_ts"] == shared_ts and stale.args["text"] == STALE_ACTION
+    assert stale.args["user"] == STANDIN_USER and len(standin.calls_to("chat.postMessage")) == 3
 
 
 async def test_kb_share_into_a_channel_the_bot_is_not_in_explains_how_to_invite_it(
@@ -203,17 +205,33 @@ async def test_walking_through_the_steps_by_buttons(slack_bot: LoopbackBot) -> N
     standin = slack_bot.standin
     _, ts = await standin.mention(MAILBAG_ERROR)
     card = await _last_bot_message(slack_bot, 1)
-    await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
+    walk = _button(card, "kb:walk")
+    await standin.click(card, action_id="kb:walk", value=walk)
     step1 = await _last_bot_message(slack_bot, 2)
     assert "Step 1" in readable(step1) and step1["thread_ts"] == ts
+    # the card's question is answered: its buttons go (the thread has one set of live buttons)
+    (card_retired,) = await standin.wait_for("chat.update")
+    # only the conversation's buttons go: the 👍/👎 votes stay, a vote is still welcome after the walk
+    live = [b.action_id for b in buttons(card)]
+    assert card_retired.args["ts"] == card["ts"] and "Q237695" in readable(card)
+    assert live == ["kbfb:up", "kbfb:down"]
+    first_next = _button(step1, "kb:next")
+    await standin.click(step1, action_id="kb:next", value=first_next)
+    # pressed on the step message itself: the walk moves on in that message, no new one in the thread
+    moved = (await standin.wait_for("chat.update", count=2))[-1]
+    assert moved.args["ts"] == step1["ts"] and "Step 2" in readable(moved)
+    assert "Step 2" in readable(step1) and len(standin.calls_to("chat.postMessage")) == 2
     await standin.click(step1, action_id="kb:next", value=_button(step1, "kb:next"))
-    step2 = await _last_bot_message(slack_bot, 3)
-    assert "Step 2" in readable(step2)
+    await standin.wait_for("chat.update", count=3)
+    assert "Step 3" in readable(step1)
 
-    # the same button pressed twice (a double click, or Slack redelivering) changes nothing the second time
-    await standin.click(step1, action_id="kb:next", value=_button(step1, "kb:next"))
-    stale = await _last_bot_message(slack_bot, 4)
-    assert "Step 3" not in readable(stale)
+    # a button pressed twice (a double click, or Slack redelivering) or an old one: only the presser is told
+    await standin.click(card, action_id="kb:walk", value=walk)
+    await standin.click(step1, action_id="kb:next", value=first_next)
+    stale = await standin.wait_for("chat.postEphemeral", count=2)
+    assert all(c.args["text"] == STALE_ACTION and c.args["user"] == STANDIN_USER for c in stale)
+    await standin.quiet()
+    assert len(standin.calls_to("chat.postMessage")) == 2 and "Step 3" in readable(step1)
 
 
 # ---- forged interactivity (issue 13): a signed request with a value kbbot did not seal for that thread
@@ -288,17 +306,21 @@ async def test_goto_step_didnt_work_and_escalate_by_buttons_then_start_over(slac
     card = await _last_bot_message(slack_bot, 1)
     await standin.click(card, action_id="kb:walk", value=_button(card, "kb:walk"))
     await slack_bot.posts(2)
-    await standin.say("go to step 5", thread_ts=ts)
-    step5 = await _last_bot_message(slack_bot, 3)
-    assert "Step 5 of 6" in readable(step5)
+    step1 = standin.messages[-1]
+    await standin.say("go to step 6", thread_ts=ts)
+    step6 = await _last_bot_message(slack_bot, 3)
+    assert "Step 6 of 6" in readable(step6)
+    # typed: the step is posted under the person's message, and the step above keeps its text, not its buttons
+    retired = (await standin.wait_for("chat.update", count=2))[-1]
+    assert retired.args["ts"] == step1["ts"] and "Step 1 of 6" in readable(retired) and not buttons(step1)
 
-    # the only method failed and no other seed is a plausible match: kbbot offers a human, by button
-    await standin.click(step5, action_id="kb:failed", value=_button(step5, "kb:failed"))
+    # the last step of the only method failed and no other seed is a plausible match: kbbot offers a human
+    await standin.click(step6, action_id="kb:failed", value=_button(step6, "kb:failed"))
     offer = await _last_bot_message(slack_bot, 4)
     await standin.click(offer, action_id="kb:escalate", value=_button(offer, "kb:escalate"))
     posts = await standin.wait_for("chat.postMessage", count=6)
     summary = next(p for p in posts if p.args["channel"] == STANDIN_HUMANS)
-    assert "Q237695" in readable(summary) and "step 5" in readable(summary).lower()
+    assert "Q237695" in readable(summary) and "step 6" in readable(summary).lower()
     assert slack_bot.runtime.metrics.outcomes.value(outcome="escalated") == 1
 
     # "start over" clears the thread: the next message is a fresh question, answered with a fresh card
@@ -670,4 +692,6 @@ async def test_two_replies_at_once_in_one_thread_lose_neither_update(
     await slack_bot.posts(3, timeout=10)
     await standin.quiet()
     after = await slack_bot.runtime.store.get(key)
-    assert after is not None and after.version == before.version + 2
+    # both turns are in: the walk started and moved on (each posted step's ts is recorded on top of them)
+    assert after is not None and after.offers_version >= before.version + 2 and after.step_no == 1
+    assert [h.step_no for h in after.history if h.event.value == "shown"] == [0, 1]

@@ -13,7 +13,8 @@ The engine speaks in reply values (kbbot.conversation.replies): it never builds 
 writes a mention. How the adapter drives it:
 
     turn = await store.transact(key, conversation.updater(UserTurn(user=..., text=...), now=time.time()))
-    for reply in turn.replies: render it (kbbot.slack.blocks) and post it in the thread
+    for reply in turn.replies: render it (kbbot.slack.blocks) and post it in the thread (a private notice
+                               to the presser only; a step may replace the step message `state.step_ts`)
     for name in turn.reactions: add it to the person's message (a button press: the thread's first message)
     if turn.escalation: render turn.escalation.summary with the thread's permalink and post it where the
                         humans are (the thread has already been told who was asked)
@@ -26,10 +27,13 @@ writes a mention. How the adapter drives it:
                                    not be stored)
     any other button            -> handle(state, UserTurn(user, pressed=<the decoded Offer>))
 
-A typed message is classified (`_classify`) into an `Action` or a question; a button press decodes to the same
-`Action`; both go through one `match` in `_act`. A stale button (its version is not the thread's) gets "that
-step has moved on" and changes nothing. Once kbbot has replied in a thread it stores a state for it, so the
-adapter can tell the threads it is part of by `store.get(key) is not None`. After an escalation, plain thread
+A typed message is classified (`_classify`, IntentSet.classify with the thread's moment: answer shown, step k of
+N, last step, short list, product asked) into an `Action`, a question (searched), small talk, or unsure (asked
+back, with buttons: never "I don't know this one" in the middle of a fix); a button press decodes to the same
+`Action`; both go through one `match` in `_act`. A stale button (its version is not the one the thread's latest
+buttons carry, `ThreadState.offers_version`) gets a private notice for the presser and changes nothing.
+Once kbbot has replied in a thread it stores a state for it, so the adapter can tell the threads it is part of
+by `store.get(key) is not None`. After an escalation, plain thread
 replies (origin "thread") get no answer: people are talking to each other; a mention still reaches the bot.
 """
 
@@ -44,11 +48,13 @@ from typing import Any, Literal, Protocol
 
 from kbbot.article import Article, normalise_qid
 from kbbot.conversation import messages as msg
-from kbbot.conversation.intents import IntentMatch, IntentSet, normalise
+from kbbot.conversation.examples import KbExamples
+from kbbot.conversation.intents import IntentMatch, IntentSet, Label, Moment, moment_of, normalise
 from kbbot.conversation.replies import (
     Action,
     AllStepsReply,
     AnswerReply,
+    ClarifyReply,
     ClosestReply,
     EscalationOfferReply,
     EscalationSummary,
@@ -56,6 +62,7 @@ from kbbot.conversation.replies import (
     LookupReply,
     Mention,
     NoMatchReply,
+    NoticeReply,
     Offer,
     ProductQuestionReply,
     Reply,
@@ -67,6 +74,7 @@ from kbbot.conversation.replies import (
     say,
 )
 from kbbot.conversation.state import HistoryEntry, ThreadEvent, ThreadState
+from kbbot.render import plain_text
 from kbbot.search.types import SearchContext, SearchHit, SearchResult
 
 log = logging.getLogger(__name__)
@@ -152,14 +160,26 @@ MAX_PRODUCT_CHOICES = 5
 MAX_STEP_REFERENCES = 5
 CLOSEST_IDS = 3
 _STEP_DELTAS = {Action.NEXT: 1, Action.BACK: -1, Action.REPEAT: 0}
-_SMALL_TALK = {Action.HELP: msg.HELP, Action.GREETING: msg.GREETING, Action.THANKS: msg.THANKS}
+# The classifier's labels that name an action of the same name; smalltalk, question and unsure are the engine's
+# own decisions (`_on_text`).
+_LABEL_ACTIONS: dict[Label, Action] = {
+    label: Action(label.value) for label in Label if label.value in {a.value for a in Action}
+}
 
 
 class Conversation:
     def __init__(
-        self, *, kb: ArticleSource, search: Searcher, intents: IntentSet, settings: ConversationSettings
+        self,
+        *,
+        kb: ArticleSource,
+        search: Searcher,
+        intents: IntentSet,
+        settings: ConversationSettings,
+        examples: KbExamples | None = None,
     ) -> None:
         self._kb = kb
+        # None: drawn from the KB itself the first time help or a hint needs one (KbExamples.sample)
+        self._examples = examples
         # Whether the KB has an article: KnowledgeBase answers that from its id table (`in`), without decoding
         # the article, which for the ten hits of every search cost a tenth of a turn; a source with only `get`
         # is asked for the article.
@@ -170,6 +190,14 @@ class Conversation:
         self._search = search
         self._intents = intents
         self._settings = settings
+
+    @property
+    def examples(self) -> KbExamples:
+        """The KB's own examples for help, the no-match hint and `/kb` usage (computed once)."""
+        if self._examples is None:
+            ids = getattr(self._kb, "ids", None)
+            self._examples = KbExamples.sample(list(ids()) if callable(ids) else [], self._kb.get)
+        return self._examples
 
     # --- entry points -------------------------------------------------------------------------------------
 
@@ -202,7 +230,7 @@ class Conversation:
         """`/kb ...`: an article by number, the nearest numbers, a search, or usage. Not tied to a thread."""
         query = text.strip()
         if not query or query.lower() in {"help", "?", "usage", "-h", "--help"}:
-            return notice(msg.LOOKUP_USAGE)
+            return self._usage()
         if len(query) > self._settings.max_question_chars:
             return notice(msg.TOO_LONG, chars=len(query))
         if _QID_TEXT.match(query):
@@ -215,7 +243,7 @@ class Conversation:
         result = self._search.search(query, limit=self._settings.search_limit, context=None)
         hits = [h for h in result.hits if self._kb.get(h.id) is not None]
         if not hits or result.band == "none":
-            return NoMatchReply(question=query)
+            return NoMatchReply(question=query, example=self.examples.error_line)
         if result.band == "answer":
             best = self._kb.get(hits[0].id)
             assert best is not None
@@ -243,6 +271,16 @@ class Conversation:
         )
         return Turn(state=state, replies=[card])
 
+    def step_shown(self, state: ThreadState | None) -> StepReply | None:
+        """The step `state` is on, without its buttons: what the adapter leaves in place of a step message
+        that has moved on (None when the thread is not on a step)."""
+        if state is None or state.status != "walking":
+            return None
+        article = self._walking_article(state)
+        if article is None or state.step_no >= len(article.procedures[state.procedure_no].steps):
+            return None
+        return StepReply(article=article, procedure_no=state.procedure_no, step_no=state.step_no)
+
     # --- one dispatch for buttons and typed messages ----------------------------------------------------------
 
     def _on_press(self, state: ThreadState | None, turn: UserTurn, offer: Offer, now: float) -> Turn:
@@ -252,13 +290,14 @@ class Conversation:
             # posted elsewhere (the channel); this thread's own state is not touched
             shared = self.share(offer.article_id or "", user=turn.user, now=now)
             return Turn(state=state, replies=shared.replies)
-        current = state.version if state is not None else 0
+        current = state.offers_version if state is not None else 0
         if state is None and offer.shared:
             # a shared card whose thread state was never stored (the store was down) or has expired: its buttons
             # still start the thread
             current = offer.version
         if offer.version != current:
-            return self._reply(state, msg.STALE_ACTION)
+            # a doubled or late click: only the presser hears about it, the thread stays as it is
+            return Turn(state=state, replies=[NoticeReply(wording=say(msg.STALE_ACTION), private=True)])
         st = state or ThreadState(asker=turn.user)
         return self._act(offer.action, st, state, turn, now, offer=offer)
 
@@ -266,8 +305,10 @@ class Conversation:
         text = turn.text or ""
         if len(text) > self._settings.max_question_chars:
             return self._reply(state, msg.TOO_LONG, chars=len(text))
-        intent = self._classify(text, state)
-        action = _action_of(intent)
+        moment = self._moment(state)
+        intent = self._classify(text, moment)
+        label = intent.label or Label.QUESTION
+        action = _LABEL_ACTIONS.get(label)
         st = state or ThreadState(asker=turn.user)
         # After a hand-over, people talk to each other in the thread: stay quiet unless addressed directly.
         if (
@@ -277,16 +318,68 @@ class Conversation:
             and action not in {Action.START_OVER, Action.HELP}
         ):
             return Turn(state=state)
-        if action is None:
-            if intent is None and not normalise(text):
-                return self._reply(state, msg.EMPTY_MESSAGE)
+        if label is Label.QUESTION and normalise(text):
             return self._question(st, text, turn, now, original=state)
+        if label is Label.SMALLTALK:
+            return self._small_talk(state, intent, text, moment)
+        if action is None:
+            return self._unsure(state, text, moment)
         return self._act(action, st, state, turn, now, intent=intent)
 
-    def _classify(self, text: str, state: ThreadState | None) -> IntentMatch | None:
-        """What a typed message asks for (None: a question). The one place the intent matcher is called; it
-        reads only `IntentMatch.name`, `.step_number` and `.slots`, so the matcher can be swapped."""
-        return self._intents.match(text)
+    def _moment(self, state: ThreadState | None) -> Moment:
+        """Where the thread is, as the classifier reads it: answer shown, step k of N, last step, ..."""
+        if state is None:
+            return Moment.NEW
+        article = self._walking_article(state)
+        total = len(article.procedures[state.procedure_no].steps) if article is not None else 0
+        return moment_of(state, total)
+
+    def _classify(self, text: str, moment: Moment) -> IntentMatch:
+        """What a typed message asks for at this moment of its thread. The one place the classifier is called;
+        it reads only `IntentMatch.label`, `.step_number`, `.slots` and `.cue`."""
+        return self._intents.classify(text, moment=moment)
+
+    def _small_talk(self, original: ThreadState | None, intent: IntentMatch, text: str, moment: Moment) -> Turn:
+        """ "hi", "thx", "lol": a greeting or thanks back; mid-walk, a reminder of where we are."""
+        if intent.cue == "thanks":  # the family the classifier read it from (both are SMALLTALK)
+            return self._reply(original, msg.THANKS)
+        if moment is Moment.WALKING and original is not None:
+            return self._reply(original, msg.SMALLTALK_WALKING, n=original.step_no + 2)
+        if moment is Moment.NEW:
+            return self._reply(original, msg.GREETING)
+        # "ok cool" answers no question kbbot asked (did it fix it, walk through, which one, shall I ask a human)
+        return self._unsure(original, text, moment)
+
+    def _unsure(self, original: ThreadState | None, text: str, moment: Moment) -> Turn:
+        """Neither clearly a request nor a searchable question: ask back, with the likely answers as buttons
+        (never "I don't know this one" in the middle of a fix)."""
+        st = original
+        if st is None or moment is Moment.NEW:
+            if st is not None and st.status == "resolved":
+                return self._reply(original, msg.ALREADY_RESOLVED)
+            if st is not None and st.status == "no_match":
+                return self._reply(original, msg.DENIED)
+            return self._reply(original, msg.EMPTY_MESSAGE if not normalise(text) else msg.NOTHING_YET)
+        version, aid = st.offers_version, st.article_id
+        offers: tuple[Offer, ...]
+        match moment:
+            case Moment.WALKING:
+                wording = say(msg.CLARIFY_WALKING)
+                offers = _go_on_offers(st)
+            case Moment.LAST_STEP:
+                wording = say(msg.CLARIFY_LAST_STEP)
+                offers = outcome_offers(version, aid or "", st.procedure_no, st.step_no)
+            case Moment.ANSWERED:
+                article = self._kb.get(aid) if aid else None
+                wording = say(msg.CLARIFY_ANSWERED)
+                walk = Offer(Action.WALK, version, article_id=aid, suggested=True)
+                offers = (walk,) if article and article.procedures else ()
+                offers += (Offer(Action.NOT_MINE, version, article_id=aid),)
+            case Moment.EXHAUSTED:
+                return self._reply(original, msg.DENIED)
+            case _:  # a shortlist or a product question is up
+                return self._reply(original, msg.CHOOSE_ABOVE)
+        return Turn(state=original, replies=[ClarifyReply(wording=wording, offers=offers)])
 
     def _act(
         self,
@@ -324,12 +417,8 @@ class Conversation:
                 return self._escalate(st, turn, now, original=state)
             case Action.START_OVER:
                 return self._start_over(state, turn, now)
-            case Action.AFFIRM:
-                return self._affirm(st, state, turn, now)
-            case Action.DENY:
-                return self._deny(st, state, now)
-            case Action.HELP | Action.GREETING | Action.THANKS:
-                return self._reply(state, _SMALL_TALK[action])
+            case Action.HELP:
+                return Turn(state=state, replies=[notice(self._help_template(), **self._help_fills())])
             case Action.LOOKUP:
                 return self._typed_lookup(st, state, intent, turn, now)
             case Action.PICK:
@@ -364,40 +453,6 @@ class Conversation:
             return Turn(state=state, replies=[self._closest_reply(qid)])
         return self._show_article(st, qid, now, original=state, question=turn.text)
 
-    def _affirm(self, st: ThreadState, original: ThreadState | None, turn: UserTurn, now: float) -> Turn:
-        """ "yes": to "shall I ask a human?", to "did it fix it?" after the last step, or to an answer card."""
-        if st.status == "exhausted":
-            return self._escalate(st, turn, now, original=original)
-        if st.status == "walking":
-            article = self._walking_article(st)
-            if article is not None and st.step_no + 1 >= len(article.procedures[st.procedure_no].steps):
-                return self._resolved(st, st.article_id, now, original=original)
-            return self._move(st, original, now, delta=1)
-        if st.status == "answered" and st.article_id:
-            return self._start_walk(st, st.article_id, now, original=original)
-        return self._reply(original, self._what_now(original))
-
-    def _deny(self, st: ThreadState, original: ThreadState | None, now: float) -> Turn:
-        """ "no": the fix did not work (walking), or the answer card is not the problem."""
-        if st.status == "walking":
-            return self._failed(st, now, original=original)
-        if st.status == "answered" and st.article_id:
-            return self._rule_out(st, st.article_id, now, original=original)
-        if st.status == "exhausted":
-            return self._reply(original, msg.DENIED)
-        return self._reply(original, self._what_now(original))
-
-    @staticmethod
-    def _what_now(state: ThreadState | None) -> str:
-        """A nudge for a "yes" or "no" that answers nothing kbbot asked."""
-        if state is None or state.status == "new":
-            return msg.NOTHING_YET
-        if state.status in {"choosing", "choosing_product"}:
-            return msg.CHOOSE_ABOVE
-        if state.status == "resolved":
-            return msg.ALREADY_RESOLVED
-        return msg.DENIED
-
     # --- questions and search -------------------------------------------------------------------------------
 
     def _question(
@@ -411,7 +466,7 @@ class Conversation:
         hits = result[1]
         if (not hits or result[0].band == "none") and original is not None and original.status == "walking":
             # A stray remark mid-fix ("hmm, regedit?") that finds nothing must not throw away the position.
-            return Turn(state=original, replies=[NoMatchReply(question=text)])
+            return self._still_here(original)
         base = st.evolve(
             now=now,
             question=query,
@@ -453,7 +508,8 @@ class Conversation:
         """Turn a search result into the right card; `base` is the already-evolved state."""
         if not hits or result.band == "none":
             new = _replace(base, status="no_match", candidates=())
-            return Turn(state=new, replies=[NoMatchReply(question=base.question)])
+            no_match = NoMatchReply(question=base.question, example=self.examples.error_line)
+            return Turn(state=new, replies=[no_match])
         if result.band == "answer" or len(hits) == 1:
             return self._answer(base, hits[0], now, intro=intro)
         shortlist = hits[: self._settings.shortlist_size]
@@ -518,7 +574,7 @@ class Conversation:
         article = self._kb.get(article_id) if article_id else None
         if article is None:
             return self._reply(original, msg.NOT_IN_KB, qid=article_id or "?")
-        card = AnswerReply(article=article, hit=None, offers=answer_offers(article, st.version))
+        card = AnswerReply(article=article, hit=None, offers=answer_offers(article, st.offers_version))
         return Turn(state=original, replies=[card])
 
     # --- walking through a fix ------------------------------------------------------------------------------
@@ -542,7 +598,21 @@ class Conversation:
             status="walking",
             history=st.with_event(ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=0, step_no=0),
         )
-        return Turn(state=new, replies=[step_reply(article, 0, 0, version=new.version)])
+        return Turn(state=new, replies=[self._step_reply(article, 0, 0, version=new.version)])
+
+    def _step_reply(
+        self,
+        article: Article,
+        procedure_no: int,
+        step_no: int,
+        *,
+        version: int,
+        intro: Wording | None = None,
+        way_out: bool = False,
+    ) -> StepReply:
+        return step_reply(
+            article, procedure_no, step_no, version=version, intro=intro, known=self._has, way_out=way_out
+        )
 
     def _walking_article(self, st: ThreadState) -> Article | None:
         if st.article_id is None:
@@ -585,7 +655,7 @@ class Conversation:
             # repeat: same step, same version, nothing to store
             return Turn(
                 state=original,
-                replies=[step_reply(article, st.procedure_no, goal, version=original.version)],
+                replies=[self._step_reply(article, st.procedure_no, goal, version=original.offers_version)],
             )
         new = st.evolve(
             now=now,
@@ -595,7 +665,19 @@ class Conversation:
                 ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=st.procedure_no, step_no=goal
             ),
         )
-        return Turn(state=new, replies=[step_reply(article, new.procedure_no, goal, version=new.version)])
+        return Turn(state=new, replies=[self._step_reply(article, new.procedure_no, goal, version=new.version)])
+
+    def _still_here(self, original: ThreadState) -> Turn:
+        """A mid-walk message that found nothing: say so, and where the walk still is."""
+        article = self._walking_article(original)
+        if article is None:
+            return self._reply(original, msg.NOTHING_YET)
+        total = len(article.procedures[original.procedure_no].steps)
+        offers = _go_on_offers(original)
+        if original.step_no + 1 >= total:
+            offers = outcome_offers(original.offers_version, article.id, original.procedure_no, original.step_no)
+        wording = say(msg.MIDWALK_NO_MATCH, n=original.step_no + 1, total=total)
+        return Turn(state=original, replies=[ClarifyReply(wording=wording, offers=offers)])
 
     def _all_steps(self, original: ThreadState | None, st: ThreadState) -> Turn:
         article = self._walking_article(st)
@@ -603,7 +685,7 @@ class Conversation:
             if st.article_id and self._kb.get(st.article_id) is not None:
                 return self._reply(original, msg.NO_PROCEDURE, qid=st.article_id)
             return self._reply(original, msg.NOTHING_YET)
-        outcomes = outcome_offers(st.version, article.id, st.procedure_no, 0)
+        outcomes = outcome_offers(st.offers_version, article.id, st.procedure_no, 0)
         steps = AllStepsReply(article=article, procedure_no=st.procedure_no, offers=outcomes)
         return Turn(state=original, replies=[steps])
 
@@ -611,7 +693,7 @@ class Conversation:
         article = self._kb.get(article_id) if article_id else None
         if article is None:
             return self._reply(original, msg.NOTHING_YET)
-        offers = tuple(o for o in answer_offers(article, st.version) if o.action is not Action.FULL)
+        offers = tuple(o for o in answer_offers(article, st.offers_version) if o.action is not Action.FULL)
         return Turn(state=original, replies=[FullArticleReply(article=article, offers=offers)])
 
     # --- outcomes -----------------------------------------------------------------------------------------------
@@ -646,6 +728,14 @@ class Conversation:
         history = st.with_event(
             ThreadEvent.FAILED, now=now, article_id=article.id, procedure_no=st.procedure_no, step_no=st.step_no
         )
+        # 0. before the last step, one step rarely fixes it on its own: note it and carry on
+        total = len(article.procedures[st.procedure_no].steps) if st.procedure_no < len(article.procedures) else 0
+        if st.status == "walking" and st.step_no + 1 < total:
+            n = st.step_no + 1
+            new = st.evolve(now=now, step_no=n, history=(*history, *_shown(now, article.id, st.procedure_no, n)))
+            intro = say(msg.STEP_FAILED_GO_ON, done=st.step_no + 1, n=n + 1)
+            step = self._step_reply(article, st.procedure_no, n, version=new.version, intro=intro, way_out=True)
+            return Turn(state=new, replies=[step])
         # 1. another method of the same article
         if st.status == "walking" and st.procedure_no + 1 < len(article.procedures):
             m = st.procedure_no + 1
@@ -656,8 +746,8 @@ class Conversation:
                 status="walking",
                 history=(*history, *_shown(now, article.id, m, 0)),
             )
-            intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[m].label, METHOD_LABEL_CHARS))
-            return Turn(state=new, replies=[step_reply(article, m, 0, version=new.version, intro=intro)])
+            intro = _method_intro(article, m)
+            return Turn(state=new, replies=[self._step_reply(article, m, 0, version=new.version, intro=intro)])
         if st.status == "answered" and article.procedures and len(article.procedures) > 1:
             # The card's resolution (method 1) did not help: walk the next method.
             new = st.evolve(
@@ -667,8 +757,8 @@ class Conversation:
                 status="walking",
                 history=(*history, *_shown(now, article.id, 1, 0)),
             )
-            intro = say(msg.ALTERNATIVE_METHOD, label=clip(article.procedures[1].label, METHOD_LABEL_CHARS))
-            return Turn(state=new, replies=[step_reply(article, 1, 0, version=new.version, intro=intro)])
+            intro = _method_intro(article, 1)
+            return Turn(state=new, replies=[self._step_reply(article, 1, 0, version=new.version, intro=intro)])
         # 2. the next candidate article
         excluded = tuple(dict.fromkeys((*st.excluded, article.id)))
         nxt = self._next_candidate(st, excluded)
@@ -717,6 +807,14 @@ class Conversation:
         target = self._settings.escalation_target
         if original is not None and original.status == "escalated":
             return self._reply(original, msg.ALREADY_ESCALATED, target=target)
+        asked_before = any(h.event is ThreadEvent.HUMAN_ASKED for h in st.history)
+        if turn.pressed is None and not st.question and not st.article_id and not asked_before:
+            # "talk to a human" before saying what is wrong: ask first (most problems have an article), and a
+            # second ask pages the humans straight away
+            new = st.evolve(now=now, history=st.with_event(ThreadEvent.HUMAN_ASKED, now=now))
+            wording = say(msg.ESCALATE_ASK_FIRST, target=target)
+            offers = (Offer(Action.ESCALATE, new.version),)
+            return Turn(state=new, replies=[EscalationOfferReply(wording=wording, offers=offers)])
         details = self._escalation_summary(st, turn)
         new = st.evolve(
             now=now,
@@ -732,19 +830,7 @@ class Conversation:
         )
 
     def _escalation_summary(self, st: ThreadState, turn: UserTurn) -> EscalationSummary:
-        tried: list[str] = []
-        seen: set[tuple[str, int, int]] = set()
-        for h in st.history:
-            if h.event is ThreadEvent.SHOWN and (h.article_id, h.procedure_no, h.step_no) not in seen:
-                seen.add((h.article_id, h.procedure_no, h.step_no))
-                text = self._step_text(h.article_id, h.procedure_no, h.step_no)
-                tried.append(
-                    msg.TRIED_STEP.format(qid=h.article_id, m=h.procedure_no + 1, n=h.step_no + 1, text=text)
-                )
-            elif h.event is ThreadEvent.FAILED:
-                tried.append(msg.TRIED_FAILED.format(qid=h.article_id))
-            elif h.event is ThreadEvent.RULED_OUT:
-                tried.append(msg.TRIED_RULED_OUT.format(qid=h.article_id))
+        tried = [self._tried_line(key, outcome) for key, outcome in _outcomes(st.history).items()]
         article = self._kb.get(st.article_id) if st.article_id else None
         if any(h.event is ThreadEvent.FAILED for h in st.history):
             outcome = msg.OUTCOME_FAILED
@@ -761,15 +847,50 @@ class Conversation:
             outcome=outcome,
         )
 
+    def _tried_line(self, key: tuple[str, str, int, int], outcome: str) -> str:
+        kind, qid, m, n = key
+        if kind == "step":
+            text = self._step_text(qid, m, n)
+            return msg.TRIED_STEP.format(qid=qid, m=m + 1, n=n + 1, text=text, outcome=outcome)
+        return outcome.format(qid=qid)
+
     def _step_text(self, article_id: str, procedure_no: int, step_no: int) -> str:
         article = self._kb.get(article_id)
         try:
             assert article is not None
-            return clip(article.procedures[procedure_no].steps[step_no].text, TRIED_STEP_CHARS)
+            return clip(plain_text(article.procedures[procedure_no].steps[step_no].text), TRIED_STEP_CHARS)
         except (AssertionError, IndexError):
             return ""
 
     # --- helpers ------------------------------------------------------------------------------------------------
+
+    def _help_template(self) -> str:
+        ex = self.examples
+        lines = [msg.HELP_INTRO]
+        if ex.products:
+            lines.append(msg.HELP_PRODUCTS)
+        lines.append(msg.HELP_ASK_EXAMPLE if ex.error_line else msg.HELP_ASK)
+        lines.append(msg.HELP_REST)
+        if ex.article_id:
+            lines.append(msg.HELP_LOOKUP)
+        return "\n".join(lines)
+
+    def _help_fills(self) -> dict[str, str]:
+        ex = self.examples
+        fills = {"products": ", ".join(ex.products), "error": ex.error_line, "qid": ex.article_id}
+        return {k: v for k, v in fills.items() if v}
+
+    def _usage(self) -> Reply:
+        """`/kb help`: what `/kb` does, with an id and a search this KB answers."""
+        ex = self.examples
+        lines = [msg.LOOKUP_USAGE_INTRO]
+        if ex.article_id:
+            lines.append(msg.LOOKUP_USAGE_ID)
+        if ex.search:
+            lines.append(msg.LOOKUP_USAGE_SEARCH)
+        lines.append(msg.LOOKUP_USAGE_HELP)
+        fills = {k: v for k, v in {"qid": ex.article_id, "search": ex.search}.items() if v}
+        return notice("\n".join(lines), **fills)
 
     def _closest_reply(self, qid: str) -> ClosestReply:
         """No article `qid`: the nearest numbers the KB has, each offered for a lookup."""
@@ -797,6 +918,48 @@ def _shown(now: float, article_id: str, procedure_no: int, step_no: int) -> tupl
         at=now, event=ThreadEvent.SHOWN, article_id=article_id, procedure_no=procedure_no, step_no=step_no
     )
     return (entry,)
+
+
+def _outcomes(history: Sequence[HistoryEntry]) -> dict[tuple[str, str, int, int], str]:
+    """What became of each step shown (and each article tried), once each, in the order first shown.
+
+    A step counts as done when the walk moved on to a later step of the same procedure without a word about it."""
+    out: dict[tuple[str, str, int, int], str] = {}
+    last: tuple[str, str, int, int] | None = None
+    for h in history:
+        key = ("step", h.article_id, h.procedure_no, h.step_no)
+        if h.event is ThreadEvent.SHOWN:
+            moved_on = last is not None and last[:3] == key[:3] and h.step_no > last[3]
+            if last is not None and moved_on and out[last] == msg.STEP_OUTCOME_SHOWN:
+                out[last] = msg.STEP_OUTCOME_DONE
+            out.setdefault(key, msg.STEP_OUTCOME_SHOWN)
+            last = key
+        elif h.event in (ThreadEvent.FAILED, ThreadEvent.WORKED) and h.step_no >= 0 and key in out:
+            out[key] = msg.STEP_OUTCOME_FAILED if h.event is ThreadEvent.FAILED else msg.STEP_OUTCOME_WORKED
+        elif h.event is ThreadEvent.FAILED:
+            out.setdefault(("article", h.article_id, -1, -1), msg.TRIED_FAILED)
+        elif h.event is ThreadEvent.RULED_OUT:
+            out.setdefault(("ruled_out", h.article_id, -1, -1), msg.TRIED_RULED_OUT)
+    return out
+
+
+def _method_intro(article: Article, procedure_no: int) -> Wording:
+    """ "That method didn't do it. Let's try another one: <its label>"."""
+    label = clip(plain_text(article.procedures[procedure_no].label), METHOD_LABEL_CHARS)
+    return say(msg.ALTERNATIVE_METHOD, label=label)
+
+
+def _go_on_offers(state: ThreadState) -> tuple[Offer, ...]:
+    """ "Next step" / "This is a different problem" for the step `state` is on."""
+    here = Offer(
+        Action.NEXT,
+        state.offers_version,
+        article_id=state.article_id,
+        procedure_no=state.procedure_no,
+        step_no=state.step_no,
+        suggested=True,
+    )
+    return here, dataclasses.replace(here, action=Action.NOT_MINE, suggested=False)
 
 
 def _same_product(a: str, b: str) -> bool:
@@ -836,12 +999,22 @@ def outcome_offers(version: int, article_id: str, procedure_no: int, step_no: in
 
 
 def step_reply(
-    article: Article, procedure_no: int, step_no: int, *, version: int, intro: Wording | None = None
+    article: Article,
+    procedure_no: int,
+    step_no: int,
+    *,
+    version: int,
+    intro: Wording | None = None,
+    known: Callable[[str], bool] | None = None,
+    way_out: bool = False,
 ) -> StepReply:
-    """A step with its offers: see-also references, back, next, then the outcomes."""
+    """A step with its offers: see-also references (those the KB has, by `known`), back, next, then the
+    outcomes; `way_out` adds "not my problem" (after a step that did not fix it)."""
     step = article.procedures[procedure_no].steps[step_no]
     total = len(article.procedures[procedure_no].steps)
-    refs = [r for r in dict.fromkeys(step.references) if r != article.id][:MAX_STEP_REFERENCES]
+    refs = [
+        r for r in dict.fromkeys(step.references) if r != article.id and (known is None or known(r))
+    ][:MAX_STEP_REFERENCES]
     offers = [Offer(Action.REF, version, article_id=r) for r in refs]
     here = outcome_offers(version, article.id, procedure_no, step_no)[0]  # where this step is
     if step_no > 0:
@@ -849,6 +1022,8 @@ def step_reply(
     if step_no + 1 < total:
         offers.append(dataclasses.replace(here, action=Action.NEXT, suggested=True))
     offers += outcome_offers(version, article.id, procedure_no, step_no)
+    if way_out:
+        offers.append(dataclasses.replace(here, action=Action.NOT_MINE))
     return StepReply(
         article=article, procedure_no=procedure_no, step_no=step_no, intro=intro, offers=tuple(offers)
     )

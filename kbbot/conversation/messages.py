@@ -10,9 +10,9 @@ from __future__ import annotations
 SHORTLIST_INTRO = "A few articles could fit. Which one matches what you see?"
 PRODUCT_QUESTION = "These articles are about different products. Which are you running?"
 PRODUCT_CHOSEN = "Got it: *{product}*. I'll stick to that for the rest of this thread."
-NO_MATCH = (
-    "I don't know this one. Try the exact error text (for example `[008] Failure delivering user mail`) "
-    "or the product name."
+NO_MATCH = "I don't know this one. Try the exact error text or the product name."
+NO_MATCH_EXAMPLE = (
+    "I don't know this one. Try the exact error text (for example `{error}`) or the product name."
 )
 NO_MATCH_FALLBACK = "I don't know this one."
 OUT_OF_CANDIDATES = (
@@ -37,12 +37,27 @@ NOT_WALKING = "We're not on a fix yet. Ask me a question, or say \"walk me throu
 NOTHING_YET = "I'm not working on anything in this thread yet. What's the problem?"
 ALTERNATIVE_METHOD = "That method didn't do it. Let's try another one: *{label}*."
 ALL_STEPS_INTRO = "All {total} steps of {qid}:"
+STEP_FAILED_GO_ON = "Noted: step {done} didn't fix it on its own. Step {n} may still fix it."
+STEPS_TO_WALK = "_{total} steps: press *Walk me through the fix* to go through them one at a time._"
+MIDWALK_NO_MATCH = (
+    "I couldn't find anything for that, so we're still on step {n} of {total}. "
+    "Say *next* when you're ready, or tell me it's a different problem."
+)
+CLARIFY_WALKING = "Not sure what you mean. Shall we go on to the next step, or is this a different problem?"
+CLARIFY_LAST_STEP = "Not sure what you mean. Did that last step fix the problem?"
+CLARIFY_ANSWERED = "Not sure what you mean. Shall I walk you through the fix, or is this a different problem?"
+SMALLTALK_WALKING = 'Whenever you\'re ready: say *next* for step {n}, or tell me how it went.'
+STEP_MOVED_ON = "_Moved on; the latest step is further down this thread._"
 MORE_STEPS = '…and {more} more. Say "step {n}" to go there.'
 
 # --- outcomes ----------------------------------------------------------------------------------------------
 RESOLVED = "Great, glad that fixed it! I've noted that {qid} worked."
 RESOLVED_NO_ARTICLE = "Great, glad it's sorted!"
 OFFER_ESCALATION = "I'm out of fixes for this one. Shall I ask {target} to take a look?"
+ESCALATE_ASK_FIRST = (
+    "I can bring in {target}. What's the problem? Describe it or paste the error and I'll look for a fix "
+    "first; or say *talk to a human* again and I'll ask them straight away."
+)
 ESCALATED = "I've asked {target} to take a look; they'll reply in this thread."
 ALREADY_ESCALATED = "{target} has already been asked about this thread."
 DENIED = 'OK. Tell me more about what you see (the exact error text helps), or say "talk to a human".'
@@ -53,21 +68,24 @@ ALREADY_RESOLVED = 'This thread is marked as fixed. Ask a new question any time,
 GREETING = "Hi! Tell me what's going wrong (the exact error text works best) and I'll find the fix."
 THANKS = "You're welcome!"
 START_OVER = "Starting over. What's the problem?"
-HELP = (
-    "I find Microsoft KB articles and walk you through the fix.\n"
-    "• Describe the problem or paste the exact error, e.g. `[008] Failure delivering user mail`\n"
-    "• Then: *walk me through*, *next*, *back*, *repeat*, *step 7*, *all steps*\n"
+# Help is put together from these lines; the examples in it come from the loaded KB (kbbot.conversation.examples).
+HELP_INTRO = "I find articles in this knowledge base and walk you through the fix."
+HELP_PRODUCTS = "It covers {products}, among others."
+HELP_ASK = "• Describe the problem or paste the exact error"
+HELP_ASK_EXAMPLE = "• Describe the problem or paste the exact error, e.g. `{error}`"
+HELP_REST = (
+    "• Then: *walk me through*, *next*, *back*, *repeat*, *step 3*, *all steps*\n"
     "• Tell me how it went: *it worked* or *didn't work*\n"
-    "• *start over*, or *talk to a human* to escalate\n"
-    "• `/kb Q102087` looks an article up by number"
+    "• *start over*, or *talk to a human* to escalate"
 )
+HELP_LOOKUP = "• `/kb {qid}` looks an article up by its id"
 EMPTY_MESSAGE = "I didn't catch a question there. Tell me what's going wrong, or paste the exact error text."
 TOO_LONG = (
     "That's a lot of text ({chars} characters). Paste just the error line or describe the problem "
     "in a sentence or two."
 )
 INVALID_BUTTON = "That button isn't valid here."
-STALE_ACTION = "That step has moved on; use the buttons on the latest message in this thread."
+STALE_ACTION = "That button is from an earlier message; the latest message in this thread has the current ones."
 INTERNAL_ERROR = 'Sorry, something went wrong on my side. Try again, or say "start over".'
 STORE_DOWN = (
     "I'm having trouble remembering this thread right now, so I can't pick it up. "
@@ -79,12 +97,10 @@ FLOOD_NOTICE = (
 )
 
 # --- /kb -----------------------------------------------------------------------------------------------------
-LOOKUP_USAGE = (
-    "*/kb* looks up the knowledge base.\n"
-    "• `/kb Q102087` or `/kb 102087`: that article\n"
-    "• `/kb mailbag contention`: search\n"
-    "• `/kb help`: this text"
-)
+LOOKUP_USAGE_INTRO = "*/kb* looks up the knowledge base."
+LOOKUP_USAGE_ID = "• `/kb {qid}`: that article (any of its ids, or its file name)"
+LOOKUP_USAGE_SEARCH = "• `/kb {search}`: search"
+LOOKUP_USAGE_HELP = "• `/kb help`: this text"
 RELOADED = (
     "Reloaded the knowledge base: {articles} articles. Other kbbot processes pick it up on `systemctl reload`, "
     "SIGHUP or a restart."
@@ -106,6 +122,9 @@ BTN_WORKED = "It worked"
 BTN_FAILED = "Didn't work"
 BTN_ESCALATE = "Ask a human"
 BTN_SHARE = "Share in channel"
+BTN_DIFFERENT = "This is a different problem"
+BTN_ESCALATE_NOW = "Ask a human now"
+BTN_ARTICLE = "Open article"
 BTN_OPEN = "Open {qid}"
 BTN_SHARE_ONE = "Share {qid} in channel"
 
@@ -136,8 +155,12 @@ ESCALATION_THREAD_UNKNOWN = "*Thread:* (link not available)"
 OUTCOME_FAILED = "the suggested fixes did not work"
 OUTCOME_ASKED = "asked for a human before finishing"
 OUTCOME_NO_ARTICLE = "no matching article found"
-TRIED_STEP = "{qid} method {m}, step {n}: {text}"
+TRIED_STEP = "{qid} method {m}, step {n}: {text} ({outcome})"
 TRIED_FAILED = "{qid}: did not work"
+STEP_OUTCOME_SHOWN = "shown"
+STEP_OUTCOME_DONE = "done"
+STEP_OUTCOME_FAILED = "did not fix it"
+STEP_OUTCOME_WORKED = "fixed it"
 TRIED_RULED_OUT = "{qid}: not the problem"
 
 # --- feedback, App Home, message shortcut (kbbot.slack.feedback / home / shortcut) ---------------------------

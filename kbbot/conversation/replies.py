@@ -14,7 +14,8 @@ mentions and encodes each offer into a button bound to its thread.
     ProductQuestionReply   "which product are you running?"
     ClosestReply           `/kb Q10287` when there is no such article: the nearest numbers
     NoMatchReply           "I don't know this one"
-    NoticeReply            one sentence from messages.py
+    NoticeReply            one sentence from messages.py (`private`: only for whoever pressed the button)
+    ClarifyReply           "did you mean the next step, or is this a different problem?" with those offers
     EscalationOfferReply   a sentence with an "ask a human" offer
     EscalationSummary      what the humans are sent (posted elsewhere, not in the thread)
 """
@@ -32,7 +33,9 @@ from kbbot.search.types import SearchHit
 class Action(StrEnum):
     """Everything a person can do in a thread, by typing or by pressing a button: one name, one dispatch.
 
-    A typed intent (intents/*.yaml `name:`) and a button decode to the same member."""
+    A typed message's label (IntentSet.classify, read with the thread's moment: a "yes" after the last step is
+    WORKED) and a button decode to the same member. Small talk, questions and unsure messages are the engine's
+    own decisions, not actions."""
 
     WALK = "walk"
     NEXT = "next"
@@ -46,22 +49,13 @@ class Action(StrEnum):
     NOT_MINE = "not_mine"
     ESCALATE = "escalate"
     START_OVER = "start_over"
-    AFFIRM = "affirm"
-    DENY = "deny"
     HELP = "help"
-    GREETING = "greeting"
-    THANKS = "thanks"
     LOOKUP = "lookup"
     # button-only: they name something the message showed (an article, a product)
     PICK = "pick"
     PRODUCT = "product"
     REF = "ref"
     SHARE = "share"
-
-
-# The actions that only exist as buttons; the rest may also be typed (an intent of that name).
-BUTTON_ONLY: frozenset[Action] = frozenset({Action.PICK, Action.PRODUCT, Action.REF, Action.SHARE})
-TYPED_ACTIONS: frozenset[Action] = frozenset(a for a in Action if a not in BUTTON_ONLY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +169,23 @@ class ClosestReply:
 @dataclass(frozen=True, slots=True)
 class NoMatchReply:
     question: str
+    example: str = ""  # an error line from the KB, for the hint ("" when the KB has none to offer)
 
 
 @dataclass(frozen=True, slots=True)
 class NoticeReply:
     wording: Wording
+    # Only the person who pressed sees it (a stale or doubled click): the thread is not the place for it.
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClarifyReply:
+    """A message kbbot could not read as a request or a question: a short question back, with the likely
+    answers as buttons (typing them works as well)."""
+
+    wording: Wording
+    offers: tuple[Offer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +217,7 @@ Reply = (
     | ClosestReply
     | NoMatchReply
     | NoticeReply
+    | ClarifyReply
     | EscalationOfferReply
     | EscalationSummary
 )

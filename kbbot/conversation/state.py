@@ -57,6 +57,7 @@ class ThreadEvent(StrEnum):
     RULED_OUT = "ruled_out"  # "not my problem"
     ESCALATED = "escalated"
     SHARED = "shared"  # a /kb card was shared into the channel, starting this thread
+    HUMAN_ASKED = "human_asked"  # "talk to a human" before any question: kbbot asked what the problem is first
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,12 @@ class ThreadState:
     history: tuple[HistoryEntry, ...] = ()
     created_at: float = 0.0
     updated_at: float = 0.0
+    # The Slack message showing the current step (its ts), so the next step replaces it instead of piling up
+    # messages; written by the adapter after posting (`with_step_message`).
+    step_ts: str = ""
+    # The version the live buttons were drawn at, when recording `step_ts` moved `version` past it (0: they
+    # were drawn at `version`). A new turn draws new buttons, so `evolve` clears it.
+    drawn_version: int = 0
 
     def evolve(self, *, now: float, **changes: Any) -> ThreadState:
         """The next version of this state: `changes` applied, version bumped, timestamps set."""
@@ -100,7 +107,20 @@ class ThreadState:
             created_at=self.created_at or now,
             updated_at=now,
             history=tuple(history)[-MAX_HISTORY:],
+            drawn_version=changes.pop("drawn_version", 0),
             **changes,
+        )
+
+    @property
+    def offers_version(self) -> int:
+        """The version the buttons on the thread's latest messages carry: a press of any other is stale."""
+        return self.drawn_version or self.version
+
+    def with_step_message(self, ts: str) -> ThreadState:
+        """This state remembering the message that shows its step. The version goes up (the store writes only a
+        higher one), the buttons already drawn stay valid."""
+        return dataclasses.replace(
+            self, version=self.version + 1, step_ts=ts, drawn_version=self.offers_version
         )
 
     def with_event(

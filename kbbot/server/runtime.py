@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.conversation.engine import Conversation, ConversationSettings, Searcher, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
-from kbbot.conversation.replies import Reply
+from kbbot.conversation.replies import Reply, StepReply
 from kbbot.conversation.state import ThreadState
 from kbbot.errors import IndexFolderError
 from kbbot.kb import KnowledgeBase
@@ -131,6 +131,9 @@ class CurrentConversation:
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn:
         return self._current.share(article_id, user=user, now=now)
+
+    def step_shown(self, state: ThreadState | None) -> StepReply | None:
+        return self._current.step_shown(state)
 
 
 async def _load_index(settings: Settings) -> tuple[Path, KnowledgeBase, SearchEngine]:

@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.conversation import messages as wording
 from kbbot.conversation.engine import Escalation, Origin, Turn, UserTurn
-from kbbot.conversation.replies import Action, Reply
+from kbbot.conversation.replies import Action, NoticeReply, Reply, StepReply
 from kbbot.conversation.state import ThreadEvent, ThreadKey, ThreadState
 from kbbot.errors import StoreError
 from kbbot.logs import current_thread_key
@@ -39,7 +39,14 @@ from kbbot.server.metrics import Metrics
 from kbbot.settings import FLOOD_WINDOW_S, Settings
 from kbbot.slack import payload_utils as pu
 from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, InvalidButtonError
-from kbbot.slack.blocks import Message, render, render_summary, text_message
+from kbbot.slack.blocks import (
+    Message,
+    render,
+    render_summary,
+    retired_step,
+    text_message,
+    without_buttons,
+)
 from kbbot.slack.connect import SharedChannels
 from kbbot.slack.feedback import FeedbackListeners, add_votes_to_posted, with_feedback
 from kbbot.slack.home import HomeListeners
@@ -94,6 +101,8 @@ class Converser(Protocol):
     def lookup(self, text: str, *, user: str) -> Reply: ...
 
     def share(self, article_id: str, *, user: str, now: float) -> Turn: ...
+
+    def step_shown(self, state: ThreadState | None) -> StepReply | None: ...
 
 
 class InFlight:
@@ -404,7 +413,7 @@ class KbBotListeners:
             log.info("ignoring a kb: action without an action, a user or a message")
             return
         action_id, value = action
-        channel, _message_ts, thread_ts = where
+        channel, message_ts, thread_ts = where
         key = ThreadKey(team=pu.team_of(body), channel=channel, thread_ts=thread_ts)
         try:
             offer = self.buttons.decode(action_id, value, where=key)
@@ -427,7 +436,9 @@ class KbBotListeners:
                 await self._refuse(key, user=user, reason="kbbot has no state for this thread")
                 return
             turn = UserTurn(user=user, pressed=offer, origin="thread")
-            await self._converse(key, turn, person_ts=None)
+            pressed = body.get("message")
+            await self._converse(key, turn, person_ts=None, pressed_ts=message_ts,
+                                 pressed=pressed if isinstance(pressed, Mapping) else None)
 
     async def _knows(self, key: ThreadKey) -> bool:
         try:
@@ -484,7 +495,17 @@ class KbBotListeners:
 
     # ---- one turn of a thread
 
-    async def _converse(self, key: ThreadKey, user_turn: UserTurn, *, person_ts: str | None) -> None:
+    async def _converse(
+        self,
+        key: ThreadKey,
+        user_turn: UserTurn,
+        *,
+        person_ts: str | None,
+        pressed_ts: str | None = None,
+        pressed: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One turn: the engine's answer stored, then posted. `pressed_ts`, `pressed`: the message whose button
+        was pressed, as Slack sent it (None for a typed message)."""
         extra = {"thread_key": key.as_str()}
         now = time.time()
         try:
@@ -506,17 +527,12 @@ class KbBotListeners:
         did = user_turn.pressed.action if user_turn.pressed else "message"
         log.info("%s by %s: %d repl(ies), thread now %s", did, user_turn.user, len(turn.replies), status,
                  extra=extra)
-        messages = [
-            m
-            for reply in turn.replies
-            for m in with_feedback(render(reply, codec=self.buttons, where=key), reply, sealed=self.sealed,
-                                   where=key)
-        ]
-        for message in messages:
-            posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
-                                            context=key)
-            if posted.error is not None:
-                break  # not_in_channel and friends: the rest would fail the same way (already logged)
+        retired = await self._post_replies(key, before, turn, user=user_turn.user, pressed_ts=pressed_ts)
+        answered = _version(turn.state) != _version(before)  # the press did something (not a stale click)
+        if pressed is not None and pressed_ts and pressed_ts not in retired and answered:
+            # the press answered that message's question: its buttons go, so only the newest message has any
+            message = without_buttons(str(pressed.get("text") or ""), pressed.get("blocks") or [])
+            await self.poster.update(channel=key.channel, ts=pressed_ts, message=message, context=key)
         # a button has no message of its own: its reaction ("it worked") goes on the thread's first message
         for name in turn.reactions:
             await self.poster.react(channel=key.channel, ts=person_ts or key.thread_ts, name=name, context=key)
@@ -567,6 +583,70 @@ class KbBotListeners:
             log.info("not answering in %s: it is shared with another organisation", channel)
             return False
         return True
+
+
+    async def _post_replies(
+        self, key: ThreadKey, before: ThreadState | None, turn: Turn, *, user: str, pressed_ts: str | None
+    ) -> set[str]:
+        """Post a turn's replies, keeping the thread tidy: a walk-through has one live step message.
+
+        A step pressed on that message replaces it in place (chat.update); a step reached by typing is posted
+        below (the person's message is there) and the old step message keeps its text but loses its buttons.
+        The new step message's ts goes into the thread state, so the next turn, in any process, finds it.
+        Returns the ts of the messages it replaced or retired."""
+        step_ts = before.step_ts if before is not None and before.status == "walking" else ""
+        steps = [r for r in turn.replies if isinstance(r, StepReply)]
+        in_place = bool(step_ts) and pressed_ts == step_ts and len(steps) == 1 and len(turn.replies) == 1
+        touched = {step_ts} if in_place else set()
+        for reply in turn.replies:
+            if isinstance(reply, NoticeReply) and reply.private:  # a stale or doubled click: the presser only
+                await self.poster.ephemeral(channel=key.channel, user=user, thread_ts=key.thread_ts,
+                                            message=render(reply, codec=self.buttons, where=key)[0])
+                continue
+            drawn = render(reply, codec=self.buttons, where=key)
+            for message in with_feedback(drawn, reply, sealed=self.sealed, where=key):
+                if in_place:
+                    posted = await self.poster.update(
+                        channel=key.channel, ts=step_ts, message=message, context=key
+                    )
+                    if posted.error is None:
+                        continue
+                posted = await self.poster.post(channel=key.channel, message=message, thread_ts=key.thread_ts,
+                                                context=key)
+                if posted.error is not None:
+                    return touched  # not_in_channel and friends: the rest would fail the same way (logged)
+                if isinstance(reply, StepReply) and posted.ts:
+                    if step_ts not in touched and await self._retire_step(key, before, step_ts):
+                        touched.add(step_ts)
+                    await self._remember_step_message(key, turn, posted.ts)
+        # the walk left that step by typing ("didn't work" -> another article, "start over"): its buttons go too
+        left = step_ts and step_ts not in touched and _version(turn.state) != _version(before)
+        if left and await self._retire_step(key, before, step_ts):
+            touched.add(step_ts)
+        return touched
+
+    async def _retire_step(self, key: ThreadKey, before: ThreadState | None, step_ts: str) -> bool:
+        shown = self.conversation.step_shown(before) if step_ts else None
+        if shown is None:
+            return False
+        retired = retired_step(shown, codec=self.buttons)
+        await self.poster.update(channel=key.channel, ts=step_ts, message=retired, context=key)
+        return True
+
+    async def _remember_step_message(self, key: ThreadKey, turn: Turn, ts: str) -> None:
+        stored = turn.state
+        if stored is None or stored.status != "walking":
+            return
+
+        def remember(current: ThreadState | None) -> tuple[ThreadState | None, None]:
+            if current is None or current.version != stored.version:
+                return current, None  # the thread moved on meanwhile; that turn has its own step message
+            return current.with_step_message(ts), None
+
+        try:
+            await self.store.transact(key, remember)
+        except Exception as exc:  # the walk goes on; the next step is posted below instead of in place
+            log.warning("could not remember the step message: %s", exc, extra={"thread_key": key.as_str()})
 
     def _remember_thread(self, key: ThreadKey) -> None:
         self._recent_threads[key.as_str()] = None

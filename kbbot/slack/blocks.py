@@ -17,10 +17,11 @@ values to the thread they are posted in. Action ids are unique within a block (l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from kbbot.conversation.replies import (
     Action,
     AllStepsReply,
     AnswerReply,
+    ClarifyReply,
     ClosestReply,
     EscalationOfferReply,
     EscalationSummary,
@@ -58,8 +60,9 @@ from kbbot.conversation.replies import (
     clip,
 )
 from kbbot.conversation.state import ThreadKey
+from kbbot.render import CALLOUT, FENCE, convert_inline, drop_stray_marks, plain_text
 from kbbot.search.types import SearchHit
-from kbbot.slack.actions import ButtonCodec, action_id
+from kbbot.slack.actions import ACTION_PREFIX, ButtonCodec, action_id
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +117,72 @@ def escape_code(text: str) -> str:
     return text.replace("```", f"`{_ZWSP}`{_ZWSP}`")
 
 
-def clip_mrkdwn(text: str, limit: int) -> str:
-    """Escaped text of at most `limit` characters (escaping lengthens, so clip, escape, and re-check)."""
+def clip_mrkdwn(text: str, limit: int, *, convert: bool = False) -> str:
+    """Escaped text of at most `limit` characters (escaping lengthens, so clip, escape, and re-check).
+    `convert`: `text` is article text, whose inline marks become mrkdwn (`article_mrkdwn`)."""
     budget = limit
     while True:
-        out = escape_mrkdwn(clip(text, budget))
+        clipped = clip(text, budget)
+        out = article_mrkdwn(_drop_cut_mark(clipped)) if convert else escape_mrkdwn(clipped)
         if len(out) <= limit or budget <= 1:
             return out[:limit]
         budget -= max(1, len(out) - limit)
+
+
+# --- article text: its inline marks as mrkdwn ----------------------------------------------------------------
+
+# A mark that clipping cut in half ("see [the docs](https://exa…"): dropped rather than shown raw.
+_CUT_MARK = re.compile(r"(\[[^\]\n]*(\]\([^)\s]*)?|`[^`\n]*|\*\*?[^*\n]*)…$")
+
+
+def _drop_cut_mark(text: str) -> str:
+    if not text.endswith("…"):
+        return text
+    tail = _CUT_MARK.search(text)
+    if tail is None or convert_inline(tail.group(0), plain=lambda p: "", mark=lambda m: "x"):
+        return text
+    return text[: tail.start()].rstrip() + "…"
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"[<>|\s]", "", url)
+
+
+def _mrkdwn_mark(m: re.Match[str]) -> str:
+    if m.group("link"):
+        # a link's label is shown as it reads: Slack draws no formatting inside <url|label>
+        label = escape_mrkdwn(plain_text(m.group("link_text"))).replace("|", "¦")
+        return f"<{_safe_url(m.group('link_url'))}|{label}>"
+    if m.group("code"):
+        return f"`{escape_code(m.group('code_text'))}`"
+    # emphasis may hold a link or code ("*Written by [Gaurav](https://...)*"): its text is converted too
+    if m.group("bold_italic"):
+        return f"*_{_marks_mrkdwn(m.group('bold_italic_text'))}_*"
+    if m.group("bold"):
+        return f"*{_marks_mrkdwn(m.group('bold_text'))}*"
+    return f"_{_marks_mrkdwn(m.group('italic_text'))}_"
+
+
+def _marks_mrkdwn(text: str) -> str:
+    return convert_inline(text, plain=lambda piece: escape_mrkdwn(drop_stray_marks(piece)), mark=_mrkdwn_mark)
+
+
+def _inline_mrkdwn(text: str) -> str:
+    """Marks converted, and a callout line's label ("Note:") emphasised unless the article already did."""
+    return CALLOUT.sub(lambda m: f"*{m.group(1)}:*", _marks_mrkdwn(text))
+
+
+def article_mrkdwn(text: str) -> str:
+    """Article text as mrkdwn: its marks (`**bold**`, `*italic*`, `code`, links, code blocks, callouts) drawn
+    the Slack way, everything else escaped (no mention, no stray formatting)."""
+    out: list[str] = []
+    at = 0
+    for m in FENCE.finditer(text):
+        out.append(_inline_mrkdwn(text[at : m.start()]))
+        out.append(f"```{escape_code(m.group('body'))}```")
+        at = m.end()
+    out.append(_inline_mrkdwn(text[at:]))
+    return "".join(out)
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[a-z][.)]|[•*-])\s")
@@ -157,7 +218,7 @@ def blocks_size(blocks: Sequence[dict[str, Any]]) -> int:
 
 
 def _header(article: Article) -> HeaderBlock:
-    return HeaderBlock(text=clip(f"{article.id}: {article.title}", HEADER_CHARS))
+    return HeaderBlock(text=clip(f"{article.id}: {plain_text(article.title)}", HEADER_CHARS))
 
 
 def _context(article: Article) -> ContextBlock | None:
@@ -174,7 +235,7 @@ def _section(mrkdwn: str) -> SectionBlock:
 
 def _labelled(label: str, body: str, limit: int, *, stop_at_list: bool = False) -> SectionBlock:
     text = condense(body, limit, stop_at_list=stop_at_list)
-    return _section(f"*{label}*\n{clip_mrkdwn(text, SECTION_CHARS - len(label) - 4)}")
+    return _section(f"*{label}*\n{clip_mrkdwn(text, SECTION_CHARS - len(label) - 4, convert=True)}")
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -197,6 +258,18 @@ def _chunks(text: str, size: int) -> list[str]:
         rest = rest[cut:].lstrip()
     if rest:
         out.append(rest)
+    return _close_fences(out)
+
+
+def _close_fences(pieces: list[str]) -> list[str]:
+    """A code block split between two pieces is closed at the end of the first and reopened in the next, so
+    each section renders on its own (an open fence would turn the rest of the card into code)."""
+    out: list[str] = []
+    carried = False
+    for piece in pieces:
+        text = f"```{piece}" if carried else piece
+        carried = text.count("```") % 2 == 1
+        out.append(f"{text}```" if carried else text)
     return out
 
 
@@ -224,7 +297,7 @@ def _trim(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fallback(article: Article) -> str:
-    return escape_mrkdwn(f"{article.id}: {article.title}")
+    return escape_mrkdwn(f"{article.id}: {plain_text(article.title)}")
 
 
 _RESOLUTION_SECTIONS = (
@@ -242,7 +315,15 @@ def _resolution_text(article: Article) -> tuple[str, str]:
     return msg.LABEL_RESOLUTION, ""
 
 
-def _summary_blocks(article: Article, hit: SearchHit | None, intro: Wording | None) -> list[Block]:
+def _squeezed(text: str) -> str:
+    return " ".join(plain_text(text).casefold().split())
+
+
+def _summary_blocks(
+    article: Article, hit: SearchHit | None, intro: Wording | None, *, can_walk: bool = False
+) -> list[Block]:
+    """The condensed card's body; `can_walk`: the card offers the walk-through, so a resolution that ends
+    "follow these steps:" says how many there are instead of showing half of them."""
     blocks: list[Block] = [_header(article)]
     ctx = _context(article)
     if ctx:
@@ -256,8 +337,17 @@ def _summary_blocks(article: Article, hit: SearchHit | None, intro: Wording | No
         blocks.append(_labelled(msg.LABEL_CAUSE, article.section("CAUSE"), CONDENSED_CHARS))
     label, resolution = _resolution_text(article)
     if resolution:
-        blocks.append(_labelled(label, resolution, RESOLUTION_CHARS, stop_at_list=bool(article.procedures)))
-    if hit is not None and hit.matched_error:
+        stop = bool(article.procedures)
+        shown = condense(resolution, RESOLUTION_CHARS, stop_at_list=stop)
+        block = _labelled(label, resolution, RESOLUTION_CHARS, stop_at_list=stop)
+        if can_walk and article.procedures and shown.rstrip().endswith(":"):
+            steps = msg.STEPS_TO_WALK.format(total=len(article.procedures[0].steps))
+            block = _section(f"{block.text.text}\n{steps}"[:SECTION_CHARS])  # type: ignore[union-attr]
+        blocks.append(block)
+    # the error line is worth its own block only when the symptom above does not already quote it
+    shown_symptom = _squeezed(condense(symptoms, CONDENSED_CHARS))
+    quoted = hit is not None and _squeezed(hit.matched_error or "") in shown_symptom
+    if hit is not None and hit.matched_error and not quoted:
         error = escape_code(clip(hit.matched_error, 400))
         blocks.append(_section(f"*{msg.LABEL_MATCHED_ERROR}*\n```{error}```"))
     return blocks
@@ -303,6 +393,7 @@ _LABELS = {
     Action.FAILED: msg.BTN_FAILED,
     Action.ESCALATE: msg.BTN_ESCALATE,
     Action.SHARE: msg.BTN_SHARE,
+    Action.START_OVER: msg.BTN_DIFFERENT,
 }
 
 
@@ -325,20 +416,38 @@ class Buttons:
     codec: ButtonCodec
     where: ThreadKey | None
 
-    def button(self, offer: Offer, index: int, *, on_card: bool = False) -> ButtonElement:
+    def button(
+        self, offer: Offer, index: int, *, on_card: bool = False, label: str | None = None
+    ) -> ButtonElement:
         return ButtonElement(
-            text=clip(_label(offer, on_card=on_card), BUTTON_LABEL_CHARS),
+            text=clip(label or _label(offer, on_card=on_card), BUTTON_LABEL_CHARS),
             action_id=action_id(offer, index),
             value=self.codec.encode(offer, where=self.where)[:BUTTON_VALUE_CHARS],
             style="primary" if offer.suggested else None,
         )
 
-    def row(self, offers: Sequence[tuple[int, Offer]], *, on_card: bool = False) -> list[ActionsBlock]:
-        """The offers as one actions block (none when there are none), at most Slack's 25 elements."""
-        if not offers:
-            return []
-        elements = [self.button(o, i, on_card=on_card) for i, o in offers[:ACTIONS_PER_BLOCK]]
-        return [ActionsBlock(elements=elements)]
+    def row(
+        self, offers: Sequence[tuple[int, Offer]], *, on_card: bool = False, article: Article | None = None
+    ) -> list[ActionsBlock]:
+        """The offers as one actions block (none when there are none), at most Slack's 25 elements; with
+        `article`, its "Open article" link first when it has a URL."""
+        link = _link_button(article) if article is not None else None
+        elements = [link] if link is not None else []
+        elements += [self.button(o, i, on_card=on_card) for i, o in offers[: ACTIONS_PER_BLOCK - len(elements)]]
+        return [ActionsBlock(elements=elements)] if elements else []
+
+
+# A link button still sends Slack's block_actions when pressed: its action_id is outside kb:, so the adapter
+# acknowledges it and does nothing (the browser opens the page).
+OPEN_ARTICLE_ACTION = "open_article"
+URL_CHARS = 3000  # Slack's limit for a button's url
+
+
+def _link_button(article: Article) -> ButtonElement | None:
+    url = getattr(article, "url", None)
+    if not url or not re.match(r"https?://", url) or len(url) > URL_CHARS:
+        return None
+    return ButtonElement(text=msg.BTN_ARTICLE, url=url, action_id=OPEN_ARTICLE_ACTION)
 
 
 def _numbered(offers: Sequence[Offer]) -> list[tuple[int, Offer]]:
@@ -364,21 +473,22 @@ def text_message(text: str) -> Message:
 
 def _answer(reply: AnswerReply, buttons: Buttons) -> Message:
     """The condensed symptom / cause / resolution card with walk / full / not mine / fixed buttons."""
-    blocks = _summary_blocks(reply.article, reply.hit, reply.intro)
-    blocks += buttons.row(_numbered(reply.offers), on_card=True)
+    can_walk = any(o.action is Action.WALK for o in reply.offers)
+    blocks = _summary_blocks(reply.article, reply.hit, reply.intro, can_walk=can_walk)
+    blocks += buttons.row(_numbered(reply.offers), on_card=True, article=reply.article)
     return _finish(_fallback(reply.article), blocks)
 
 
 def _lookup(reply: LookupReply, buttons: Buttons) -> Message:
     """An article for `/kb`: the same condensed card, with only a "Share in channel" button."""
     blocks = _summary_blocks(reply.article, reply.hit, None)
-    blocks += buttons.row(_numbered(reply.offers))
+    blocks += buttons.row(_numbered(reply.offers), article=reply.article)
     return _finish(_fallback(reply.article), blocks)
 
 
 def _hit_line(hit: SearchHit) -> str:
     product = f"\n_{escape_mrkdwn(clip(hit.product, 120))}_" if hit.product else ""
-    return f"*{escape_mrkdwn(hit.id)}*: {clip_mrkdwn(hit.title, 400)}{product}"
+    return f"*{escape_mrkdwn(hit.id)}*: {clip_mrkdwn(plain_text(hit.title), 400)}{product}"
 
 
 def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
@@ -412,7 +522,9 @@ def _share_row(hit: SearchHit, buttons: Buttons) -> list[ActionsBlock]:
 
 def _closest(reply: ClosestReply, buttons: Buttons) -> Message:
     """`/kb Q10287` when there is no such article: the nearest numbers, each a lookup button."""
-    listing = ", ".join(f"{escape_mrkdwn(cid)} ({clip_mrkdwn(title, 100)})" for cid, title in reply.closest)
+    listing = ", ".join(
+        f"{escape_mrkdwn(cid)} ({clip_mrkdwn(plain_text(title), 100)})" for cid, title in reply.closest
+    )
     text = (
         msg.NOT_IN_KB_CLOSEST.format(qid=escape_mrkdwn(reply.qid), closest=listing)
         if reply.closest
@@ -431,8 +543,21 @@ def _product_question(reply: ProductQuestionReply, buttons: Buttons) -> Message:
 
 
 def _no_match(reply: NoMatchReply) -> Message:
-    """ "I don't know this one", with a hint on what to try."""
-    return _finish(msg.NO_MATCH_FALLBACK, [_section(msg.NO_MATCH)])
+    """ "I don't know this one", with a hint on what to try (an error line from this KB, when it has one)."""
+    hint = msg.NO_MATCH_EXAMPLE.format(error=escape_code(reply.example)) if reply.example else msg.NO_MATCH
+    return _finish(msg.NO_MATCH_FALLBACK, [_section(hint)])
+
+
+def _clarify(reply: ClarifyReply, buttons: Buttons) -> Message:
+    """ "Next step, or a different problem?": a question back, its likely answers as buttons."""
+    text = render_wording(reply.wording)
+    # in a question back, "not my problem" reads as the person's own answer: "this is a different problem"
+    elements = [
+        buttons.button(o, i, label=msg.BTN_DIFFERENT if o.action is Action.NOT_MINE else None)
+        for i, o in _numbered(reply.offers)
+    ]
+    row = [ActionsBlock(elements=elements)] if elements else []
+    return _finish(text, [_section(clip(text, SECTION_CHARS)), *row])
 
 
 def _method_line(article: Article, procedure_no: int) -> str:
@@ -440,7 +565,7 @@ def _method_line(article: Article, procedure_no: int) -> str:
     line = escape_mrkdwn(article.id)
     if len(article.procedures) > 1:
         method = msg.METHOD_HEADING.format(
-            m=procedure_no + 1, methods=len(article.procedures), label=clip_mrkdwn(proc.label, 150)
+            m=procedure_no + 1, methods=len(article.procedures), label=clip_mrkdwn(proc.label, 150, convert=True)
         )
         line += " · " + method
     return line
@@ -448,11 +573,11 @@ def _method_line(article: Article, procedure_no: int) -> str:
 
 def _step_body(step: Step, limit: int) -> str:
     """Escaped step text with its sub-steps as a lettered list, at most `limit` characters."""
-    text = clip_mrkdwn(step.text, min(limit, STEP_TEXT_CHARS))
+    text = clip_mrkdwn(step.text, min(limit, STEP_TEXT_CHARS), convert=True)
     subs = []
     for i, sub in enumerate(step.substeps):
         letter = chr(ord("a") + i) if i < 26 else str(i + 1)
-        subs.append(f"    {letter}. {escape_mrkdwn(sub)}")
+        subs.append(f"    {letter}. {article_mrkdwn(sub)}")
     return text + ("\n" + "\n".join(subs) if subs else "")
 
 
@@ -479,8 +604,40 @@ def _step(reply: StepReply, buttons: Buttons) -> Message:
     numbered = _numbered(reply.offers)
     blocks += buttons.row([(i, o) for i, o in numbered if o.action is Action.REF])
     blocks += buttons.row([(i, o) for i, o in numbered if o.action is not Action.REF])
-    fallback = msg.STEP_FALLBACK.format(n=step_no + 1, total=total, text=escape_mrkdwn(clip(step.text, 300)))
+    fallback = msg.STEP_FALLBACK.format(
+        n=step_no + 1, total=total, text=escape_mrkdwn(clip(plain_text(step.text), 300))
+    )
     return _finish(fallback, blocks)
+
+
+def retired_step(reply: StepReply, *, codec: ButtonCodec) -> Message:
+    """A step message the walk has moved on from: its text stays for reference, its buttons go (a press there
+    would only be stale), and a line says where the walk went."""
+    shown = _step(dataclasses.replace(reply, offers=(), intro=None), Buttons(codec=codec, where=None))
+    note = ContextBlock(elements=[MarkdownTextObject(text=msg.STEP_MOVED_ON)]).to_dict()
+    return Message(text=shown.text, blocks=[*shown.blocks, note])
+
+
+def _conversation_button(element: Any) -> bool:
+    """A button of the conversation (kb:...), not a link or another feature's (a vote) that outlives a press."""
+    return isinstance(element, Mapping) and str(element.get("action_id", "")).startswith(ACTION_PREFIX)
+
+
+def without_buttons(text: str, blocks: Sequence[Mapping[str, Any]]) -> Message:
+    """A message as it was, minus its conversation buttons (links stay): what is left of a message whose
+    question was answered by a press, so the thread shows one set of live buttons."""
+    kept: list[dict[str, Any]] = []
+    for block in blocks:
+        block = dict(block)
+        if block.get("type") == "actions":
+            others = [e for e in block.get("elements") or [] if not _conversation_button(e)]
+            if not others:
+                continue
+            block["elements"] = others
+        if _conversation_button(block.get("accessory")):
+            del block["accessory"]
+        kept.append(block)
+    return Message(text=text or "…", blocks=kept)
 
 
 def _all_steps(reply: AllStepsReply, buttons: Buttons) -> Message:
@@ -513,7 +670,7 @@ def _full_article(reply: FullArticleReply, buttons: Buttons) -> list[Message]:
     names += [n for n in article.sections if n not in names and article.sections[n].strip()]
     pieces: list[str] = []
     for name in names:
-        body = escape_mrkdwn(article.sections[name].strip())
+        body = article_mrkdwn(article.sections[name].strip())
         chunks = _chunks(body, SECTION_CHARS - len(name) - 10)
         pieces.append(f"*{escape_mrkdwn(name.title())}*\n{chunks[0]}")
         pieces.extend(chunks[1:])
@@ -537,7 +694,7 @@ def _full_article(reply: FullArticleReply, buttons: Buttons) -> list[Message]:
         used += len(piece) + 80
     if truncated:
         current.append(_section(msg.TRUNCATED_ARTICLE.format(qid=escape_mrkdwn(article.id))))
-    current += buttons.row(_numbered(reply.offers), on_card=True)
+    current += buttons.row(_numbered(reply.offers), on_card=True, article=article)
     messages.append(_finish(_fallback(article), current))
     return messages
 
@@ -565,7 +722,8 @@ def render_summary(
         blocks.append(
             _section(
                 msg.ESCALATION_ARTICLE.format(
-                    qid=escape_mrkdwn(summary.article_id), title=clip_mrkdwn(summary.article_title, 300)
+                    qid=escape_mrkdwn(summary.article_id),
+                    title=clip_mrkdwn(plain_text(summary.article_title), 300),
                 )
             )
         )
@@ -614,6 +772,8 @@ def render(reply: Reply, *, codec: ButtonCodec, where: ThreadKey | None) -> list
             return [_no_match(reply)]
         case NoticeReply():
             return [text_message(render_wording(reply.wording))]
+        case ClarifyReply():
+            return [_clarify(reply, buttons)]
         case EscalationOfferReply():
             return [_escalation_offer(reply, buttons)]
         case EscalationSummary():

@@ -20,9 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from kbbot.conversation.examples import KbExamples
 from kbbot.kb import KnowledgeBase
 from kbbot.server.loopback import Button, LoopbackBot, buttons, loopback_bot
 from kbbot.settings import Settings
+from kbbot.slack.actions import ACTION_PREFIX
 from kbbot.standin import STANDIN_CHANNEL, STANDIN_HUMANS, STANDIN_USER
 
 # Searches take milliseconds; a reply slower than this is not coming.
@@ -94,6 +96,11 @@ def render_mrkdwn(text: str, style: Style) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _choices(message: dict[str, Any]) -> list[Button]:
+    """The buttons a person can press by number: kbbot's own (a link button opens a page, it is printed)."""
+    return [b for b in buttons(message) if b.action_id.startswith(ACTION_PREFIX)]
+
+
 def _text_of(obj: Any) -> str:
     return str(obj.get("text", "")) if isinstance(obj, dict) else ""
 
@@ -116,6 +123,10 @@ def render_message(message: dict[str, Any], style: Style) -> list[str]:
                 lines.append(style.dim(" · ".join(parts)))
         elif kind == "divider":
             lines.append(style.dim("─" * 40))
+        elif kind == "actions":  # a link button ("Open article") is a link here; the rest are numbered choices
+            for e in block.get("elements") or []:
+                if isinstance(e, dict) and e.get("url"):
+                    lines.append(f"{_text_of(e.get('text'))}: {e['url']}")
         elif kind == "image":
             lines.append(style.dim(f"[image: {block.get('alt_text', '')}]"))
         elif kind == "rich_text":
@@ -125,21 +136,14 @@ def render_message(message: dict[str, Any], style: Style) -> list[str]:
     return lines
 
 
-def welcome_examples(kb: KnowledgeBase, *, limit: int = 2) -> list[str]:
-    """Things worth typing first, taken from the knowledge base itself: pasted error lines, then a /kb number."""
-    errors: list[str] = []
-    first_id = ""
-    for article in kb.iter_articles():
-        first_id = first_id or article.id
-        for sig in article.error_signatures:
-            if sig.kind == "message" and 20 <= len(sig.value) <= 90:
-                errors.append(sig.value.rstrip("."))
-    # a bracketed code ("[008] ...") is what people paste most; show those first
-    errors.sort(key=lambda e: (not e.startswith("["), len(e)))
-    examples = errors[:limit]
-    if first_id:
-        examples.append(f"/kb {first_id}")
-    return examples
+def welcome_examples(kb: KnowledgeBase) -> list[str]:
+    """Things worth typing first, from the knowledge base itself (the same examples help and `/kb` usage
+    use): a pasted error line, a few words from a title, and a `/kb` lookup."""
+    examples = KbExamples.sample(kb.ids(), kb.get)
+    found = [examples.error_line, examples.search]
+    if examples.article_id:
+        found.append(f"/kb {examples.article_id}")
+    return [e for e in found if e]
 
 
 @dataclass
@@ -151,6 +155,7 @@ class ChatSession:
     style: Style
     thread_ts: str | None = None
     seen: int = 0  # messages in the stand-in already shown
+    updates_seen: int = 0  # chat.update calls already shown (a step moving on in its own message)
     choices: list[tuple[dict[str, Any], Button]] = field(default_factory=list)
 
     def print(self, text: str = "") -> None:
@@ -190,19 +195,20 @@ class ChatSession:
     async def show_replies(self) -> None:
         standin = self.bot.standin
         deadline = time.monotonic() + REPLY_TIMEOUT_S
-        while not self._new_bot_messages() and time.monotonic() < deadline:
+        while not self._new_bot_messages() and not self._updated() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        if not self._new_bot_messages():
+        if not self._new_bot_messages() and not self._updated():
             self.print(self.style.dim("(no reply)"))
             self.seen = len(standin.messages)
             return
         await standin.quiet(settle_s=SETTLE_S, timeout=REPLY_TIMEOUT_S)
-        fresh = self._new_bot_messages()
+        fresh = self._updated() + self._new_bot_messages()
         self.seen = len(standin.messages)
+        self.updates_seen = len(standin.calls_to("chat.update"))
         with_buttons: list[tuple[dict[str, Any], Button]] = []
         for message in fresh:
             self._show(message)
-            found = buttons(message)
+            found = _choices(message)
             if found:
                 with_buttons = [(message, b) for b in found]
         if with_buttons:
@@ -210,6 +216,14 @@ class ChatSession:
             labels = "  ".join(f"[{i}] {b.label}" for i, (_m, b) in enumerate(with_buttons, start=1))
             self.print(self.style.accent(labels))
         self.print()
+
+    def _updated(self) -> list[dict[str, Any]]:
+        """Messages the bot changed in place that still have buttons: a step that moved on where it was (a
+        step retired, its buttons taken away, is not news)."""
+        standin = self.bot.standin
+        changed = [standin.message(str(c.args.get("ts", ""))) for c in standin.calls_to("chat.update")]
+        live = [m for m in changed[self.updates_seen :] if m is not None and _choices(m)]
+        return list({m["ts"]: m for m in live}.values())
 
     def _new_bot_messages(self) -> list[dict[str, Any]]:
         bot_user = self.bot.standin.bot_user_id

@@ -269,6 +269,12 @@ class SlackPoster:
                 return resp
         return None
 
+    async def update(self, *, channel: str, ts: str, message: Message, context: ThreadKey | None) -> Posted:
+        """Replace the bot's message `ts` (a step moving on in place, or retiring its buttons)."""
+        kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks}
+        resp, error = await self._call("chat.update", lambda: self.client.chat_update(**kwargs), context=context)
+        return Posted(ts=str(resp["ts"]) if resp is not None else None, error=error)
+
     async def ephemeral(
         self, *, channel: str, user: str, message: Message, thread_ts: str | None = None
     ) -> Posted:
