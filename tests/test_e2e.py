@@ -274,3 +274,32 @@ async def test_redis_stopped_and_restarted_under_a_running_bot(
         assert bot.proc is not None and bot.proc.returncode is None
         assert await bot.stop() == 0
         assert "cannot claim the event" in bot.log()  # logged, with the reason, and the process lived on
+
+
+async def test_a_thread_whose_state_redis_lost_is_answered_not_ignored(
+    tmp_path: Path, seeds_index: Path, redis: RedisServer
+) -> None:
+    import redis as redis_client
+
+    async with (
+        SlackStandIn(token=TOKEN, signing_secret=SECRET) as standin,
+        bots(tmp_path, seeds_index, standin, redis, count=2) as (first, second),
+    ):
+        ts = await _say_via(standin, first, MAILBAG_ERROR)
+        assert "Q237695" in readable(await _next_post(standin, 0))
+        # Redis restarted empty (or was flushed): every thread's state is gone
+        client = redis_client.Redis.from_url(redis.url)
+        client.flushall()
+        client.close()
+        # the other process has never seen this thread: it tells kbbot's thread from its replies in it
+        await _say_via(standin, second, "walk me through", thread_ts=ts)
+        reply = readable(await _next_post(standin, 1))
+        assert reply and "Q237695" not in reply  # an honest fresh start, not silence and not a made-up step
+        # and a new question in the same thread is searched and answered as usual
+        await _say_via(standin, second, MAILBAG_ERROR, thread_ts=ts)
+        assert "Q237695" in readable(await _next_post(standin, 2))
+        # a thread kbbot never replied in stays silent
+        _, other = await standin.say("anyone know where the printer paper is?")
+        await _say_via(standin, second, "next", thread_ts=other)
+        await standin.quiet(settle_s=0.5)
+        assert len(standin.calls_to("chat.postMessage")) == 3

@@ -155,6 +155,8 @@ class KbBotListeners:
         # Threads this process answered in lately: only consulted when the store is down, to tell a person
         # waiting on kbbot why it is quiet without answering every human-only thread in the channel.
         self._recent_threads: OrderedDict[str, None] = OrderedDict()
+        # threads found (by reading them) to hold no reply of kbbot's: see `_replied_in_before`
+        self._not_ours: OrderedDict[str, None] = OrderedDict()
         self._engine_lock = asyncio.Lock()
         self._working: set[str] = set()  # messages being answered in this process (see `_claim`)
         self.settings = settings
@@ -262,7 +264,7 @@ class KbBotListeners:
                     # a thread this process has answered in: the person is waiting on kbbot, so say why not
                     await self._apologise(key, store_down=True)
                 return
-            if not known:
+            if not known and not await self._replied_in_before(key):
                 return  # a thread kbbot is not part of
             if pu.addressed_to_someone_else(text, bot_user_id):
                 return  # people talking to each other in kbbot's thread
@@ -647,6 +649,27 @@ class KbBotListeners:
             await self.store.transact(key, remember)
         except Exception as exc:  # the walk goes on; the next step is posted below instead of in place
             log.warning("could not remember the step message: %s", exc, extra={"thread_key": key.as_str()})
+
+    async def _replied_in_before(self, key: ThreadKey) -> bool:
+        """Whether kbbot has replied in a thread it holds no state for: the state expired, or the store lost it
+        (a Redis restarted empty, a damaged row). The person is still talking to kbbot there, so the turn goes
+        on from a fresh state rather than into silence. Asked of this process's memory, then of the thread
+        itself (kbbot's replies carry a metadata marker); a thread found not to be kbbot's is remembered, so
+        people's own threads cost one Web API read each, not one per message."""
+        if key.as_str() in self._recent_threads:
+            found = True
+        elif key.as_str() in self._not_ours:
+            return False
+        else:
+            found = await self.poster.has_replied(channel=key.channel, thread_ts=key.thread_ts)
+        if not found:
+            self._not_ours[key.as_str()] = None
+            while len(self._not_ours) > RECENT_THREADS:
+                self._not_ours.popitem(last=False)
+            return False
+        log.warning("kbbot has replied in this thread but holds no state for it (expired, or the store lost "
+                    "it): answering from a fresh state", extra={"thread_key": key.as_str()})
+        return True
 
     def _remember_thread(self, key: ThreadKey) -> None:
         self._recent_threads[key.as_str()] = None

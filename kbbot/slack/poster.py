@@ -249,10 +249,15 @@ class SlackPoster:
         """Whether the thread already holds the first reply to `request` (see ReplyOrigin)."""
         return await self._find_reply(channel=channel, thread_ts=thread_ts, reply_key=f"{request}:0") is not None
 
+    async def has_replied(self, *, channel: str, thread_ts: str) -> bool:
+        """Whether the thread holds any reply of kbbot's (any `reply_key`)."""
+        return await self._find_reply(channel=channel, thread_ts=thread_ts, reply_key=None) is not None
+
     async def _find_reply(
-        self, *, channel: str, thread_ts: str | None, reply_key: str
+        self, *, channel: str, thread_ts: str | None, reply_key: str | None
     ) -> AsyncSlackResponse | None:
-        """The bot's message in the thread carrying `reply_key` (as a response with its ts), or None."""
+        """The bot's message in the thread carrying `reply_key` (any, for None) as a response with its ts, or
+        None."""
         if not thread_ts:
             return None
         try:
@@ -264,7 +269,8 @@ class SlackPoster:
         for message in resp.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == REPLY_EVENT_TYPE and payload.get("reply_key") == reply_key:
+            ours = metadata.get("event_type") == REPLY_EVENT_TYPE
+            if ours and (reply_key is None or payload.get("reply_key") == reply_key):
                 resp.data = {"ok": True, "ts": message.get("ts"), "channel": channel}
                 return resp
         return None
