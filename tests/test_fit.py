@@ -233,9 +233,8 @@ def test_questions_naming_their_article_by_path_are_resolved(engine: SearchEngin
     resolved = resolve_expected(rows, engine.kb)
     assert [q.expected for q in resolved] == ["Q100001", "Q100002", None]
     with pytest.raises(ValueError, match="line 4"):
-        resolve_expected(
-            [Question(query="x", expected=None, kind="describe", line=4, expected_path="Q100001.TXT.bak")], engine.kb
-        )
+        stray = Question(query="x", expected=None, kind="describe", line=4, expected_path="Q100001.TXT.bak")
+        resolve_expected([stray], engine.kb)
 
 
 def test_fit_over_two_question_sets_reports_each(engine: SearchEngine) -> None:
@@ -251,7 +250,9 @@ def test_fit_over_two_question_sets_reports_each(engine: SearchEngine) -> None:
     assert result.model.fitted_articles == len(engine.index)
 
 
-def test_fit_command_takes_another_kb(tiny_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fit_command_takes_another_kb(
+    tiny_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     main_rows, other_rows = tmp_path / "archive.jsonl", tmp_path / "team-kb.jsonl"
     qs = _questions()
     main_rows.write_text("".join(json.dumps({"query": q.query, "expected": q.expected}) + "\n" for q in qs[6:]))

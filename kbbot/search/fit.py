@@ -325,7 +325,8 @@ class _Outcome:
 def _allowed(answered: npt.NDArray[np.bool_], out: _Outcome, settings: FitSettings) -> bool:
     """The product's rule, for short and for long messages alike, on every KB of the fit: a KB whose
     unanswerable questions are easy to tell must not buy confident answers for a KB where they are not."""
-    for style in [kb & length for kb in (out.kb == k for k in np.unique(out.kb)) for length in (out.long, ~out.long)]:
+    kbs = [out.kb == k for k in np.unique(out.kb)]
+    for style in [kb & length for kb in kbs for length in (out.long, ~out.long)]:
         ood = out.ood & style
         right = int(np.sum(answered & out.indomain & style & (out.y == 1)))
         wrong = int(np.sum(answered & out.indomain & style & (out.y == 0)))
