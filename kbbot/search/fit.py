@@ -1,6 +1,7 @@
 """Fitting the search model (`kbbot/data/search_model.yaml`) on labelled questions, with grouped cross-validation.
 
-    python -m kbbot.search.fit --index INDEX QUESTIONS.jsonl [MORE.jsonl ...] [--out PATH] [--dry-run]
+    python -m kbbot.search.fit --index INDEX QUESTIONS.jsonl [MORE.jsonl ...] [--also INDEX2 QUESTIONS2.jsonl]
+        [--out PATH]
 
 Three things are fitted, all plain numpy: the ranking weights (a listwise softmax: which article of the short
 list is the right one), two logistic models over the per-query confidence features (is the top hit right? is
@@ -13,6 +14,11 @@ and a held-out question is searched again by an engine carrying its fold's ranki
 its own candidates. The answer threshold follows the product's rule separately for short and long messages:
 as many right answers as possible while at most `max_ood_answered` of the unanswerable questions of that
 length are answered and at most `max_wrong_share` of the confident answers are wrong.
+
+`--also` adds questions over another KB (a modern Markdown KB beside the 1999 archive): each is searched in its
+own index, all of them are fitted together, folds stay grouped by article within each KB, the threshold rule
+holds on every KB apart, and the figures are reported for all questions and per KB ("main" is `--index`'s).
+Rows naming their article by `expected_path` are resolved to its id first (`resolve_expected`).
 """
 
 from __future__ import annotations
