@@ -239,7 +239,7 @@ def main() -> int:
     engine = SearchEngine.load(args.index, kb)
     meta = json.loads((args.index / "search" / "meta.json").read_text())
     base = PlainBM25(kb)
-    questions = read_all(args.queries)
+    questions = read_all(args.queries, kb)
     texts = [q.query for q in questions]
     # warm both (first-use caches, page cache), then measure interleaved so machine load hits both alike
     for q in texts[:20]:

@@ -13,7 +13,17 @@ import pytest
 from kbbot.evaluate import Question
 from kbbot.kb import KnowledgeBase
 from kbbot.search import SearchEngine
-from kbbot.search.fit import FitSettings, deal_folds, fit_listwise, fit_logistic, fit_model, main, write_model
+from kbbot.search.fit import (
+    FitSet,
+    FitSettings,
+    deal_folds,
+    fit_listwise,
+    fit_logistic,
+    fit_model,
+    main,
+    resolve_expected,
+    write_model,
+)
 from kbbot.search.model import CONFIDENCE_FEATURES, FEATURES, ModelError, RankModel
 
 # (title, symptoms, resolution, two ways a person might describe it)
@@ -209,3 +219,48 @@ def test_damaged_model_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("rank: {full: 1.0}\n")
     with pytest.raises(ModelError, match="incomplete or damaged"):
         RankModel.load(path)
+
+
+def test_questions_naming_their_article_by_path_are_resolved(engine: SearchEngine) -> None:
+    """A modern KB's dev set names articles by file path: the fit must see them as answerable questions with the
+    article's id, not as unanswerable ones; a path no article has is an error."""
+    assert engine.kb is not None
+    rows = [
+        Question(query="spooler hangs", expected=None, kind="describe", line=1, expected_path="kb/Q100001.TXT"),
+        Question(query="mail lost", expected="100002", kind="describe", line=2),
+        Question(query="parking badge", expected=None, kind="ood", line=3),
+    ]
+    resolved = resolve_expected(rows, engine.kb)
+    assert [q.expected for q in resolved] == ["Q100001", "Q100002", None]
+    with pytest.raises(ValueError, match="line 4"):
+        stray = Question(query="x", expected=None, kind="describe", line=4, expected_path="Q100001.TXT.bak")
+        resolve_expected([stray], engine.kb)
+
+
+def test_fit_over_two_question_sets_reports_each(engine: SearchEngine) -> None:
+    """Questions over a second KB are fitted on too, and the cross-validated figures are given per set as well
+    as for all of them (here the second set is a share of the same tiny KB's questions)."""
+    questions = _questions()
+    second = FitSet(engine=engine, questions=questions[:8] + questions[-2:], name="team-kb")
+    result = fit_model(engine, questions[8:-2], settings=SETTINGS, also=[second])
+    assert any(line.startswith("CV ranking, team-kb short (8 questions") for line in result.summary)
+    assert any(line.startswith("CV ranking, main short (12 questions") for line in result.summary)
+    assert any(line.startswith("CV confidence, team-kb short:") for line in result.summary)
+    assert set(result.model.rank_weights) == set(FEATURES)
+    assert result.model.fitted_articles == len(engine.index)
+
+
+def test_fit_command_takes_another_kb(
+    tiny_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main_rows, other_rows = tmp_path / "archive.jsonl", tmp_path / "team-kb.jsonl"
+    qs = _questions()
+    main_rows.write_text("".join(json.dumps({"query": q.query, "expected": q.expected}) + "\n" for q in qs[6:]))
+    other_rows.write_text(
+        "".join(json.dumps({"query": q.query, "expected_path": f"{q.expected}.TXT"}) + "\n" for q in qs[:6])
+    )
+    out = tmp_path / "fitted.yaml"
+    args = [str(main_rows), "--index", str(tiny_index), "--also", str(tiny_index), str(other_rows)]
+    assert main([*args, "--out", str(out), "--cv-seeds", "0"]) == 0
+    assert "CV ranking, team-kb short (6 questions" in capsys.readouterr().out
+    assert out.read_text().startswith("# Fitted by kbbot/search/fit.py on archive.jsonl + team-kb.jsonl")

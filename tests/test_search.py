@@ -496,3 +496,50 @@ def test_small_kb_answers_a_loose_paraphrase(engine: SearchEngine, question: str
 )
 def test_small_kb_does_not_answer_off_topic_questions(engine: SearchEngine, question: str) -> None:
     assert engine.search(question).band != "answer"
+
+
+def test_troubleshooting_pages_without_a_symptoms_heading_are_known_by_their_title(tmp_path: Path) -> None:
+    """A modern KB writes many fixes as a title and a summary: the title saying what goes wrong marks them as
+    troubleshooting articles (`problem_title`), as the SYMPTOMS heading does in the archive; a how-to page
+    with a summary is neither."""
+    from kbbot.indexer import run_index
+    from kbbot.search.model import FEATURES
+
+    pages = {
+        "shared-mailbox-folders-missing.md": (
+            "Shared mailbox folders don't appear in Outlook",
+            "## Summary\n\nAfter you add a shared mailbox, its folders stay empty in the folder pane.\n\n"
+            "## Resolution\n\n1. Remove the shared mailbox from the profile.\n2. Add it again as an account.\n",
+        ),
+        "add-shared-mailbox.md": (
+            "Add a shared mailbox to Outlook",
+            "## Summary\n\nThis article describes how to add a shared mailbox so its folders show in the folder "
+            "pane.\n\n## More information\n\n1. Open Account Settings.\n2. Choose Add.\n",
+        ),
+        "sync-stops-with-error.md": (
+            "OneDrive sync stops with error 0x8004de40",
+            "## Symptoms\n\nOneDrive stops syncing and shows error 0x8004de40.\n\n"
+            "## Resolution\n\n1. Check the proxy settings.\n",
+        ),
+    }
+    for name, (title, body) in pages.items():
+        (tmp_path / "kb").mkdir(exist_ok=True)
+        (tmp_path / "kb" / name).write_text(f"---\ntitle: {title}\n---\n# {title}\n\n{body}", encoding="utf-8")
+    run_index([str(tmp_path / "kb")], tmp_path / "index", progress=False)
+    kb = KnowledgeBase.open(tmp_path / "index")
+    index = SearchIndex.load(tmp_path / "index" / "search")
+    by_title = {kb.article_at(row).title: row for row in range(len(kb))}
+    flags = {t: (int(index.has_symptoms[r]), int(index.problem_title[r])) for t, r in by_title.items()}
+    assert flags == {
+        "Shared mailbox folders don't appear in Outlook": (0, 1),
+        "Add a shared mailbox to Outlook": (0, 0),
+        "OneDrive sync stops with error 0x8004de40": (1, 0),
+    }
+    engine = SearchEngine(index=index, kb=kb)
+    ranked = engine.rank("shared mailbox folders empty in outlook folder pane")
+    assert ranked is not None
+    column = FEATURES.index("problem_title")
+    seen = {kb.article_at(int(row)).title: ranked.features[i, column] for i, row in enumerate(ranked.rows)}
+    assert seen["Shared mailbox folders don't appear in Outlook"] == 1.0
+    assert seen["Add a shared mailbox to Outlook"] == 0.0
+    kb.close()

@@ -43,8 +43,8 @@ from kbbot.search.params import PARAMS, SearchParams
 from kbbot.search.semantic import TokenVectors, packaged_vectors
 from kbbot.search.text import (
     _TOKEN,
-    PROBLEM_CUES,
     clean_query,
+    names_problem,
     normalise_text,
     signatures,
     version_terms,
@@ -120,7 +120,7 @@ def _max_idf(articles: int) -> float:
 
 def _names_problem(sentence: str, raw: list[str]) -> bool:
     """Whether a (normalised) sentence says something goes wrong: a problem word or an error signature."""
-    return not PROBLEM_CUES.isdisjoint(raw) or bool(signatures(sentence))
+    return names_problem(sentence, raw)
 
 
 def _top_k(score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
@@ -181,7 +181,9 @@ class SearchEngine:
         self._w_vec = self.model.rank_vector(VECTOR_FEATURES)
         self._w_short = self.model.rank_vector(SHORTLIST_FEATURES)
         self._s_data = self._combined()
-        self._prior = self._w_vec[VECTOR_FEATURES.index("has_symptoms")] * index.has_symptoms.astype(np.float64)
+        # the article prior: a troubleshooting article, by its SYMPTOMS heading or by a title naming a problem
+        self._prior = self._w_vec[_V["has_symptoms"]] * index.has_symptoms.astype(np.float64)
+        self._prior += self._w_vec[_V["problem_title"]] * index.problem_title.astype(np.float64)
 
     @classmethod
     def load(
@@ -470,6 +472,7 @@ class SearchEngine:
                 out[:, _V["product_long"]] = same
                 out[:, _V["other_product_long"]] = other
         out[:, _V["has_symptoms"]] = ix.has_symptoms[top]
+        out[:, _V["problem_title"]] = ix.problem_title[top]
         return out
 
     def _pool_postings(

@@ -1,6 +1,7 @@
 """Fitting the search model (`kbbot/data/search_model.yaml`) on labelled questions, with grouped cross-validation.
 
-    python -m kbbot.search.fit --index INDEX QUESTIONS.jsonl [MORE.jsonl ...] [--out PATH] [--dry-run]
+    python -m kbbot.search.fit --index INDEX QUESTIONS.jsonl [MORE.jsonl ...] [--also INDEX2 QUESTIONS2.jsonl]
+        [--out PATH]
 
 Three things are fitted, all plain numpy: the ranking weights (a listwise softmax: which article of the short
 list is the right one), two logistic models over the per-query confidence features (is the top hit right? is
@@ -13,6 +14,11 @@ and a held-out question is searched again by an engine carrying its fold's ranki
 its own candidates. The answer threshold follows the product's rule separately for short and long messages:
 as many right answers as possible while at most `max_ood_answered` of the unanswerable questions of that
 length are answered and at most `max_wrong_share` of the confident answers are wrong.
+
+`--also` adds questions over another KB (a modern Markdown KB beside the 1999 archive): each is searched in its
+own index, all of them are fitted together, folds stay grouped by article within each KB, the threshold rule
+holds on every KB apart, and the figures are reported for all questions and per KB ("main" is `--index`'s).
+Rows naming their article by `expected_path` are resolved to its id first (`resolve_expected`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kbbot.evaluate import Question, read_questions
+from kbbot.kb import KnowledgeBase
 from kbbot.search.engine import Ranked, SearchEngine
 from kbbot.search.model import CONFIDENCE_FEATURES, FEATURES, RankModel
 
@@ -50,6 +57,7 @@ FIT_START: dict[str, float] = {
     "product": 0.5,
     "other_product": -0.3,
     "has_symptoms": 0.3,
+    "problem_title": 0.3,
     "fuzz_head": 0.5,
     "semantic": 0.0,
     "semantic_paste": 0.0,
@@ -81,12 +89,23 @@ class FitSettings:
     long_words: int = 40
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FitSet:
+    """Questions over one KB. The fit runs on several at once (the archive's dev sets and a modern KB's), so one
+    model is fitted to rank and to judge confidence on KBs of both kinds; each question is searched in its own."""
+
+    engine: SearchEngine
+    questions: Sequence[Question]
+    name: str
+
+
 @dataclass(frozen=True, slots=True)
 class _Example:
     question: Question
     ranked: Ranked | None
     right: int  # position of the right article in the short list, -1 if absent or unanswerable
     long: bool
+    kb: int = 0  # which FitSet (and engine) the question belongs to
 
 
 @dataclass(slots=True)
@@ -209,7 +228,7 @@ def _train_groups(examples: Sequence[_Example], keep: npt.NDArray[np.bool_]) -> 
 
 
 def _out_of_fold_rankings(
-    engine: SearchEngine, examples: list[_Example], fold: npt.NDArray[np.int64], settings: FitSettings
+    engines: Sequence[SearchEngine], examples: list[_Example], fold: npt.NDArray[np.int64], settings: FitSettings
 ) -> list[tuple[Ranked | None, int]]:
     """Each question's short list as ranked by weights fitted without its fold, and where its article is.
 
@@ -220,12 +239,13 @@ def _out_of_fold_rankings(
     oof: list[tuple[Ranked | None, int]] = [(None, -1)] * len(examples)
     for f in range(settings.folds):
         w = fit_listwise(_train_groups(examples, fold != f), l2=settings.l2, init=init)
-        fold_engine = _with_rank_weights(engine, w)
+        fold_engines = [_with_rank_weights(engine, w) for engine in engines]
         for i in np.flatnonzero(fold == f).tolist():
-            again = fold_engine.rank(examples[i].question.query) if examples[i].ranked is not None else None
+            ex = examples[i]
+            again = fold_engines[ex.kb].rank(ex.question.query) if ex.ranked is not None else None
             if again is not None:
-                head = _head(engine, again)
-                oof[i] = (head, _position(engine, head, examples[i].question.expected))
+                head = _head(engines[ex.kb], again)
+                oof[i] = (head, _position(engines[ex.kb], head, ex.question.expected))
     return oof
 
 
@@ -260,26 +280,31 @@ def _without_ties(x: Floats) -> Floats:
     return out
 
 
-def _confidence_rows(engine: SearchEngine, oof: list[tuple[Ranked | None, int]]) -> tuple[Floats, Floats, Floats]:
+def _confidence_rows(
+    engines: Sequence[SearchEngine], examples: list[_Example], oof: list[tuple[Ranked | None, int]]
+) -> tuple[Floats, Floats, Floats]:
     x = np.zeros((len(oof), len(CONFIDENCE_FEATURES)))
     y = np.zeros(len(oof))
     y3 = np.zeros(len(oof))
     for i, (ranked, right) in enumerate(oof):
         if ranked is not None:
-            x[i] = engine.confidence_features(ranked)
+            x[i] = engines[examples[i].kb].confidence_features(ranked)
             y[i] = 1.0 if right == 0 else 0.0
             y3[i] = 1.0 if 0 <= right < 3 else 0.0
     return x, y, y3
 
 
-def _pool_deals(engine: SearchEngine, examples: list[_Example], sw: Floats, settings: FitSettings) -> _Pooled:
+def _pool_deals(
+    engines: Sequence[SearchEngine], examples: list[_Example], sw: Floats, settings: FitSettings
+) -> _Pooled:
     pooled = _Pooled()
-    expected = [ex.question.expected for ex in examples]
+    # grouped by article within its KB (two KBs may share an id form, never an article)
+    expected = [f"{ex.kb}:{ex.question.expected}" if ex.question.expected else None for ex in examples]
     for seed in settings.seeds:
         fold = deal_folds(expected, settings.folds, seed)
-        oof = _out_of_fold_rankings(engine, examples, fold, settings)
+        oof = _out_of_fold_rankings(engines, examples, fold, settings)
         pooled.ranks.append(np.array([right + 1 if r is not None and right >= 0 else 0 for r, right in oof]))
-        x, y, y3 = _confidence_rows(engine, oof)
+        x, y, y3 = _confidence_rows(engines, examples, oof)
         for name, value in (("x", x), ("y", y), ("y3", y3)):
             getattr(pooled, name).append(value)
         pooled.p.append(_out_of_fold_p(x, y, sw, fold, settings.folds))
@@ -296,6 +321,7 @@ class _Outcome:
     long: npt.NDArray[np.bool_]
     y: Floats
     y3: Floats
+    kb: npt.NDArray[np.int64]  # the FitSet of each row
 
     @property
     def ood(self) -> npt.NDArray[np.bool_]:
@@ -303,8 +329,10 @@ class _Outcome:
 
 
 def _allowed(answered: npt.NDArray[np.bool_], out: _Outcome, settings: FitSettings) -> bool:
-    """The product's rule, for short and for long messages alike."""
-    for style in (out.long, ~out.long):
+    """The product's rule, for short and for long messages alike, on every KB of the fit: a KB whose
+    unanswerable questions are easy to tell must not buy confident answers for a KB where they are not."""
+    kbs = [out.kb == k for k in np.unique(out.kb)]
+    for style in [kb & length for kb in kbs for length in (out.long, ~out.long)]:
         ood = out.ood & style
         right = int(np.sum(answered & out.indomain & style & (out.y == 1)))
         wrong = int(np.sum(answered & out.indomain & style & (out.y == 0)))
@@ -338,11 +366,18 @@ def _shortlist_threshold(p3: Floats, out: _Outcome) -> float:
     return best[1]
 
 
-def _figures(p: Floats, p3: Floats, t_answer: float, t_short: float, out: _Outcome) -> dict[str, float]:
+def _figures(
+    p: Floats,
+    p3: Floats,
+    t_answer: float,
+    t_short: float,
+    out: _Outcome,
+    styles: Sequence[tuple[str, npt.NDArray[np.bool_]]],
+) -> dict[str, float]:
     answered = p >= t_answer
     offered = (p3 >= t_short) | answered
     fig: dict[str, float] = {}
-    for style, rows in (("short", ~out.long), ("long", out.long)):
+    for style, rows in styles:
         ind, ood = out.indomain & rows, out.ood & rows
         n_in = max(int(ind.sum()), 1)
         fig[f"{style}_answered_right"] = float(np.sum(answered & ind & (out.y == 1)) / n_in)
@@ -354,20 +389,34 @@ def _figures(p: Floats, p3: Floats, t_answer: float, t_short: float, out: _Outco
 
 
 # ------------------------------------------------------------------------------------------- the fit
-def _examples(engine: SearchEngine, questions: Sequence[Question], settings: FitSettings) -> list[_Example]:
+def _examples(sets: Sequence[FitSet], weights: Floats, settings: FitSettings) -> list[_Example]:
     out = []
-    for q in questions:
-        ranked = engine.rank(q.query)  # the pool the engine re-ranks at run time, so CV figures are honest
-        right = _position(engine, ranked, q.expected) if ranked is not None else -1
-        out.append(_Example(q, ranked, right, len(q.query.split()) >= settings.long_words))
+    for kb, fit_set in enumerate(sets):
+        engine = _with_rank_weights(fit_set.engine, weights)
+        for q in fit_set.questions:
+            ranked = engine.rank(q.query)  # the pool the engine re-ranks at run time, so CV figures are honest
+            right = _position(engine, ranked, q.expected) if ranked is not None else -1
+            out.append(_Example(q, ranked, right, len(q.query.split()) >= settings.long_words, kb))
     return out
 
 
-def _ranking_lines(pooled: _Pooled, examples: list[_Example], settings: FitSettings) -> list[str]:
-    indomain = np.array([ex.question.expected is not None for ex in examples])
+def _styles(examples: list[_Example], sets: Sequence[FitSet]) -> list[tuple[str, npt.NDArray[np.bool_]]]:
+    """(name, rows) of each reported style: short and long, and with several KBs short and long per KB too."""
     long = np.array([ex.long for ex in examples])
+    kb = np.array([ex.kb for ex in examples])
+    out = [("short", ~long), ("long", long)]
+    if len(sets) > 1:
+        out += [(f"{s.name} {style}", (kb == i) & rows) for i, s in enumerate(sets) for style, rows in out[:2]]
+    return [(name, rows) for name, rows in out if rows.any()]
+
+
+def _ranking_lines(
+    pooled: _Pooled, examples: list[_Example], sets: Sequence[FitSet], settings: FitSettings
+) -> list[str]:
+    indomain = np.array([ex.question.expected is not None for ex in examples])
     lines = []
-    for style, rows in (("short", indomain & ~long), ("long", indomain & long)):
+    for style, in_style in _styles(examples, sets):
+        rows = indomain & in_style
         if not rows.any():
             continue
         per_deal = [(np.mean(rk[rows] == 1), np.mean((rk[rows] >= 1) & (rk[rows] <= 3))) for rk in pooled.ranks]
@@ -383,40 +432,49 @@ def _ranking_lines(pooled: _Pooled, examples: list[_Example], settings: FitSetti
 
 
 def fit_model(
-    engine: SearchEngine, questions: Sequence[Question], *, settings: FitSettings | None = None
+    engine: SearchEngine,
+    questions: Sequence[Question],
+    *,
+    settings: FitSettings | None = None,
+    also: Sequence[FitSet] = (),
 ) -> FitResult:
-    """Fit ranking weights, both confidence models and both thresholds on `questions` over `engine`'s index."""
+    """Fit ranking weights, both confidence models and both thresholds on `questions` over `engine`'s index, and
+    on the questions of `also` over theirs (a modern KB's dev set beside the archive's)."""
     settings = settings if settings is not None else FitSettings()
+    sets = [FitSet(engine=engine, questions=questions, name="main"), *also]
+    engines = [s.engine for s in sets]
     init = np.array([FIT_START.get(n, 0.0) for n in FEATURES])
     # The training pools are picked by ranking weights fitted here, not by the installed model's: pools from
     # FIT_START, weights fitted on them, pools again from those. A refit then depends on the questions alone,
     # never on the fits before it.
     weights = init
     for _ in range(settings.pool_passes):
-        examples = _examples(_with_rank_weights(engine, weights), questions, settings)
+        examples = _examples(sets, weights, settings)
         if not any(ex.right >= 0 for ex in examples):
             raise ValueError("no question has its article in the short list: nothing to fit the ranking on")
         weights = fit_listwise(
             _train_groups(examples, np.ones(len(examples), dtype=bool)), l2=settings.l2, init=init
         )
-    engine = _with_rank_weights(engine, weights)
+    engines = [_with_rank_weights(e, weights) for e in engines]
     indomain1 = np.array([ex.question.expected is not None for ex in examples])
     n_ood = int((~indomain1).sum())
     sw1 = np.where(~indomain1, settings.ood_share * indomain1.sum() / max(n_ood, 1), 1.0)
-    pooled = _pool_deals(engine, examples, sw1, settings)
+    pooled = _pool_deals(engines, examples, sw1, settings)
     deals = len(settings.seeds)
     out = _Outcome(
         indomain=np.tile(indomain1, deals),
         long=np.tile(np.array([ex.long for ex in examples]), deals),
         y=pooled.stack("y"),
         y3=pooled.stack("y3"),
+        kb=np.tile(np.array([ex.kb for ex in examples]), deals),
     )
     p, p3 = pooled.stack("p"), pooled.stack("p3")
     t_answer = _answer_threshold(p, out, settings)
     t_short = _shortlist_threshold(p3, out)
-    figures = _figures(p, p3, t_answer, t_short, out)
-    summary = _ranking_lines(pooled, examples, settings)
-    for style in ("short", "long"):
+    styles = [(name, np.tile(rows, deals)) for name, rows in _styles(examples, sets)]
+    figures = _figures(p, p3, t_answer, t_short, out, styles)
+    summary = _ranking_lines(pooled, examples, sets, settings)
+    for style, _rows in styles:
         summary.append(
             f"CV confidence, {style}: answered & right {figures[f'{style}_answered_right']:.3f}, "
             f"answered & wrong {figures[f'{style}_answered_wrong']:.3f}, "
@@ -437,7 +495,7 @@ def fit_model(
         top3_bias=float(b3),
         answer_threshold=t_answer,
         shortlist_threshold=t_short,
-        fitted_articles=len(engine.index),
+        fitted_articles=len(engine.index),  # the main KB's: what the unknown-word idf is scaled against
     )
     return FitResult(model=model, summary=summary, figures=figures)
 
@@ -450,34 +508,75 @@ def write_model(result: FitResult, path: Path, *, sources: Sequence[Path]) -> No
     Path(path).write_text(result.model.to_yaml(header), encoding="utf-8")
 
 
-def read_all(paths: Sequence[Path]) -> list[Question]:
+def read_all(paths: Sequence[Path], kb: KnowledgeBase | None = None) -> list[Question]:
+    """Every question of `paths`; given the KB, each names its article by canonical id (see `resolve_expected`)."""
     questions: list[Question] = []
     for path in paths:
         questions += read_questions(path)[0]
-    return questions
+    return questions if kb is None else resolve_expected(questions, kb)
+
+
+def resolve_expected(questions: Sequence[Question], kb: KnowledgeBase) -> list[Question]:
+    """The questions with `expected` as the KB's canonical id: an id in any accepted form is resolved, and a
+    row naming its article by `expected_path` (a modern KB's dev set) gets the id of the article whose source
+    ends with that path. The fit compares ids, so an unresolved path would turn a question into an
+    "unanswerable" one; a path no article has is an error, not a silent relabel."""
+    by_path: dict[str, str] = {}
+    if any(q.expected is None and q.expected_path for q in questions):
+        for article in kb.iter_articles():
+            by_path[article.source.replace("\\", "/")] = article.id
+    out = []
+    for q in questions:
+        if q.expected is not None:
+            out.append(dataclasses.replace(q, expected=kb.resolve(q.expected) or q.expected))
+        elif q.expected_path:
+            want = q.expected_path.replace("\\", "/")
+            found = [i for src, i in by_path.items() if src == want or src.endswith(("/" + want, "!" + want))]
+            if not found:
+                raise ValueError(f"line {q.line}: no article's source ends with {q.expected_path}")
+            out.append(dataclasses.replace(q, expected=found[0]))
+        else:
+            out.append(q)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from kbbot.kb import KnowledgeBase
-
     ap = argparse.ArgumentParser(prog="python -m kbbot.search.fit", description=__doc__.split("\n\n")[0])
     ap.add_argument("questions", type=Path, nargs="+", help="JSON-lines question files (as `kbbot eval` reads)")
     ap.add_argument("--index", type=Path, required=True, help="an index folder built by `kbbot index`")
+    ap.add_argument(
+        "--also",
+        nargs=2,
+        action="append",
+        default=[],
+        type=Path,
+        metavar=("INDEX", "QUESTIONS"),
+        help="questions over another KB's index, fitted on too (repeatable): a modern KB beside the archive",
+    )
     ap.add_argument("--out", type=Path, default=None, help="where to write the model (default: print only)")
     ap.add_argument("--cv-seeds", default="0,1,2,3", help="fold deals to pool")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     kb = KnowledgeBase.open(args.index)
     engine = SearchEngine.load(args.index, kb)
+    also = []
+    for index, questions in args.also:
+        other_kb = KnowledgeBase.open(index)
+        also.append(
+            FitSet(
+                engine=SearchEngine.load(index, other_kb),
+                questions=read_all([questions], other_kb),
+                name=questions.stem,
+            )
+        )
     settings = FitSettings(seeds=tuple(int(v) for v in args.cv_seeds.split(",")))
-    result = fit_model(engine, read_all(args.questions), settings=settings)
+    result = fit_model(engine, read_all(args.questions, kb), settings=settings, also=also)
     for line in result.summary:
         print(line)
     if args.out is not None:
-        write_model(result, args.out, sources=args.questions)
+        write_model(result, args.out, sources=[*args.questions, *(q for _, q in args.also)])
         print(f"wrote {args.out}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

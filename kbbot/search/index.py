@@ -12,7 +12,8 @@ well under a second and several processes on one host share the pages):
              the pair whose key (first column * terms + second column) is `bigram.keys.npy`[c] (sorted)
 - `full.head.npy`, `full.title.npy`  BM25 over title + symptoms (what the article is *about*, not what it
                                      mentions) and over the title alone, aligned with `full.data`
-- `ids.json`, `titles.json`, `products.json` (tag per row), `product_codes.npy`, `has_symptoms.npy`
+- `ids.json`, `titles.json`, `products.json` (tag per row), `product_codes.npy`, `has_symptoms.npy`,
+  `problem_title.npy` (no SYMPTOMS section, but the title names a problem: a modern KB's troubleshooting page)
 - `forward.ptr.npy` + `forward.pos.npy`  article -> positions of its postings in `full` (the short list's features)
 - `text.bin` + `text_offsets.npy`  per row: title, symptom opening and literal error lines, for rapidfuzz on the
                                    short list only (never a scan over the KB)
@@ -43,6 +44,7 @@ from kbbot.search.semantic import packaged_vectors, quantise, table_fingerprint
 from kbbot.search.text import (
     _TOKEN,
     context_signatures,
+    names_problem,
     normalise_text,
     token_signature,
     version_terms,
@@ -56,7 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # 6: meta.json records the parameters the index was built with (kbbot/search/params.py)
-FORMAT_VERSION = 6
+# 7: problem_title.npy (troubleshooting articles without a SYMPTOMS heading)
+FORMAT_VERSION = 7
 SEMANTIC_BATCH = 4096
 
 Matrix = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]
@@ -144,6 +147,7 @@ class SearchIndexBuilder:
         self.titles: list[str] = []
         self.tags: list[str] = []
         self.has_symptoms = array("b")
+        self.problem_title = array("b")
         self.blob = bytearray()
         self.offsets = array("q", [0])
         self.started = time.perf_counter()
@@ -185,7 +189,12 @@ class SearchIndexBuilder:
         self.ids.append(article.id)
         self.titles.append(article.title)
         self.tags.append(self._product(article))
-        self.has_symptoms.append(1 if article.sections.get("SYMPTOMS") else 0)
+        has_symptoms = bool(article.sections.get("SYMPTOMS"))
+        self.has_symptoms.append(1 if has_symptoms else 0)
+        # A modern KB writes many troubleshooting pages as a title and a summary ("Microsoft 365 Apps activation
+        # error Product deactivated"): 29% of the Office KB, 15% of its dev questions' articles. In the archive
+        # the SYMPTOMS heading marks them; here the title saying what goes wrong does.
+        self.problem_title.append(0 if has_symptoms or not names_problem(normalise_text(article.title)) else 1)
         fields = article_fields(article, self.params)
         texts = [fields[name] for name in _FIELD_NAMES]
         joined = _SEP.join(t.replace(_SEP, " ") if _SEP in t else t for t in texts)
@@ -301,6 +310,7 @@ class SearchIndexBuilder:
         (directory / "vocab.txt").write_text("\n".join(terms_sorted), encoding="utf-8")
         np.save(directory / "idf.npy", idf)
         np.save(directory / "has_symptoms.npy", _ints(self.has_symptoms, np.int8))
+        np.save(directory / "problem_title.npy", _ints(self.problem_title, np.int8))
         np.save(directory / "df.npy", df.astype(np.int32))
         tag_names = sorted(set(self.tags))
         tag_code = {t: i for i, t in enumerate(tag_names)}
@@ -499,6 +509,7 @@ class SearchIndex:
     product_names: list[str]
     product_codes: npt.NDArray[np.int16]
     has_symptoms: npt.NDArray[np.int8]
+    problem_title: npt.NDArray[np.int8]
     vocab: dict[str, int]
     terms: list[str]
     idf: npt.NDArray[np.float32]
@@ -563,6 +574,7 @@ class SearchIndex:
             product_names=json.loads((directory / "products.json").read_text(encoding="utf-8")),
             product_codes=np.load(directory / "product_codes.npy"),
             has_symptoms=np.load(directory / "has_symptoms.npy"),
+            problem_title=np.load(directory / "problem_title.npy"),
             vocab=dict(zip(terms, range(len(terms)), strict=True)),
             terms=terms,
             idf=np.load(directory / "idf.npy"),

@@ -37,6 +37,7 @@ VECTOR_FEATURES: tuple[str, ...] = (
     "product",  # the article's product is one the query names
     "other_product",  # the query names products and this article is of another (not of an unrecorded one)
     "has_symptoms",  # a troubleshooting article (has a SYMPTOMS section)
+    "problem_title",  # no SYMPTOMS section, but the title names a problem (a modern KB's troubleshooting page)
     # the same two for a long message, added to them: a long message names its setup in passing ("Win95, a
     # Pentium, the DOS driver in config.sys"), which says less about the article's product than a short question
     "product_long",

@@ -44,6 +44,12 @@ PROBLEM_CUES: frozenset[str] = frozenset(
     disappear disappears disappeared""".split()  # noqa: SIM905 - a word list reads better as text
 )
 
+def names_problem(norm: str, raw: list[str] | None = None) -> bool:
+    """Whether a normalised sentence or title says something goes wrong: a problem word or an error signature
+    (`raw`: its raw tokens, when the caller has them already)."""
+    return not PROBLEM_CUES.isdisjoint(_TOKEN.findall(norm) if raw is None else raw) or bool(signatures(norm))
+
+
 _SIG_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\[(\d{2,5})\]"), "b"),
     (re.compile(r"\bevent(?:\s*id)?(?:\s*(?:no\.?|number|#))?\s*[:=]?\s*(\d{2,5})\b"), "e"),
