@@ -7,6 +7,7 @@ at start-up for a sentence of help text).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,19 @@ ERROR_LINE_CHARS = (15, 80)
 # A title short enough to read as something a person would type into `/kb`.
 SEARCH_TITLE_CHARS = 60
 MAX_PRODUCTS = 3
+
+
+_ERROR_WORDS = re.compile(
+    r"\b(?:error|errors|fail(?:ed|s|ure)?|cannot|can't|unable|denied|invalid|not (?:found|responding|available)"
+    r"|refused|timed? ?out|unexpected|corrupt(?:ed)?|missing|exception|stop)\b",
+    re.IGNORECASE,
+)
+_CODE = re.compile(r"\[\w+\]|\b0x[0-9a-f]{4,}\b|\b\d{3,}\b|\b[A-Z]{2,}\d{2,}\b", re.IGNORECASE)
+
+
+def _pasteable(line: str) -> int:
+    """How much `line` reads like an error message someone would paste: an error word counts most, a code next."""
+    return 2 * bool(_ERROR_WORDS.search(line)) + bool(_CODE.search(line))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +61,9 @@ class KbExamples:
                 for s in article.error_signatures
                 if s.kind == "message" and low <= len(s.value) <= high and "\n" not in s.value
             ]
-        # a bracketed or coded line ("[008] ...", "0x8004010F ...") is what people paste most; then the shortest
-        errors.sort(key=lambda e: (not any(ch.isdigit() for ch in e), len(e)))
+        # what people paste reads as an error ("... failed", "cannot ...") and often carries a code ("[008] ...",
+        # "0x8004010F ..."); a quoted line that is neither (a title-like phrase) makes a poor example
+        errors.sort(key=lambda e: (-_pasteable(e), len(e)))
         titles.sort(key=len)
         return cls(
             article_id=articles[0].id if articles else "",
