@@ -134,3 +134,14 @@ def test_an_open_article_link_is_printed_not_numbered() -> None:
     message = {"text": "t", "blocks": [{"type": "actions", "elements": [link, walk]}]}
     assert render_message(message, Style(enabled=False)) == ["Open article: https://kb.example.com/c"]
     assert [b.action_id for b in _choices(message)] == ["kb:walk"]
+
+
+def test_chat_votes_on_an_answer_and_gives_a_reason(seeds_index: Path) -> None:
+    first = _run_chat([MAILBAG_ERROR, "quit"], index=seeds_index).stdout
+    line = next(x for x in first.splitlines() if "Not helpful" in x)
+    down = line.split("👎")[0].rsplit("[", 1)[1].split("]")[0]  # the number chat gave the 👎 button
+    result = _run_chat([MAILBAG_ERROR, down, "1", "quit"], index=seeds_index)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    asked = out.index("What was wrong with it?")
+    assert out.index("noted as Wrong article", asked) > asked

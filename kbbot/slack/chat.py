@@ -25,6 +25,7 @@ from kbbot.kb import KnowledgeBase
 from kbbot.server.loopback import Button, LoopbackBot, buttons, loopback_bot
 from kbbot.settings import Settings
 from kbbot.slack.actions import ACTION_PREFIX
+from kbbot.slack.feedback import FEEDBACK_PREFIX
 from kbbot.standin import STANDIN_CHANNEL, STANDIN_HUMANS, STANDIN_USER
 
 # Searches take milliseconds; a reply slower than this is not coming.
@@ -97,8 +98,9 @@ def render_mrkdwn(text: str, style: Style) -> str:
 
 
 def _choices(message: dict[str, Any]) -> list[Button]:
-    """The buttons a person can press by number: kbbot's own (a link button opens a page, it is printed)."""
-    return [b for b in buttons(message) if b.action_id.startswith(ACTION_PREFIX)]
+    """The buttons a person can press by number: the conversation's and the 👍/👎 votes (a link button opens a
+    page: it is printed, not numbered)."""
+    return [b for b in buttons(message) if b.action_id.startswith((ACTION_PREFIX, FEEDBACK_PREFIX))]
 
 
 def _text_of(obj: Any) -> str:
