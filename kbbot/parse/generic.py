@@ -9,19 +9,8 @@ from pathlib import PurePath
 
 from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
+from kbbot.parse import body as scanner
 from kbbot.parse.assemble import Draft
-from kbbot.parse.body import (
-    BannerShape,
-    Body,
-    LineScan,
-    Rule,
-    applies_to,
-    footer_lines,
-    footer_opener,
-    query_words,
-    scan_body,
-    underlined_heading,
-)
 from kbbot.parse.boilerplate import is_copyright, is_disclaimer, is_rule, parse_prodver, split_keywords
 from kbbot.parse.sections import is_caps_heading
 from kbbot.parse.text import to_lines
@@ -36,7 +25,7 @@ _BARE_QID_RE = re.compile(r"^\s*(?:Q|KB)\d{4,7}\s*$")
 _LAST_REVIEWED_RE = re.compile(r"^\s*Last\s+(?:reviewed|modified|updated)\s*:", re.IGNORECASE)
 
 
-def _disclaimer(scan: LineScan, i: int) -> int | None:
+def _disclaimer(scan: scanner.LineScan, i: int) -> int | None:
     """The disclaimer ends the article once text or the footer was read; a copy that opens with it (the site
     put it above the article) just drops it."""
     if not is_disclaimer(scan.lines[i]):
@@ -44,7 +33,7 @@ def _disclaimer(scan: LineScan, i: int) -> int | None:
     return len(scan.lines) if scan.in_footer or scan.body.sections else i + 1
 
 
-def _noise(scan: LineScan, i: int) -> int | None:
+def _noise(scan: scanner.LineScan, i: int) -> int | None:
     """Review dates, id lines, copyright lines, and before the first section a bare Q-number or a TXT header
     field left over from a converted TXT article: dropped where they stand."""
     line = scan.lines[i]
@@ -58,8 +47,8 @@ def _noise(scan: LineScan, i: int) -> int | None:
     return None
 
 
-def _caps_heading(*, known_only: bool) -> Rule:
-    def rule(scan: LineScan, i: int) -> int | None:
+def _caps_heading(*, known_only: bool) -> scanner.Rule:
+    def rule(scan: scanner.LineScan, i: int) -> int | None:
         line = scan.lines[i]
         prev_blank = i == 0 or not scan.lines[i - 1].strip()
         if prev_blank and is_caps_heading(line, known_only=known_only) and line[:1] != " ":
@@ -70,29 +59,29 @@ def _caps_heading(*, known_only: bool) -> Rule:
     return rule
 
 
-def _full_width_rule(scan: LineScan, i: int) -> int | None:
+def _full_width_rule(scan: scanner.LineScan, i: int) -> int | None:
     line = scan.lines[i]
     return i + 1 if is_rule(line) and len(line.strip()) >= 40 else None
 
 
 # a copied banner has no rules around it: it ends at the next standard heading or after its item lines
-_CAPS_BANNER = BannerShape(ends_at=lambda line: is_caps_heading(line, known_only=True), blank_ends=True,
+_CAPS_BANNER = scanner.BannerShape(ends_at=lambda line: is_caps_heading(line, known_only=True), blank_ends=True,
                            closing_rule=False)
 
 
-def caps_rules(*, known_only: bool) -> tuple[Rule, ...]:
+def caps_rules(*, known_only: bool) -> tuple[scanner.Rule, ...]:
     """The rules of the ALL-CAPS shapes; `known_only`: only the standard KB headings are headings (web copies
     have other capitalised lines, such as product names)."""
     return (
         _disclaimer,
         _noise,
-        query_words,
+        scanner.query_words,
         # one line at a time: the disclaimer, noise and query-word rules see every footer line first
-        footer_lines(run_while=lambda line: False),
+        scanner.footer_lines(run_while=lambda line: False),
         # past the first section a Keywords/Technology field starts the footer
-        footer_opener(lambda scan, line: bool(scan.body.sections)),
-        applies_to(_CAPS_BANNER),
-        underlined_heading,
+        scanner.footer_opener(lambda scan, line: bool(scan.body.sections)),
+        scanner.applies_to(_CAPS_BANNER),
+        scanner.underlined_heading,
         _caps_heading(known_only=known_only),
         _full_width_rule,
     )
@@ -101,9 +90,9 @@ def caps_rules(*, known_only: bool) -> tuple[Rule, ...]:
 _RULES = {known_only: caps_rules(known_only=known_only) for known_only in (False, True)}
 
 
-def read_caps_body(lines: list[str], *, known_only: bool) -> Body:
+def read_caps_body(lines: list[str], *, known_only: bool) -> scanner.Body:
     """Sections headed by bare ALL-CAPS lines (or '='-underlined ones), minus banner/footer/disclaimer."""
-    return scan_body(lines, _RULES[known_only])
+    return scanner.scan_body(lines, _RULES[known_only])
 
 
 def find_id(lines: list[str], source: str) -> str | None:

@@ -12,7 +12,7 @@ from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft
 from kbbot.parse.text import to_lines
-from kbbot.parse.txt import header_facts, read_body
+from kbbot.parse.txt import Header, body_draft, read_body
 
 _FRONT_TITLE_RE = re.compile(r"^title\s*:\s*(.*)$")
 _PERMALINK_RE = re.compile(r"^permalink\s*:.*?/(Q\d{1,7})/?\s*$", re.IGNORECASE)
@@ -143,20 +143,7 @@ def parse_markdown(text: str, *, source: str = "") -> Draft:
         raise ParseError("Markdown page without an article number (no Article: field, heading or permalink)")
     if not title:
         raise ParseError(f"{qid}: Markdown page without a title")
-    parsed = read_body(page.body[j:])
-    keywords, product, versions = header_facts(
-        parsed, keywords=fields.get("Keyword(s)", ""), product=fields.get("Product(s)", ""),
-        prodver=fields.get("Version(s)", ""),
-    )
-    return Draft(
-        id=qid,
-        title=title,
-        format="markdown",
-        source=source,
-        product=product,
-        product_tag="",  # the pages carry no corpus tag
-        versions=versions,
-        keywords=[*keywords, *parsed.query_words],
-        sections=parsed.sections,
-        wrapped=True,
-    )
+    header = Header(id=qid, title=title, keywords=fields.get("Keyword(s)", ""),
+                    product=fields.get("Product(s)", ""), prodver=fields.get("Version(s)", ""))
+    # the pages carry no corpus tag
+    return body_draft(header, read_body(page.body[j:]), format="markdown", source=source)

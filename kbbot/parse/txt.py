@@ -1,11 +1,13 @@
 """The classic TXT shape (`DOCUMENT:Q102087  10-NOV-1999  [macmail]` header, `=`-underlined headings).
 
-The body reader `read_body` is shared with the Markdown pages, whose tab-indented body is the same text.
+The body reader `read_body` (the TXT rules of `kbbot.parse.body`) and `body_draft` are shared with the Markdown
+pages, whose tab-indented body is the same text under a header of other field names.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
@@ -112,15 +114,33 @@ def read_body(lines: list[str]) -> Body:
     return scan_body(lines, TXT_RULES)
 
 
-def header_facts(
-    body: Body, *, keywords: str, product: str, prodver: str
-) -> tuple[list[str], str, tuple[str, ...]]:
-    """Keywords, product and versions from the header fields, falling back to the footer and the "applies to"
-    banner where the header left them empty (TXT and Markdown headers differ only in the field names)."""
-    return (
-        split_keywords(keywords) or split_keywords(body.footer.get("keywords", "")),
-        product or (body.banner.products[0] if body.banner.products else ""),
-        parse_prodver(prodver) or body.banner.versions,
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What a TXT-style header says (TXT and Markdown headers differ only in the field names)."""
+
+    id: str
+    title: str
+    keywords: str = ""
+    product: str = ""
+    prodver: str = ""  # "WINDOWS:3.1,3.1a" or plain versions
+    product_tag: str = ""  # the corpus tag of the DOCUMENT: line ("[macmail]")
+
+
+def body_draft(header: Header, body: Body, *, format: str, source: str) -> Draft:
+    """The article of a header and a TXT-style body: keywords, product and versions from the header fields,
+    falling back to the footer and the "applies to" banner where the header left them empty."""
+    keywords = split_keywords(header.keywords) or split_keywords(body.footer.get("keywords", ""))
+    return Draft(
+        id=header.id,
+        title=header.title,
+        format=format,
+        source=source,
+        product=header.product or (body.banner.products[0] if body.banner.products else ""),
+        product_tag=header.product_tag,
+        versions=parse_prodver(header.prodver) or body.banner.versions,
+        keywords=[*keywords, *body.query_words],
+        sections=body.sections,
+        wrapped=True,
     )
 
 
@@ -156,20 +176,6 @@ def parse_txt(text: str, *, source: str = "") -> Draft:
     title = fields.get("TITLE", "").strip()
     if not title:
         raise ParseError(f"{qid}: truncated header, no TITLE")
-    body = read_body(lines[i:])
-    keywords, product, versions = header_facts(
-        body, keywords=fields.get("KEYWORDS", ""), product=fields.get("PRODUCT", ""),
-        prodver=fields.get("PROD/VER", ""),
-    )
-    return Draft(
-        id=qid,
-        title=title,
-        format="txt",
-        source=source,
-        product=product,
-        product_tag=tag_m.group(1).strip() if tag_m else "",
-        versions=versions,
-        keywords=[*keywords, *body.query_words],
-        sections=body.sections,
-        wrapped=True,
-    )
+    header = Header(id=qid, title=title, keywords=fields.get("KEYWORDS", ""), product=fields.get("PRODUCT", ""),
+                    prodver=fields.get("PROD/VER", ""), product_tag=tag_m.group(1).strip() if tag_m else "")
+    return body_draft(header, read_body(lines[i:]), format="txt", source=source)
