@@ -9,21 +9,11 @@ from pathlib import PurePath
 
 from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
+from kbbot.parse import body as scanner
 from kbbot.parse.assemble import Draft
-from kbbot.parse.boilerplate import (
-    ADDITIONAL_QUERY_RE,
-    APPLIES_TO_RE,
-    FOOTER_FIELD_RE,
-    is_copyright,
-    is_disclaimer,
-    is_rule,
-    parse_banner_items,
-    parse_prodver,
-    split_keywords,
-)
-from kbbot.parse.sections import canonical_section, is_caps_heading, is_underlined_heading
+from kbbot.parse.boilerplate import is_copyright, is_disclaimer, is_rule, parse_prodver, split_keywords
+from kbbot.parse.sections import is_caps_heading
 from kbbot.parse.text import to_lines
-from kbbot.parse.txt import Body
 
 ID_LINE_RE = re.compile(r"^\s*(?:Article\s+ID|KB\s+Article\s+ID|ID|Article|Document)\s*(?:#|No\.?)?\s*:\s*"
                         r"((?:Q|KB)?\d{1,7})\s*$", re.IGNORECASE)
@@ -35,81 +25,74 @@ _BARE_QID_RE = re.compile(r"^\s*(?:Q|KB)\d{4,7}\s*$")
 _LAST_REVIEWED_RE = re.compile(r"^\s*Last\s+(?:reviewed|modified|updated)\s*:", re.IGNORECASE)
 
 
-def read_caps_body(lines: list[str], *, known_only: bool) -> Body:
-    """Sections headed by bare ALL-CAPS lines (or '='-underlined ones), minus banner/footer/disclaimer."""
-    body = Body()
-    name = ""
-    current: list[str] = []
-    banner: list[str] = []
-    in_footer = False
-    i = 0
-    n = len(lines)
+def _disclaimer(scan: scanner.LineScan, i: int) -> int | None:
+    """The disclaimer ends the article once text or the footer was read; a copy that opens with it (the site
+    put it above the article) just drops it."""
+    if not is_disclaimer(scan.lines[i]):
+        return None
+    return len(scan.lines) if scan.in_footer or scan.body.sections else i + 1
 
-    def flush() -> None:
-        if any(ln.strip() for ln in current):
-            body.sections.append((name or "SUMMARY", list(current)))
-        current.clear()
 
-    while i < n:
-        line = lines[i]
-        if is_disclaimer(line):
-            if in_footer or body.sections:
-                break
-            i += 1
-            continue
-        if (
-            _LAST_REVIEWED_RE.match(line)
-            or ID_LINE_RE.match(line)
-            or is_copyright(line)
-            or (not body.sections and (_BARE_QID_RE.match(line) or _TXT_FIELD_RE.match(line)))
-        ):
-            i += 1
-            continue
-        m = ADDITIONAL_QUERY_RE.match(line)
-        if m:
-            body.query_words = split_keywords(m.group(1))
-            in_footer = True
-            i += 1
-            continue
-        fm = FOOTER_FIELD_RE.match(line)
-        if in_footer or (fm and fm.group(1).lower() in ("keywords", "technology") and body.sections):
-            if fm:
-                body.footer.setdefault(fm.group(1).lower(), fm.group(2).strip())
-                in_footer = True
-            i += 1
-            continue
-        if APPLIES_TO_RE.match(line):
-            i += 1
-            while i < n:
-                nxt = lines[i]
-                if is_rule(nxt) or is_underlined_heading(lines, i) or is_caps_heading(nxt, known_only=True):
-                    break
-                if not nxt.strip():
-                    if banner:
-                        break
-                else:
-                    banner.append(nxt)
-                i += 1
-            continue
-        if is_underlined_heading(lines, i):
-            flush()
-            name = canonical_section(line)
-            i += 2
-            continue
-        prev_blank = i == 0 or not lines[i - 1].strip()
+def _noise(scan: scanner.LineScan, i: int) -> int | None:
+    """Review dates, id lines, copyright lines, and before the first section a bare Q-number or a TXT header
+    field left over from a converted TXT article: dropped where they stand."""
+    line = scan.lines[i]
+    if (
+        _LAST_REVIEWED_RE.match(line)
+        or ID_LINE_RE.match(line)
+        or is_copyright(line)
+        or (not scan.body.sections and (_BARE_QID_RE.match(line) or _TXT_FIELD_RE.match(line)))
+    ):
+        return i + 1
+    return None
+
+
+def _caps_heading(*, known_only: bool) -> scanner.Rule:
+    def rule(scan: scanner.LineScan, i: int) -> int | None:
+        line = scan.lines[i]
+        prev_blank = i == 0 or not scan.lines[i - 1].strip()
         if prev_blank and is_caps_heading(line, known_only=known_only) and line[:1] != " ":
-            flush()
-            name = canonical_section(line)
-            i += 1
-            continue
-        if is_rule(line) and len(line.strip()) >= 40:
-            i += 1
-            continue
-        current.append(line)
-        i += 1
-    flush()
-    body.banner = parse_banner_items(banner)
-    return body
+            scan.start_section(line)
+            return i + 1
+        return None
+
+    return rule
+
+
+def _full_width_rule(scan: scanner.LineScan, i: int) -> int | None:
+    line = scan.lines[i]
+    return i + 1 if is_rule(line) and len(line.strip()) >= 40 else None
+
+
+# a copied banner has no rules around it: it ends at the next standard heading or after its item lines
+_CAPS_BANNER = scanner.BannerShape(ends_at=lambda line: is_caps_heading(line, known_only=True), blank_ends=True,
+                           closing_rule=False)
+
+
+def caps_rules(*, known_only: bool) -> tuple[scanner.Rule, ...]:
+    """The rules of the ALL-CAPS shapes; `known_only`: only the standard KB headings are headings (web copies
+    have other capitalised lines, such as product names)."""
+    return (
+        _disclaimer,
+        _noise,
+        scanner.query_words,
+        # one line at a time: the disclaimer, noise and query-word rules see every footer line first
+        scanner.footer_lines(run_while=lambda line: False),
+        # past the first section a Keywords/Technology field starts the footer
+        scanner.footer_opener(lambda scan, line: bool(scan.body.sections)),
+        scanner.applies_to(_CAPS_BANNER),
+        scanner.underlined_heading,
+        _caps_heading(known_only=known_only),
+        _full_width_rule,
+    )
+
+
+_RULES = {known_only: caps_rules(known_only=known_only) for known_only in (False, True)}
+
+
+def read_caps_body(lines: list[str], *, known_only: bool) -> scanner.Body:
+    """Sections headed by bare ALL-CAPS lines (or '='-underlined ones), minus banner/footer/disclaimer."""
+    return scanner.scan_body(lines, _RULES[known_only])
 
 
 def find_id(lines: list[str], source: str) -> str | None:

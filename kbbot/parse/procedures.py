@@ -117,95 +117,123 @@ def _qids(text: str) -> list[str]:
     return [f"Q{int(m.group(1))}" for m in _QID_RE.finditer(text)]
 
 
-def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[_RawList]:
-    lists: list[_RawList] = []
-    heading = ""
-    intro = ""
-    current: _RawList | None = None
-    top = 0
-    expected = 0
+def _attach(last: _Draft, b: Block) -> None:
+    """A paragraph under a step is its text; one that is only a Q-number and title is its reference."""
+    refs = _qids(b.text)
+    if refs and _QREF_ITEM_RE.match(b.text):
+        last.references.extend(refs[:1])
+    else:
+        last.text.append(b.text)
+        last.references.extend(refs)
 
-    def close() -> None:
-        nonlocal current
-        if current is not None and current.steps:
-            lists.append(current)
-        current = None
 
-    # Blocks at the list's own margin between two steps ("For more information, see:" + a Q-number) are held
-    # here: if the numbering then continues they belong to the step before, otherwise the list ended.
-    pending: list[Block] = []
-    lead_item = False
+class _ListCollector:
+    """Reads a section's blocks in order and gathers its numbered lists, each with the heading and the
+    introduction before it; which of them are procedures is decided afterwards."""
 
-    def attach(last: _Draft, b: Block) -> None:
-        refs = _qids(b.text)
-        if refs and _QREF_ITEM_RE.match(b.text):
-            last.references.extend(refs[:1])
-        else:
-            last.text.append(b.text)
-            last.references.extend(refs)
+    def __init__(self, *, section: str, wrapped: bool) -> None:
+        self.section = section
+        self.wrapped = wrapped
+        self.lists: list[_RawList] = []
+        self.heading = ""
+        self.intro = ""
+        self.lead_item = False
+        self.current: _RawList | None = None
+        self.top = 0  # the indent of the latest list's numbers
+        self.expected = 0  # the number the next step of the open list would carry
+        # Blocks at the list's own margin between two steps ("For more information, see:" + a Q-number) are
+        # held here: if the numbering then continues they belong to the step before, otherwise the list ended.
+        self.pending: list[Block] = []
 
-    for b in blocks:
-        if b.kind == "heading" or (b.kind == "para" and _METHOD_PARA_RE.match(b.text) and b.indent <= top):
-            close()
-            pending.clear()
-            heading = b.text.rstrip(":")
-            intro = ""
-            lead_item = False
-            continue
-        if current is not None:
-            last = current.steps[-1]
-            if b.kind == "item" and b.marker == "num" and abs(b.indent - top) <= 1:
-                if _QREF_ITEM_RE.match(b.text):
-                    last.references.extend(_qids(b.text[:12]))
-                    expected = b.number + 1
-                    continue
-                if b.number == expected:
-                    for held in pending:
-                        attach(last, held)
-                    pending.clear()
-                    current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=b.number))
-                    current.steps[-1].references.extend(_qids(b.text))
-                    expected += 1
-                    continue
-                close()  # numbering restarted or broke: a new list (handled below) or the end
-            elif pending and len(pending) < 4 and b.kind != "item":
-                pending.append(b)
-                continue
-            elif pending:
-                close()
-            elif b.kind == "item" and b.indent >= top:
-                if _QREF_ITEM_RE.match(b.text):
-                    last.references.extend(_qids(b.text[:12]))
-                else:
-                    last.substeps.append(b.text)
-                continue
-            elif b.kind in ("para", "literal") and (b.indent > top or (not wrapped and b.indent > 0)):
-                # an indented paragraph under a step: its explanation, or the quoted text to type
-                attach(last, b)
-                continue
-            elif b.kind in ("para", "literal"):
-                pending.append(b)
-                continue
+    def feed(self, b: Block) -> None:
+        if b.kind == "heading" or (b.kind == "para" and _METHOD_PARA_RE.match(b.text) and b.indent <= self.top):
+            self._close()
+            self.pending.clear()
+            self.heading = b.text.rstrip(":")
+            self.intro = ""
+            self.lead_item = False
+            return
+        if self.current is not None and self._extend(self.current, b):
+            return
+        self._outside_list(b)
+
+    def finish(self) -> list[_RawList]:
+        self._close()
+        return self.lists
+
+    def _close(self) -> None:
+        if self.current is not None and self.current.steps:
+            self.lists.append(self.current)
+        self.current = None
+
+    def _extend(self, current: _RawList, b: Block) -> bool:
+        """True when b belongs to the open list (a step, a sub-step, text under a step, a held paragraph);
+        otherwise the list is closed and b is read as text outside any list."""
+        last = current.steps[-1]
+        if b.kind == "item" and b.marker == "num" and abs(b.indent - self.top) <= 1:
+            return self._next_step(current, last, b)
+        if self.pending:
+            if len(self.pending) < 4 and b.kind != "item":
+                self.pending.append(b)
+                return True
+        elif b.kind == "item" and b.indent >= self.top:
+            if _QREF_ITEM_RE.match(b.text):
+                last.references.extend(_qids(b.text[:12]))
             else:
-                close()
-        if pending:
-            paras = [p for p in pending if p.kind == "para"]
+                last.substeps.append(b.text)
+            return True
+        elif b.kind in ("para", "literal"):
+            if b.indent > self.top or (not self.wrapped and b.indent > 0):
+                # an indented paragraph under a step: its explanation, or the quoted text to type
+                _attach(last, b)
+            else:
+                self.pending.append(b)
+            return True
+        self._close()
+        return False
+
+    def _next_step(self, current: _RawList, last: _Draft, b: Block) -> bool:
+        """A number at the list's margin: a reference of the step before, the next step, or (numbering
+        restarted or broke) the end of the list."""
+        if _QREF_ITEM_RE.match(b.text):
+            last.references.extend(_qids(b.text[:12]))
+            self.expected = b.number + 1
+            return True
+        if b.number != self.expected:
+            self._close()
+            return False
+        for held in self.pending:
+            _attach(last, held)
+        self.pending.clear()
+        current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=b.number, references=_qids(b.text)))
+        self.expected += 1
+        return True
+
+    def _outside_list(self, b: Block) -> None:
+        """No list is open: b may start one, or introduce the next."""
+        if self.pending:
+            paras = [p for p in self.pending if p.kind == "para"]
             if paras:
-                intro = paras[-1].text
-                lead_item = False
-            pending.clear()
-        if current is None and b.kind == "item" and b.marker == "num" and b.number == 1:
-            current = _RawList(section=section, heading=heading, intro=intro, steps=[], lead_item=lead_item)
-            current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=1, references=_qids(b.text)))
-            top = b.indent
-            expected = 2
-            continue
-        if b.kind == "para" or (b.kind == "item" and current is None):
+                self.intro = paras[-1].text
+                self.lead_item = False
+            self.pending.clear()
+        if b.kind == "item" and b.marker == "num" and b.number == 1:
+            self.current = _RawList(section=self.section, heading=self.heading, intro=self.intro, steps=[],
+                                    lead_item=self.lead_item)
+            self.current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=1, references=_qids(b.text)))
+            self.top = b.indent
+            self.expected = 2
+        elif b.kind in ("para", "item"):
             # a bullet that ends "To do so, follow these steps:" introduces the numbered list under it
-            intro = b.text
-            lead_item = b.kind == "item"
-    close()
-    return lists
+            self.intro = b.text
+            self.lead_item = b.kind == "item"
+
+
+def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[_RawList]:
+    collector = _ListCollector(section=section, wrapped=wrapped)
+    for b in blocks:
+        collector.feed(b)
+    return collector.finish()
 
 
 def _first_word(text: str) -> str:

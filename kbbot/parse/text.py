@@ -114,21 +114,31 @@ class Block:
     role: str = ""
 
 
-def match_marker(stripped: str) -> tuple[str, int, int] | None:
-    """(marker kind, number, marker length) for a list-item line (already left-stripped), else None."""
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A list item's marker: its kind ("num" | "alpha" | "roman" | "bullet"), its number (0 for bullets and
+    roman numerals) and how many characters it takes, the space after it included."""
+
+    kind: str
+    number: int
+    length: int
+
+
+def match_marker(stripped: str) -> Marker | None:
+    """The list-item marker a line (already left-stripped) starts with, else None."""
     if not stripped:
         return None
     # dispatch on the first character: this runs for every line of every article
     c = stripped[0]
     if c.isdigit():
         m = _NUM_RE.match(stripped)
-        return ("num", int(m.group(1)), m.end()) if m else None
+        return Marker(kind="num", number=int(m.group(1)), length=m.end()) if m else None
     if c in _BULLET_CHARS:
         if _OR_SEPARATOR_RE.match(stripped):
             return None  # "- or -" between two alternatives is not a bullet
         m = _BULLET_RE.match(stripped)
         if m:
-            return "bullet", 0, m.end()
+            return Marker(kind="bullet", number=0, length=m.end())
         if c != "o":
             return None
     if not c.isalpha():
@@ -136,18 +146,18 @@ def match_marker(stripped: str) -> tuple[str, int, int] | None:
     if c in "Ss" and stripped[:4].lower() == "step":
         m = _STEP_WORD_RE.match(stripped)
         if m:
-            return "num", int(m.group(1)), m.end()
+            return Marker(kind="num", number=int(m.group(1)), length=m.end())
     if c in "ivx":
         m = _ROMAN_RE.match(stripped)
         if m:
-            return "roman", 0, m.end()
+            return Marker(kind="roman", number=0, length=m.end())
     if len(stripped) < 3 or stripped[1] not in ".)":
         return None
     m = _ALPHA_RE.match(stripped)
     if m:
         # a one-letter word opening a sentence ("A. Smith", "I. ...") is rare in steps; uppercase letters
         # are accepted only as markers because the archive uses "A." lists too.
-        return "alpha", ord(m.group(1).lower()) - ord("a") + 1, m.end()
+        return Marker(kind="alpha", number=ord(m.group(1).lower()) - ord("a") + 1, length=m.end())
     return None
 
 
@@ -167,6 +177,56 @@ def _looks_literal(lines: list[str]) -> bool:
     return short * 2 > len(body)
 
 
+def _is_subheading(lines: list[str], i: int) -> bool:
+    """"Method 1: Convert ..." underlined with dashes."""
+    return (i + 1 < len(lines) and _is_underline(lines[i + 1], "-") and len(lines[i].strip()) <= 100
+            and not _is_underline(lines[i], "-"))
+
+
+def _paragraph_end(lines: list[str], i: int, *, indent: int, is_item: bool) -> int:
+    """Where the hard-wrapped paragraph starting at line i ends: at a blank line, a new list item (any item
+    after an item; after prose, one not indented under it), a '=' underline or a dashed sub-heading."""
+    j = i + 1
+    n = len(lines)
+    while j < n and lines[j].strip():
+        nxt = lines[j]
+        if match_marker(nxt.strip()) and (is_item or indent_of(nxt) <= indent + 1):
+            break
+        if (nxt.lstrip()[:1] == "=" and _is_underline(nxt, "=")) or (
+            j + 1 < n and lines[j + 1].lstrip()[:1] == "-" and _is_underline(lines[j + 1], "-")
+        ):
+            break
+        j += 1
+    return j
+
+
+def _item_block(para: list[str], marker: Marker, *, indent: int) -> Block:
+    """A list item: its marker taken off, its wrapped lines joined, unless they are literal lines (a message,
+    a path list) that stay lines under the item's first line."""
+    first = para[0].strip()[marker.length:]
+    rest = para[1:]
+    if rest and _looks_literal(rest):
+        text = first
+        extra = [r.strip() for r in rest]
+    else:
+        text = " ".join([first, *(r.strip() for r in rest)])
+        extra = []
+    return Block(kind="item", indent=indent, text=text, lines=[text, *extra], marker=marker.kind,
+                 number=marker.number, text_indent=indent + marker.length)
+
+
+def _prose_block(para: list[str], *, indent: int, list_text_indent: int, wrapped: bool) -> Block:
+    """A paragraph, or literal lines: short lines, or (in hard-wrapped sources) text indented for its own
+    sake rather than as a continuation of the list item above it (`list_text_indent`, -1 outside a list)."""
+    stripped_lines = [p.strip() for p in para]
+    in_list_para = list_text_indent >= 0 and list_text_indent + 1 >= indent > 0
+    # in web copies (not wrapped) every line is a paragraph: an indented one after a list item belongs to it
+    if wrapped and (_looks_literal(para) or (indent > 0 and not in_list_para)):
+        return Block(kind="literal", indent=indent, text="\n".join(stripped_lines), lines=stripped_lines)
+    text = " ".join(stripped_lines)
+    return Block(kind="para", indent=indent, text=text, lines=[text])
+
+
 def to_blocks(lines: list[str], *, wrapped: bool = True) -> list[Block]:
     """Group a section's lines into blocks.
 
@@ -183,63 +243,21 @@ def to_blocks(lines: list[str], *, wrapped: bool = True) -> list[Block]:
             i += 1
             continue
         ind = indent_of(line)
-        stripped = line.strip()
-        # "Method 1: Convert ..." underlined with dashes
-        if (i + 1 < n and _is_underline(lines[i + 1], "-") and len(stripped) <= 100
-                and not _is_underline(line, "-")):
+        if _is_subheading(lines, i):
+            stripped = line.strip()
             blocks.append(Block(kind="heading", indent=ind, text=stripped, lines=[stripped]))
             list_text_indent = -1
             i += 2
             continue
-        # collect the paragraph: following non-blank lines that are not new list items
-        para = [line]
-        j = i + 1
-        marker = match_marker(stripped)
-        if wrapped:
-            while j < n and lines[j].strip():
-                nxt = lines[j]
-                if match_marker(nxt.strip()) and (marker is not None or indent_of(nxt) <= ind + 1):
-                    break
-                if (nxt.lstrip()[:1] == "=" and _is_underline(nxt, "=")) or (
-                    j + 1 < n and lines[j + 1].lstrip()[:1] == "-" and _is_underline(lines[j + 1], "-")
-                ):
-                    break
-                para.append(nxt)
-                j += 1
+        marker = match_marker(line.strip())
+        j = _paragraph_end(lines, i, indent=ind, is_item=marker is not None) if wrapped else i + 1
         if marker is not None:
-            kind, number, mlen = marker
-            first = stripped[mlen:]
-            rest = para[1:]
-            text_indent = ind + mlen
-            if rest and _looks_literal(rest):
-                text = first
-                extra = [r.strip() for r in rest]
-            else:
-                text = " ".join([first, *(r.strip() for r in rest)])
-                extra = []
-            blocks.append(
-                Block(kind="item", indent=ind, text=text, lines=[text, *extra], marker=kind, number=number,
-                      text_indent=text_indent)
-            )
-            list_text_indent = text_indent
+            blocks.append(_item_block(lines[i:j], marker, indent=ind))
+            list_text_indent = ind + marker.length
         else:
-            stripped_lines = [p.strip() for p in para]
-            in_list_para = list_text_indent >= 0 and ind <= list_text_indent + 1 and ind > 0
-            if ind == 0 and list_text_indent >= 0 and wrapped:
-                list_text_indent = -1
-            literal = _looks_literal(para) or (ind > 0 and not in_list_para and wrapped)
-            if not wrapped:
-                # one line per paragraph; an indented line after a list item belongs to it
-                literal = False
-                if ind == 0:
-                    list_text_indent = -1
-            if literal:
-                blocks.append(
-                    Block(kind="literal", indent=ind, text="\n".join(stripped_lines), lines=stripped_lines)
-                )
-            else:
-                text = " ".join(stripped_lines)
-                blocks.append(Block(kind="para", indent=ind, text=text, lines=[text]))
+            blocks.append(_prose_block(lines[i:j], indent=ind, list_text_indent=list_text_indent, wrapped=wrapped))
+            if ind == 0:
+                list_text_indent = -1  # text at the margin ends the list
         i = j
     return blocks
 
