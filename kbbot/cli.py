@@ -181,9 +181,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_intents(args: argparse.Namespace) -> int:
     from kbbot.conversation.intent_eval import evaluate, format_report, read_messages
-    from kbbot.conversation.intents import IntentSet, builtin_intents_dir
+    from kbbot.conversation.intents import IntentSet
+    from kbbot.locate import builtin_intents_dir
+    from kbbot.settings import Settings
 
-    intents = IntentSet.load(args.intents or builtin_intents_dir())
+    # the intents the bot would use: --intents, else the configured folder (KBBOT_INTENTS), else the built-in ones
+    configured = Settings.from_env(os.environ).intents
+    intents = IntentSet.load(args.intents or configured or builtin_intents_dir())
     report = evaluate(intents, read_messages(args.messages))
     print(json.dumps(report.as_dict()) if args.json else format_report(report))
     return 0

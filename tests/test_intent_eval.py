@@ -114,6 +114,20 @@ def test_cli_uses_the_intents_folder_given(tmp_path: Path, capsys: pytest.Captur
     assert json.loads(capsys.readouterr().out)["accuracy"] == 0.5  # this folder knows no "back"
 
 
+def test_cli_uses_the_configured_intents_folder_like_the_bot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "intents"
+    folder.mkdir()
+    (folder / "en.yaml").write_text("intents:\n  - name: next\n    examples: [onwards]\n", encoding="utf-8")
+    path = _write(tmp_path / "u.jsonl", [{"state": "walking", "text": "back", "expect": "back"}])
+    assert main(["intents", "eval", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == 1.0  # the built-in intents know "back"
+    monkeypatch.setenv("KBBOT_INTENTS", str(folder))
+    assert main(["intents", "eval", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == 0.0  # the team's folder is the one measured
+
+
 def test_cli_bad_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"state": "walking"}\n', encoding="utf-8")
