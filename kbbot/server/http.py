@@ -103,6 +103,9 @@ def _json_object(text: str, *, what: str) -> dict[str, Any]:
 
 def _nesting(text: str) -> int:
     """How deep brackets nest (outside strings a rough count is enough: it only has to catch the absurd)."""
+    openers = text.count("[") + text.count("{")
+    if openers <= MAX_JSON_DEPTH:
+        return openers  # cannot nest deeper than it opens: the usual event, told apart without a Python loop
     depth = deepest = 0
     for char in text:
         if char in "[{":
