@@ -271,6 +271,37 @@ async def test_a_bad_url_names_the_forms_it_takes() -> None:
         open_outcome_store("memory://", retention_days=0)
 
 
+async def test_a_damaged_sqlite_file_names_the_cause(tmp_path: Path) -> None:
+    # the outcome store opens the shared file as the thread store does, and says why it cannot in the same words
+    path = tmp_path / "state.db"
+    path.write_bytes(b"not a database, whatever the name says\n" * 200)
+    store = open_outcome_store(f"sqlite://{path}")  # sqlite:///tmp/... for the absolute path /tmp/...
+    with pytest.raises(StoreError) as damaged:
+        await store.get(KEY)
+    assert str(damaged.value) == (
+        f"cannot open the SQLite outcome store at {path}: file is not a database "
+        "(the file is not an SQLite database; move it aside and kbbot starts a new one)"
+    )
+    await store.close()
+
+
+def test_a_redis_outcome_store_without_the_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from kbbot.errors import ConfigError
+
+    # as in an install without the [redis] extra; a traceback here used to be all the operator got
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.delitem(sys.modules, "kbbot.outcomes.redis", raising=False)
+    monkeypatch.delitem(sys.modules, "kbbot.store.redis", raising=False)
+    with pytest.raises(ConfigError) as missing:
+        open_outcome_store("redis://:hunter2@cache.internal:6379/0")
+    assert str(missing.value) == (
+        "the Redis outcome store (redis://***@cache.internal:6379/0) needs the redis package: "
+        "pip install 'kbbot[redis]'"
+    )
+
+
 # --- the record read off real conversation turns ---------------------------------------------------------------
 
 

@@ -16,8 +16,9 @@ import pytest
 from conftest import redis_server_binary
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.errors import StoreError
+from kbbot.errors import ConflictError, StoreError
 from kbbot.store import ThreadStore, open_store
+from kbbot.store.url import Backend, redact_url, sqlite_path, store_backend
 
 KEY = ThreadKey(team="T1", channel="C1", thread_ts="1700000000.000100")
 
@@ -286,6 +287,46 @@ def test_unknown_store_url() -> None:
         open_store("mongodb://localhost")
     with pytest.raises(StoreError, match="no database path"):
         open_store("sqlite://")
+
+
+def test_a_store_url_names_its_backend_and_the_sqlite_file() -> None:
+    # read once (kbbot.store.url) for the thread store and the outcome store that share the URL
+    assert store_backend("MEMORY://") is Backend.MEMORY
+    assert [store_backend(u) for u in ("redis://h:6379/0", "rediss://h:6380/1", "unix:///run/redis.sock")] == [
+        Backend.REDIS
+    ] * 3
+    assert sqlite_path("sqlite:////var/lib/kbbot/state.db") == "//var/lib/kbbot/state.db"
+    assert sqlite_path("sqlite:///var/lib/kbbot/state.db") == "/var/lib/kbbot/state.db"
+    assert sqlite_path("sqlite:///:memory:") == ":memory:"
+    with pytest.raises(StoreError, match="no database path in 'sqlite:///'"):
+        sqlite_path("sqlite:///")
+    assert redact_url("redis://:hunter2@cache.internal:6379/0") == "redis://***@cache.internal:6379/0"
+    assert redact_url("redis://cache.internal:6379/0") == "redis://cache.internal:6379/0"
+
+
+def test_a_malformed_redis_url_is_a_store_error_that_hides_the_password() -> None:
+    with pytest.raises(StoreError) as bad:
+        open_store("redis://:hunter2@cache.internal:notaport/0")
+    assert "hunter2" not in str(bad.value)
+    assert str(bad.value).startswith("bad Redis URL 'redis://***@cache.internal:notaport/0': ")
+
+
+async def test_a_write_that_keeps_losing_gives_up_with_a_conflict_naming_the_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kbbot.store import base
+
+    monkeypatch.setattr(base, "CAS_BACKOFF_S", 0.0)  # 100 lost attempts without the pauses between them
+    attempts = 0
+
+    async def always_loses() -> tuple[bool, None]:
+        nonlocal attempts
+        attempts += 1
+        return False, None
+
+    with pytest.raises(ConflictError, match=r"^outcome T1:C1:1\.0: gave up after 100 conflicting writes$"):
+        await base.retry_lost_writes(always_loses, what="outcome T1:C1:1.0")
+    assert attempts == base.MAX_CAS_ATTEMPTS == 100
 
 
 async def test_sqlite_records_named_migrations_once(tmp_path: Path) -> None:
