@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_store import redis_url  # noqa: F401 - the session's real redis-server, shared with the thread store
+from test_store import backend_url, redis_url  # noqa: F401 - redis_url: the session's redis-server
 
 from kbbot.conversation.engine import Conversation, ConversationSettings, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
@@ -154,17 +154,13 @@ _redis_db = iter(range(8, 10_000))
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def outcome_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
-    base: str = request.getfixturevalue("redis_url")
-    # databases 8-15, emptied first: the thread store's tests use the low ones
-    url = base.rsplit("/", 1)[0] + f"/{8 + next(_redis_db) % 8}"
-    import redis
+    # Redis databases 8-15, emptied first: the thread store's tests use the low ones
+    url = backend_url(request.param, request=request, tmp_path=tmp_path, redis_db=8 + next(_redis_db) % 8)
+    if request.param == "redis":
+        import redis
 
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()
     return url
 
 
@@ -283,23 +279,6 @@ async def test_a_damaged_sqlite_file_names_the_cause(tmp_path: Path) -> None:
         "(the file is not an SQLite database; move it aside and kbbot starts a new one)"
     )
     await store.close()
-
-
-def test_a_redis_outcome_store_without_the_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    from kbbot.errors import ConfigError
-
-    # as in an install without the [redis] extra; a traceback here used to be all the operator got
-    monkeypatch.setitem(sys.modules, "redis", None)
-    monkeypatch.delitem(sys.modules, "kbbot.outcomes.redis", raising=False)
-    monkeypatch.delitem(sys.modules, "kbbot.store.redis", raising=False)
-    with pytest.raises(ConfigError) as missing:
-        open_outcome_store("redis://:hunter2@cache.internal:6379/0")
-    assert str(missing.value) == (
-        "the Redis outcome store (redis://***@cache.internal:6379/0) needs the redis package: "
-        "pip install 'kbbot[redis]'"
-    )
 
 
 # --- the record read off real conversation turns ---------------------------------------------------------------
