@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS, OutcomeStore, retention_seconds
 from kbbot.store.url import Backend, backend_opener
 
@@ -10,6 +12,18 @@ OUTCOME_STORES = {
     Backend.SQLITE: "kbbot.outcomes.sqlite:SqliteOutcomeStore",
     Backend.REDIS: "kbbot.outcomes.redis:RedisOutcomeStore",
 }
+
+# The table names modules, so only the backend in use is imported; mypy still checks each keeps the contract.
+if TYPE_CHECKING:
+    from kbbot.outcomes.memory import MemoryOutcomeStore
+    from kbbot.outcomes.redis import RedisOutcomeStore
+    from kbbot.outcomes.sqlite import SqliteOutcomeStore
+
+    _KEEP_THE_CONTRACT: tuple[type[OutcomeStore], ...] = (
+        MemoryOutcomeStore,
+        SqliteOutcomeStore,
+        RedisOutcomeStore,
+    )
 
 
 def open_outcome_store(url: str, *, retention_days: int = DEFAULT_RETENTION_DAYS) -> OutcomeStore:
