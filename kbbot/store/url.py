@@ -64,16 +64,16 @@ def redact_url(url: str) -> str:
 
 
 @contextmanager
-def redis_extra(*, store: str, url: str) -> Iterator[None]:
+def redis_extra(*, what: str, url: str) -> Iterator[None]:
     """Around importing a Redis backend: without the optional redis package, one line that says how to get it
-    (ConfigError) instead of a traceback. `store` names what needs it ("thread store", "outcome store")."""
+    (ConfigError) instead of a traceback. `what` names the store ("thread store", "outcome store")."""
     try:
         yield
     except ModuleNotFoundError as exc:
         if exc.name != "redis" and not (exc.name or "").startswith("redis."):
             raise
         raise ConfigError(
-            f"the Redis {store} ({redact_url(url)}) needs the redis package: pip install 'kbbot[redis]'"
+            f"the Redis {what} ({redact_url(url)}) needs the redis package: pip install 'kbbot[redis]'"
         ) from None
 
 
@@ -86,10 +86,10 @@ def backend_opener(url: str, *, classes: Mapping[Backend, str], what: str) -> Ca
     backend = store_backend(url)
     module_name, _, class_name = classes[backend].partition(":")
     if backend is Backend.REDIS:
-        with redis_extra(store=what, url=url):
+        with redis_extra(what=what, url=url):
             module = importlib.import_module(module_name)
         return functools.partial(getattr(module, class_name), url=url)
     module = importlib.import_module(module_name)
     if backend is Backend.SQLITE:
         return functools.partial(getattr(module, class_name), path=sqlite_path(url))
-    return getattr(module, class_name)  # type: ignore[no-any-return]
+    return getattr(module, class_name)
