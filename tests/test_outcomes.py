@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_store import redis_url  # noqa: F401 - the session's real redis-server, shared with the thread store
+from test_store import backend_url, redis_url  # noqa: F401 - redis_url: the session's redis-server
 
 from kbbot.conversation.engine import Conversation, ConversationSettings, Turn, UserTurn
 from kbbot.conversation.intents import IntentSet
@@ -154,17 +154,13 @@ _redis_db = iter(range(8, 10_000))
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def outcome_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
-    base: str = request.getfixturevalue("redis_url")
-    # databases 8-15, emptied first: the thread store's tests use the low ones
-    url = base.rsplit("/", 1)[0] + f"/{8 + next(_redis_db) % 8}"
-    import redis
+    # Redis databases 8-15, emptied first: the thread store's tests use the low ones
+    url = backend_url(request.param, request=request, tmp_path=tmp_path, redis_db=8 + next(_redis_db) % 8)
+    if request.param == "redis":
+        import redis
 
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()
     return url
 
 
@@ -269,6 +265,20 @@ async def test_a_bad_url_names_the_forms_it_takes() -> None:
         open_outcome_store("mongodb://db")
     with pytest.raises(ValueError, match="at least one day"):
         open_outcome_store("memory://", retention_days=0)
+
+
+async def test_a_damaged_sqlite_file_names_the_cause(tmp_path: Path) -> None:
+    # the outcome store opens the shared file as the thread store does, and says why it cannot in the same words
+    path = tmp_path / "state.db"
+    path.write_bytes(b"not a database, whatever the name says\n" * 200)
+    store = open_outcome_store(f"sqlite://{path}")  # sqlite:///tmp/... for the absolute path /tmp/...
+    with pytest.raises(StoreError) as damaged:
+        await store.get(KEY)
+    assert str(damaged.value) == (
+        f"cannot open the SQLite outcome store at {path}: file is not a database "
+        "(the file is not an SQLite database; move it aside and kbbot starts a new one)"
+    )
+    await store.close()
 
 
 # --- the record read off real conversation turns ---------------------------------------------------------------

@@ -9,15 +9,17 @@ import socket
 import sqlite3
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import redis_server_binary
 
 from kbbot.conversation.state import ThreadKey, ThreadState
-from kbbot.errors import StoreError
+from kbbot.errors import ConflictError, StoreError
+from kbbot.outcomes import open_outcome_store
 from kbbot.store import ThreadStore, open_store
+from kbbot.store.url import Backend, redact_url, sqlite_path, store_backend
 
 KEY = ThreadKey(team="T1", channel="C1", thread_ts="1700000000.000100")
 
@@ -65,15 +67,21 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 _db_counter = iter(range(1, 10_000))
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
+def backend_url(backend: str, *, request: pytest.FixtureRequest, tmp_path: Path, redis_db: int) -> str:
+    """The URL of a store of `backend` ("memory", "sqlite", "redis") for one test: a file in the test's own
+    folder, or logical database `redis_db` of the session's redis-server (not emptied here)."""
+    if backend == "memory":
         return "memory://"
-    if request.param == "sqlite":
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
     base: str = request.getfixturevalue("redis_url")
+    return base.rsplit("/", 1)[0] + f"/{redis_db}"
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     # a fresh logical database per test, so tests never see each other's keys
-    return base.rsplit("/", 1)[0] + f"/{next(_db_counter) % 16}"
+    return backend_url(request.param, request=request, tmp_path=tmp_path, redis_db=next(_db_counter) % 16)
 
 
 @pytest.fixture
@@ -288,6 +296,46 @@ def test_unknown_store_url() -> None:
         open_store("sqlite://")
 
 
+def test_a_store_url_names_its_backend_and_the_sqlite_file() -> None:
+    # read once (kbbot.store.url) for the thread store and the outcome store that share the URL
+    assert store_backend("MEMORY://") is Backend.MEMORY
+    assert [store_backend(u) for u in ("redis://h:6379/0", "rediss://h:6380/1", "unix:///run/redis.sock")] == [
+        Backend.REDIS
+    ] * 3
+    assert sqlite_path("sqlite:////var/lib/kbbot/state.db") == "//var/lib/kbbot/state.db"
+    assert sqlite_path("sqlite:///var/lib/kbbot/state.db") == "/var/lib/kbbot/state.db"
+    assert sqlite_path("sqlite:///:memory:") == ":memory:"
+    with pytest.raises(StoreError, match="no database path in 'sqlite:///'"):
+        sqlite_path("sqlite:///")
+    assert redact_url("redis://:hunter2@cache.internal:6379/0") == "redis://***@cache.internal:6379/0"
+    assert redact_url("redis://cache.internal:6379/0") == "redis://cache.internal:6379/0"
+
+
+def test_a_malformed_redis_url_is_a_store_error_that_hides_the_password() -> None:
+    with pytest.raises(StoreError) as bad:
+        open_store("redis://:hunter2@cache.internal:notaport/0")
+    assert "hunter2" not in str(bad.value)
+    assert str(bad.value).startswith("bad Redis URL 'redis://***@cache.internal:notaport/0': ")
+
+
+async def test_a_write_that_keeps_losing_gives_up_with_a_conflict_naming_the_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kbbot.store import base
+
+    monkeypatch.setattr(base, "CAS_BACKOFF_S", 0.0)  # 100 lost attempts without the pauses between them
+    attempts = 0
+
+    async def always_loses() -> tuple[bool, None]:
+        nonlocal attempts
+        attempts += 1
+        return False, None
+
+    with pytest.raises(ConflictError, match=r"^outcome T1:C1:1\.0: gave up after 100 conflicting writes$"):
+        await base.retry_lost_writes(always_loses, what="outcome T1:C1:1.0")
+    assert attempts == base.MAX_CAS_ATTEMPTS == 100
+
+
 async def test_sqlite_records_named_migrations_once(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     for _ in range(2):
@@ -366,7 +414,7 @@ async def test_a_thread_that_no_longer_decodes_is_logged_once_and_starts_afresh(
         await store.close()
 
 
-def _corrupt_pages(path: Path) -> None:
+def scribble_over_pages(path: Path) -> None:
     """Scribble over every page but the first (the header and schema stay readable, the tables do not)."""
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -385,7 +433,7 @@ async def test_a_corrupt_sqlite_file_names_the_cause_and_fails_the_health_check(
     for n in range(40):  # enough threads for the tables to span several pages
         await store.transact(dataclasses.replace(KEY, thread_ts=f"17.{n}"), _add("Q1" * 50))
     await store.close()
-    _corrupt_pages(path)
+    scribble_over_pages(path)
 
     store = open_store(f"sqlite:///{path}")
     caplog.set_level("ERROR", logger="kbbot.store")
@@ -469,17 +517,27 @@ def test_redis_client_is_imported_only_by_the_redis_backend() -> None:
     assert sorted(importers) == ["outcomes/redis.py", "store/redis.py"]
 
 
-def test_a_redis_store_without_the_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("opener", "backend_module", "store"),
+    [
+        (open_store, "kbbot.store.redis", "thread store"),
+        (open_outcome_store, "kbbot.outcomes.redis", "outcome store"),
+    ],
+)
+def test_a_redis_store_without_the_redis_package_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, opener: Callable[[str], object], backend_module: str, store: str
+) -> None:
     import sys
 
     from kbbot.errors import ConfigError
 
-    # as in an install without the [redis] extra: importing redis fails (and the backend is imported afresh)
+    # as in an install without the [redis] extra: importing redis fails (and the backends are imported afresh)
     monkeypatch.setitem(sys.modules, "redis", None)
-    monkeypatch.delitem(sys.modules, "kbbot.store.redis", raising=False)
+    for module in {backend_module, "kbbot.store.redis"}:
+        monkeypatch.delitem(sys.modules, module, raising=False)
     with pytest.raises(ConfigError) as missing:
-        open_store("redis://:hunter2@cache.internal:6379/0")
+        opener("redis://:hunter2@cache.internal:6379/0")
     assert str(missing.value) == (
-        "the Redis thread store (redis://***@cache.internal:6379/0) needs the redis package: "
+        f"the Redis {store} (redis://***@cache.internal:6379/0) needs the redis package: "
         "pip install 'kbbot[redis]'"
     )

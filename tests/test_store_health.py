@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from aiohttp import ClientSession
+from test_store import scribble_over_pages
 
 from kbbot.conversation.state import ThreadKey, ThreadState
 from kbbot.server.loopback import loopback_bot
@@ -21,13 +21,7 @@ async def _a_damaged_database(path: Path) -> None:
         key = ThreadKey(team="T1", channel="C1", thread_ts=f"17.{n}")
         await store.transact(key, lambda state: (ThreadState(version=1, candidates=("Q1",) * 40), None))
     await store.close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        (page,) = conn.execute("PRAGMA page_size").fetchone()
-    data = bytearray(path.read_bytes())
-    for start in range(page, len(data), page):
-        data[start : start + page] = bytes([0x5A]) * page
-    path.write_bytes(bytes(data))
+    scribble_over_pages(path)
 
 
 async def test_a_damaged_sqlite_store_fails_healthz_with_the_cause_and_the_bot_still_replies(

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from kbbot.conversation.state import ThreadKey
 from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS, PRUNE_EVERY, OutcomeFn, retention_seconds
 from kbbot.outcomes.record import ThreadOutcome
+from kbbot.store.base import Sweeps
 
 
 class MemoryOutcomeStore:
@@ -23,7 +24,7 @@ class MemoryOutcomeStore:
         # JSON, not objects, so the memory store round-trips exactly like the others
         self._records: dict[str, str] = {}
         self._lock = asyncio.Lock()
-        self._writes = 0
+        self._sweeps = Sweeps(every=PRUNE_EVERY)
 
     def _read(self, skey: str) -> ThreadOutcome | None:
         data = self._records.get(skey)
@@ -43,10 +44,9 @@ class MemoryOutcomeStore:
             if new is None or new == old:
                 return old
             self._records[key.as_str()] = new.to_json()
-            self._writes += 1
-        if self._writes % PRUNE_EVERY == 0:
-            await self.prune(now=self._clock())
-        return new
+            if self._sweeps.due_after_write():
+                self._drop_opened_before(self._clock() - self._retention_s)
+            return new
 
     async def list(
         self, *, since: float, until: float | None = None, asker: str | None = None
@@ -61,13 +61,15 @@ class MemoryOutcomeStore:
         ]
         return sorted(kept, key=lambda r: (r.created_at, r.key.as_str()))
 
+    def _drop_opened_before(self, cutoff: float) -> int:
+        gone = [k for k, data in self._records.items() if ThreadOutcome.from_json(data).created_at < cutoff]
+        for k in gone:
+            del self._records[k]
+        return len(gone)
+
     async def prune(self, *, now: float) -> int:
-        cutoff = now - self._retention_s
         async with self._lock:
-            old = [k for k, data in self._records.items() if ThreadOutcome.from_json(data).created_at < cutoff]
-            for k in old:
-                del self._records[k]
-        return len(old)
+            return self._drop_opened_before(now - self._retention_s)
 
     async def ping(self) -> None:
         return None

@@ -1,4 +1,5 @@
-"""Redis outcome store, for several bot processes sharing one workspace. The only outcome module importing `redis`.
+"""Redis outcome store, for several bot processes sharing one workspace. With `kbbot/store/redis.py` (whose
+`RedisConnection` it shares), the only module importing `redis`.
 
 Each thread's record is a JSON string under `kbbot:outcome:<team:channel:thread_ts>` that expires by itself when
 its retention ends (EXPIREAT opening time + retention); the sorted set `kbbot:outcomes` holds every thread key
@@ -8,23 +9,16 @@ optimistic transaction (WATCH the record, MULTI/EXEC the write), retried when an
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
 import time
 from collections.abc import Callable
-from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError, WatchError
 
 from kbbot.conversation.state import ThreadKey
-from kbbot.errors import ConflictError, StoreError
 from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS, PRUNE_EVERY, OutcomeFn, retention_seconds
 from kbbot.outcomes.record import ThreadOutcome
-from kbbot.store.base import MAX_CAS_ATTEMPTS
-
-log = logging.getLogger(__name__)
+from kbbot.store.base import Sweeps, retry_lost_writes
+from kbbot.store.redis import RedisConnection
 
 
 class RedisOutcomeStore:
@@ -36,22 +30,17 @@ class RedisOutcomeStore:
         prefix: str = "kbbot",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._url = url
         self._retention_s = retention_s
         self._prefix = prefix
         self._clock = clock
         self._index = f"{prefix}:outcomes"
-        self._writes = 0
-        try:
-            self._client: Any = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        except (RedisError, ValueError) as exc:
-            raise StoreError(f"bad Redis URL {_redact(url)!r}: {exc}") from exc
+        self._sweeps = Sweeps(every=PRUNE_EVERY)
+        self._redis = RedisConnection(url=url, what="outcome store")
+        self._client = self._redis.client
+        self._failed = self._redis.failed
 
     def _record_key(self, skey: str) -> str:
         return f"{self._prefix}:outcome:{skey}"
-
-    def _failed(self, what: str, exc: Exception) -> StoreError:
-        return StoreError(f"Redis outcome store at {_redact(self._url)}: {what} failed: {exc}")
 
     def _live(self, record: ThreadOutcome) -> bool:
         return record.created_at >= self._clock() - self._retention_s
@@ -69,7 +58,9 @@ class RedisOutcomeStore:
     async def update(self, key: ThreadKey, fn: OutcomeFn) -> ThreadOutcome | None:
         skey = key.as_str()
         rkey = self._record_key(skey)
-        for attempt in range(MAX_CAS_ATTEMPTS):
+
+        # (won, (what is stored now, whether this call wrote it))
+        async def attempt() -> tuple[bool, tuple[ThreadOutcome | None, bool]]:
             try:
                 async with self._client.pipeline(transaction=True) as pipe:
                     await pipe.watch(rkey)
@@ -80,24 +71,22 @@ class RedisOutcomeStore:
                     new = fn(old)
                     if new is None or new == old:
                         await pipe.unwatch()
-                        return old
+                        return True, (old, False)
                     pipe.multi()
                     pipe.set(rkey, new.to_json(), exat=int(new.created_at + self._retention_s) + 1)
                     pipe.zadd(self._index, {skey: new.created_at})
                     await pipe.execute()
-                break
-            except WatchError:
-                log.debug("outcome %s: another process wrote first (attempt %s), retrying", skey, attempt + 1)
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+            except WatchError:  # another process wrote the record after the WATCH
+                return False, (None, False)
             except RedisError as exc:
                 raise self._failed("write", exc) from exc
-        else:
-            raise ConflictError(f"outcome {skey}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
-        self._writes += 1
-        if self._writes % PRUNE_EVERY == 0:
+            return True, (new, True)
+
+        stored, wrote = await retry_lost_writes(attempt, what=f"outcome {skey}")
+        if wrote and self._sweeps.due_after_write():
             # the records expire by themselves; this drops their entries from the index of threads by time
             await self.prune(now=self._clock())
-        return new
+        return stored
 
     async def list(
         self, *, since: float, until: float | None = None, asker: str | None = None
@@ -128,21 +117,7 @@ class RedisOutcomeStore:
         return len(skeys)
 
     async def ping(self) -> None:
-        try:
-            await self._client.ping()
-        except (RedisError, OSError) as exc:
-            raise self._failed("ping", exc) from exc
+        await self._redis.ping()
 
     async def close(self) -> None:
-        try:
-            await self._client.aclose()
-        except RedisError as exc:  # closing a dead connection is not worth failing shutdown over
-            log.warning("closing Redis outcome store: %s", exc)
-
-
-def _redact(url: str) -> str:
-    """The URL without a password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        await self._redis.close()

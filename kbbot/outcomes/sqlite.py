@@ -3,34 +3,30 @@
 Its migrations are recorded in the file's `migrations` table beside the thread store's, under names of their
 own (`outcomes_...`), so either store may open a file first. `update` reads, applies and writes inside one
 `BEGIN IMMEDIATE` transaction: SQLite's write lock makes it atomic across processes on the host, so there is
-no compare-and-set to retry. The sqlite3 module blocks; every call runs in a worker thread.
+no compare-and-set to retry. The file is opened as the thread store opens it (`kbbot.store.sqlite_db`); the
+sqlite3 module blocks, so every call runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from kbbot.conversation.state import ThreadKey
-from kbbot.errors import StoreError
 from kbbot.outcomes.base import DEFAULT_RETENTION_DAYS, PRUNE_EVERY, OutcomeFn, retention_seconds
 from kbbot.outcomes.record import ThreadOutcome
-
-log = logging.getLogger(__name__)
+from kbbot.store.base import Sweeps
+from kbbot.store.sqlite_db import Migrations, SqliteDatabase, immediate
 
 R = TypeVar("R")
 
 # (name, SQL) in order; a name is applied once per database and never edited after release.
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "outcomes_0001_thread_outcomes",
-        """
+MIGRATIONS: Migrations = (
+    ("outcomes_0001_thread_outcomes", """
         CREATE TABLE thread_outcomes (
             key        TEXT PRIMARY KEY,
             created_at REAL NOT NULL,
@@ -41,8 +37,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         CREATE INDEX thread_outcomes_created_at ON thread_outcomes (created_at);
         CREATE INDEX thread_outcomes_asker ON thread_outcomes (asker, created_at);
-        """,
-    ),
+        """),
 )
 
 
@@ -54,63 +49,13 @@ class SqliteOutcomeStore:
         retention_s: int = retention_seconds(DEFAULT_RETENTION_DAYS),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._path = str(path)
         self._retention_s = retention_s
         self._clock = clock
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None  # used by one worker thread at a time (self._lock)
-        self._writes = 0
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        conn: sqlite3.Connection | None = None
-        try:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
-            if conn is not None:
-                conn.close()
-            raise StoreError(f"cannot open the SQLite outcome store at {self._path}: {exc}") from exc
-        self._conn = conn
-        return conn
-
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-            done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
-            for name, sql in MIGRATIONS:
-                if name in done:
-                    continue
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
-                log.info("outcome store: applied migration %s", name)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    def _run(self, work: Callable[[sqlite3.Connection], R]) -> R:
-        with self._lock:
-            conn = self._connect()
-            try:
-                return work(conn)
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"SQLite outcome store at {self._path} failed: {exc}") from exc
+        self._db = SqliteDatabase(path=str(path), what="outcome store", migrations=MIGRATIONS)
+        self._sweeps = Sweeps(every=PRUNE_EVERY)
 
     async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
-        return await asyncio.to_thread(self._run, work)
+        return await asyncio.to_thread(self._db.run, work)
 
     def _cutoff(self, now: float) -> float:
         return now - self._retention_s
@@ -129,27 +74,20 @@ class SqliteOutcomeStore:
         skey = key.as_str()
 
         def work(conn: sqlite3.Connection) -> ThreadOutcome | None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(conn):
                 old = self._read(conn, skey)
                 new = fn(old)
                 if new is None or new == old:
-                    conn.execute("COMMIT")
                     return old
                 conn.execute(
                     "INSERT OR REPLACE INTO thread_outcomes (key, created_at, updated_at, asker, outcome, record)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (skey, new.created_at, new.updated_at, new.asker, new.outcome.value, new.to_json()),
                 )
-                self._writes += 1
-                if self._writes % PRUNE_EVERY == 0:
+                if self._sweeps.due_after_write():
                     cutoff = self._cutoff(self._clock())
                     conn.execute("DELETE FROM thread_outcomes WHERE created_at < ?", (cutoff,))
-                conn.execute("COMMIT")
-                return new
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            return new
 
         return await self._call(work)
 
@@ -181,10 +119,4 @@ class SqliteOutcomeStore:
         await self._call(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        def close() -> None:
-            with self._lock:
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-
-        await asyncio.to_thread(close)
+        await asyncio.to_thread(self._db.close)

@@ -17,7 +17,8 @@ How the Slack adapter uses it, per incoming event:
 the stored version is still the one it read (compare-and-set); on a conflict it reads again and calls `fn`
 again, so `fn` must be pure. `fn` returning the state it was given (or one with the same version), or None,
 writes nothing. A written state must have a higher version than the stored one. The retry loop is written
-once, here (`transact_with_retries`); each backend brings its versioned read and its conditional write.
+once, here (`retry_lost_writes`, shared with the outcome store's Redis backend); each backend brings its
+versioned read and its conditional write.
 
 A stored thread that no longer decodes (damaged, or written by an incompatible kbbot) is logged once and read
 as no state: the thread starts afresh at the next message instead of failing at every one (`StateDecoder`).
@@ -122,6 +123,19 @@ class KeyLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+async def retry_lost_writes(attempt: Callable[[], Awaitable[tuple[bool, R]]], *, what: str) -> R:
+    """Run `attempt()` -> (won, result) until a compare-and-set wins; every optimistic write in kbbot retries here.
+
+    `what` names the record in the log and in the ConflictError ("thread T1:C1:1.0", "outcome T1:C1:1.0")."""
+    for attempt_no in range(1, MAX_CAS_ATTEMPTS + 1):
+        won, result = await attempt()
+        if won:
+            return result
+        log.debug("%s: compare-and-set lost (attempt %s), retrying", what, attempt_no)
+        await asyncio.sleep(random.uniform(0, CAS_BACKOFF_S * attempt_no))
+    raise ConflictError(f"{what}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+
+
 async def transact_with_retries(
     *,
     key: ThreadKey,
@@ -130,24 +144,36 @@ async def transact_with_retries(
     write: Callable[[int, ThreadState], Awaitable[bool]],
     fn: Callable[[ThreadState | None], tuple[ThreadState | None, R]],
 ) -> R:
-    """The compare-and-set loop every persistent backend's `transact` runs.
+    """The compare-and-set loop every persistent thread store's `transact` runs.
 
     `read()` gives the thread's state and the version stored for it (0 when there is no row; the row's own
     version when the state expired or did not decode, so the write replaces exactly that row); `write(expected,
     new)` stores `new` only if the stored version is still `expected`, and says whether it did."""
+
+    async def attempt() -> tuple[bool, R]:
+        old, stored_version = await read()
+        new, result = fn(old)
+        if not should_write(old, new):
+            return True, result
+        assert new is not None
+        return await write(stored_version, new), result
+
     name = key.as_str()
     async with locks.hold(name):
-        for attempt in range(MAX_CAS_ATTEMPTS):
-            old, stored_version = await read()
-            new, result = fn(old)
-            if not should_write(old, new):
-                return result
-            assert new is not None
-            if await write(stored_version, new):
-                return result
-            log.debug("thread %s: compare-and-set lost (attempt %s), retrying", name, attempt + 1)
-            await asyncio.sleep(random.uniform(0, CAS_BACKOFF_S * (attempt + 1)))
-    raise ConflictError(f"thread {name}: gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
+        return await retry_lost_writes(attempt, what=f"thread {name}")
+
+
+class Sweeps:
+    """Counts a store's writes and says when the next sweep of expired rows is due (every `every` writes), so a
+    busy store does not grow without bound and a quiet one is not swept for nothing."""
+
+    def __init__(self, *, every: int) -> None:
+        self._every = every
+        self._writes = 0
+
+    def due_after_write(self) -> bool:
+        self._writes += 1
+        return self._writes % self._every == 0
 
 
 class StateDecoder:
@@ -172,10 +198,3 @@ class StateDecoder:
                 )
             return None
 
-
-def redact_url(url: str) -> str:
-    """The URL without a password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

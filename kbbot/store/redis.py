@@ -1,6 +1,7 @@
 """Redis thread store: for several bot processes (HTTP mode behind a load balancer) sharing one workspace.
 
-The only module that imports `redis`. Thread state is a hash {version, state} under `kbbot:thread:<key>`
+With `kbbot/outcomes/redis.py`, the only module that imports `redis`; `RedisConnection` (the client, how its
+failures read, ping and close) serves both. Thread state is a hash {version, state} under `kbbot:thread:<key>`
 with an idle expiry; compare-and-set is a Lua script (atomic on the server); event claims are
 `SET kbbot:event:<id> 1 NX EX ttl`; flood counts are a sorted set of hit times under `kbbot:rate:<key>`.
 """
@@ -24,9 +25,9 @@ from kbbot.store.base import (
     KeyLocks,
     StateDecoder,
     check_window,
-    redact_url,
     transact_with_retries,
 )
+from kbbot.store.url import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +45,47 @@ return 0
 """
 
 
+class RedisConnection:
+    """One store's Redis client. Creating it does not connect; `what` names the store in every message
+    ("thread store", "outcome store"), and the URL appears there without its password."""
+
+    def __init__(self, *, url: str, what: str) -> None:
+        self._url = url
+        self._what = what
+        try:
+            self.client: Any = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        except (RedisError, ValueError) as exc:
+            raise StoreError(f"bad Redis URL {redact_url(url)!r}: {exc}") from exc
+
+    def failed(self, what: str, exc: Exception) -> StoreError:
+        return StoreError(f"Redis {self._what} at {redact_url(self._url)}: {what} failed: {exc}")
+
+    async def ping(self) -> None:
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            raise self.failed("ping", exc) from exc
+
+    async def close(self) -> None:
+        try:
+            await self.client.aclose()
+        except RedisError as exc:  # closing a dead connection is not worth failing shutdown over
+            log.warning("closing Redis %s: %s", self._what, exc)
+
+
 class RedisThreadStore:
     def __init__(self, *, url: str, thread_ttl_s: int = DEFAULT_THREAD_TTL_S, prefix: str = "kbbot") -> None:
-        self._url = url
         self._ttl = thread_ttl_s
         self._prefix = prefix
-        try:
-            self._client: Any = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        except (RedisError, ValueError) as exc:
-            raise StoreError(f"bad Redis URL {url!r}: {exc}") from exc
+        self._redis = RedisConnection(url=url, what="thread store")
+        self._client = self._redis.client
+        self._failed = self._redis.failed
         self._cas = self._client.register_script(_CAS)
         self._key_locks = KeyLocks()
         self._decoder = StateDecoder(backend="Redis")
 
     def _thread_key(self, key: ThreadKey) -> str:
         return f"{self._prefix}:thread:{key.as_str()}"
-
-    def _failed(self, what: str, exc: Exception) -> StoreError:
-        return StoreError(f"Redis thread store at {redact_url(self._url)}: {what} failed: {exc}")
 
     async def _read(self, rkey: str) -> tuple[ThreadState | None, int]:
         try:
@@ -117,14 +141,7 @@ class RedisThreadStore:
         return int(hits)
 
     async def ping(self) -> None:
-        try:
-            await self._client.ping()
-        except (RedisError, OSError) as exc:
-            raise self._failed("ping", exc) from exc
+        await self._redis.ping()
 
     async def close(self) -> None:
-        try:
-            await self._client.aclose()
-        except RedisError as exc:  # closing a dead connection is not worth failing shutdown over
-            log.warning("closing Redis thread store: %s", exc)
-
+        await self._redis.close()

@@ -6,22 +6,19 @@ thread) inside a transaction: a row count of 0 means another writer got there fi
 Schema changes are named migrations recorded in the `migrations` table.
 
 When SQLite itself fails (a damaged file, a full disk, a read-only folder) the StoreError names the cause
-(`describe_failure`) rather than whatever a rollback said afterwards, and `ping` (the health check) keeps
-failing with that cause until an operation succeeds again: a store that cannot save a thread is unhealthy even
-though `SELECT 1` would still answer.
+(`kbbot.store.sqlite_db.describe_failure`) rather than whatever a rollback said afterwards, and `ping` (the
+health check) keeps failing with that cause until an operation succeeds again: a store that cannot save a
+thread is unhealthy even though `SELECT 1` would still answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-import random
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,16 +29,18 @@ from kbbot.store.base import (
     DEFAULT_THREAD_TTL_S,
     KeyLocks,
     StateDecoder,
+    Sweeps,
     check_window,
     transact_with_retries,
 )
+from kbbot.store.sqlite_db import Migrations, SqliteDatabase, immediate, is_locked, rollback
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
 # (name, SQL) in order; a name is applied once per database and never edited after release.
-MIGRATIONS: tuple[tuple[str, str], ...] = (
+MIGRATIONS: Migrations = (
     (
         "0001_threads_and_events",
         """
@@ -74,55 +73,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 
 # Expired rows are swept every this many writes, so the file does not grow without bound.
 SWEEP_EVERY = 500
-# Two processes opening a new database at once race to switch it to WAL and migrate it; SQLite answers the loser
-# "database is locked" at once, without waiting on busy_timeout, so opening is retried for this long.
-OPEN_RETRY_S = 10.0
-
-
-# SQLite's result codes for a store that cannot work until someone acts, with what to tell them.
-_CAUSES = {
-    "SQLITE_CORRUPT": "the database file is damaged; move it aside and kbbot starts a new one",
-    "SQLITE_NOTADB": "the file is not an SQLite database; move it aside and kbbot starts a new one",
-    "SQLITE_FULL": "the disk is full",
-    "SQLITE_READONLY": "the database (or its folder) is read-only",
-    "SQLITE_CANTOPEN": "the database file cannot be opened",
-    "SQLITE_IOERR": "the disk reported an I/O error",
-}
-
-
 # the event id the health probe writes (never a Slack event id, which starts with "Ev")
 _HEALTH_PROBE = "kbbot:health-probe"
-
-
-def describe_failure(exc: sqlite3.Error) -> str:
-    """SQLite's own message and, when the result code says what is wrong, the cause in plain words."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    cause = _CAUSES.get(name) or next((v for k, v in _CAUSES.items() if name.startswith(k + "_")), None)
-    return f"{exc} ({cause})" if cause else str(exc)
-
-
-def _is_locked(exc: sqlite3.Error) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    # SQLite has often rolled back already (a full disk, a damaged page); a second ROLLBACK would fail with
-    # "cannot rollback - no transaction is active" and that message would replace the one that says why
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
-@contextlib.contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction: committed when the block finishes, rolled back (if still open) when it raises."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        _rollback(conn)
-        raise
-    conn.execute("COMMIT")
 
 
 class SqliteThreadStore:
@@ -136,63 +88,15 @@ class SqliteThreadStore:
         self._path = str(path)
         self._ttl = thread_ttl_s
         self._clock = clock
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None  # used by worker threads, one at a time (self._lock)
+        self._db = SqliteDatabase(path=self._path, what="thread store", migrations=MIGRATIONS)
         self._inline: sqlite3.Connection | None = None  # used only on the event loop; see _call
-        self._writes = 0
+        self._sweeps = Sweeps(every=SWEEP_EVERY)
         self._key_locks = KeyLocks()
         self._decoder = StateDecoder(backend="SQLite")
         # why the last operation failed, until one succeeds again (what `ping` reports)
         self._failure: str | None = None
 
-    # --- connection and schema ---------------------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        deadline = time.monotonic() + OPEN_RETRY_S
-        while True:
-            try:
-                conn = self._open()
-                break
-            except StoreError as exc:
-                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
-                if not locked or time.monotonic() > deadline:
-                    raise
-                time.sleep(random.uniform(0.01, 0.05))
-        self._conn = conn
-        return conn
-
-    def _open(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = None
-        try:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
-            if conn is not None:
-                conn.close()
-            why = describe_failure(exc) if isinstance(exc, sqlite3.Error) else str(exc)
-            raise StoreError(f"cannot open the SQLite thread store at {self._path}: {why}") from exc
-        return conn
-
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        with _immediate(conn):
-            conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-            done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
-            for name, sql in MIGRATIONS:
-                if name in done:
-                    continue
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
-                log.info("thread store: applied migration %s", name)
+    # --- failures and where work runs -------------------------------------------------------------------------
 
     def _note_failure(self, why: str) -> None:
         # one log line per cause, not one per event while the cause lasts
@@ -206,24 +110,18 @@ class SqliteThreadStore:
             self._failure = None
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
-        error = StoreError(f"SQLite thread store at {self._path} failed: {describe_failure(exc)}")
+        error = self._db.failed(exc)
         self._note_failure(str(error))
         return error
 
     def _run(self, work: Callable[[sqlite3.Connection], R]) -> R:
-        with self._lock:
-            try:
-                conn = self._connect()
-            except StoreError as exc:
-                self._note_failure(str(exc))
-                raise
-            try:
-                result = work(conn)
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise self._failed(exc) from exc
-            self._note_success()
-            return result
+        try:
+            result = self._db.run(work)
+        except StoreError as exc:
+            self._note_failure(str(exc))
+            raise
+        self._note_success()
+        return result
 
     async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
         # A statement on a WAL database takes microseconds, less than a hop to a worker thread and back, so the
@@ -236,8 +134,8 @@ class SqliteThreadStore:
         try:
             result = work(conn)
         except sqlite3.Error as exc:
-            _rollback(conn)
-            if not _is_locked(exc):
+            rollback(conn)
+            if not is_locked(exc):
                 raise self._failed(exc) from exc
         else:
             self._note_success()
@@ -246,12 +144,7 @@ class SqliteThreadStore:
 
     def _run_opening_inline(self, work: Callable[[sqlite3.Connection], R]) -> R:
         result = self._run(work)
-        with self._lock:
-            if self._inline is None and self._conn is not None:
-                inline = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
-                inline.execute("PRAGMA synchronous=NORMAL")
-                inline.execute("PRAGMA busy_timeout=0")
-                self._inline = inline
+        self._inline = self._db.inline_connection()
         return result
 
     # --- the contract ------------------------------------------------------------------------------------------
@@ -272,7 +165,7 @@ class SqliteThreadStore:
 
     def _write(self, conn: sqlite3.Connection, key: str, expected: int, new: ThreadState) -> bool:
         expires_at = self._clock() + self._ttl
-        with _immediate(conn):
+        with immediate(conn):
             if expected == 0:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO threads (key, version, state, expires_at) VALUES (?, ?, ?, ?)",
@@ -284,8 +177,7 @@ class SqliteThreadStore:
                     (new.version, new.to_json(), expires_at, key, expected),
                 )
             won = cur.rowcount == 1
-            self._writes += 1
-            if won and self._writes % SWEEP_EVERY == 0:
+            if self._sweeps.due_after_write() and won:
                 now = self._clock()
                 conn.execute("DELETE FROM threads WHERE expires_at <= ?", (now,))
                 conn.execute("DELETE FROM events WHERE expires_at <= ?", (now,))
@@ -311,7 +203,7 @@ class SqliteThreadStore:
     async def claim_event(self, event_id: str, *, ttl_s: int = DEFAULT_EVENT_TTL_S) -> bool:
         def claim(conn: sqlite3.Connection) -> bool:
             now = self._clock()
-            with _immediate(conn):
+            with immediate(conn):
                 conn.execute("DELETE FROM events WHERE event_id = ? AND expires_at <= ?", (event_id, now))
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO events (event_id, expires_at) VALUES (?, ?)", (event_id, now + ttl_s)
@@ -325,7 +217,7 @@ class SqliteThreadStore:
 
         def count(conn: sqlite3.Connection) -> int:
             now = self._clock()
-            with _immediate(conn):  # other processes' hits wait: the count is exact
+            with immediate(conn):  # other processes' hits wait: the count is exact
                 conn.execute("DELETE FROM rate_hits WHERE key = ? AND at <= ?", (key, now - since_s))
                 conn.execute("INSERT INTO rate_hits (key, at) VALUES (?, ?)", (key, now))
                 (hits,) = conn.execute("SELECT COUNT(*) FROM rate_hits WHERE key = ?", (key,)).fetchone()
@@ -343,7 +235,7 @@ class SqliteThreadStore:
             conn.execute("SELECT name FROM migrations LIMIT 1").fetchall()
             conn.execute("SELECT key, version FROM threads ORDER BY key LIMIT 1").fetchall()
             if write:
-                with _immediate(conn):
+                with immediate(conn):
                     conn.execute(
                         "INSERT OR REPLACE INTO events (event_id, expires_at) VALUES (?, ?)",
                         (_HEALTH_PROBE, self._clock() + 60),
@@ -352,11 +244,5 @@ class SqliteThreadStore:
         await self._call(probe)
 
     async def close(self) -> None:
-        def close() -> None:
-            with self._lock:
-                for conn in (self._inline, self._conn):
-                    if conn is not None:
-                        conn.close()
-                self._conn = self._inline = None
-
-        await asyncio.to_thread(close)
+        self._inline = None
+        await asyncio.to_thread(self._db.close)
