@@ -370,9 +370,10 @@ class IntentSet:
             name = _emoji_label(reading.emoji_mood, moment) if reading.has_emoji else Label.UNSURE
             return IntentMatch(name=name, score=50.0)
         load = len(reading.content) + _CODE_WEIGHT * reading.codes
-        family, strength = self._strongest(reading, moment)
-        if family == "question" and not load:  # "btw" with nothing after it: read the message without it
-            family, strength = self._strongest(reading, moment, besides="question")
+        cue = _strongest(reading, moment)
+        if cue.family == "question" and not load:  # "btw" with nothing after it: read the message without it
+            cue = _strongest(reading, moment, besides="question")
+        family, strength = cue.family, cue.strength
         carry = _carry(strength)
         if family in _OUTCOMES:
             carry += _OUTCOME_CARRY.get(moment, -1)
@@ -394,55 +395,6 @@ class IntentSet:
         label = _settle(_resolve(family, moment), moment, load=load)
         score = 100.0 if strength >= _WHOLE_STRENGTH else 50.0 + 10 * min(strength, _CARRY_CAP) - 10 * load
         return IntentMatch(name=label, score=score, slots=slots, cue=family)
-
-    def _strongest(self, reading: Reading, moment: Moment, *, besides: str = "") -> tuple[str | None, int]:
-        """The family the message is best read as, and its strength (the words of its longest cue)."""
-        strength: dict[str, int] = {}
-        last_end: dict[str, int] = {}  # where each family's cue ends: of two equal cues the later one is the ask
-        for hit in reading.hits:
-            if hit.family == besides:
-                continue
-            s = _WHOLE_STRENGTH if hit.whole else hit.size
-            strength[hit.family] = max(strength.get(hit.family, 0), s)
-            last_end[hit.family] = max(last_end.get(hit.family, 0), hit.end)
-        # A yes or no first thing answers the question the bot just asked.
-        short = len(reading.words) <= _SHORT_REPLY_WORDS  # "sort of, no" answers as plainly as "no"
-        openers = [
-            h
-            for h in reading.hits
-            if h.family in {"affirm", "deny"} and (h.start == 0 or (short and h.end == len(reading.words)))
-        ]
-        opening = max(openers, key=lambda h: h.size).family if openers else None  # "it did not" over "it did"
-        if moment is Moment.LAST_STEP and opening:
-            answer = "worked" if opening == "affirm" else "failed"
-            strength[answer] = max(strength.get(answer, 0), _ANSWER_STRENGTH)
-        elif moment is Moment.WALKING and opening == "deny":  # "nope, ..." mid-walk: the step did not help
-            strength["failed"] = max(strength.get("failed", 0), _STEP_REF_STRENGTH)
-        if reading.step_refs:
-            carried = max((s for f, s in strength.items() if f in _STEP_CARRIERS), default=0)
-            if carried >= _WHOLE_STRENGTH:
-                strength["goto"] = _WHOLE_STRENGTH
-            elif carried:
-                strength["goto"] = _STEP_REF_STRENGTH + min(carried, _CARRY_CAP)
-            else:  # a bare "step 5" is the request only when little else is said ("how long does step 3 take?")
-                strength["goto"] = _BARE_STEP_STRENGTH
-        else:
-            strength.pop("goto", None)
-        strong = {f: s for f, s in strength.items() if f not in _WEAK}
-        if reading.step_refs:
-            # With a step number, the carriers say "go there"; any other request makes the number context.
-            if any(f not in _STEP_CARRIERS and f != "question" for f in strong):
-                strong.pop("goto", None)
-            else:
-                strong = {f: s for f, s in strong.items() if f in {"goto", "question"}}
-        weak = {f: s for f, s in strength.items() if f in _WEAK}
-        best_strong, best_weak = _best(strong, last_end), _best(weak, {})
-        # A weak family wins only as the whole message ("hello again" is a greeting, not a repeat).
-        if best_strong is None or (
-            best_weak is not None and weak[best_weak] >= _WHOLE_STRENGTH > strong[best_strong]
-        ):
-            return best_weak, weak.get(best_weak or "", 0)
-        return best_strong, strong[best_strong]
 
     def match(self, text: str) -> IntentMatch | None:
         """The intent `text` expresses as a whole, or None when it is a question (or nothing); older names."""
@@ -468,6 +420,98 @@ class IntentSet:
         if score >= self._legacy_thresholds[name]:
             return IntentMatch(name=name, score=float(score))
         return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Cue:
+    """The family a message is best read as (None: no cue) and its strength, the words of its longest cue."""
+
+    family: str | None
+    strength: int
+
+
+@dataclass(slots=True, kw_only=True)
+class _CueWeights:
+    """Each family's strength in a message, and where its last cue ends: of two equal cues the later is the ask."""
+
+    strength: dict[str, int]
+    last_end: dict[str, int]
+
+    def raise_to(self, family: str, strength: int) -> None:
+        self.strength[family] = max(self.strength.get(family, 0), strength)
+
+
+def _strongest(reading: Reading, moment: Moment, *, besides: str = "") -> _Cue:
+    """The family the message is best read as, and its strength (the words of its longest cue)."""
+    weights = _cue_weights(reading, besides=besides)
+    _weigh_opening_answer(weights, _opening_answer(reading), moment)
+    _weigh_step_ref(weights, reading)
+    return _pick(weights, has_step_ref=bool(reading.step_refs))
+
+
+def _cue_weights(reading: Reading, *, besides: str) -> _CueWeights:
+    weights = _CueWeights(strength={}, last_end={})
+    for hit in reading.hits:
+        if hit.family == besides:
+            continue
+        weights.raise_to(hit.family, _WHOLE_STRENGTH if hit.whole else hit.size)
+        weights.last_end[hit.family] = max(weights.last_end.get(hit.family, 0), hit.end)
+    return weights
+
+
+def _opening_answer(reading: Reading) -> str | None:
+    """The family of a yes or no that opens the message (or closes a short one): "affirm", "deny" or None."""
+    short = len(reading.words) <= _SHORT_REPLY_WORDS  # "sort of, no" answers as plainly as "no"
+    openers = [
+        h
+        for h in reading.hits
+        if h.family in {"affirm", "deny"} and (h.start == 0 or (short and h.end == len(reading.words)))
+    ]
+    return max(openers, key=lambda h: h.size).family if openers else None  # "it did not" over "it did"
+
+
+def _weigh_opening_answer(weights: _CueWeights, opening: str | None, moment: Moment) -> None:
+    """A yes or no first thing answers the question the bot just asked."""
+    if moment is Moment.LAST_STEP and opening:
+        weights.raise_to("worked" if opening == "affirm" else "failed", _ANSWER_STRENGTH)
+    elif moment is Moment.WALKING and opening == "deny":  # "nope, ..." mid-walk: the step did not help
+        weights.raise_to("failed", _STEP_REF_STRENGTH)
+
+
+def _weigh_step_ref(weights: _CueWeights, reading: Reading) -> None:
+    """A step number makes a goto as strong as the cue carrying it; without one there is no goto."""
+    strength = weights.strength
+    if not reading.step_refs:
+        strength.pop("goto", None)
+        return
+    carried = max((s for f, s in strength.items() if f in _STEP_CARRIERS), default=0)
+    if carried >= _WHOLE_STRENGTH:
+        strength["goto"] = _WHOLE_STRENGTH
+    elif carried:
+        strength["goto"] = _STEP_REF_STRENGTH + min(carried, _CARRY_CAP)
+    else:  # a bare "step 5" is the request only when little else is said ("how long does step 3 take?")
+        strength["goto"] = _BARE_STEP_STRENGTH
+
+
+def _pick(weights: _CueWeights, *, has_step_ref: bool) -> _Cue:
+    """The strongest request; a weak family (chat, yes, no) wins only as the whole message."""
+    strength = weights.strength
+    strong = {f: s for f, s in strength.items() if f not in _WEAK}
+    if has_step_ref:
+        strong = _with_step_number(strong)
+    weak = {f: s for f, s in strength.items() if f in _WEAK}
+    best_strong, best_weak = _best(strong, weights.last_end), _best(weak, {})
+    # "hello again" is a greeting, not a repeat
+    if best_strong is None or (best_weak is not None and weak[best_weak] >= _WHOLE_STRENGTH > strong[best_strong]):
+        return _Cue(family=best_weak, strength=weak.get(best_weak or "", 0))
+    return _Cue(family=best_strong, strength=strong[best_strong])
+
+
+def _with_step_number(strong: dict[str, int]) -> dict[str, int]:
+    """With a step number, the carriers say "go there"; any other request makes the number context."""
+    if any(f not in _STEP_CARRIERS and f != "question" for f in strong):
+        return {f: s for f, s in strong.items() if f != "goto"}
+    return {f: s for f, s in strong.items() if f in {"goto", "question"}}
 
 
 def _best(strength: dict[str, int], last_end: dict[str, int]) -> str | None:

@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, get_args
@@ -293,6 +294,103 @@ def new_outcome(key: ThreadKey, *, now: float) -> ThreadOutcome:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Change:
+    """What one event handler sees: the record before, the update, and the recorder's clock and question policy."""
+
+    current: ThreadOutcome
+    update: OutcomeUpdate
+    now: float
+    question_text: QuestionText
+
+
+def _asked(change: _Change) -> dict[str, Any]:
+    current, update = change.current, change.update
+    changes: dict[str, Any] = {}
+    # the first question is the one kept: later ones in the thread only refine it
+    if update.question and current.question_hash is None and current.question is None:
+        changes["question"], changes["question_hash"] = _stored_question(update.question, change.question_text)
+    if update.asker and current.asker is None:
+        changes["asker"] = update.asker
+    return changes
+
+
+def _offered(change: _Change) -> dict[str, Any]:
+    current, update = change.current, change.update
+    changes: dict[str, Any] = {"band": update.band}
+    if current.best_band is None or _BAND_RANK[update.band or "none"] > _BAND_RANK[current.best_band]:
+        changes["best_band"] = update.band
+    changes["articles"] = tuple(dict.fromkeys((*current.articles, *update.articles)))
+    if current.outcome not in _CLOSED:
+        found = update.band != "none" and bool(update.articles)
+        changes["outcome"] = Outcome.OPEN if found or current.articles else Outcome.NO_MATCH
+    return changes
+
+
+def _step_shown(change: _Change) -> dict[str, Any]:
+    current, step = change.current, change.update.step
+    assert step is not None
+    # a step re-shown (the same card redrawn) is not a second step
+    if not current.steps_shown or current.steps_shown[-1] != step:
+        return {"steps_shown": (*current.steps_shown, step)}
+    return {}
+
+
+def _step_failed(change: _Change) -> dict[str, Any]:
+    assert change.update.step is not None
+    return {"failures": (*change.current.failures, change.update.step)}
+
+
+def _resolved(change: _Change) -> dict[str, Any]:
+    return {
+        "outcome": Outcome.RESOLVED,
+        "resolved_by": change.update.article or change.current.current_article(),
+        "resolved_at": change.now,
+    }
+
+
+def _escalated(change: _Change) -> dict[str, Any]:
+    changes: dict[str, Any] = {"escalated_at": change.now}
+    # a thread someone already said was resolved stays resolved; the hand-off is still recorded
+    if change.current.outcome is not Outcome.RESOLVED:
+        changes["outcome"] = Outcome.ESCALATED
+    return changes
+
+
+def _vote(change: _Change) -> dict[str, Any]:
+    current, update = change.current, change.update
+    assert update.user is not None and update.value is not None
+    previous = current.votes.get(update.user)
+    reason = update.reason if update.value is VoteValue.DOWN else None
+    if reason is None and previous is not None and previous.value is update.value:
+        reason = previous.reason  # pressing 👎 again keeps the reason already given
+    article = update.article or current.current_article()
+    vote = Vote(value=update.value, at=change.now, article=article, reason=reason)
+    return {"votes": {**current.votes, update.user: vote}}
+
+
+def _vote_reason(change: _Change) -> dict[str, Any]:
+    current, update = change.current, change.update
+    assert update.user is not None
+    previous = current.votes.get(update.user)
+    # a reason belongs to a 👎; one arriving for a 👍 (a stale modal after the vote changed) is ignored
+    if previous is not None and previous.value is VoteValue.DOWN:
+        return {"votes": {**current.votes, update.user: dataclasses.replace(previous, reason=update.reason)}}
+    return {}
+
+
+_HANDLERS: dict[OutcomeEvent, Callable[[_Change], dict[str, Any]]] = {
+    OutcomeEvent.ASKED: _asked,
+    OutcomeEvent.OFFERED: _offered,
+    OutcomeEvent.STEP_SHOWN: _step_shown,
+    OutcomeEvent.STEP_FAILED: _step_failed,
+    OutcomeEvent.RESOLVED: _resolved,
+    OutcomeEvent.ESCALATED: _escalated,
+    OutcomeEvent.VOTE: _vote,
+    OutcomeEvent.VOTE_REASON: _vote_reason,
+}
+
+
 def apply(
     outcome: ThreadOutcome | None,
     update: OutcomeUpdate,
@@ -303,48 +401,6 @@ def apply(
 ) -> ThreadOutcome:
     """The thread's record after `update`; `outcome` None starts a new record for `key` at `now`."""
     current = outcome if outcome is not None else new_outcome(key, now=now)
-    changes: dict[str, Any] = {"updated_at": max(now, current.updated_at)}
-    event = update.event
-    if event is OutcomeEvent.ASKED:
-        if update.question and current.question_hash is None and current.question is None:
-            changes["question"], changes["question_hash"] = _stored_question(update.question, question_text)
-        if update.asker and current.asker is None:
-            changes["asker"] = update.asker
-    elif event is OutcomeEvent.OFFERED:
-        changes["band"] = update.band
-        if current.best_band is None or _BAND_RANK[update.band or "none"] > _BAND_RANK[current.best_band]:
-            changes["best_band"] = update.band
-        changes["articles"] = tuple(dict.fromkeys((*current.articles, *update.articles)))
-        if current.outcome not in _CLOSED:
-            found = update.band != "none" and bool(update.articles)
-            changes["outcome"] = Outcome.OPEN if found or current.articles else Outcome.NO_MATCH
-    elif event is OutcomeEvent.STEP_SHOWN:
-        assert update.step is not None
-        if not current.steps_shown or current.steps_shown[-1] != update.step:
-            changes["steps_shown"] = (*current.steps_shown, update.step)
-    elif event is OutcomeEvent.STEP_FAILED:
-        assert update.step is not None
-        changes["failures"] = (*current.failures, update.step)
-    elif event is OutcomeEvent.RESOLVED:
-        changes["outcome"] = Outcome.RESOLVED
-        changes["resolved_by"] = update.article or current.current_article()
-        changes["resolved_at"] = now
-    elif event is OutcomeEvent.ESCALATED:
-        if current.outcome is not Outcome.RESOLVED:
-            changes["outcome"] = Outcome.ESCALATED
-        changes["escalated_at"] = now
-    elif event is OutcomeEvent.VOTE:
-        assert update.user is not None and update.value is not None
-        previous = current.votes.get(update.user)
-        reason = update.reason if update.value is VoteValue.DOWN else None
-        if reason is None and previous is not None and previous.value is update.value:
-            reason = previous.reason  # pressing 👎 again keeps the reason already given
-        vote = Vote(value=update.value, at=now, article=update.article or current.current_article(), reason=reason)
-        changes["votes"] = {**current.votes, update.user: vote}
-    elif event is OutcomeEvent.VOTE_REASON:
-        assert update.user is not None
-        previous = current.votes.get(update.user)
-        # a reason belongs to a 👎; one arriving for a 👍 (a stale modal after the vote changed) is ignored
-        if previous is not None and previous.value is VoteValue.DOWN:
-            changes["votes"] = {**current.votes, update.user: dataclasses.replace(previous, reason=update.reason)}
-    return dataclasses.replace(current, **changes)
+    change = _Change(current=current, update=update, now=now, question_text=question_text)
+    changes = _HANDLERS[update.event](change)
+    return dataclasses.replace(current, updated_at=max(now, current.updated_at), **changes)
