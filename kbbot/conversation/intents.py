@@ -589,12 +589,3 @@ def _word_list(data: dict[str, Any], key: str, *, source: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(w, str | int) for w in value):
         raise ConfigError(f"{source}: {key} must be a list of words")
     return [str(w) for w in value]
-
-
-def builtin_intents_dir() -> Path:
-    """The built-in intents (`intents/*.yaml` beside the package, like seeds/)."""
-    here = Path(__file__).resolve().parents[2]
-    for candidate in (here / "intents", here / "kbbot" / "intents"):
-        if candidate.is_dir():
-            return candidate
-    raise ConfigError("the built-in intents/ folder is missing")
