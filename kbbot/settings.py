@@ -41,6 +41,9 @@ deploy/kbbot.example.yaml documents every key.
     KBBOT_OUTCOME_RETENTION_DAYS  outcome_retention_days: how long thread outcomes are kept (default 90)
     KBBOT_ALLOW_SHARED_CHANNELS  allow_shared_channels: answer in channels shared with other organisations
                               (Slack Connect; default false). Even then no escalation summary goes there.
+    KBBOT_LEARN_FROM_OUTCOMES learn_from_outcomes: re-order search hits by what past threads showed (an
+                              article that resolved a close paraphrase rises; one people said failed sinks;
+                              bounded per person and article; default true)
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ ENV_FOR_KEY = {
     "question_text": "KBBOT_QUESTION_TEXT",
     "outcome_retention_days": "KBBOT_OUTCOME_RETENTION_DAYS",
     "allow_shared_channels": "KBBOT_ALLOW_SHARED_CHANNELS",
+    "learn_from_outcomes": "KBBOT_LEARN_FROM_OUTCOMES",
 }
 _CONFIG_KEYS = set(ENV_FOR_KEY)
 _STORE_SCHEMES = {"memory", "sqlite", "redis", "rediss", "unix"}
@@ -258,6 +262,7 @@ class Settings:
     question_text: QuestionText = QuestionText.KEEP
     outcome_retention_days: int = DEFAULT_RETENTION_DAYS
     allow_shared_channels: bool = False
+    learn_from_outcomes: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, config: Path | None = None) -> Settings:
@@ -277,6 +282,7 @@ class Settings:
             return f"{key} (in {config})", file.get(key)
 
         _, api_url = pick("api_url")
+        learn = pick("learn_from_outcomes")
         api_url = str(api_url or DEFAULT_API_URL)
         if urlsplit(api_url).scheme not in ("http", "https"):
             raise ConfigError(f"SLACK_API_URL must be an http(s) URL, not {api_url!r}")
@@ -335,6 +341,7 @@ class Settings:
                 _int(retention_from, retention, low=1) if retention not in (None, "") else DEFAULT_RETENTION_DAYS
             ),
             allow_shared_channels=_flag(*pick("allow_shared_channels")),
+            learn_from_outcomes=_flag(*learn) if learn[1] not in (None, "") else True,
         )
 
     def answers_in(self, channel: str) -> bool:

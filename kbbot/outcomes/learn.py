@@ -27,13 +27,14 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from kbbot.outcomes.record import Outcome, ThreadOutcome, VoteReason, VoteValue, question_hash
 from kbbot.search.semantic import TokenVectors, packaged_vectors
-from kbbot.search.types import SearchHit
+from kbbot.search.types import SearchContext, SearchHit, SearchResult
 
 # shares of `per_person`: a resolution is the strongest thing one person can say about an article
 RESOLVED_WEIGHT = 1.0
@@ -188,3 +189,32 @@ def _evidence_of(o: ThreadOutcome) -> Iterable[Evidence]:
             yield Evidence(article=vote.article, person=voter, weight=UP_WEIGHT)
         elif vote.reason is None or vote.reason in _LOWERING_REASONS:
             yield Evidence(article=vote.article, person=voter, weight=-DOWN_WEIGHT)
+
+
+class _Searcher(Protocol):
+    def search(self, text: str, *, limit: int = 10, context: SearchContext | None = None) -> SearchResult: ...
+
+
+class Lessons:
+    """What the bot has learned so far (None until first built): one holder shared by every searcher the
+    runtime makes, so an index reload keeps what was learned."""
+
+    def __init__(self) -> None:
+        self.ranking: LearnedRanking | None = None
+
+
+class LearningSearch:
+    """A searcher whose hits are re-ordered by what past threads showed (`lessons`). Only the order moves:
+    how sure kbbot is (the band) stays the search model's, so learning never turns a short list into an answer."""
+
+    def __init__(self, *, inner: _Searcher, lessons: Lessons) -> None:
+        self._inner = inner
+        self._lessons = lessons
+
+    def search(self, text: str, *, limit: int = 10, context: SearchContext | None = None) -> SearchResult:
+        result = self._inner.search(text, limit=limit, context=context)
+        ranking = self._lessons.ranking
+        if ranking is None or not len(ranking) or len(result.hits) < 2:
+            return result
+        hits = tuple(ranking.rerank(text, result.hits))
+        return dataclasses.replace(result, hits=hits)

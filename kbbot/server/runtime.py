@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from kbbot.kb import KnowledgeBase
 from kbbot.kb import index_stamp as folder_stamp
 from kbbot.locate import builtin_intents_dir
 from kbbot.outcomes import OutcomeRecorder, OutcomeStore, open_outcome_store
+from kbbot.outcomes.learn import LearnedRanking, LearningSearch, Lessons
 from kbbot.search import SearchEngine
 from kbbot.search.types import SearchContext, SearchResult
 from kbbot.server.metrics import Metrics, MetricsShare
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # How long a stopping server waits for answers still being worked on (Slack has long had its ack by then).
 DRAIN_S = 10.0
+# How often the search's lessons are rebuilt from the thread outcomes (a few ms for a few thousand threads).
+LEARN_EVERY_S = 300.0
 # Without a configured escalation channel the summary stays in the thread, for whoever watches the channel.
 # Slack closes Socket Mode connections now and then and the client opens a new one within seconds; only a
 # connection down for longer than this (Slack unreachable, the app token revoked) makes /healthz fail, so an
@@ -98,9 +102,11 @@ def _conversation(
     metrics: Metrics,
     escalation_target: str,
     settings: Settings,
+    lessons: Lessons,
 ) -> Conversation:
+    inner: Searcher = LearningSearch(inner=engine, lessons=lessons) if settings.learn_from_outcomes else engine
     search = TimedSearch(
-        inner=engine,
+        inner=inner,
         metrics=metrics,
         answer_min=settings.answer_min_confidence,
         shortlist_min=settings.shortlist_min_confidence,
@@ -169,6 +175,9 @@ class BotRuntime:
     # `serve --workers`: this worker's counts published for the others, and theirs added to /metrics
     metrics_share: MetricsShare | None = None
     outcomes: OutcomeStore | None = None
+    # what past threads taught the search (rebuilt every LEARN_EVERY_S from the outcome store), and that loop
+    lessons: Lessons = field(default_factory=Lessons)
+    learning_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: AsyncWebClient | None = None) -> BotRuntime:
@@ -185,7 +194,8 @@ class BotRuntime:
             # connection per call, which under load costs more than the call
             owned_session = client.session = ClientSession(timeout=ClientTimeout(total=WEB_API_TIMEOUT_S))
         target = await _escalation_target(client, settings.escalation_channel)
-        conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings))
+        lessons = Lessons()
+        conversation = CurrentConversation(_conversation(kb, engine, intents, metrics, target, settings, lessons))
         # each thread's outcome, beside its state in the same store (memory, SQLite file, Redis)
         outcomes = open_outcome_store(settings.store_url, retention_days=settings.outcome_retention_days)
         recorder = OutcomeRecorder(store=outcomes, question_text=settings.question_text)
@@ -211,8 +221,11 @@ class BotRuntime:
         )
         runtime = cls(settings=settings, kb=kb, store=store, app=app, client=client, metrics=metrics,
                       index_dir=index_dir, inflight=inflight, conversation=conversation, intents=intents,
-                      escalation_target=target, owned_session=owned_session, outcomes=outcomes)
+                      escalation_target=target, owned_session=owned_session, outcomes=outcomes,
+                      lessons=lessons)
         runtime.index_stamp = folder_stamp(index_dir)
+        if settings.learn_from_outcomes:
+            runtime.learning_task = asyncio.create_task(runtime._keep_learning(), name="kbbot-learning")
         holder.append(runtime)
         return runtime
 
@@ -241,7 +254,8 @@ class BotRuntime:
             self.metrics.reloads.inc(result="failed")
             return None
         self.conversation.swap(
-            _conversation(kb, engine, self.intents, self.metrics, self.escalation_target, self.settings)
+            _conversation(kb, engine, self.intents, self.metrics, self.escalation_target, self.settings,
+                          self.lessons)
         )
         # the stamp read before loading: a rebuild that lands meanwhile makes the next reload load again
         self.kb, self.index_dir, self.index_stamp = kb, index_dir, stamp
@@ -249,8 +263,33 @@ class BotRuntime:
         log.info("index reloaded: %d articles from %s", len(kb), index_dir)
         return len(kb)
 
+    async def learn_now(self, *, now: float | None = None) -> int:
+        """Rebuild what the search learned from the outcomes of the retention period; the evidence count."""
+        if self.outcomes is None:
+            return 0
+        at = time.time() if now is None else now
+        records = await self.outcomes.list(since=at - self.settings.outcome_retention_days * 86400.0)
+        ranking = await asyncio.to_thread(LearnedRanking.from_outcomes, records)
+        self.lessons.ranking = ranking
+        return len(ranking)
+
+    async def _keep_learning(self) -> None:
+        while True:
+            try:
+                learned = await self.learn_now()
+                log.debug("search learned from %d pieces of thread evidence", learned)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # bookkeeping: the bot answers on with what it learned before
+                log.warning("could not learn from thread outcomes: %s", exc)
+            await asyncio.sleep(LEARN_EVERY_S)
+
     async def close(self, *, drain_s: float = DRAIN_S) -> None:
         """Let answers being worked on finish (Slack has had its ack), then let go of the store and index."""
+        if self.learning_task is not None:
+            self.learning_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.learning_task
         late = await self.inflight.drain(timeout=drain_s)
         if late:
             log.warning("stopped with %d answer(s) unfinished", late)
