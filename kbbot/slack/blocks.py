@@ -273,8 +273,9 @@ def _close_fences(pieces: list[str]) -> list[str]:
     return out
 
 
-def _finish(text: str, blocks: Iterable[Block]) -> Message:
-    dicts = [b.to_dict() for b in blocks]
+def _finish(text: str, blocks: Iterable[Block | dict[str, Any]]) -> Message:
+    # a dict is a block drawn (and checked by slack_sdk) before: see _drawn_article
+    dicts = [dict(b) if isinstance(b, dict) else b.to_dict() for b in blocks]
     if len(dicts) > MAX_BLOCKS or blocks_size(dicts) > MAX_BLOCK_CHARS:
         # The builders' budgets should make this unreachable; if one is wrong, a shorter card beats a
         # message Slack refuses (msg_blocks_too_long).
@@ -321,20 +322,62 @@ def _squeezed(text: str) -> str:
 
 def _summary_blocks(
     article: Article, hit: SearchHit | None, intro: Wording | None, *, can_walk: bool = False
-) -> list[Block]:
+) -> list[Block | dict[str, Any]]:
     """The condensed card's body; `can_walk`: the card offers the walk-through, so a resolution that ends
     "follow these steps:" says how many there are instead of showing half of them."""
-    blocks: list[Block] = [_header(article)]
-    ctx = _context(article)
-    if ctx:
-        blocks.append(ctx)
+    drawn = _drawn_article(article, can_walk=can_walk)
+    blocks: list[Block | dict[str, Any]] = [*drawn.head]
     if intro:
         blocks.append(_section(render_wording(intro)))
+    blocks += drawn.body
+    # the error line is worth its own block only when the symptom above does not already quote it
+    quoted = hit is not None and _squeezed(hit.matched_error or "") in drawn.shown_symptom
+    if hit is not None and hit.matched_error and not quoted:
+        error = escape_code(clip(hit.matched_error, 400))
+        blocks.append(_section(f"*{msg.LABEL_MATCHED_ERROR}*\n```{error}```"))
+    return blocks
+
+
+@dataclass(frozen=True, slots=True)
+class _DrawnArticle:
+    """The parts of a condensed card that depend on the article alone, as Block Kit dicts."""
+
+    head: tuple[dict[str, Any], ...]  # header and context
+    body: tuple[dict[str, Any], ...]  # symptom, cause, resolution
+    shown_symptom: str  # the symptom as the card shows it, folded (to tell whether it quotes the error)
+
+
+# Drawing an article (mrkdwn conversion, condensing, slack_sdk's validation) is most of a card's cost and the
+# same every time the article is shown; popular articles are shown over and over. Keyed by the article's
+# content, so a reloaded index with an edited article draws it afresh.
+_DRAWN_CACHE_SIZE = 512
+_drawn: dict[tuple[Any, ...], _DrawnArticle] = {}
+
+
+def _drawn_article(article: Article, *, can_walk: bool) -> _DrawnArticle:
+    first_steps = len(article.procedures[0].steps) if article.procedures else 0
+    key = (article.id, article.title, article.product, hash(tuple(article.sections.items())),
+           len(article.procedures), first_steps, can_walk)  # fmt: skip
+    found = _drawn.get(key)
+    if found is None:
+        found = _draw_article(article, can_walk=can_walk)
+        if len(_drawn) >= _DRAWN_CACHE_SIZE:
+            _drawn.pop(next(iter(_drawn)))  # the oldest drawing goes
+        _drawn[key] = found
+    return found
+
+
+def _draw_article(article: Article, *, can_walk: bool) -> _DrawnArticle:
+    head: list[Block] = [_header(article)]
+    ctx = _context(article)
+    if ctx:
+        head.append(ctx)
+    body: list[Block] = []
     symptoms = article.symptoms()
     if symptoms:
-        blocks.append(_labelled(msg.LABEL_SYMPTOMS, symptoms, CONDENSED_CHARS))
+        body.append(_labelled(msg.LABEL_SYMPTOMS, symptoms, CONDENSED_CHARS))
     if article.section("CAUSE"):
-        blocks.append(_labelled(msg.LABEL_CAUSE, article.section("CAUSE"), CONDENSED_CHARS))
+        body.append(_labelled(msg.LABEL_CAUSE, article.section("CAUSE"), CONDENSED_CHARS))
     label, resolution = _resolution_text(article)
     if resolution:
         stop = bool(article.procedures)
@@ -343,14 +386,12 @@ def _summary_blocks(
         if can_walk and article.procedures and shown.rstrip().endswith(":"):
             steps = msg.STEPS_TO_WALK.format(total=len(article.procedures[0].steps))
             block = _section(f"{block.text.text}\n{steps}"[:SECTION_CHARS])  # type: ignore[union-attr]
-        blocks.append(block)
-    # the error line is worth its own block only when the symptom above does not already quote it
-    shown_symptom = _squeezed(condense(symptoms, CONDENSED_CHARS))
-    quoted = hit is not None and _squeezed(hit.matched_error or "") in shown_symptom
-    if hit is not None and hit.matched_error and not quoted:
-        error = escape_code(clip(hit.matched_error, 400))
-        blocks.append(_section(f"*{msg.LABEL_MATCHED_ERROR}*\n```{error}```"))
-    return blocks
+        body.append(block)
+    return _DrawnArticle(
+        head=tuple(b.to_dict() for b in head),
+        body=tuple(b.to_dict() for b in body),
+        shown_symptom=_squeezed(condense(symptoms, CONDENSED_CHARS)),
+    )
 
 
 # --- people and wording -------------------------------------------------------------------------------------
