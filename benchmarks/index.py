@@ -1,6 +1,7 @@
 """Full-corpus indexing benchmark. Run by hand, with nice, one full-corpus job at a time:
 
-    nice python benchmarks/index.py [--folder /work/corpus/txt] [--archive /work/shared/kb/corpus-txt.tar.xz]
+    nice python benchmarks/index.py --folder CORPUS_DIR --archive corpus-txt.tar.xz
+    (or KBBOT_BENCH_FOLDER / KBBOT_BENCH_ARCHIVE)
                                     [--workers N] [--skip-archive] [--keep]
 
 Phases, each in its own child process so peak memory is measured per phase (the child and its workers):
@@ -28,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from paths import path_option, require  # benchmarks/paths.py (run as scripts from benchmarks/)
 
 
 def _decode(data: bytes) -> str:
@@ -88,8 +91,8 @@ def phase(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--folder", type=Path, default=Path("/work/corpus/txt"))
-    ap.add_argument("--archive", type=Path, default=Path("/work/shared/kb/corpus-txt.tar.xz"))
+    path_option(ap, "--folder", "KBBOT_BENCH_FOLDER", "an unpacked corpus folder")
+    path_option(ap, "--archive", "KBBOT_BENCH_ARCHIVE", "the same corpus as a .tar.xz archive")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--skip-archive", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the built indexes (printed path)")
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(phase(args.phase, args)))
         return 0
 
+    require(ap, args, "--folder", *(() if args.skip_archive else ("--archive",)))
     work = Path(tempfile.mkdtemp(prefix="kbbot-bench-"))
     phases = ["baseline-folder", "index-folder", "rerun-folder", "store-folder"]
     if not args.skip_archive:

@@ -1,6 +1,7 @@
 """Replay: does learning from thread outcomes help, and how much harm can one hostile voter do?
 
-    python benchmarks/learn_replay.py [--index /work/idx/full-base] [--queries dev-queries.jsonl]
+    python benchmarks/learn_replay.py --index INDEX --queries dev-queries.jsonl
+    (or KBBOT_BENCH_INDEX / KBBOT_BENCH_QUERIES)
 
 Simulated people ask the dev file's `paraphrase` questions (the learning threads) and behave truthfully: on a
 confident answer they try it, say "it worked" and vote 👍 when it is the right article, else "didn't work" and 👎
@@ -23,8 +24,9 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
+
+from paths import path_option, require  # benchmarks/paths.py (run as scripts from benchmarks/)
 
 from kbbot.conversation.state import ThreadKey
 from kbbot.locate import open_engine
@@ -32,8 +34,6 @@ from kbbot.outcomes import OutcomeEvent, OutcomeUpdate, StepRef, ThreadOutcome, 
 from kbbot.outcomes.learn import LearnedRanking, LearnSettings
 from kbbot.search import SearchEngine, SearchResult
 
-DEFAULT_INDEX = Path("/work/idx/full-base")
-DEFAULT_QUERIES = Path("/work/shared/eval/dev-queries.jsonl")
 SHORTLIST = 5
 # settings tried beside the defaults, all on the same search results (one search pass for every row)
 GRID = [LearnSettings(min_similarity=m, per_person=p, per_article=2 * p) for m in (0.55, 0.75) for p in (1.0, 2.0)]
@@ -106,9 +106,10 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
-    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    path_option(parser, "--index", "KBBOT_BENCH_INDEX", "a full-corpus index")
+    path_option(parser, "--queries", "KBBOT_BENCH_QUERIES", "the questions (dev-queries.jsonl)")
     args = parser.parse_args(argv)
+    require(parser, args, "--index", "--queries")
     rows = [json.loads(line) for line in args.queries.read_text(encoding="utf-8").splitlines() if line.strip()]
     learn_rows = [r for r in rows if r["kind"] == "paraphrase" and r["expected"]]
     learnt_articles = {r["expected"] for r in learn_rows}

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
+from paths import path_option, require  # benchmarks/paths.py (run as scripts from benchmarks/)
 
 from kbbot.standin import STANDIN_BOT_USER, STANDIN_CHANNEL, SlackStandIn, event_callback, signed_headers
 
@@ -495,13 +496,8 @@ async def _answers(standin: RecordingStandIn, events: list[Event], *, timeout: f
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    env_index, env_queries = os.environ.get("KBBOT_BENCH_INDEX"), os.environ.get("KBBOT_BENCH_QUERIES")
-    parser.add_argument(
-        "--index", type=Path, default=Path(env_index) if env_index else None, help="$KBBOT_BENCH_INDEX"
-    )
-    parser.add_argument(
-        "--queries", type=Path, default=Path(env_queries) if env_queries else None, help="$KBBOT_BENCH_QUERIES"
-    )
+    path_option(parser, "--index", "KBBOT_BENCH_INDEX", "a full-corpus index (`kbbot index SOURCE --out INDEX`)")
+    path_option(parser, "--queries", "KBBOT_BENCH_QUERIES", "the question file")
     parser.add_argument("--store", choices=("sqlite", "redis", "memory"), default="sqlite")
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop events per second")
     parser.add_argument("--duration", type=float, default=20.0, help="open-loop seconds")
@@ -513,11 +509,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     parser.add_argument("--profile-bot", type=Path, default=None, help="write a cProfile of the bot here")
     args = parser.parse_args()
-    if args.index is None or args.queries is None:
-        parser.error(
-            "an index (--index or KBBOT_BENCH_INDEX; build one with `kbbot index SOURCE --out INDEX`) and a "
-            "question file (--queries or KBBOT_BENCH_QUERIES)"
-        )
+    require(parser, args, "--index", "--queries")
     results = asyncio.run(main_async(args))
     if args.json:
         print(json.dumps(results))

@@ -3,7 +3,8 @@
 For every article present in both forms, compares title, section names (in order) and procedure step counts.
 Target: >= 99% agreement. Prints the figure, a breakdown by what disagreed, and examples.
 
-    nice python benchmarks/parse_agreement.py [--txt /work/corpus/txt] [--md /work/corpus/kb] [--limit N]
+    nice python benchmarks/parse_agreement.py --txt TXT_DIR --md MD_DIR [--limit N]
+    (or KBBOT_BENCH_TXT / KBBOT_BENCH_MD)
                                               [--workers 2] [--examples 10]
 """
 
@@ -17,6 +18,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+from paths import path_option, require  # benchmarks/paths.py (run as scripts from benchmarks/)
 
 from kbbot.errors import ParseError
 from kbbot.parse import parse_file
@@ -37,12 +40,13 @@ def _pair(paths: tuple[str, str]) -> tuple[str, str, object, object]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--txt", type=Path, default=Path("/work/corpus/txt"))
-    ap.add_argument("--md", type=Path, default=Path("/work/corpus/kb"))
+    path_option(ap, "--txt", "KBBOT_BENCH_TXT", "the unpacked TXT corpus")
+    path_option(ap, "--md", "KBBOT_BENCH_MD", "the unpacked Markdown corpus")
     ap.add_argument("--limit", type=int, default=0, help="sample this many pairs (0 = all)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--examples", type=int, default=8)
     args = ap.parse_args(argv)
+    require(ap, args, "--txt", "--md")
 
     pairs: list[tuple[str, str]] = []
     for folder in sorted(args.txt.iterdir()):

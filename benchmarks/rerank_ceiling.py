@@ -23,10 +23,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from paths import path_option, require  # benchmarks/paths.py (run as scripts from benchmarks/)
 from rapidfuzz import fuzz
 from scipy import sparse
 
@@ -184,19 +184,13 @@ def minilm_feature(engine: SearchEngine, pools: list[tuple[Ranked, int]], static
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("candidate", choices=("lsa", "fuzz", "minilm", "minilm-static"))
-    env_index, env_queries = os.environ.get("KBBOT_BENCH_INDEX"), os.environ.get("KBBOT_BENCH_QUERIES")
-    ap.add_argument(
-        "--index", type=Path, default=Path(env_index) if env_index else None, help="$KBBOT_BENCH_INDEX"
-    )
-    ap.add_argument(
-        "--queries", type=Path, default=Path(env_queries) if env_queries else None, help="$KBBOT_BENCH_QUERIES"
-    )
+    path_option(ap, "--index", "KBBOT_BENCH_INDEX", "a full-corpus index")
+    path_option(ap, "--queries", "KBBOT_BENCH_QUERIES", "the question file")
     ap.add_argument("--pool", type=int, default=20, help="articles per question re-ranked (the engine: 20)")
     ap.add_argument("--dims", type=int, default=128)
     ap.add_argument("--field", choices=("head", "full"), default="head")
     args = ap.parse_args()
-    if args.index is None or args.queries is None:
-        ap.error("an index (--index or KBBOT_BENCH_INDEX) and a question file (--queries or KBBOT_BENCH_QUERIES)")
+    require(ap, args, "--index", "--queries")
     engine = SearchEngine.load(args.index, KnowledgeBase.open(args.index))
     questions = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
     questions = [q for q in questions if q.get("expected")]
