@@ -91,14 +91,7 @@ def _check_block(block: Any, at: str, problems: _Problems, block_ids: set[str]) 
     if kind not in BLOCK_TYPES:
         problems.add(f"{at}/type", f"unknown block type {kind!r}")
         return
-    block_id = block.get("block_id")
-    if block_id is not None:
-        if not isinstance(block_id, str) or not block_id or len(block_id) > MAX_ID_CHARS:
-            problems.add(f"{at}/block_id", f"must be 1 to {MAX_ID_CHARS} characters")
-        elif block_id in block_ids:
-            problems.add(f"{at}/block_id", f"repeats block_id {block_id!r}")
-        else:
-            block_ids.add(block_id)
+    _check_unique_id(block, "block_id", at, problems, block_ids, scope="")
     if kind == "section":
         _check_section(block, at, problems)
     elif kind == "header":
@@ -145,6 +138,22 @@ def _check_elements(elements: Any, at: str, problems: _Problems, *, limit: int) 
         _check_element(element, f"{at}/{j}", problems, action_ids)
 
 
+def _check_unique_id(
+    obj: Mapping[str, Any], key: str, at: str, problems: _Problems, seen: set[str], *, scope: str
+) -> None:
+    """A block_id (unique in the message) or an action_id (unique in its block), when present: Slack refuses
+    a repeat with invalid_blocks."""
+    value = obj.get(key)
+    if value is None:
+        return
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
+        problems.add(f"{at}/{key}", f"must be 1 to {MAX_ID_CHARS} characters")
+    elif value in seen:
+        problems.add(f"{at}/{key}", f"repeats {key} {value!r}{scope}")
+    else:
+        seen.add(value)
+
+
 def _check_element(element: Any, at: str, problems: _Problems, action_ids: set[str]) -> None:
     if not isinstance(element, Mapping):
         problems.add(at, "must be an object")
@@ -153,14 +162,7 @@ def _check_element(element: Any, at: str, problems: _Problems, action_ids: set[s
     if kind not in INTERACTIVE_ELEMENTS and kind != "image":
         problems.add(f"{at}/type", f"unknown element type {kind!r}")
         return
-    action_id = element.get("action_id")
-    if action_id is not None:
-        if not isinstance(action_id, str) or not action_id or len(action_id) > MAX_ID_CHARS:
-            problems.add(f"{at}/action_id", f"must be 1 to {MAX_ID_CHARS} characters")
-        elif action_id in action_ids:
-            problems.add(f"{at}/action_id", f"repeats action_id {action_id!r} within the block")
-        else:
-            action_ids.add(action_id)
+    _check_unique_id(element, "action_id", at, problems, action_ids, scope=" within the block")
     if kind == "button":
         _check_button(element, at, problems)
 
