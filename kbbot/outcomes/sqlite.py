@@ -3,8 +3,8 @@
 Its migrations are recorded in the file's `migrations` table beside the thread store's, under names of their
 own (`outcomes_...`), so either store may open a file first. `update` reads, applies and writes inside one
 `BEGIN IMMEDIATE` transaction: SQLite's write lock makes it atomic across processes on the host, so there is
-no compare-and-set to retry. The file is opened as the thread store opens it (`kbbot.store.sqlite_db`); the
-sqlite3 module blocks, so every call runs in a worker thread.
+no compare-and-set to retry. The file is opened and used as the thread store uses it (`kbbot.store.sqlite_db`:
+on the event loop while the file is free, on a worker thread when another process holds the write lock).
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ class SqliteOutcomeStore:
         self._sweeps = Sweeps(every=PRUNE_EVERY)
 
     async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        return await self._db.call(work)
+
+    async def _call_in_thread(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        # a report's or the learning loop's read of weeks of threads would hold up the event loop: not inline
         return await asyncio.to_thread(self._db.run, work)
 
     def _cutoff(self, now: float) -> float:
@@ -106,14 +110,14 @@ class SqliteOutcomeStore:
             rows = conn.execute(sql + " ORDER BY created_at, key", params).fetchall()
             return [ThreadOutcome.from_json(row[0]) for row in rows]
 
-        return await self._call(work)
+        return await self._call_in_thread(work)
 
     async def prune(self, *, now: float) -> int:
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute("DELETE FROM thread_outcomes WHERE created_at < ?", (self._cutoff(now),))
             return int(cur.rowcount)
 
-        return await self._call(work)
+        return await self._call_in_thread(work)
 
     async def ping(self) -> None:
         await self._call(lambda conn: conn.execute("SELECT 1").fetchone())

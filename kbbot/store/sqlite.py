@@ -1,8 +1,9 @@
 """SQLite thread store: the embedded default. One file, WAL mode, safe for several processes on one host.
 
-The sqlite3 module blocks, so every call runs in a worker thread (`asyncio.to_thread`) on one connection
-guarded by a lock. Compare-and-set is `UPDATE ... WHERE version = ?` (or `INSERT OR IGNORE` for a new
-thread) inside a transaction: a row count of 0 means another writer got there first, and `transact` retries.
+SQL runs through `SqliteDatabase.call`: on the event loop while the file is free, on a worker thread when another
+process holds the write lock (the sqlite3 module blocks). Compare-and-set is `UPDATE ... WHERE version = ?` (or
+`INSERT OR IGNORE` for a new thread) inside a transaction: a row count of 0 means another writer got there first,
+and `transact` retries.
 Schema changes are named migrations recorded in the `migrations` table.
 
 When SQLite itself fails (a damaged file, a full disk, a read-only folder) the StoreError names the cause
@@ -33,7 +34,7 @@ from kbbot.store.base import (
     check_window,
     transact_with_retries,
 )
-from kbbot.store.sqlite_db import Migrations, SqliteDatabase, immediate, is_locked, rollback
+from kbbot.store.sqlite_db import Migrations, SqliteDatabase, immediate
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,6 @@ class SqliteThreadStore:
         self._ttl = thread_ttl_s
         self._clock = clock
         self._db = SqliteDatabase(path=self._path, what="thread store", migrations=MIGRATIONS)
-        self._inline: sqlite3.Connection | None = None  # used only on the event loop; see _call
         self._sweeps = Sweeps(every=SWEEP_EVERY)
         self._key_locks = KeyLocks()
         self._decoder = StateDecoder(backend="SQLite")
@@ -109,42 +109,13 @@ class SqliteThreadStore:
             log.warning("SQLite thread store at %s works again", self._path)
             self._failure = None
 
-    def _failed(self, exc: sqlite3.Error) -> StoreError:
-        error = self._db.failed(exc)
-        self._note_failure(str(error))
-        return error
-
-    def _run(self, work: Callable[[sqlite3.Connection], R]) -> R:
+    async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
         try:
-            result = self._db.run(work)
+            result = await self._db.call(work)
         except StoreError as exc:
             self._note_failure(str(exc))
             raise
         self._note_success()
-        return result
-
-    async def _call(self, work: Callable[[sqlite3.Connection], R]) -> R:
-        # A statement on a WAL database takes microseconds, less than a hop to a worker thread and back, so the
-        # work runs right here on the event loop, on a connection that never waits for a lock (busy_timeout 0).
-        # When another process holds the write lock, SQLite says so at once and the work goes to a worker thread,
-        # whose connection waits for the lock without holding up the event loop.
-        conn = self._inline
-        if conn is None:
-            return await asyncio.to_thread(self._run_opening_inline, work)
-        try:
-            result = work(conn)
-        except sqlite3.Error as exc:
-            rollback(conn)
-            if not is_locked(exc):
-                raise self._failed(exc) from exc
-        else:
-            self._note_success()
-            return result
-        return await asyncio.to_thread(self._run, work)
-
-    def _run_opening_inline(self, work: Callable[[sqlite3.Connection], R]) -> R:
-        result = self._run(work)
-        self._inline = self._db.inline_connection()
         return result
 
     # --- the contract ------------------------------------------------------------------------------------------
@@ -244,5 +215,4 @@ class SqliteThreadStore:
         await self._call(probe)
 
     async def close(self) -> None:
-        self._inline = None
         await asyncio.to_thread(self._db.close)

@@ -2,13 +2,15 @@
 share the file named by `sqlite:///path/state.db`).
 
 WAL mode, `synchronous=NORMAL`, a 10 s busy timeout, named migrations recorded in the file's `migrations` table
-(each store brings its own names), and one connection used by one worker thread at a time (`SqliteDatabase.run`).
+(each store brings its own names). `SqliteDatabase.call` is how a store's async methods run their SQL: right on the
+event loop while the file is free, on a worker thread when another process holds the write lock.
 When SQLite fails, the StoreError names the cause in plain words where the result code says it
 (`describe_failure`), not whatever a rollback said afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -77,9 +79,8 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
 class SqliteDatabase:
     """The file of one store (`what`: "thread store", "outcome store"), opened on first use and migrated.
 
-    `run(work)` calls `work(conn)` in the calling (worker) thread under a lock and turns SQLite's errors into
-    StoreError; `inline_connection()` adds a second connection that never waits for a lock, for work done right
-    on the event loop."""
+    `await call(work)` runs `work(conn)` and turns SQLite's errors into StoreError; `run(work)` is its blocking
+    form, for worker threads."""
 
     def __init__(self, *, path: str, what: str, migrations: Migrations) -> None:
         self.path = path
@@ -87,7 +88,7 @@ class SqliteDatabase:
         self._migrations = migrations
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None  # used by worker threads, one at a time (self._lock)
-        self._inline: sqlite3.Connection | None = None
+        self._inline: sqlite3.Connection | None = None  # used only on the event loop (see `call`)
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
@@ -148,7 +149,32 @@ class SqliteDatabase:
                 rollback(conn)
                 raise self.failed(exc) from exc
 
-    def inline_connection(self) -> sqlite3.Connection | None:
+    async def call(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        """`work(conn)` for a coroutine; raises StoreError as `run` does. `work` may run twice (the first try
+        rolled back), so it must do all its writing inside one transaction.
+
+        A statement on a WAL database takes microseconds, less than a hop to a worker thread and back (which,
+        under load, also makes the event loop and the engine's thread queue for the GIL once more), so `work`
+        runs right here on the event loop, on a connection that never waits for a lock (busy_timeout 0). When
+        another process holds the write lock, SQLite says so at once and the work goes to a worker thread, whose
+        connection waits for the lock without holding up the event loop."""
+        conn = self._inline
+        if conn is None:
+            return await asyncio.to_thread(self._run_opening_inline, work)
+        try:
+            return work(conn)
+        except sqlite3.Error as exc:
+            rollback(conn)
+            if not is_locked(exc):
+                raise self.failed(exc) from exc
+        return await asyncio.to_thread(self.run, work)
+
+    def _run_opening_inline(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        result = self.run(work)
+        self._inline_connection()
+        return result
+
+    def _inline_connection(self) -> sqlite3.Connection | None:
         """A second connection with busy_timeout 0 (SQLite answers "locked" at once instead of waiting), made once
         the file is open and migrated; None before that."""
         with self._lock:
@@ -160,6 +186,7 @@ class SqliteDatabase:
             return self._inline
 
     def close(self) -> None:
+        """Close both connections (from a worker thread: it waits for a `run` under way)."""
         with self._lock:
             for conn in (self._inline, self._conn):
                 if conn is not None:
