@@ -18,6 +18,7 @@ values to the thread they are posted in. Action ids are unique within a block (l
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -86,6 +87,11 @@ MAX_FULL_ARTICLE_MESSAGES = 4
 # What a step or all-steps message keeps free of text for its buttons (sealed values are ~90 characters each,
 # up to 10 buttons) and the JSON around each section.
 BUTTONS_ROOM_CHARS = 3000
+
+
+# A block as a slack_sdk object, or as JSON drawn (and checked by slack_sdk) before: see `_drawn_article` and
+# `button_element`.
+Drawn = Block | dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +279,7 @@ def _close_fences(pieces: list[str]) -> list[str]:
     return out
 
 
-def _finish(text: str, blocks: Iterable[Block | dict[str, Any]]) -> Message:
+def _finish(text: str, blocks: Iterable[Drawn]) -> Message:
     # a dict is a block drawn (and checked by slack_sdk) before: see _drawn_article
     dicts = [dict(b) if isinstance(b, dict) else b.to_dict() for b in blocks]
     if len(dicts) > MAX_BLOCKS or blocks_size(dicts) > MAX_BLOCK_CHARS:
@@ -322,11 +328,11 @@ def _squeezed(text: str) -> str:
 
 def _summary_blocks(
     article: Article, hit: SearchHit | None, intro: Wording | None, *, can_walk: bool = False
-) -> list[Block | dict[str, Any]]:
+) -> list[Drawn]:
     """The condensed card's body; `can_walk`: the card offers the walk-through, so a resolution that ends
     "follow these steps:" says how many there are instead of showing half of them."""
     drawn = _drawn_article(article, can_walk=can_walk)
-    blocks: list[Block | dict[str, Any]] = [*drawn.head]
+    blocks: list[Drawn] = [*drawn.head]
     if intro:
         blocks.append(_section(render_wording(intro)))
     blocks += drawn.body
@@ -459,23 +465,48 @@ class Buttons:
 
     def button(
         self, offer: Offer, index: int, *, on_card: bool = False, label: str | None = None
-    ) -> ButtonElement:
-        return ButtonElement(
-            text=clip(label or _label(offer, on_card=on_card), BUTTON_LABEL_CHARS),
+    ) -> dict[str, Any]:
+        return button_element(
+            text=label or _label(offer, on_card=on_card),
             action_id=action_id(offer, index),
-            value=self.codec.encode(offer, where=self.where)[:BUTTON_VALUE_CHARS],
+            value=self.codec.encode(offer, where=self.where),
             style="primary" if offer.suggested else None,
         )
 
     def row(
         self, offers: Sequence[tuple[int, Offer]], *, on_card: bool = False, article: Article | None = None
-    ) -> list[ActionsBlock]:
+    ) -> list[dict[str, Any]]:
         """The offers as one actions block (none when there are none), at most Slack's 25 elements; with
         `article`, its "Open article" link first when it has a URL."""
         link = _link_button(article) if article is not None else None
         elements = [link] if link is not None else []
         elements += [self.button(o, i, on_card=on_card) for i, o in offers[: ACTIONS_PER_BLOCK - len(elements)]]
-        return [ActionsBlock(elements=elements)] if elements else []
+        return [actions_block(elements)] if elements else []
+
+
+@functools.lru_cache(maxsize=4096)
+def _button_face(text: str, action_id: str, style: str | None, url: str | None) -> dict[str, Any]:
+    return ButtonElement(text=text, action_id=action_id, style=style, url=url).to_dict()
+
+
+def button_element(
+    *, text: str, action_id: str, value: str | None = None, style: str | None = None, url: str | None = None
+) -> dict[str, Any]:
+    """A button as Block Kit JSON. Its face (label, action_id, style, link) is drawn and checked by slack_sdk
+    once and then reused: only the value, sealed to each thread, is new per message. (Re-checking the same few
+    faces on every card was most of the renderer's time under load.)"""
+    face = _button_face(clip(text, BUTTON_LABEL_CHARS), action_id, style, url)
+    button = {**face, "text": dict(face["text"])}  # a copy: a message's blocks are its own
+    if value is not None:
+        button["value"] = value[:BUTTON_VALUE_CHARS]
+    return button
+
+
+def actions_block(elements: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An actions block of drawn elements (`button_element`); Slack takes 1 to 25 of them."""
+    if not 1 <= len(elements) <= ACTIONS_PER_BLOCK:
+        raise ValueError(f"an actions block holds 1 to {ACTIONS_PER_BLOCK} elements, not {len(elements)}")
+    return {"type": "actions", "elements": list(elements)}
 
 
 # A link button still sends Slack's block_actions when pressed: its action_id is outside kb:, so the adapter
@@ -484,11 +515,11 @@ OPEN_ARTICLE_ACTION = "open_article"
 URL_CHARS = 3000  # Slack's limit for a button's url
 
 
-def _link_button(article: Article) -> ButtonElement | None:
+def _link_button(article: Article) -> dict[str, Any] | None:
     url = getattr(article, "url", None)
     if not url or not re.match(r"https?://", url) or len(url) > URL_CHARS:
         return None
-    return ButtonElement(text=msg.BTN_ARTICLE, url=url, action_id=OPEN_ARTICLE_ACTION)
+    return button_element(text=msg.BTN_ARTICLE, url=url, action_id=OPEN_ARTICLE_ACTION)
 
 
 def _numbered(offers: Sequence[Offer]) -> list[tuple[int, Offer]]:
@@ -502,7 +533,7 @@ def _numbered(offers: Sequence[Offer]) -> list[tuple[int, Offer]]:
 def text_message(text: str) -> Message:
     """A plain reply. `text` is trusted mrkdwn (a template from messages.py with escaped fills)."""
     pieces = _chunks(text, SECTION_CHARS)[: MAX_BLOCKS - 1] or ["…"]
-    blocks: list[Block] = []
+    blocks: list[Drawn] = []
     used = 0
     for piece in pieces:
         used += len(piece) + 60
@@ -535,7 +566,7 @@ def _hit_line(hit: SearchHit) -> str:
 def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
     """A few candidates, each with its button beside it (pick in a thread, lookup for /kb)."""
     intro = render_wording(reply.intro) if reply.intro else msg.SHORTLIST_INTRO
-    blocks: list[Block] = [_section(intro)]
+    blocks: list[Drawn] = [_section(intro)]
     hits = reply.hits
     for i, hit in enumerate(hits):
         offer = reply.offers[i] if i < len(reply.offers) else None
@@ -551,14 +582,12 @@ def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
     return _finish(fallback, blocks)
 
 
-def _share_row(hit: SearchHit, buttons: Buttons) -> list[ActionsBlock]:
+def _share_row(hit: SearchHit, buttons: Buttons) -> list[dict[str, Any]]:
     """Under each entry of a `/kb` short list: "Share Q102087", posting that card in the channel. Drawn here
     rather than offered by the engine: sharing is unbound (any member may show any article), so it needs no
     thread state, and the shortlist's offers stay one per hit."""
     share = Offer(Action.SHARE, article_id=hit.id)
-    label = clip(msg.BTN_SHARE_ONE.format(qid=hit.id), BUTTON_LABEL_CHARS)
-    button = buttons.button(share, 0)
-    return [ActionsBlock(elements=[ButtonElement(text=label, action_id=button.action_id, value=button.value)])]
+    return [actions_block([buttons.button(share, 0, label=msg.BTN_SHARE_ONE.format(qid=hit.id))])]
 
 
 def _closest(reply: ClosestReply, buttons: Buttons) -> Message:
@@ -571,14 +600,14 @@ def _closest(reply: ClosestReply, buttons: Buttons) -> Message:
         if reply.closest
         else msg.NOT_IN_KB.format(qid=escape_mrkdwn(reply.qid))
     )
-    blocks: list[Block] = [_section(clip(text, SECTION_CHARS))]
+    blocks: list[Drawn] = [_section(clip(text, SECTION_CHARS))]
     blocks += buttons.row(_numbered(reply.offers))
     return _finish(text, blocks)
 
 
 def _product_question(reply: ProductQuestionReply, buttons: Buttons) -> Message:
     """ "Which are you running? A / B / C" with one button per product."""
-    blocks: list[Block] = [_section(msg.PRODUCT_QUESTION), *buttons.row(_numbered(reply.offers))]
+    blocks: list[Drawn] = [_section(msg.PRODUCT_QUESTION), *buttons.row(_numbered(reply.offers))]
     fallback = msg.PRODUCT_QUESTION + " " + " / ".join(escape_mrkdwn(p) for p in reply.choices)
     return _finish(fallback, blocks)
 
@@ -597,7 +626,7 @@ def _clarify(reply: ClarifyReply, buttons: Buttons) -> Message:
         buttons.button(o, i, label=msg.BTN_DIFFERENT if o.action is Action.NOT_MINE else None)
         for i, o in _numbered(reply.offers)
     ]
-    row = [ActionsBlock(elements=elements)] if elements else []
+    row = [actions_block(elements)] if elements else []
     return _finish(text, [_section(clip(text, SECTION_CHARS)), *row])
 
 
@@ -627,7 +656,7 @@ def _step(reply: StepReply, buttons: Buttons) -> Message:
     article, step_no = reply.article, reply.step_no
     step = article.procedures[reply.procedure_no].steps[step_no]
     total = reply.total
-    blocks: list[Block] = []
+    blocks: list[Drawn] = []
     if reply.intro:
         blocks.append(_section(render_wording(reply.intro)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, reply.procedure_no))]))
@@ -687,7 +716,7 @@ def _all_steps(reply: AllStepsReply, buttons: Buttons) -> Message:
     proc = article.procedures[reply.procedure_no]
     total = len(proc.steps)
     intro = msg.ALL_STEPS_INTRO.format(total=total, qid=escape_mrkdwn(article.id))
-    blocks: list[Block] = [
+    blocks: list[Drawn] = [
         _header(article),
         ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, reply.procedure_no))]),
         _section(intro),
@@ -718,7 +747,7 @@ def _full_article(reply: FullArticleReply, buttons: Buttons) -> list[Message]:
 
     budget_per_message = MAX_BLOCK_CHARS - 2000
     messages: list[Message] = []
-    current: list[Block] = [_header(article)]
+    current: list[Drawn] = [_header(article)]
     ctx = _context(article)
     if ctx:
         current.append(ctx)
@@ -743,7 +772,7 @@ def _full_article(reply: FullArticleReply, buttons: Buttons) -> list[Message]:
 def _escalation_offer(reply: EscalationOfferReply, buttons: Buttons) -> Message:
     """A sentence with an "Ask a human" button."""
     text = render_wording(reply.wording)
-    blocks: list[Block] = [_section(clip(text, SECTION_CHARS)), *buttons.row(_numbered(reply.offers))]
+    blocks: list[Drawn] = [_section(clip(text, SECTION_CHARS)), *buttons.row(_numbered(reply.offers))]
     return _finish(text, blocks)
 
 
@@ -751,7 +780,7 @@ def render_summary(
     summary: EscalationSummary, *, thread_link: str | None = None, usergroup: str | None = None
 ) -> Message:
     """What the escalation channel sees: the thread's permalink as `thread_link`, `usergroup` pinged on top."""
-    blocks: list[Block] = []
+    blocks: list[Drawn] = []
     ping = msg.ESCALATION_PING.format(group=f"<!subteam^{slack_id(usergroup)}>") if usergroup else ""
     if ping:
         blocks.append(_section(ping))

@@ -29,7 +29,7 @@ from kbbot.errors import InvalidButtonError, StoreError
 from kbbot.outcomes import OutcomeEvent, OutcomeRecorder, VoteReason, VoteValue
 from kbbot.server.metrics import Metrics
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.blocks import MAX_BLOCKS, Message, text_message
+from kbbot.slack.blocks import MAX_BLOCKS, Message, actions_block, button_element, text_message
 from kbbot.slack.poster import SlackPoster
 from kbbot.slack.sealed import SealedValues
 
@@ -54,13 +54,10 @@ def voted_article(reply: Reply) -> str | None:
 def vote_buttons(*, sealed: SealedValues, where: ThreadKey, article_id: str) -> dict[str, Any]:
     """The 👍 / 👎 actions block for an answer about `article_id` in thread `where`."""
     value = sealed.encode(VOTE_KIND, team=where.team, channel=where.channel, t=where.thread_ts, a=article_id)
-    block = ActionsBlock(
-        elements=[
-            ButtonElement(text=wording.BTN_VOTE_UP, action_id=f"{FEEDBACK_PREFIX}up", value=value),
-            ButtonElement(text=wording.BTN_VOTE_DOWN, action_id=f"{FEEDBACK_PREFIX}down", value=value),
-        ]
-    )
-    return block.to_dict()
+    return actions_block([
+        button_element(text=wording.BTN_VOTE_UP, action_id=f"{FEEDBACK_PREFIX}up", value=value),
+        button_element(text=wording.BTN_VOTE_DOWN, action_id=f"{FEEDBACK_PREFIX}down", value=value),
+    ])
 
 
 def with_feedback(
