@@ -600,3 +600,22 @@ def test_a_pressed_message_loses_its_buttons_but_keeps_its_link() -> None:
     links = [e for b in cards.without_buttons(card.text, card.blocks).blocks for e in b.get("elements") or []
              if isinstance(e, dict) and e.get("url")]
     assert [e["url"] for e in links] == ["https://kb.example.com/c"]
+
+
+def test_a_button_face_is_checked_by_slack_sdk_once_and_each_message_gets_its_own_copy() -> None:
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.blocks import ButtonElement
+
+    first = cards.button_element(text="Walk me through it", action_id="kb:walk", value="v1", style="primary")
+    second = cards.button_element(text="Walk me through it", action_id="kb:walk", value="v2", style="primary")
+    expected = ButtonElement(text="Walk me through it", action_id="kb:walk", value="v1", style="primary").to_dict()
+    assert first == expected and second == {**expected, "value": "v2"}
+    first["text"]["text"] = "changed"  # one message's blocks are its own
+    assert second["text"]["text"] == "Walk me through it"
+    assert cards.button_element(text="x" * 200, action_id="kb:full")["text"]["text"].endswith("…")
+    with pytest.raises(SlackObjectFormationError):  # slack_sdk still checks every new face
+        cards.button_element(text="Open", action_id="a" * 300)
+    assert cards.actions_block([first])["elements"] == [first]
+    for elements in ([], [first] * (cards.ACTIONS_PER_BLOCK + 1)):
+        with pytest.raises(ValueError, match="1 to 25"):
+            cards.actions_block(elements)

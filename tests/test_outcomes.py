@@ -216,6 +216,34 @@ async def test_two_processes_recording_one_thread_at_once_lose_nothing(outcome_u
         await second.close()
 
 
+async def test_sqlite_outcomes_wait_for_another_process_lock_without_blocking_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    # the outcome store writes right on the event loop while the file is free; held by another process, the
+    # write goes to a worker thread and waits there
+    path = tmp_path / "state.db"
+    store = open_outcome_store(f"sqlite:///{path}")
+    recorder = OutcomeRecorder(store=store, strict=True)
+    try:
+        await recorder.record(KEY, OutcomeEvent.ASKED, question=IMC_QUESTION, asker="U1")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        vote = asyncio.create_task(recorder.record(KEY, OutcomeEvent.VOTE, user="U2", value="up"))
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not vote.done()
+        other.execute("COMMIT")
+        other.close()
+        recorded = await asyncio.wait_for(vote, timeout=10)
+        assert recorded is not None and list(recorded.votes) == ["U2"]
+        stored = await store.get(KEY)
+        assert stored is not None and stored.question == IMC_QUESTION and list(stored.votes) == ["U2"]
+    finally:
+        await store.close()
+
+
 async def test_records_past_retention_are_not_listed_and_are_pruned(outcomes: OutcomeStore) -> None:
     recorder = OutcomeRecorder(store=outcomes, strict=True)
     now = time.time()
