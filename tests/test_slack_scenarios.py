@@ -557,7 +557,7 @@ async def test_a_store_that_is_down_gets_an_apology_not_silence(
     async def down(*_args: object, **_kwargs: object) -> bool:
         raise StoreError("store unreachable")
 
-    monkeypatch.setattr(slack_bot.runtime.store, "claim_event", down)
+    monkeypatch.setattr(slack_bot.runtime.store, "claim_delivery", down)
     _, ts = await slack_bot.standin.mention(MAILBAG_ERROR)
     (post,) = await slack_bot.posts(1)
     assert post.args["text"] == STORE_DOWN and post.args["thread_ts"] == ts

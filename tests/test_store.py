@@ -182,6 +182,29 @@ async def test_claim_event_once(store: ThreadStore) -> None:
     assert claims.count(True) == 1
 
 
+async def test_claim_delivery_takes_the_lease_then_the_claims_in_one_step(store: ThreadStore) -> None:
+    assert await store.claim_delivery("lease:m1", ["Ev1", "msg:m1"], lease_ttl_s=60) == ()  # a first delivery
+    # a redelivery while the lease lives: nothing is claimed, not even a new event id
+    assert await store.claim_delivery("lease:m1", ["Ev2", "msg:m1"], lease_ttl_s=60) is None
+    assert await store.claim_event("Ev2") is True
+    # the lease gone (the answering process died), the claims say what was handled before
+    assert await store.claim_delivery("lease:m2", ["Ev1", "Ev3", "msg:m1"], lease_ttl_s=60) == ("Ev1", "msg:m1")
+    twins = await asyncio.gather(*(store.claim_delivery("lease:m4", ["Ev4"], lease_ttl_s=60) for _ in range(20)))
+    assert twins.count(()) == 1 and twins.count(None) == 19
+
+
+async def test_a_delivery_lease_expires_and_its_claims_are_kept(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        if store_url.startswith("redis"):
+            await store._client.flushdb()  # type: ignore[attr-defined]
+        assert await store.claim_delivery("lease:m", ["EvL", "msg:m"], lease_ttl_s=1) == ()
+        await asyncio.sleep(1.3)
+        assert await store.claim_delivery("lease:m", ["EvL", "msg:m"], lease_ttl_s=1) == ("EvL", "msg:m")
+    finally:
+        await store.close()
+
+
 async def test_expiry_of_idle_threads_and_event_claims(store_url: str) -> None:
     store = open_store(store_url, thread_ttl_s=1)
     try:
@@ -239,6 +262,10 @@ async def test_two_store_instances_share_threads_and_claims(shared_url: str) -> 
         claims = await asyncio.gather(*((first if i % 2 else second).claim_event("shared") for i in range(10)))
         assert claims.count(True) == 1
         stores = (first, second)
+        leases = await asyncio.gather(
+            *(stores[i % 2].claim_delivery("lease:x", ["Ev", "msg:x"], lease_ttl_s=60) for i in range(10))
+        )
+        assert leases.count(()) == 1 and leases.count(None) == 9
         hits = await asyncio.gather(*(stores[i % 2].hit_rate("T1:U1", window_s=60) for i in range(20)))
         assert sorted(hits) == list(range(1, 21))  # a flood limit holds across processes
     finally:

@@ -1,7 +1,7 @@
 """The Slack adapter: a bolt `AsyncApp` whose listeners turn Slack requests into conversation turns.
 
     Slack ──signed request──► AsyncApp: verify, ack at once ──► listener, after the ack
-                                                                 ├─ dedupe: store.claim_event(event / message)
+                                                                 ├─ dedupe: store.claim_delivery(...)
                                                                  ├─ flood limit: store.hit_rate(team:user)
                                                                  ├─ store.transact(thread, conversation.handle)
                                                                  ├─ blocks.render(reply): Block Kit, sealed buttons
@@ -344,14 +344,15 @@ class KbBotListeners:
         # The lease comes first and only its holder goes on to claim: someone is answering this message (or
         # died doing so) less than ANSWER_LEASE_S ago. Taking it after the claims let a twin delivery in another
         # process slip between the two writes and answer as well.
-        if not await self.store.claim_event(f"lease:{message}", ttl_s=ANSWER_LEASE_S):
-            self.metrics.duplicate_events.inc()
-            log.info("%s is being answered (or was, moments ago); not answering again", message, extra=extra)
-            return False
         claims = [pu.event_id_of(body)] if pu.event_id_of(body) else []
         # One message can arrive as two events with different ids (app_mention and message.im/.channels)
         claims.append(message)
-        taken = [claim for claim in claims if not await self.store.claim_event(claim)]  # kept an hour
+        # the claims are kept an hour; the lease and they are taken in one step (one transaction or round trip)
+        taken = await self.store.claim_delivery(f"lease:{message}", claims, lease_ttl_s=ANSWER_LEASE_S)
+        if taken is None:
+            self.metrics.duplicate_events.inc()
+            log.info("%s is being answered (or was, moments ago); not answering again", message, extra=extra)
+            return False
         why_not = None
         if taken and not redelivered:
             why_not = "was handled already"

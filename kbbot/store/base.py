@@ -8,7 +8,8 @@ Backends (one module each, so an optional client library is imported only by its
 
 How the Slack adapter uses it, per incoming event:
 
-    if not await store.claim_event(event_id):        # Slack retried, or another process has it
+    taken = await store.claim_delivery(f"lease:{msg}", [event_id, msg], lease_ttl_s=10)
+    if taken is None or (taken and not redelivered_unanswered):   # Slack retried, or another process has it
         return
     turn = await store.transact(key, conversation.updater(user_turn, now=time.time()))
     # now render and post turn.replies, add turn.reactions, post turn.escalation; the state is already saved
@@ -29,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -64,6 +65,16 @@ class ThreadStore(Protocol):
 
     async def claim_event(self, event_id: str, *, ttl_s: int = DEFAULT_EVENT_TTL_S) -> bool:
         """True for the first claim of `event_id` across all processes sharing the store, False after."""
+        ...
+
+    async def claim_delivery(
+        self, lease: str, claims: Sequence[str], *, lease_ttl_s: int, ttl_s: int = DEFAULT_EVENT_TTL_S
+    ) -> tuple[str, ...] | None:
+        """One delivery of a message, claimed in one step (one transaction, one round trip) across all
+        processes sharing the store: None when `lease` is held already (someone is answering the message, or
+        was less than `lease_ttl_s` ago), and then nothing else is claimed; otherwise the lease is now the
+        caller's, each of `claims` is claimed for `ttl_s`, and the ones that had been claimed before are
+        returned (none: a first delivery)."""
         ...
 
     async def hit_rate(self, key: str, *, window_s: int) -> int:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from kbbot.conversation.state import ThreadKey, ThreadState
@@ -54,16 +54,26 @@ class MemoryThreadStore:
                 self._threads[key.as_str()] = (new.to_json(), self._clock() + self._ttl)
             return result
 
+    def _claim(self, event_id: str, *, ttl_s: int, now: float) -> bool:
+        # no await: one event loop makes this read-modify-write atomic
+        expires_at = self._events.get(event_id)
+        if expires_at is not None and expires_at > now:
+            return False
+        self._events[event_id] = now + ttl_s
+        if len(self._events) > 10_000:
+            self._events = {k: v for k, v in self._events.items() if v > now}
+        return True
+
     async def claim_event(self, event_id: str, *, ttl_s: int = DEFAULT_EVENT_TTL_S) -> bool:
+        return self._claim(event_id, ttl_s=ttl_s, now=self._clock())
+
+    async def claim_delivery(
+        self, lease: str, claims: Sequence[str], *, lease_ttl_s: int, ttl_s: int = DEFAULT_EVENT_TTL_S
+    ) -> tuple[str, ...] | None:
         now = self._clock()
-        async with self._lock:
-            expires_at = self._events.get(event_id)
-            if expires_at is not None and expires_at > now:
-                return False
-            self._events[event_id] = now + ttl_s
-            if len(self._events) > 10_000:
-                self._events = {k: v for k, v in self._events.items() if v > now}
-            return True
+        if not self._claim(lease, ttl_s=lease_ttl_s, now=now):
+            return None
+        return tuple(c for c in claims if not self._claim(c, ttl_s=ttl_s, now=now))
 
     async def hit_rate(self, key: str, *, window_s: int) -> int:
         now = self._clock()

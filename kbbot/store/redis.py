@@ -3,7 +3,8 @@
 With `kbbot/outcomes/redis.py`, the only module that imports `redis`; `RedisConnection` (the client, how its
 failures read, ping and close) serves both. Thread state is a hash {version, state} under `kbbot:thread:<key>`
 with an idle expiry; compare-and-set is a Lua script (atomic on the server); event claims are
-`SET kbbot:event:<id> 1 NX EX ttl`; flood counts are a sorted set of hit times under `kbbot:rate:<key>`.
+`SET kbbot:event:<id> 1 NX EX ttl` (a message's lease and claims: one Lua script, one round trip); flood counts
+are a sorted set of hit times under `kbbot:rate:<key>`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -42,6 +43,21 @@ if (current == false and ARGV[1] == '0') or current == ARGV[1] then
   return 1
 end
 return 0
+"""
+
+# KEYS[1] the lease, KEYS[2..] the claims; ARGV: lease ttl, claim ttl. Returns false when the lease is held
+# (nothing else claimed), else the positions (0-based) in the claims of those claimed before.
+_CLAIM_DELIVERY = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
+  return false
+end
+local taken = {}
+for i = 2, #KEYS do
+  if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', tonumber(ARGV[2])) then
+    taken[#taken + 1] = i - 2
+  end
+end
+return taken
 """
 
 
@@ -81,6 +97,7 @@ class RedisThreadStore:
         self._client = self._redis.client
         self._failed = self._redis.failed
         self._cas = self._client.register_script(_CAS)
+        self._claim_delivery = self._client.register_script(_CLAIM_DELIVERY)
         self._key_locks = KeyLocks()
         self._decoder = StateDecoder(backend="Redis")
 
@@ -122,6 +139,18 @@ class RedisThreadStore:
         except RedisError as exc:
             raise self._failed("event claim", exc) from exc
         return bool(claimed)
+
+    async def claim_delivery(
+        self, lease: str, claims: Sequence[str], *, lease_ttl_s: int, ttl_s: int = DEFAULT_EVENT_TTL_S
+    ) -> tuple[str, ...] | None:
+        keys = [f"{self._prefix}:event:{e}" for e in (lease, *claims)]
+        try:
+            taken = await self._claim_delivery(keys=keys, args=[lease_ttl_s, ttl_s])
+        except RedisError as exc:
+            raise self._failed("event claim", exc) from exc
+        if taken is None:
+            return None
+        return tuple(claims[int(i)] for i in taken)
 
     async def hit_rate(self, key: str, *, window_s: int) -> int:
         # A sorted set of hit times per key. Every process's clock is NTP-close, which is plenty for a minute.

@@ -19,7 +19,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -171,15 +171,30 @@ class SqliteThreadStore:
 
         return await transact_with_retries(key=key, locks=self._key_locks, read=read, write=write, fn=fn)
 
+    def _claim(self, conn: sqlite3.Connection, event_id: str, *, ttl_s: int, now: float) -> bool:
+        """Inside a write transaction: claim `event_id` unless a live claim holds it."""
+        conn.execute("DELETE FROM events WHERE event_id = ? AND expires_at <= ?", (event_id, now))
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO events (event_id, expires_at) VALUES (?, ?)", (event_id, now + ttl_s)
+        )
+        return cur.rowcount == 1
+
     async def claim_event(self, event_id: str, *, ttl_s: int = DEFAULT_EVENT_TTL_S) -> bool:
         def claim(conn: sqlite3.Connection) -> bool:
+            with immediate(conn):
+                return self._claim(conn, event_id, ttl_s=ttl_s, now=self._clock())
+
+        return await self._call(claim)
+
+    async def claim_delivery(
+        self, lease: str, claims: Sequence[str], *, lease_ttl_s: int, ttl_s: int = DEFAULT_EVENT_TTL_S
+    ) -> tuple[str, ...] | None:
+        def claim(conn: sqlite3.Connection) -> tuple[str, ...] | None:
             now = self._clock()
             with immediate(conn):
-                conn.execute("DELETE FROM events WHERE event_id = ? AND expires_at <= ?", (event_id, now))
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO events (event_id, expires_at) VALUES (?, ?)", (event_id, now + ttl_s)
-                )
-            return cur.rowcount == 1
+                if not self._claim(conn, lease, ttl_s=lease_ttl_s, now=now):
+                    return None
+                return tuple(c for c in claims if not self._claim(conn, c, ttl_s=ttl_s, now=now))
 
         return await self._call(claim)
 
