@@ -570,12 +570,10 @@ def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
     hits = reply.hits
     for i, hit in enumerate(hits):
         offer = reply.offers[i] if i < len(reply.offers) else None
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text=_hit_line(hit)),
-                accessory=buttons.button(offer, i) if offer is not None else None,
-            )
-        )
+        entry = _section(_hit_line(hit)).to_dict()
+        if offer is not None:  # drawn already: given to SectionBlock, slack_sdk would parse and check it again
+            entry["accessory"] = buttons.button(offer, i)
+        blocks.append(entry)
         if reply.lookup:
             blocks += _share_row(hit, buttons)
     fallback = msg.SHORTLIST_INTRO + " " + ", ".join(h.id for h in hits)
