@@ -17,13 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
@@ -159,11 +157,7 @@ class KbBotListeners:
         self._recent_threads: OrderedDict[str, None] = OrderedDict()
         # threads found (by reading them) to hold no reply of kbbot's: see `_replied_in_before`
         self._not_ours: OrderedDict[str, None] = OrderedDict()
-        # One engine call at a time, on a thread of its own: the work is CPU-bound (more threads would not run it
-        # faster) and the knowledge base's article cache is not made for concurrent use. The executor's queue,
-        # rather than a lock around the default pool, lets the next turn start the moment one finishes: waiting
-        # for the event loop (busy posting answers under load) to hand it over left the engine idle.
-        self._engine = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbbot-engine")
+        self._engine_lock = asyncio.Lock()
         self._working: set[str] = set()  # messages being answered in this process (see `_claim`)
         self.settings = settings
         self.conversation = conversation
@@ -704,9 +698,10 @@ class KbBotListeners:
         return await self.store.transact(key, commit)
 
     async def _in_engine(self, fn: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
-        # in the caller's context (log fields), as asyncio.to_thread would
-        work = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._engine, work)
+        # One engine call at a time: the work is CPU-bound (threads would not run it faster) and the knowledge
+        # base's article cache is not made for concurrent use.
+        async with self._engine_lock:
+            return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def _apologise(self, key: ThreadKey, *, store_down: bool = False) -> None:
         message = text_message(wording.STORE_DOWN if store_down else wording.INTERNAL_ERROR)
