@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
 from kbbot.conversation import messages as wording
@@ -91,7 +91,7 @@ async def add_votes_to_posted(
 def reason_message(*, sealed: SealedValues, where: ThreadKey) -> Message:
     """The ephemeral question a 👎 brings: one button per reason."""
     buttons = [
-        ButtonElement(
+        button_element(
             text=wording.REASON_LABELS[reason.value],
             action_id=f"{FEEDBACK_PREFIX}{REASON_KIND}:{reason.value}",
             value=sealed.encode(
@@ -100,8 +100,8 @@ def reason_message(*, sealed: SealedValues, where: ThreadKey) -> Message:
         )
         for reason in VoteReason
     ]
-    blocks = [SectionBlock(text=MarkdownTextObject(text=wording.VOTE_WHY)), ActionsBlock(elements=buttons)]
-    return Message(text=wording.VOTE_WHY, blocks=[b.to_dict() for b in blocks])
+    prompt = SectionBlock(text=MarkdownTextObject(text=wording.VOTE_WHY)).to_dict()
+    return Message(text=wording.VOTE_WHY, blocks=[prompt, actions_block(buttons)])
 
 
 def _action(body: dict[str, Any]) -> tuple[str, str] | None:

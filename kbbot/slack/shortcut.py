@@ -17,13 +17,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
 from kbbot.conversation import messages as wording
 from kbbot.conversation.state import ThreadKey
 from kbbot.errors import InvalidButtonError
 from kbbot.slack import payload_utils as pu
-from kbbot.slack.blocks import BUTTON_VALUE_CHARS, Message, text_message
+from kbbot.slack.blocks import BUTTON_VALUE_CHARS, Message, actions_block, button_element, text_message
 from kbbot.slack.sealed import SealedValues
 
 log = logging.getLogger(__name__)
@@ -55,21 +55,14 @@ def choice_message(
         if len(value) <= BUTTON_VALUE_CHARS:
             break
         question = question[: len(question) * 3 // 4]
-    blocks = [
-        SectionBlock(text=MarkdownTextObject(text=wording.SHORTCUT_CHOOSE)),
-        ActionsBlock(
-            elements=[
-                ButtonElement(
-                    text=wording.BTN_SHORTCUT_THREAD,
-                    action_id=f"{CHOICE_PREFIX}thread",
-                    value=value,
-                    style="primary",
-                ),
-                ButtonElement(text=wording.BTN_SHORTCUT_ME, action_id=f"{CHOICE_PREFIX}me", value=value),
-            ]
+    buttons = [
+        button_element(
+            text=wording.BTN_SHORTCUT_THREAD, action_id=f"{CHOICE_PREFIX}thread", value=value, style="primary"
         ),
+        button_element(text=wording.BTN_SHORTCUT_ME, action_id=f"{CHOICE_PREFIX}me", value=value),
     ]
-    return Message(text=wording.SHORTCUT_CHOOSE, blocks=[b.to_dict() for b in blocks])
+    prompt = SectionBlock(text=MarkdownTextObject(text=wording.SHORTCUT_CHOOSE)).to_dict()
+    return Message(text=wording.SHORTCUT_CHOOSE, blocks=[prompt, actions_block(buttons)])
 
 
 def _id(body: dict[str, Any], key: str) -> str:
