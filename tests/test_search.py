@@ -21,6 +21,7 @@ from kbbot.search import (
     render_search_text,
     search_index_is_current,
 )
+from kbbot.search.engine import _top_k
 from kbbot.search.index import SearchIndex, symptom_text
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.model import VECTOR_FEATURES
@@ -207,6 +208,35 @@ def test_stage_one_score_equals_its_features(engine: SearchEngine) -> None:
     feats = engine.row_features(plan, rows, matched)
     w = engine.model.rank_vector(VECTOR_FEATURES)
     assert np.allclose(score[rows], feats @ w, rtol=1e-4, atol=1e-4)
+
+
+def test_which_query_words_an_article_has_agrees_with_its_postings(engine: SearchEngine) -> None:
+    """The vectorised lookup behind the confidence features' coverage against a scan of each word's postings."""
+    ix = engine.index
+    plan = engine.analyse("imc loses mail without an ndr [008] mailbag contention, mailbox store will not mount")
+    cols = [*plan.typed_cols, 0, len(ix.terms) - 1]
+    for row in range(len(ix.ids)):
+        by_scan = {c for c in cols if row in ix.full.indices[ix.full.indptr[c] : ix.full.indptr[c + 1]].tolist()}
+        assert engine._article_has(cols, row) == by_scan
+    assert engine._article_has([], 0) == set()
+
+
+@pytest.mark.parametrize("reached_share", [1.0, 0.3, 0.002, 0.0])
+def test_top_k_is_the_best_k_reached_articles(reached_share: float) -> None:
+    """The sampled threshold and the widening windows are shortcuts to the plain answer: the k best finite
+    scores among reached articles, whatever the scores and however few articles are reached."""
+    rng = np.random.default_rng(7)
+    for trial in range(20):
+        n = int(rng.integers(1, 5000))
+        score = rng.normal(0, 1 + 10 * (trial % 3), n)
+        score[rng.random(n) < 0.05] = -np.inf
+        reached = rng.random(n) < reached_share
+        k = int(rng.integers(1, 150))
+        got = _top_k(score, reached, k)
+        eligible = np.flatnonzero(reached & np.isfinite(score))
+        best = eligible[np.argsort(-score[eligible], kind="stable")][:k]
+        assert len(got) == len(best) and len(set(got.tolist())) == len(got)
+        assert np.allclose(np.sort(score[got]), np.sort(score[best]))
 
 
 # ------------------------------------------------------------------------------------------- output

@@ -61,6 +61,12 @@ def test_embeddings_are_unit_vectors_and_one_text_or_many_agree(vectors: TokenVe
         assert np.allclose(one, row, atol=1e-5)
         assert abs(float(np.linalg.norm(one)) - 1.0) < 1e-4 or not one.any()
     assert not vectors.embed("").any()
+    # a message and its sentences, embedded together (shared words read once) or one by one, agree
+    each = vectors.embed_each([" ".join(texts), *texts])
+    for text, row in zip([" ".join(texts), *texts], each, strict=True):
+        assert np.allclose(vectors.embed(text), row, atol=1e-5)
+    assert np.allclose(vectors.embed_each([texts[0]]), vectors.embed(texts[0]))
+    assert not vectors.embed_each(["", "\x00"]).any()
 
 
 def test_meaning_without_shared_words(vectors: TokenVectors) -> None:

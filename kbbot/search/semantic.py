@@ -16,6 +16,7 @@ so that no machine-learning library is needed at run time; the vectors were fitt
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 import unicodedata
@@ -169,6 +170,26 @@ class TokenVectors:
         v = (self.scales[ids] @ self.codes[ids].astype(np.float32)) / len(ids)
         norm = float(np.linalg.norm(v))
         return (v / norm if norm > 0 else v).astype(np.float32)
+
+    def embed_each(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """`embed` of a few texts that share most of their words (a message and its sentences), one row each:
+        each distinct token's row of the table is read and converted once, and one product makes every mean."""
+        if len(texts) == 1:  # a short question: the plain mean costs a third
+            return self.embed(texts[0])[None, :]
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        ids = [self._known(t) for t in texts]
+        counts = np.array([len(i) for i in ids], dtype=np.int64)
+        if not counts.sum():
+            return out
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(counts.sum()))
+        tokens, slot = np.unique(flat, return_inverse=True)
+        weights = np.zeros((len(texts), len(tokens)), dtype=np.float32)
+        np.add.at(weights, (np.repeat(np.arange(len(texts)), counts), slot), 1.0)
+        weights *= self.scales[tokens][None, :] / np.maximum(counts, 1).astype(np.float32)[:, None]
+        out = weights @ self.codes[tokens].astype(np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
 
     def embed_many(self, texts: Iterable[str]) -> npt.NDArray[np.float32]:
         """One unit vector per text, as one sparse (texts x tokens) mean times the table: fast for a whole KB."""
