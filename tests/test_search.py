@@ -21,7 +21,7 @@ from kbbot.search import (
     render_search_text,
     search_index_is_current,
 )
-from kbbot.search.engine import _top_k
+from kbbot.search.engine import _top_k, best_line
 from kbbot.search.index import SearchIndex, symptom_text
 from kbbot.search.lexicon import Lexicon
 from kbbot.search.model import VECTOR_FEATURES
@@ -219,6 +219,31 @@ def test_which_query_words_an_article_has_agrees_with_its_postings(engine: Searc
         by_scan = {c for c in cols if row in ix.full.indices[ix.full.indptr[c] : ix.full.indptr[c + 1]].tolist()}
         assert engine._article_has(cols, row) == by_scan
     assert engine._article_has([], 0) == set()
+
+
+def test_best_line_skips_only_lines_that_cannot_reach_the_cut_off() -> None:
+    """The LCS bound in front of partial_ratio leaves the answer as a scan of every line would give it."""
+    from rapidfuzz import fuzz
+
+    rng = np.random.default_rng(11)
+    alphabet = list("abcdefghij klmnop:0123")
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet, int(rng.integers(1, 420))))
+        lines = []
+        for _ in range(int(rng.integers(1, 6))):
+            n = int(rng.integers(1, 320))
+            if rng.random() < 0.5 and len(text) > 2:  # a piece of the text, a little changed: near the cut-off
+                start = int(rng.integers(0, len(text) - 1))
+                piece = list(text[start : start + n])
+                for j in rng.integers(0, len(piece), max(1, len(piece) // int(rng.integers(3, 30)))):
+                    piece[int(j)] = str(rng.choice(alphabet))
+                lines.append("".join(piece).upper() if rng.random() < 0.3 else "".join(piece))
+            else:
+                lines.append("".join(rng.choice(alphabet, n)))
+        for cutoff in (80.0, 90.0):
+            scan = max((fuzz.partial_ratio(text, line.lower()), len(line), line) for line in lines)
+            expected = scan[2] if scan[0] >= cutoff else None
+            assert best_line(text, lines, cutoff=cutoff) == expected
 
 
 @pytest.mark.parametrize("reached_share", [1.0, 0.3, 0.002, 0.0])

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, LCSseq
 
 from kbbot.article import normalise_qid
 from kbbot.search.index import SearchIndex
@@ -158,6 +158,26 @@ def _top_k(score: npt.NDArray[np.float64], reached: npt.NDArray[np.bool_], k: in
     if len(cand) <= k:
         return cand.astype(np.int64)
     return cand[np.argpartition(-score[cand], k - 1)[:k]].astype(np.int64)
+
+
+def best_line(text: str, lines: list[str], *, cutoff: float) -> str | None:
+    """The line (as given) that `text` contains most nearly, by rapidfuzz's partial_ratio, if it reaches
+    `cutoff`; of equal scores the longest. Below the cut-off a line is not shown whatever it scores, so
+    rapidfuzz can stop early on those.
+
+    partial_ratio slides the shorter text along the longer: a 300-character line against a long message's 400
+    characters costs 0.3 ms. A window w of the longer reaches ratio r only if 2 LCS >= r (m + |w|), m the
+    shorter's length, and LCS <= |w|: so only if LCS >= r m / (2 - r). One bit-parallel LCS per line tells,
+    and lines that cannot reach the cut-off are left out, exactly as if they had scored 0."""
+    lowered = [line.lower() for line in lines]
+    r = cutoff / 100.0
+    common = process.cdist([text], lowered, scorer=LCSseq.similarity, workers=1)[0].tolist()
+    fit = [i for i, c in enumerate(common) if c * (2 - r) >= r * min(len(lowered[i]), len(text)) - 1e-9]
+    if not text or not fit:
+        return None
+    scores = process.cdist([text], [lowered[i] for i in fit], scorer=fuzz.partial_ratio, score_cutoff=cutoff)[0]
+    score, _, line = max(zip(scores.tolist(), (len(lines[i]) for i in fit), (lines[i] for i in fit), strict=True))
+    return line if score >= cutoff else None
 
 
 class SearchEngine:
@@ -454,10 +474,11 @@ class SearchEngine:
         return vec
 
     def row_features(
-        self, plan: QueryPlan, top: npt.NDArray[np.int64], matched: _Matched
+        self, plan: QueryPlan, top: npt.NDArray[np.int64], matched: _Matched, *, for_confidence: bool = False
     ) -> npt.NDArray[np.float64]:
         """VECTOR_FEATURES of the short list: its articles' postings of the query's terms, and the word pairs
-        the query matched."""
+        the query matched. `for_confidence`: only those the confidence model and the matched error lines read
+        (cover, cover_head, sig), the rest left zero; what `search` needs of its first hits."""
         ix = self.index
         k = len(top)
         qmass = max(plan.qmass, 1e-6)
@@ -467,9 +488,6 @@ class SearchEngine:
             qw = np.asarray(plan.weights, dtype=np.float64)[term] / qmass
             idf = ix.idf[np.asarray(plan.cols, dtype=np.int64)[term]].astype(np.float64)
             head = ix.head_data[at]
-            out[:, _V["full"]] = np.bincount(r, weights=qw * ix.full.data[at], minlength=k)
-            out[:, _V["head"]] = np.bincount(r, weights=qw * head, minlength=k)
-            out[:, _V["title"]] = np.bincount(r, weights=qw * ix.title_data[at], minlength=k)
             out[:, _V["cover"]] = np.bincount(r, weights=qw * idf, minlength=k)
             out[:, _V["cover_head"]] = np.bincount(r, weights=qw * idf * (head > 0), minlength=k)
             if plan.sig_cols:
@@ -477,6 +495,13 @@ class SearchEngine:
                 out[:, _V["sig"]] = np.bincount(r, weights=is_sig, minlength=k)
                 if plan.long:
                     out[:, _V["sig_long"]] = out[:, _V["sig"]]
+            if for_confidence:
+                return out
+            out[:, _V["full"]] = np.bincount(r, weights=qw * ix.full.data[at], minlength=k)
+            out[:, _V["head"]] = np.bincount(r, weights=qw * head, minlength=k)
+            out[:, _V["title"]] = np.bincount(r, weights=qw * ix.title_data[at], minlength=k)
+        if for_confidence:
+            return out
         if len(matched.bigram_rows) and k:
             order = np.argsort(top)
             pos = np.minimum(np.searchsorted(top[order], matched.bigram_rows), k - 1)
@@ -577,8 +602,9 @@ class SearchEngine:
 
         The ranking itself needs only the stage-1 score and the rapidfuzz features; the per-article
         VECTOR_FEATURES are for the confidence model, the matched error lines, fitting and `explain`. With
-        `all_features=False` (what `search` uses) they are worked out for the first few hits only and left
-        zero for the rest, which spares a pass over every posting the query matched."""
+        `all_features=False` (what `search` uses) only the few the confidence model reads are worked out, for
+        the first few hits only, and the rest are left zero, which spares a pass over every posting the query
+        matched."""
         plan = self.analyse(query)
         if plan.empty:
             return None
@@ -601,8 +627,11 @@ class SearchEngine:
         order = np.argsort(-final, kind="stable")
         rows = top[order]
         vec = np.zeros((len(rows), len(VECTOR_FEATURES)), dtype=np.float64)
-        n_vec = len(rows) if all_features else min(len(rows), q.matched_error_hits)
-        vec[:n_vec] = self.row_features(plan, rows[:n_vec], matched)
+        if all_features:
+            vec[:] = self.row_features(plan, rows, matched)
+        else:
+            n_vec = min(len(rows), q.matched_error_hits)
+            vec[:n_vec] = self.row_features(plan, rows[:n_vec], matched, for_confidence=True)
         return Ranked(rows=rows, scores=final[order], features=np.hstack([vec, short[order]]), plan=plan)
 
     def _apply_context(
@@ -792,15 +821,8 @@ class SearchEngine:
         lines = [line for line in errs.split("\n") if line.strip()]
         if not lines or not ranked.plan.text:
             return None
-        # below 80 the line is not shown whatever it scores: rapidfuzz can stop early on those
-        lowered = [line.lower() for line in lines]
-        scorer = fuzz.partial_ratio
-        scores = process.cdist([ranked.plan.text], lowered, scorer=scorer, score_cutoff=80, workers=1)[0]
-        score, _, line = max(zip(scores.tolist(), map(len, lines), lines, strict=True))
         # a pasted code matches its line exactly; a message must agree closely, not merely share words
-        if score >= 90 or (feats["sig"] > 0 and score >= 80):
-            return line
-        return None
+        return best_line(ranked.plan.text, lines, cutoff=80.0 if feats["sig"] > 0 else 90.0)
 
     def explain(self, query: str) -> Iterator[str]:
         """Lines describing how a query was understood and scored (for debugging and `--verbose`)."""
