@@ -140,7 +140,7 @@ def _rss_mb() -> float:
     return -1.0
 
 
-def latency(searchers: list[Any], queries: list[str], repeat: int = 3) -> list[dict[str, float]]:
+def latency(searchers: list[Any], queries: list[str], repeat: int = 5) -> list[dict[str, float]]:
     """p50/p99 per searcher, each query timed on every searcher back to back so machine load (2 shared
     cores) falls on all of them alike."""
     times: list[list[float]] = [[] for _ in searchers]
