@@ -48,6 +48,7 @@ from kbbot.search.text import (
     names_problem,
     normalise_text,
     signatures,
+    token_words,
     version_terms,
     words,
 )
@@ -321,8 +322,8 @@ class SearchEngine:
         chatter: set[str] = set()
         # past the opening a message is a pasted log, not a conversation: its words are left at full weight
         for sentence in _SENTENCE.split(norm[: q.chatter_chars]):
-            about = _names_problem(sentence, _TOKEN.findall(sentence))
-            (problem if about else chatter).update(words(sentence))
+            raw = _TOKEN.findall(sentence)
+            (problem if _names_problem(sentence, raw) else chatter).update(token_words(raw))
         return frozenset(chatter - problem)
 
     def _typed_terms(

@@ -120,8 +120,13 @@ def _stem_cached(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Index terms of already normalised text, in order (stop words and one-letter tokens dropped)."""
+    return token_words(_TOKEN.findall(text))
+
+
+def token_words(tokens: list[str]) -> list[str]:
+    """`words` of text already split into raw tokens (`_TOKEN.findall`), for callers that need both."""
     out: list[str] = []
-    for tok in _TOKEN.findall(text):
+    for tok in tokens:
         if len(tok) < 2 and not tok.isdigit():
             continue
         if tok in STOPWORDS:
