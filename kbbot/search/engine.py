@@ -170,11 +170,13 @@ def best_line(text: str, lines: list[str], *, cutoff: float) -> str | None:
     characters costs 0.3 ms. A window w of the longer reaches ratio r only if 2 LCS >= r (m + |w|), m the
     shorter's length, and LCS <= |w|: so only if LCS >= r m / (2 - r). One bit-parallel LCS per line tells,
     and lines that cannot reach the cut-off are left out, exactly as if they had scored 0."""
+    if not text or not lines:
+        return None
     lowered = [line.lower() for line in lines]
     r = cutoff / 100.0
     common = process.cdist([text], lowered, scorer=LCSseq.similarity, workers=1)[0].tolist()
     fit = [i for i, c in enumerate(common) if c * (2 - r) >= r * min(len(lowered[i]), len(text)) - 1e-9]
-    if not text or not fit:
+    if not fit:
         return None
     scores = process.cdist([text], [lowered[i] for i in fit], scorer=fuzz.partial_ratio, score_cutoff=cutoff)[0]
     score, _, line = max(zip(scores.tolist(), (len(lines[i]) for i in fit), (lines[i] for i in fit), strict=True))
