@@ -3,7 +3,7 @@
     python benchmarks/search.py --index INDEX --queries FILE.jsonl [FILE.jsonl ...]
     (or KBBOT_BENCH_INDEX=INDEX KBBOT_BENCH_QUERIES=a.jsonl:b.jsonl python benchmarks/search.py)
 
-Each question is put in one style: short paraphrase, error paste (`"kind": "error"`), long (`"kind": "long"` or
+Each question is put in one style: short paraphrase, error paste (`"kind": "error"` or `"paste"`), long (`"kind": "long"` or
 40 words and more), ood short and ood long (`"expected": null`, by the same length rule); for each style the
 engine's and the baseline's recall@1/3/10, MRR, confident right / wrong answers and unanswerable questions answered
 are printed side by side, then latency (interleaved, so machine load falls on both alike), a 40,000-character
@@ -164,7 +164,7 @@ def style(q: Question) -> str:
     long = q.kind == "long" or len(q.query.split()) >= LONG_WORDS
     if q.expected is None:
         return "ood long" if long else "ood short"
-    if q.kind == "error":
+    if q.kind in ("error", "paste"):  # dev-queries.jsonl says "error", officedocs-dev.jsonl "paste"
         return "error paste"
     return "long" if long else "short paraphrase"
 

@@ -25,6 +25,21 @@ SECTION_ORDER: tuple[str, ...] = (
 SYMPTOM_SECTIONS: tuple[str, ...] = ("SYMPTOMS", "SUMMARY")
 
 
+# Sections that say what goes wrong or why, or only talk about it: never where the fix is.
+_NOT_A_FIX: frozenset[str] = frozenset(
+    ("SUMMARY", "SYMPTOMS", "CAUSE", "STATUS", "MORE INFORMATION", "REFERENCES", "APPLIES TO", "PREREQUISITES",
+     "STEPS TO REPRODUCE")
+)
+
+
+# First words of a heading that tells rather than instructs ("The samAccountType attribute isn't added"):
+# not the fix's heading.
+_TELLS: frozenset[str] = frozenset(("THE", "A", "AN", "THIS", "THESE", "WHY", "WHAT", "WHEN", "WHERE", "WHO", "IF",
+                                    "IS", "ARE", "DOES", "DO", "CAN", "EXAMPLE", "SCENARIO", "DATA"))
+# Formats of today's knowledge bases, whose pages put a fix under a heading of their own.
+_MODERN_FORMATS: frozenset[str] = frozenset(("markdown-doc", "html", "json"))
+
+
 def symptom_section(names: Iterable[str]) -> str | None:
     """The name of the section that describes the problem, among an article's section names."""
     present = set(names)
@@ -95,6 +110,29 @@ class Article:
         if any_section:
             return next((text for text in self.sections.values() if text), "")
         return ""
+
+    def fix_section(self) -> str | None:
+        """The name of the section that holds the fix: RESOLUTION, else WORKAROUND, else one under a heading of
+        the article's own ("Remove the TLS 1.3 registry keys", "Method 1: ..."): the one holding its first
+        procedure, or the first after the symptoms or the cause (on a modern page: the 1999 archive's other
+        headings are readme chapters)."""
+        for name in ("RESOLUTION", "WORKAROUND"):
+            if self.sections.get(name):
+                return name
+        if self.format not in _MODERN_FORMATS:
+            return None  # the 1999 archive names its fix sections; its other headings are readme chapters
+        for p in self.procedures:
+            if p.section not in _NOT_A_FIX and self.sections.get(p.section):
+                return p.section
+        # after the problem is described: SYMPTOMS or CAUSE, or the SUMMARY of a page that has neither
+        opening = {"SYMPTOMS", "CAUSE"} if {"SYMPTOMS", "CAUSE"} & set(self.sections) else {"SUMMARY"}
+        after_problem = False
+        for name, text in self.sections.items():
+            if name in opening:
+                after_problem = True
+            elif after_problem and text and name not in _NOT_A_FIX and name.split(" ", 1)[0] not in _TELLS:
+                return name
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """The full record, as stored in the index (round-trips through `from_dict`). Built by hand rather

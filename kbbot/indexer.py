@@ -97,6 +97,8 @@ class IndexSummary:
     files_parsed: int = 0
     files_reused: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> sources
+    # indexed, but with something left out: note -> sources ("include fragment not found: ../includes/x.md")
+    notes: dict[str, list[str]] = field(default_factory=dict)
     duplicates: list[Duplicate] = field(default_factory=list)
     clashes: list[Clash] = field(default_factory=list)
     elapsed: float = 0.0
@@ -120,6 +122,12 @@ class IndexSummary:
             lines.append("  nothing changed since the last run; index left as it was")
         for reason, sources in sorted(self.skipped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             lines.append(f"  skipped {len(sources)} file(s): {reason}")
+            for s in sources[:_MAX_EXAMPLES]:
+                lines.append(f"      {s}")
+            if len(sources) > _MAX_EXAMPLES:
+                lines.append(f"      ... and {len(sources) - _MAX_EXAMPLES} more")
+        for note, sources in sorted(self.notes.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            lines.append(f"  indexed {len(sources)} file(s) without a part: {note}")
             for s in sources[:_MAX_EXAMPLES]:
                 lines.append(f"      {s}")
             if len(sources) > _MAX_EXAMPLES:
@@ -167,7 +175,8 @@ class _Work(NamedTuple):
     includes: dict[str, str]  # include target as written in the page -> its text
     url_template: str | None
 
-# A worker's answer for one input, per article: ("ok", record) or ("skip", (source, reason))
+# A worker's answer for one input, per article: ("ok", record) or ("skip", (source, reason)); and per thing
+# left out of an indexed page: ("note", (source, note))
 _Result = tuple[str, Any]
 
 
@@ -216,7 +225,17 @@ def _parse_one(work: _Work) -> list[_Result]:
     except Exception as exc:  # a parser bug must cost one file, never the run
         log.warning("parser failed on %s: %r", source, exc)
         return [("skip", (source, f"parser error ({type(exc).__name__})"))]
-    return [("ok", _record(article, work.mtime, owner=source)) for article in articles]
+    notes = [("note", (source, f"include fragment not found: {target}")) for target in _missing(data, includes)]
+    return [*(("ok", _record(article, work.mtime, owner=source)) for article in articles), *notes]
+
+
+def _missing(data: bytes, includes: dict[str, str]) -> list[str]:
+    """The include fragments a page names that the tree does not hold (the page is indexed without them)."""
+    if b"[!INCLUDE" not in data and b"[!include" not in data:
+        return []
+    from kbbot.parse.markdown_doc import include_targets
+
+    return [t for t in dict.fromkeys(include_targets(data.decode("utf-8", errors="replace"))) if t not in includes]
 
 
 def _record(article: Article, mtime: float, *, owner: str) -> _Record:
@@ -510,6 +529,8 @@ def run_index(
     for entry in files_table.values():
         for src, reason in entry["skipped"]:
             summary.skipped.setdefault(reason, []).append(src)
+        for src, note in entry.get("notes", []):
+            summary.notes.setdefault(note, []).append(src)
     summary.files_seen = sum(e["members"] for e in files_table.values())
 
     # ---- decide duplicates, order rows, write
@@ -545,6 +566,8 @@ def _report_unchanged(summary: IndexSummary, units: list[_Unit], previous: _Prev
     for u in units:
         for src, reason in previous.files[u.key]["skipped"]:
             summary.skipped.setdefault(reason, []).append(src)
+        for src, note in previous.files[u.key].get("notes", []):
+            summary.notes.setdefault(note, []).append(src)
     summary.duplicates = _duplicates_of(previous.records)
 
 
@@ -569,6 +592,7 @@ def _reuse_unchanged(
             records.append(_Record(src, qid, rank, title, product, tag, previous.kb.record_bytes(idx),
                                    tuple(rest[0]) if rest else ()))
         entry["skipped"] = [list(x) for x in old["skipped"]]
+        entry["notes"] = [list(x) for x in old.get("notes", [])]
         entry["members"] = old.get("members", 1)
         summary.files_reused += entry["members"]
     return to_parse
@@ -598,6 +622,8 @@ def _parse_changed(
             if kind == "ok":
                 entry["records"].append(len(records))
                 records.append(payload)
+            elif kind == "note":
+                entry.setdefault("notes", []).append([src, payload[1]])
             else:
                 entry["skipped"].append([src, payload[1]])
         summary.files_parsed += 1

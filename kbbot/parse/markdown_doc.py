@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -55,6 +55,7 @@ _APPLIES_LINE_RE = re.compile(r"^[_*\s]*Applies\s+to[_*\s]*:.*$", re.IGNORECASE 
 _HTML_SUMMARY_RE = re.compile(r"<summary\b[^>]*>(.*?)</summary>", re.IGNORECASE | re.DOTALL)
 _HTML_HEADING_RE = re.compile(r"^<h([1-6])\b[^>]*>(.*?)</h\1>$", re.IGNORECASE | re.DOTALL)
 _TRAILING_NUMBER_RE = re.compile(r"\s+\d{1,2}$")
+_HEADING_SUBTITLE_RE = re.compile(r":\s|\s[-\u2013\u2014]\s")  # "Cause 1: ...", "Solution 2 - ..."
 _SPACE_RE = re.compile(r"[ \t\u00a0]+")
 
 # put before an image's alt text so the paragraph it becomes is known as one after markdown-it (private use)
@@ -63,6 +64,9 @@ _CALLOUT_LABEL = {"NOTE": "Note", "TIP": "Note", "IMPORTANT": "Important", "WARN
                   "CAUTION": "Warning"}
 _ID_KEYS = ("id", "article_id", "articleid", "kb", "kb_id", "kbid", "kb_number", "document_id")
 _URL_KEYS = ("url", "permalink", "html_url", "canonical_url", "canonicalurl")
+# the inline HTML front matter carries (not "<Country/Region code>" or "<server name>", which are text)
+_HTML_TAG_RE = re.compile(r"</?(?:a|b|i|u|em|strong|br|span|div|p|sup|sub|code|img|font|small|nobr)\b[^<>]*>",
+                          re.IGNORECASE)
 _PRODUCT_KEYS = ("product", "products", "appliesto", "applies_to", "ms.service", "ms.prod", "service")
 
 
@@ -92,16 +96,40 @@ _CANONICAL_NAMES = frozenset(
 
 
 def canonical_heading(heading: str) -> str:
-    """'Resolution 2' -> 'RESOLUTION', 'Root cause:' -> 'CAUSE', 'Workaround example' -> 'WORKAROUND'; any
+    """'Resolution 2' -> 'RESOLUTION', 'Root cause:' -> 'CAUSE', 'Workaround example' -> 'WORKAROUND',
+    'Cause 1: The config file doesn't exist' -> 'CAUSE', 'How to work around this issue' -> 'WORKAROUND'; any
     other heading keeps its own name."""
     key = _SPACE_RE.sub(" ", plain_text(heading)).strip().rstrip(":").strip()
-    names, qualifiers = section_names(), heading_qualifiers()
-    lower = _TRAILING_NUMBER_RE.sub("", key).lower()
-    found = names.get(key.lower()) or names.get(lower)
-    if found is None and " " in lower:
-        head, _, last = lower.rpartition(" ")
-        found = names.get(head) if last in qualifiers else None
-    return found or key.upper()
+    names = section_names()
+    for form in _heading_forms(key.lower()):
+        found = names.get(form)
+        if found:
+            return found
+    return key.upper()
+
+
+def _heading_forms(lower: str) -> Iterator[str]:
+    """A lower-cased heading as the vocabulary may list it, the likeliest first: as written; without a trailing
+    number; without a trailing qualifier ("workaround example"); its part before a colon or dash ("cause 1:
+    the config file doesn't exist"); without a lead ("how to") and an object ("this issue")."""
+    vocab = _vocabulary()
+    qualifiers = heading_qualifiers()
+    yield lower
+    bare = _TRAILING_NUMBER_RE.sub("", lower)
+    yield bare
+    if " " in bare:
+        head, _, last = bare.rpartition(" ")
+        if last in qualifiers:
+            yield head
+    prefix = _HEADING_SUBTITLE_RE.split(lower, maxsplit=1)[0]
+    if prefix != lower:
+        yield _TRAILING_NUMBER_RE.sub("", prefix.strip())
+    no_object = next((bare[: -len(o) - 1] for o in vocab["objects"] if bare.endswith(" " + o)), bare)
+    yield no_object
+    for form in (bare, no_object):
+        lead = next((lead for lead in vocab["leads"] if form.startswith(lead + " ")), None)
+        if lead:
+            yield form[len(lead) + 1 :]
 
 
 plain_text = strip_inline_markup
@@ -132,11 +160,16 @@ def _loose_front_matter(block: str) -> dict[str, Any]:
 
 
 def _strings(value: Any) -> list[str]:
+    """A front matter value as plain strings: its HTML tags out and entities decoded (Microsoft's pages write
+    `appliesto: - <a href=... target=_blank>Supported versions of Windows Server</a>`), spaces collapsed."""
     if value is None:
         return []
     if isinstance(value, list | tuple):
         return [s for v in value for s in _strings(v)]
-    text = str(value).strip()
+    text = str(value)
+    if "<" in text:
+        text = _HTML_TAG_RE.sub("", text)
+    text = " ".join(html.unescape(text).split())
     return [text] if text else []
 
 
@@ -355,8 +388,11 @@ class _Walk:
             elif level <= self.section_level and depth == 0 and not quote:
                 name = canonical_heading(text)
                 self.sections.append(_Section(name=name, heading=text))
-                if name not in _CANONICAL_NAMES or _TRAILING_NUMBER_RE.search(text):
-                    # "Resolution 1", "Method 2: ..." as a section: the heading still names its procedure
+                if name not in _CANONICAL_NAMES or _TRAILING_NUMBER_RE.search(text) or (
+                    _HEADING_SUBTITLE_RE.search(text)
+                ):
+                    # "Resolution 1", "Method 2: ...", "Cause 1: The config file doesn't exist" as a section:
+                    # the heading still names its procedure or its case
                     self.emit(Block(kind="heading", indent=0, text=text, lines=[text]))
             elif text:
                 self.emit(Block(kind="heading", indent=indent, text=text, lines=[text]))

@@ -12,6 +12,9 @@ from kbbot.parse.text import Block
 _BRACKET_RE = re.compile(r"\[(\d{3,5})\]")
 _STOP_RE = re.compile(r"stop\s*:?\s*(0x[0-9a-f]{1,8}|[0-9a-f]{8})\b")  # on lowercased text
 _HEX_RE = re.compile(r"0x([0-9A-Fa-f]{4,16})\b")
+# HRESULT and NTSTATUS codes written without their 0x, as Windows dialogs and logs print them ("Error Code:
+# 800706D3", "failed: 80070005", "C0000005"): eight hex digits starting 80 or C0, nothing else glued on
+_BARE_HRESULT_RE = re.compile(r"(?<![\w.-])((?:80|[Cc]0)[0-9A-Fa-f]{6})(?![\w-]|\.\d)")
 _EVENT_RE = re.compile(r"event\s+(?:id\s*)?(?:number\s*)?[:#]?\s*(\d{2,5})\b")  # on lowercased text
 # C/LNK/CVT/RC/BSC: Visual C++ tools; CS/BC/MSB/PRJ: .NET and build tools; R6xxx: C run time;
 # L/U/F + 1xxx-4xxx: the old linker, NMAKE and FORTRAN
@@ -65,6 +68,10 @@ def code_signatures(text: str, out: list[ErrorSignature], seen: set[tuple[str, s
         value = "0x" + m.group(1).upper()
         if _starts_word(text, m.start(), "-") and value not in stop_codes:
             _add(out, seen, "hex", value)
+    for m in _BARE_HRESULT_RE.finditer(text):
+        value = "0x" + m.group(1).upper()
+        if value not in stop_codes:
+            _add(out, seen, "hex", value)
     for m in _EVENT_RE.finditer(lower):
         if _starts_word(lower, m.start()):
             _add(out, seen, "event", f"event {int(m.group(1))}")
@@ -95,6 +102,9 @@ _PROSE_START = (
     "when ", "if ", "this ", "the ", "you ", "in ", "after ", "for ", "to ", "note", "where ", "however",
 )
 _NOT_A_MESSAGE_RE = re.compile(r"^[-\s(]*(?:or|and|-+)[-\s)]*$", re.IGNORECASE)
+# a callout written inside the quoted message's blockquote ("> Access is denied.\n> [!NOTE]\n> ...") is not
+# part of the message
+_CALLOUT_IN_MESSAGE_RE = re.compile(r"\s(?:\*\*)?(?:Note|Important|Warning|Tip|Caution)(?:\*\*)?:\s")
 
 
 def _announces_message(text: str) -> bool:
@@ -107,6 +117,9 @@ def _announces_message(text: str) -> bool:
 
 def _clean_message(text: str) -> str:
     msg = " ".join(text.split())
+    callout = _CALLOUT_IN_MESSAGE_RE.search(msg)
+    if callout and callout.start() >= 4:
+        msg = msg[: callout.start()]
     if len(msg) >= 2 and msg[0] in "\"\u201c'" and msg[-1] in "\"\u201d'":
         msg = msg[1:-1].strip()
     return msg[:300]
@@ -147,6 +160,7 @@ def extract_signatures(
         if name != wanted:
             continue
         announced = False
+        quoted = False  # a quoted (indented) message was taken since the announcing sentence
         for b in blocks:
             if b.role in _QUIET_ROLES:
                 announced = False
@@ -156,9 +170,13 @@ def extract_signatures(
                 msg = _clean_message(" ".join(b.lines))
                 if len(msg) >= 4 and not _NOT_A_MESSAGE_RE.match(msg):
                     _add(out, seen, "message", msg)
+                    quoted = True
                 continue
-            if announced and not wrapped and b.kind in ("literal", "para") and len(b.text) <= 200:
+            if announced and b.kind in ("literal", "para") and _NOT_A_MESSAGE_RE.match(b.text.strip()):
+                continue  # "Or" between two quoted messages: the next one is announced as well
+            if announced and not wrapped and not quoted and b.kind in ("literal", "para") and len(b.text) <= 200:
                 # web copies lose the indent: the line right after "...the following text:" is the message
+                # (once the message came quoted, the prose after it is the article talking again)
                 first = b.lines[0].strip()
                 if first and not first.lower().startswith(_PROSE_START):
                     _add(out, seen, "message", _clean_message(first))
@@ -166,6 +184,7 @@ def extract_signatures(
                 for m in _QUOTED_MSG_RE.finditer(b.text):
                     _add(out, seen, "message", _clean_message(m.group(1)))
             announced = b.kind in ("para", "item") and _announces_message(b.text)
+            quoted = False
     return tuple(out)
 
 

@@ -200,7 +200,7 @@ def condense(text: str, limit: int = CONDENSED_CHARS, *, stop_at_list: bool = Fa
     With `stop_at_list`, a numbered list after some introduction that would not fit whole is left out: the
     card's "walk me through" button presents those steps one at a time, so the card keeps to "follow these
     steps:" rather than showing half a list."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    paragraphs = _paragraphs(text)
     out: list[str] = []
     used = 0
     for i, p in enumerate(paragraphs):
@@ -209,10 +209,38 @@ def condense(text: str, limit: int = CONDENSED_CHARS, *, stop_at_list: bool = Fa
             if used + rest > limit:
                 break
         if used and used + len(p) + 2 > limit:
+            if out[-1].endswith(":"):
+                # "...you receive the following error message:" announces what comes next: a card that ends
+                # there shows the lead-in without the message. The message goes in, cut to the room left;
+                # with too little room the lead-in goes too (unless it is all there is)
+                room = limit - used - 2
+                if room >= _MIN_ANNOUNCED_CHARS:
+                    out.append(clip(p, room))
+                elif len(out) > 1:
+                    out.pop()
             break
         out.append(p)
         used += len(p) + 2
-    return clip("\n\n".join(out), limit)
+    shown = clip("\n\n".join(out), limit)
+    if shown.count("```") % 2:  # cut inside a code block: closed, or the rest of the card would be code
+        shown += "\n```"
+    return shown
+
+
+# the least of an announced message worth showing after its lead-in
+_MIN_ANNOUNCED_CHARS = 60
+
+
+def _paragraphs(text: str) -> list[str]:
+    """A section's paragraphs, split at blank lines, a fenced code block whole (its blank lines are its own)."""
+    out: list[str] = []
+    at = 0
+    for m in FENCE.finditer(text):
+        out += [p.strip() for p in re.split(r"\n\s*\n", text[at : m.start()]) if p.strip()]
+        out.append(m.group(0).strip())
+        at = m.end()
+    out += [p.strip() for p in re.split(r"\n\s*\n", text[at:]) if p.strip()]
+    return out
 
 
 def blocks_size(blocks: Sequence[dict[str, Any]]) -> int:
@@ -316,9 +344,12 @@ _RESOLUTION_SECTIONS = (
 
 
 def _resolution_text(article: Article) -> tuple[str, str]:
+    fix = article.fix_section()
     for name, label in _RESOLUTION_SECTIONS:
-        if article.section(name):
+        if fix == name or (fix is None and article.section(name)):
             return label, article.section(name)
+    if fix:  # the fix under a heading of the article's own: still the resolution, to the reader
+        return msg.LABEL_RESOLUTION, article.section(fix)
     return msg.LABEL_RESOLUTION, ""
 
 
