@@ -3,11 +3,12 @@
     python benchmarks/search.py --index INDEX --queries FILE.jsonl [FILE.jsonl ...]
     (or KBBOT_BENCH_INDEX=INDEX KBBOT_BENCH_QUERIES=a.jsonl:b.jsonl python benchmarks/search.py)
 
-Each question is put in one style: short paraphrase, error paste (`"kind": "error"` or `"paste"`), long (`"kind": "long"` or
-40 words and more), ood short and ood long (`"expected": null`, by the same length rule); for each style the
-engine's and the baseline's recall@1/3/10, MRR, confident right / wrong answers and unanswerable questions answered
-are printed side by side, then latency (interleaved, so machine load falls on both alike), a 40,000-character
-message, index load time and resident memory (in a fresh subprocess, so the baseline's build does not inflate it).
+Each question is put in one style: short paraphrase, error paste (`"kind": "error"` or `"paste"`), long
+(`"kind": "long"` or 40 words and more), ood short and ood long (`"expected": null`, by the same length rule); for
+each style the engine's and the baseline's recall@1/3/10, MRR, confident right / wrong answers and unanswerable
+questions answered are printed side by side, then latency (interleaved, so machine load falls on both alike), a
+40,000-character message, index load time and resident memory (in a fresh subprocess, so the baseline's build does
+not inflate it).
 
 The baseline is Okapi BM25 (k1 1.2, b 0.75) over each article's title and all sections concatenated, with the
 engine's own tokenizer, on the same sparse-postings code path, so the comparison is about ranking, not plumbing;
