@@ -102,7 +102,7 @@ _PROSE_START = (
     "when ", "if ", "this ", "the ", "you ", "in ", "after ", "for ", "to ", "note", "where ", "however",
 )
 _NOT_A_MESSAGE_RE = re.compile(r"^[-\s(]*(?:or|and|-+)[-\s)]*$", re.IGNORECASE)
-# a callout written inside the quoted message's blockquote ("> Access is denied.\n> [!NOTE]\n> ...") is not
+# a callout written inside a modern page's quoted message ("> Access is denied.\n> [!NOTE]\n> ...") is not
 # part of the message
 _CALLOUT_IN_MESSAGE_RE = re.compile(r"\s(?:\*\*)?(?:Note|Important|Warning|Tip|Caution)(?:\*\*)?:\s")
 
@@ -115,9 +115,9 @@ def _announces_message(text: str) -> bool:
     return bool(_FOLLOWING_MSG_RE.search(tail))
 
 
-def _clean_message(text: str) -> str:
+def _clean_message(text: str, *, modern: bool = False) -> str:
     msg = " ".join(text.split())
-    callout = _CALLOUT_IN_MESSAGE_RE.search(msg)
+    callout = _CALLOUT_IN_MESSAGE_RE.search(msg) if modern else None  # old logs print "Warning:" themselves
     if callout and callout.start() >= 4:
         msg = msg[: callout.start()]
     if len(msg) >= 2 and msg[0] in "\"\u201c'" and msg[-1] in "\"\u201d'":
@@ -167,7 +167,7 @@ def extract_signatures(
                 continue
             if announced and b.kind in ("literal", "para") and (b.indent > 0 or b.kind == "literal"):
                 # the quoted message; a second indented block right after is the same message continued
-                msg = _clean_message(" ".join(b.lines))
+                msg = _clean_message(" ".join(b.lines), modern=modern)
                 if len(msg) >= 4 and not _NOT_A_MESSAGE_RE.match(msg):
                     _add(out, seen, "message", msg)
                     quoted = True
