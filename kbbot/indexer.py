@@ -120,18 +120,8 @@ class IndexSummary:
         ]
         if not self.changed:
             lines.append("  nothing changed since the last run; index left as it was")
-        for reason, sources in sorted(self.skipped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            lines.append(f"  skipped {len(sources)} file(s): {reason}")
-            for s in sources[:_MAX_EXAMPLES]:
-                lines.append(f"      {s}")
-            if len(sources) > _MAX_EXAMPLES:
-                lines.append(f"      ... and {len(sources) - _MAX_EXAMPLES} more")
-        for note, sources in sorted(self.notes.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            lines.append(f"  indexed {len(sources)} file(s) without a part: {note}")
-            for s in sources[:_MAX_EXAMPLES]:
-                lines.append(f"      {s}")
-            if len(sources) > _MAX_EXAMPLES:
-                lines.append(f"      ... and {len(sources) - _MAX_EXAMPLES} more")
+        lines += _grouped("skipped {n} file(s): {why}", self.skipped)
+        lines += _grouped("indexed {n} file(s) without a part: {why}", self.notes)
         if self.duplicates:
             lines.append(f"  duplicate ids: {len(self.duplicates)} (kept the TXT/newer/richer file)")
             for d in self.duplicates[:_MAX_EXAMPLES]:
@@ -149,6 +139,17 @@ class IndexSummary:
         elif self.search_note:
             lines.append(f"  search: {self.search_note}")
         return "\n".join(lines)
+
+
+def _grouped(headline: str, groups: dict[str, list[str]]) -> list[str]:
+    """Summary lines for sources grouped by why: the largest group first, a few sources of each."""
+    lines: list[str] = []
+    for why, sources in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append("  " + headline.format(n=len(sources), why=why))
+        lines += [f"      {s}" for s in sources[:_MAX_EXAMPLES]]
+        if len(sources) > _MAX_EXAMPLES:
+            lines.append(f"      ... and {len(sources) - _MAX_EXAMPLES} more")
+    return lines
 
 
 # ------------------------------------------------------------------------------------------- parsing
