@@ -13,8 +13,9 @@ _BRACKET_RE = re.compile(r"\[(\d{3,5})\]")
 _STOP_RE = re.compile(r"stop\s*:?\s*(0x[0-9a-f]{1,8}|[0-9a-f]{8})\b")  # on lowercased text
 _HEX_RE = re.compile(r"0x([0-9A-Fa-f]{4,16})\b")
 # HRESULT and NTSTATUS codes written without their 0x, as Windows dialogs and logs print them ("Error Code:
-# 800706D3", "failed: 80070005", "C0000005"): eight hex digits starting 80 or C0, nothing else glued on
-_BARE_HRESULT_RE = re.compile(r"(?<![\w.-])((?:80|[Cc]0)[0-9A-Fa-f]{6})(?![\w-]|\.\d)")
+# 800706D3", "failed: 80070005", "C0000005"): eight hex digits starting 80 or C0, nothing else glued on. The
+# pattern is the code's tail from its first 0 (a literal start); the 8 or C before it is checked by hand
+_BARE_HRESULT_TAIL_RE = re.compile(r"0[0-9A-Fa-f]{6}(?![\w-]|\.\d)")
 _EVENT_RE = re.compile(r"event\s+(?:id\s*)?(?:number\s*)?[:#]?\s*(\d{2,5})\b")  # on lowercased text
 # C/LNK/CVT/RC/BSC: Visual C++ tools; CS/BC/MSB/PRJ: .NET and build tools; R6xxx: C run time;
 # L/U/F + 1xxx-4xxx: the old linker, NMAKE and FORTRAN
@@ -68,8 +69,11 @@ def code_signatures(text: str, out: list[ErrorSignature], seen: set[tuple[str, s
         value = "0x" + m.group(1).upper()
         if _starts_word(text, m.start(), "-") and value not in stop_codes:
             _add(out, seen, "hex", value)
-    for m in _BARE_HRESULT_RE.finditer(text):
-        value = "0x" + m.group(1).upper()
+    for m in _BARE_HRESULT_TAIL_RE.finditer(text):
+        start = m.start() - 1
+        if start < 0 or text[start] not in "8Cc" or not _starts_word(text, start, ".-"):
+            continue
+        value = "0x" + text[start : m.end()].upper()
         if value not in stop_codes:
             _add(out, seen, "hex", value)
     for m in _EVENT_RE.finditer(lower):
