@@ -356,12 +356,12 @@ def _label(raw: _RawList) -> str:
 # a method heading that gives only its number: "Method 2", "Option 3:"
 _BARE_METHOD_RE = re.compile(r"^(?:Method|Option|Solution|Workaround|Resolution|Procedure|Step|Part)\s+\d+[.:]?$",
                              re.IGNORECASE)
-_SENTENCE_END_RE = re.compile(r"(?<=[a-z0-9)*`\]])[.:;]\s+")
+_SENTENCE_END_RE = re.compile(r"(?<=[\w)*`\]\"'\u201d])[.:;]\s+")
 # the part of a lead-in that only announces the list: "To do this, follow these steps", ", do the following"
+_LIST_WORDS = r"(?:(?:these|the\s+following)(?:\s+(?:steps?|methods?|procedures?))?|this\s+(?:procedure|method))"
 _ANNOUNCE_RE = re.compile(
-    r"^(?:to\s+do\s+(?:this|so|that)\s*,?\s*)?(?:follow|use|complete|perform|do|try)\s+(?:these|the\s+following)"
-    r"(?:\s+steps?)?$"
-    r"|,?\s*(?:follow|use|complete|perform|do)\s+(?:these|the\s+following)(?:\s+(?:steps?|methods?|procedures?))?$",
+    rf"^(?:to\s+do\s+(?:this|so|that)\s*,?\s*)?(?:follow|use|complete|perform|do|try)\s+{_LIST_WORDS}$"
+    rf"|,?\s*(?:follow|use|complete|perform|do)\s+{_LIST_WORDS}$",
     re.IGNORECASE,
 )
 _PURPOSE_RE = re.compile(
