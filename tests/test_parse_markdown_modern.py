@@ -383,6 +383,18 @@ def test_a_note_inside_a_step_keeps_its_bullets_in_place() -> None:
     ]
 
 
+def test_a_note_after_the_last_step_is_no_substeps_of_it() -> None:
+    a = _page(
+        "## Resolution\n\n1. Stop the service.\n2. Mount the database with `-Force`.\n\n"
+        "> [!NOTE]\n> - The change reaches every copy of the database.\n> - An update may delete the key.\n"
+    )
+    (proc,) = a.procedures
+    assert [s.substeps for s in proc.steps] == [(), ()]
+    assert a.sections["RESOLUTION"].endswith(
+        "Note:\n- The change reaches every copy of the database.\n- An update may delete the key."
+    )
+
+
 def test_a_callout_at_the_margin_still_holds_a_procedure_of_its_own() -> None:
     a = _page(
         "## Workaround\n\nRecreate the proxy.\n\n"

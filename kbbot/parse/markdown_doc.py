@@ -422,13 +422,25 @@ class _Walk:
             elif _DIV_RE.match(first):
                 label = ""  # a "next step" button box: its link is plain content
                 children[0].content = _DIV_RE.sub("", first)
-        if depth and label in _CALLOUT_LABEL.values():
-            # inside a step; a callout at the margin may hold a procedure of its own and is read as blocks
+        if label in _CALLOUT_LABEL.values() and (depth or not self._holds_numbered_list()):
+            # a callout at the margin that numbers steps ("To fix it, follow these steps: 1. 2.") holds a
+            # procedure of its own and is read as blocks
             self.callout(label, depth=depth)
             return
         while self.tokens[self.pos].type != "blockquote_close":
             self.block(depth=depth, quote=label)
         self.pos += 1
+
+    def _holds_numbered_list(self) -> bool:
+        """Whether the blockquote open at `pos` holds a numbered list."""
+        nesting = 1
+        for t in self.tokens[self.pos:]:
+            if t.type == "ordered_list_open":
+                return True
+            nesting += {"blockquote_open": 1, "blockquote_close": -1}.get(t.type, 0)
+            if nesting == 0:
+                break
+        return False
 
     def callout(self, label: str, *, depth: int) -> None:
         """A `> [!NOTE]` callout is one note, whatever it holds: its paragraphs, its bullets (nested as they
