@@ -418,6 +418,12 @@ def test_lists_under_more_information_are_no_fix_beside_a_resolution() -> None:
         "1. Stop the service.\n2. Delete the cache folder.\n3. Start the service.\n"
     )
     assert [p.section for p in offered.procedures] == ["MORE INFORMATION"]
+    pointed = _page(
+        "## Resolution\n\nUse the method for your installation type. See the \"More information\" section.\n\n"
+        "## More information\n\nTo find your installation type, follow these steps:\n\n"
+        "1. Open Word.\n2. Select **File** > **Account**.\n"
+    )
+    assert [len(p.steps) for p in pointed.procedures] == [2]
     how_to = _page("## Summary\n\nThis page shows how.\n\n## More information\n\n"
                    "1. Open the console.\n2. Select the server.\n3. Select **Restart**.\n")
     assert [len(p.steps) for p in how_to.procedures] == [3]  # no fix section: its list is the how-to

@@ -433,8 +433,15 @@ _OFFERS_FIX_RE = re.compile(
 )
 
 
-def _has_fix_section(sections: list[tuple[str, list[Block]]]) -> bool:
-    return any(blocks and (name in _FIX_SECTIONS or _METHOD_SECTION_RE.match(name)) for name, blocks in sections)
+# a fix that sends the reader on: 'See the "More information" section'
+_POINTS_TO_ASIDE_RE = re.compile(r"\b(?:more\s+information|details|summary)\W{0,3}\s+section\b", re.IGNORECASE)
+
+
+def _asides_are_fixes(sections: list[tuple[str, list[Block]]]) -> bool:
+    """No Resolution, Workaround or method section, or one that points to the background section."""
+    fixes = [blocks for name, blocks in sections
+             if blocks and (name in _FIX_SECTIONS or _METHOD_SECTION_RE.match(name))]
+    return not fixes or any(_POINTS_TO_ASIDE_RE.search(b.text) for blocks in fixes for b in blocks)
 
 
 def extract_procedures(
@@ -447,7 +454,7 @@ def extract_procedures(
     problem or shows something aside. The 1999 archive keeps its lists there: its More information sections
     often carry the steps the Resolution points to."""
     out: list[Procedure] = []
-    asides_are_fixes = not (modern and _has_fix_section(sections))
+    asides_are_fixes = not modern or _asides_are_fixes(sections)
     for name, blocks in sections:
         if name in _NEVER_FIX:
             continue
