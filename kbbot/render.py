@@ -114,8 +114,11 @@ def render_article_text(article: Article) -> str:
             lines.extend(" " * len(head) + ln for ln in rest)
             for k, sub in enumerate(step.substeps):
                 mark = f"{chr(ord('a') + k)}. " if k < 26 else "- "
-                lines.extend(textwrap.wrap(plain_text(sub), width=_WIDTH, initial_indent=" " * len(head) + mark,
+                # a sub-step's own lines (its command, a list under it) stay lines, as a step's do
+                sub_first, *sub_rest = plain_text(sub).split("\n")
+                lines.extend(textwrap.wrap(sub_first, width=_WIDTH, initial_indent=" " * len(head) + mark,
                                            subsequent_indent=" " * (len(head) + len(mark))))
+                lines.extend(" " * (len(head) + len(mark)) + ln for ln in sub_rest)
             if step.references:
                 lines.append(" " * len(head) + "see " + ", ".join(step.references))
     if article.error_signatures:

@@ -326,3 +326,127 @@ def test_a_url_template_with_an_unknown_field_is_refused_before_indexing(tmp_pat
     with pytest.raises(ConfigError, match="url-template"):
         run_index([str(TEAM_KB)], tmp_path / "index", workers=1, url_template="https://kb.example.com/{name}")
     assert not (tmp_path / "index").exists()
+
+
+# ------------------------------------------------------------------------------------------ steps in modern pages
+def _page(body: str, *, path: str = "windows/service-does-not-start.md") -> Article:
+    return parse_text("# The Netlogon service does not start\n\n" + body, source="t.md", path=path)
+
+
+def test_each_substep_carries_its_own_commands_in_source_order() -> None:
+    a = _page(
+        "## Resolution\n\n"
+        "1. Check the service:\n\n   `sc query NETLOGON`\n\n"
+        "2. If the service is disabled:\n\n"
+        "   1. Set it to start automatically:\n\n      `sc config NETLOGON start=auto`\n\n"
+        "   1. Start it:\n\n      `sc start NETLOGON`\n\n"
+        "      1. If it starts and you can sign in, stop here.\n\n"
+        "   If it still does not start, check its dependencies.\n\n"
+        "3. Restart the server.\n"
+    )
+    (proc,) = a.procedures
+    assert [s.text for s in proc.steps] == [
+        "Check the service:\n`sc query NETLOGON`", "If the service is disabled:", "Restart the server."
+    ]
+    # each command under its own sub-step; the list under a sub-step and the step's closing line after them
+    assert proc.steps[1].substeps == (
+        "Set it to start automatically:\n`sc config NETLOGON start=auto`",
+        "Start it:\n`sc start NETLOGON`\n1. If it starts and you can sign in, stop here.\n"
+        "If it still does not start, check its dependencies.",
+    )
+
+
+def test_a_note_inside_a_step_keeps_its_bullets_in_place() -> None:
+    a = _page(
+        "## Resolution\n\n"
+        "1. Give the System account Full Control of the database folder.\n\n"
+        "   > [!NOTE]\n   > The System account also needs Full Control of these folders:\n   >\n"
+        "   > - The root of the drive\n   > - The Windows folder\n   >\n"
+        "   > The Windows folder is usually C:\\Windows.\n\n"
+        "2. Enable the protocols, and then restart the service.\n\n"
+        "   > [!IMPORTANT]\n   >\n   > - Enable only Shared Memory for local connections.\n"
+        "   > - Check the registry keys:\n   >\n   >     - `Sm\\Enabled`\n   >     - `Tcp\\Enabled`\n\n"
+        "3. Start the service.\n"
+    )
+    (proc,) = a.procedures
+    first, second, _ = proc.steps
+    assert first.substeps == () and second.substeps == ()  # a note's bullets are never the step's sub-steps
+    assert first.text == (
+        "Give the System account Full Control of the database folder.\n"
+        "Note: The System account also needs Full Control of these folders:\n"
+        "- The root of the drive\n- The Windows folder\n"
+        "The Windows folder is usually C:\\Windows."
+    )
+    assert second.text.split("\n")[1:] == [
+        "Important:", "- Enable only Shared Memory for local connections.", "- Check the registry keys:",
+        "  - `Sm\\Enabled`", "  - `Tcp\\Enabled`",
+    ]
+
+
+def test_a_note_after_the_last_step_is_no_substeps_of_it() -> None:
+    a = _page(
+        "## Resolution\n\n1. Stop the service.\n2. Mount the database with `-Force`.\n\n"
+        "> [!NOTE]\n> - The change reaches every copy of the database.\n> - An update may delete the key.\n"
+    )
+    (proc,) = a.procedures
+    assert [s.substeps for s in proc.steps] == [(), ()]
+    assert a.sections["RESOLUTION"].endswith(
+        "Note:\n- The change reaches every copy of the database.\n- An update may delete the key."
+    )
+
+
+def test_a_callout_at_the_margin_still_holds_a_procedure_of_its_own() -> None:
+    a = _page(
+        "## Workaround\n\nRecreate the proxy.\n\n"
+        "> [!NOTE]\n> The My Site URL may still point to the old server. To fix it, follow these steps:\n>\n"
+        "> 1. Open Central Administration.\n> 2. Select **Setup My Sites**.\n> 3. Change the host location.\n"
+    )
+    (proc,) = a.procedures
+    assert [s.text.split()[0] for s in proc.steps] == ["Open", "Select", "Change"]
+
+
+def test_lists_under_more_information_are_no_fix_beside_a_resolution() -> None:
+    repro = _page(
+        "## Resolution\n\nOverride `PreMessageLoop` and call `SetServiceStatus` from it.\n\n"
+        "## More information\n\n1. Create a new project with the wizard.\n2. Build the project.\n"
+        "3. Start the service.\n"
+    )
+    assert repro.procedures == ()
+    offered = _page(
+        "## Resolution\n\nInstall the update.\n\n## More information\n\n"
+        "To work around this problem until you can update, follow these steps:\n\n"
+        "1. Stop the service.\n2. Delete the cache folder.\n3. Start the service.\n"
+    )
+    assert [p.section for p in offered.procedures] == ["MORE INFORMATION"]
+    pointed = _page(
+        "## Resolution\n\nUse the method for your installation type. See the \"More information\" section.\n\n"
+        "## More information\n\nTo find your installation type, follow these steps:\n\n"
+        "1. Open Word.\n2. Select **File** > **Account**.\n"
+    )
+    assert [len(p.steps) for p in pointed.procedures] == [2]
+    how_to = _page("## Summary\n\nThis page shows how.\n\n## More information\n\n"
+                   "1. Open the console.\n2. Select the server.\n3. Select **Restart**.\n")
+    assert [len(p.steps) for p in how_to.procedures] == [3]  # no fix section: its list is the how-to
+
+
+def test_methods_are_named_by_their_lead_in_not_by_its_announcement() -> None:
+    a = _page(
+        "## Workaround\n\nUse one of the following methods:\n\n"
+        "- Method 1\n\n    Change the Group Policy settings. To do this, follow these steps:\n\n"
+        "    1. Open the Group Policy editor.\n    2. Select **Network Retrieval**.\n\n"
+        "- Method 2\n\n    Increase the service time-out.\n\n"
+        "    > [!IMPORTANT]\n    > Back up the registry first.\n\n"
+        "    To increase the default service time-out, follow these steps:\n\n"
+        "    1. Open Registry Editor.\n    2. Create the ServicesPipeTimeout value.\n\n"
+        "## Resolution\n\nTo resolve this problem, follow these steps:\n\n1. Install the update.\n"
+        "2. Restart the server.\n\n"
+        "### Step 2: Check that the configuration database is running\n\n"
+        "Open Services.msc, and start the database service.\n\n#### How to fix\n\n"
+        "1. Connect to the database server.\n2. Add the service identity as a login.\n"
+    )
+    assert [p.label for p in a.procedures] == [
+        "Method 1: Change the Group Policy settings",
+        "Method 2: Increase the default service time-out",
+        "Resolution",  # "To resolve this problem" names nothing
+        "Step 2: Check that the configuration database is running",  # not "How to fix"
+    ]

@@ -177,6 +177,17 @@ def test_substeps_and_literal_lines_travel_with_their_step() -> None:
     assert p.steps[2].substeps == ("Double-click Ports.", "Click OK.")
 
 
+def test_text_under_a_substep_stays_with_that_substep() -> None:
+    a = _txt(
+        "RESOLUTION\n==========\n\nTo fix this, follow these steps:\n\n1. Verify the settings:\n\n"
+        "   a. Double-click Ports.\n\n      The Ports icon is in Control Panel.\n\n   b. Click OK.\n\n"
+        "2. Restart the computer.\n"
+    )
+    (p,) = a.procedures
+    assert p.steps[0].text == "Verify the settings:"
+    assert p.steps[0].substeps == ("Double-click Ports.\nThe Ports icon is in Control Panel.", "Click OK.")
+
+
 def test_methods_give_alternative_procedures() -> None:
     a = _txt(
         "WORKAROUND\n==========\n\nMethod 1: Use the Menu\n----------------------\n\n1. Click File.\n\n"

@@ -32,3 +32,20 @@ def test_show_prints_plain_steps_and_the_articles_link() -> None:
     assert "https://kb.example.com/outlook/repair" in out
     assert "Use Repair." in out and "Click File > Options." in out and "Pick Safe mode." in out
     assert "**" not in out and "`" not in out
+
+
+def test_show_keeps_a_substeps_own_command_on_its_own_line() -> None:
+    article = Article(
+        id="windows/netlogon", title="Netlogon does not start", sections={"RESOLUTION": "Start it."},
+        procedures=(Procedure(label="Start the service", section="RESOLUTION", steps=(
+            Step(text="If the service is disabled:",
+                 substeps=("Set it to automatic:\n`sc config NETLOGON start=auto`",
+                           "Start it:\n`sc start NETLOGON`")),
+        )),),
+    )  # fmt: skip
+    lines = render_article_text(article).split("\n")
+    at = lines.index("      a. Set it to automatic:")
+    assert lines[at:at + 4] == [
+        "      a. Set it to automatic:", "         sc config NETLOGON start=auto",
+        "      b. Start it:", "         sc start NETLOGON",
+    ]

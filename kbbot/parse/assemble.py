@@ -60,7 +60,8 @@ def build_article(draft: Draft) -> Article:
         section_blocks.append((name, blocks))
         text = blocks_to_text(blocks)
         texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
-    procedures = extract_procedures(section_blocks, wrapped=draft.wrapped, own_id=draft.id)
+    procedures = extract_procedures(section_blocks, wrapped=draft.wrapped, own_id=draft.id,
+                                    modern=draft.modern)
     if draft.modern:
         # a label is a name, shown on a button: no markup, and no link cut in half by the label's length limit
         procedures = tuple(replace(p, label=strip_inline_markup(p.label)) for p in procedures)

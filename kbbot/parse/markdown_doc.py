@@ -393,9 +393,10 @@ class _Walk:
                 ):
                     # "Resolution 1", "Method 2: ...", "Cause 1: The config file doesn't exist" as a section:
                     # the heading still names its procedure or its case
-                    self.emit(Block(kind="heading", indent=0, text=text, lines=[text]))
+                    self.emit(Block(kind="heading", indent=0, text=text, lines=[text], number=level))
             elif text:
-                self.emit(Block(kind="heading", indent=indent, text=text, lines=[text]))
+                # a heading's number is its level, so procedures can tell a sub-heading from a sibling
+                self.emit(Block(kind="heading", indent=indent, text=text, lines=[text], number=level))
         elif kind == "paragraph_open":
             text = render_inline(self.tokens[self.pos + 1].children)
             self.pos += 3
@@ -457,9 +458,58 @@ class _Walk:
             elif _DIV_RE.match(first):
                 label = ""  # a "next step" button box: its link is plain content
                 children[0].content = _DIV_RE.sub("", first)
+        if label in _CALLOUT_LABEL.values() and (depth or not self._holds_numbered_list()):
+            # a callout at the margin that numbers steps ("To fix it, follow these steps: 1. 2.") holds a
+            # procedure of its own and is read as blocks
+            self.callout(label, depth=depth)
+            return
         while self.tokens[self.pos].type != "blockquote_close":
             self.block(depth=depth, quote=label)
         self.pos += 1
+
+    def _holds_numbered_list(self) -> bool:
+        """Whether the blockquote open at `pos` holds a numbered list."""
+        nesting = 1
+        for t in self.tokens[self.pos:]:
+            if t.type == "ordered_list_open":
+                return True
+            nesting += {"blockquote_open": 1, "blockquote_close": -1}.get(t.type, 0)
+            if nesting == 0:
+                break
+        return False
+
+    def callout(self, label: str, *, depth: int) -> None:
+        """A `> [!NOTE]` callout is one note, whatever it holds: its paragraphs, its bullets (nested as they
+        were) and its code stay inside it, in order, so a step that carries the note reads as the source does
+        and the note's bullets never pass for the step's sub-steps."""
+        sections, ordered = self.sections, self.ordered
+        self.sections, self.ordered = [_Section(name="NOTE", heading="")], []
+        while self.tokens[self.pos].type != "blockquote_close":
+            self.block(depth=depth, quote="")
+        self.pos += 1
+        inner = self.sections[0].blocks
+        self.sections, self.ordered = sections, ordered
+        base = depth * _INDENT
+        lines = []
+        for b in inner:
+            pad = "  " * max(0, (b.indent - base) // _INDENT)
+            if b.kind == "item":
+                mark = f"{b.number}. " if b.marker != "bullet" else "- "
+                lines.append(f"{pad}{mark}{b.text}" if b.text else "")
+            elif b.kind == "literal":
+                lines.extend(b.lines)
+            else:
+                lines.append(f"{pad}{b.text}" if b.role != "quote" else b.text)
+        lines = [ln for ln in lines if ln.strip()]
+        if not lines:
+            return
+        # "Note: text" when the note opens with prose; a note that opens with a list or code starts below
+        first = next(b for b in inner if b.text.strip())
+        if first.kind == "para" and first.role != "quote":
+            text = "\n".join([f"{label}: {lines[0]}", *lines[1:]])
+        else:
+            text = "\n".join([f"{label}:", *lines])
+        self.emit(Block(kind="para", indent=base, text=text, lines=text.split("\n"), role="note"))
 
     def list_(self, opener: Token, *, depth: int, quote: str) -> None:
         ordered = opener.type == "ordered_list_open"

@@ -111,6 +111,8 @@ class _RawList:
     intro: str
     steps: list[_Draft]
     lead_item: bool = False  # the intro is a list item ("- Reduce the color palette. To do so: ...")
+    # the heading is a "- Method 2" bullet or paragraph, not a sub-heading: its text may give only the number
+    heading_in_text: bool = False
 
 
 def _qids(text: str) -> list[str]:
@@ -133,9 +135,15 @@ class _ListCollector:
 
     def __init__(self, *, section: str, wrapped: bool) -> None:
         self.section = section
+        # where the text of the open step's latest sub-step starts (-1: no sub-step yet): content indented
+        # that far is the sub-step's own (its command, its explanation), kept with it in source order
+        self.sub_indent = -1
         self.wrapped = wrapped
         self.lists: list[_RawList] = []
         self.heading = ""
+        # the headings above the current position with their levels (0: unknown, as in line-based sources)
+        self.headings: list[tuple[int, str]] = []
+        self.heading_in_text = False
         self.intro = ""
         self.lead_item = False
         self.current: _RawList | None = None
@@ -146,10 +154,23 @@ class _ListCollector:
         self.pending: list[Block] = []
 
     def feed(self, b: Block) -> None:
-        if b.kind == "heading" or (b.kind == "para" and _METHOD_PARA_RE.match(b.text) and b.indent <= self.top):
+        if b.kind == "heading" or (
+            b.kind in ("para", "item") and b.marker in ("", "bullet") and _METHOD_PARA_RE.match(b.text)
+            and b.indent <= self.top
+        ):
+            # "- Method 2" bullets name their method as a sub-heading would
             self._close()
             self.pending.clear()
-            self.heading = b.text.rstrip(":")
+            level = b.number if b.kind == "heading" else 0
+            while self.headings and level and self.headings[-1][0] >= level:
+                self.headings.pop()
+            if not level:
+                self.headings.clear()
+            self.headings.append((level, b.text.rstrip(":")))
+            # a generic heading ("How to fix") under a named one ("Step 2: Check the database") is no name:
+            # the procedure is named by the heading above it
+            self.heading = next((t for _, t in reversed(self.headings) if not _generic_heading(t)), "")
+            self.heading_in_text = b.kind != "heading"
             self.intro = ""
             self.lead_item = False
             return
@@ -179,13 +200,23 @@ class _ListCollector:
         elif b.kind == "item" and b.indent >= self.top:
             if _QREF_ITEM_RE.match(b.text):
                 last.references.extend(_qids(b.text[:12]))
+            elif last.substeps and b.indent >= self.sub_indent:
+                # a list under a sub-step is part of that sub-step, not a sibling of it
+                _add_to_substep(last, _item_line(b))
             else:
                 last.substeps.append(b.text)
+                self.sub_indent = b.text_indent or b.indent + 3
             return True
         elif b.kind in ("para", "literal"):
             if b.indent > self.top or (not self.wrapped and b.indent > 0):
-                # an indented paragraph under a step: its explanation, or the quoted text to type
-                _attach(last, b)
+                if last.substeps:
+                    # under a sub-step (or after the sub-steps, which is where the reader meets it): with
+                    # the latest sub-step, so the step reads in source order
+                    _add_to_substep(last, b.text)
+                    last.references.extend(_qids(b.text))
+                else:
+                    # an indented paragraph under a step: its explanation, or the quoted text to type
+                    _attach(last, b)
             else:
                 self.pending.append(b)
             return True
@@ -206,6 +237,7 @@ class _ListCollector:
             _attach(last, held)
         self.pending.clear()
         current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=b.number, references=_qids(b.text)))
+        self.sub_indent = -1
         self.expected += 1
         return True
 
@@ -219,14 +251,31 @@ class _ListCollector:
             self.pending.clear()
         if b.kind == "item" and b.marker == "num" and b.number == 1:
             self.current = _RawList(section=self.section, heading=self.heading, intro=self.intro, steps=[],
-                                    lead_item=self.lead_item)
+                                    lead_item=self.lead_item, heading_in_text=self.heading_in_text)
             self.current.steps.append(_Draft(text=[b.text, *b.lines[1:]], number=1, references=_qids(b.text)))
             self.top = b.indent
+            self.sub_indent = -1
             self.expected = 2
-        elif b.kind in ("para", "item"):
-            # a bullet that ends "To do so, follow these steps:" introduces the numbered list under it
+        elif b.kind in ("para", "item") and b.role not in _NOT_LEAD_IN:
+            # a bullet that ends "To do so, follow these steps:" introduces the numbered list under it; a
+            # callout between the introduction and its list ("Important: back up the registry") does not
             self.intro = b.text
             self.lead_item = b.kind == "item"
+
+
+def _item_line(b: Block) -> str:
+    """A list item written into a sub-step's text: numbered as it was counted (the sub-step itself is the
+    lettered level), bullets as bullets."""
+    return f"{b.number}. {b.text}" if b.marker != "bullet" and b.number else f"- {b.text}"
+
+
+def _add_to_substep(last: _Draft, text: str) -> None:
+    if text:
+        last.substeps[-1] = f"{last.substeps[-1]}\n{text}" if last.substeps[-1] else text
+
+
+# a callout, a quoted message or a screenshot's alt text between a lead-in and its list is not the lead-in
+_NOT_LEAD_IN = frozenset({"note", "quote", "image"})
 
 
 def _collect_lists(section: str, blocks: list[Block], *, wrapped: bool) -> list[_RawList]:
@@ -286,15 +335,83 @@ def _is_procedure(raw: _RawList) -> bool:
 
 
 def _label(raw: _RawList) -> str:
+    name = _method_name(raw.intro)
     if raw.heading:
+        if raw.heading_in_text and _BARE_METHOD_RE.match(raw.heading) and name:
+            return f"{raw.heading.rstrip('.:')}: {name}"  # "- Method 2" + "Change the Group Policy settings."
         return raw.heading
     if raw.lead_item:
         # the alternative's own name: the first sentence of the bullet that introduces it
-        return re.split(r"(?<=[a-z0-9)])[.:]\s", raw.intro.strip(), maxsplit=1)[0].rstrip(".:")[:120]
-    intro = raw.intro.strip()
-    if intro and len(intro) <= 120 and len(intro.split()) >= 3:
-        return intro.rstrip(":").strip()
+        return (name or raw.intro.strip().rstrip(".:"))[:120]
+    # a lead-in names its method when it is short, or when it opens with the action itself ("Disable the
+    # Allow service option. To do this, ..."), not with a condition or a note
+    if (
+        name and len(name) <= 120 and len(name.split()) >= 3
+        and (len(raw.intro) <= 120 or (_is_imperative(name) and _first_word(name) != "note"))
+    ):
+        return name
     return raw.section.title()
+
+
+# a method heading that gives only its number: "Method 2", "Option 3:"
+_BARE_METHOD_RE = re.compile(r"^(?:Method|Option|Solution|Workaround|Resolution|Procedure|Step|Part)\s+\d+[.:]?$",
+                             re.IGNORECASE)
+_SENTENCE_END_RE = re.compile(r"(?<=[\w)*`\]\"'\u201d])[.:;]\s+")
+# the part of a lead-in that only announces the list: "To do this, follow these steps", ", do the following"
+_LIST_WORDS = r"(?:(?:these|the\s+following)(?:\s+(?:steps?|methods?|procedures?))?|this\s+(?:procedure|method))"
+_ANNOUNCE_RE = re.compile(
+    rf"^(?:to\s+do\s+(?:this|so|that)\s*,?\s*)?(?:follow|use|complete|perform|do|try)\s+{_LIST_WORDS}$"
+    rf"|,?\s*(?:follow|use|complete|perform|do)\s+{_LIST_WORDS}$",
+    re.IGNORECASE,
+)
+_PURPOSE_RE = re.compile(
+    r"^to\s+(?:resolve|fix|correct|solve|work\s+around|avoid)\s+(?:this|the|these)\s+(?:problem|issue|error|"
+    r"behaviou?r)s?\s*,\s*(?:you\s+(?:can|must|should)\s+)?"
+    r"(?:(?:follow|use)\s+(?:these|the\s+following)\s+steps\s+to\s+)?",
+    re.IGNORECASE,
+)
+_TO_VERB_RE = re.compile(r"^to\s+([a-z][\w-]*)\b", re.IGNORECASE)
+# what every fix says of itself: no name
+_GENERIC_NAME_RE = re.compile(
+    r"^(?:resolve|fix|correct|solve|address|avoid|work\s+around|troubleshoot)\s+(?:this|the|these)\s+"
+    r"(?:problem|issue|error|behaviou?r)s?$",
+    re.IGNORECASE,
+)
+
+
+def _method_name(intro: str) -> str:
+    """The short name a lead-in gives its method: 'Change the Group Policy settings. To do this, follow these
+    steps:' -> 'Change the Group Policy settings'; 'To increase the time-out, follow these steps:' ->
+    'Increase the time-out'; a lead-in that only announces steps or only says it fixes the problem -> ''."""
+    for sentence in _SENTENCE_END_RE.split(intro.strip()):
+        sentence = sentence.strip().rstrip(".:;")
+        announce = _ANNOUNCE_RE.search(sentence)
+        if announce:
+            sentence = sentence[:announce.start()].rstrip(" ,")
+        if not sentence:
+            continue
+        purpose = _PURPOSE_RE.match(sentence)
+        if purpose and sentence[purpose.end():].strip():
+            # "To resolve this issue, disable X" -> "Disable X"
+            rest = sentence[purpose.end():].strip()
+            sentence = rest[0].upper() + rest[1:]
+        to_verb = _TO_VERB_RE.match(sentence)
+        if to_verb and announce:
+            sentence = to_verb.group(1).capitalize() + sentence[to_verb.end():]
+        return "" if _GENERIC_NAME_RE.match(sentence) else sentence
+    return ""
+
+
+def _generic_heading(heading: str) -> bool:
+    """'How to fix', 'Resolution', 'Workaround': a heading that says a fix follows, not which one."""
+    from kbbot.parse.markdown_doc import canonical_heading  # the heading vocabulary; imported late (cycle)
+
+    if re.search(r"\d", heading):
+        return False
+    return canonical_heading(heading) in _GENERIC_SECTIONS
+
+
+_GENERIC_SECTIONS = frozenset({"RESOLUTION", "WORKAROUND", "MORE INFORMATION", "SUMMARY"})
 
 
 def _to_step(d: _Draft, own_id: str) -> Step:
@@ -305,16 +422,51 @@ def _to_step(d: _Draft, own_id: str) -> Step:
     return Step(text="\n".join(t for t in d.text if t), substeps=tuple(d.substeps), references=tuple(refs))
 
 
+# sections that hold the fix, and those that hold background (where a list is as often the steps that
+# reproduce the problem, or a how-to aside, as a fix)
+_FIX_SECTIONS = frozenset({"RESOLUTION", "WORKAROUND"})
+_ASIDE_SECTIONS = frozenset({"MORE INFORMATION", "SUMMARY"})
+_METHOD_SECTION_RE = re.compile(r"^(?:METHOD|OPTION|SOLUTION|FIX|STEP)\b")
+# a lead-in or heading that offers its list as a fix wherever it stands
+_OFFERS_FIX_RE = re.compile(
+    r"\b(?:to\s+(?:resolve|fix|correct|work\s+around)|workarounds?|resolutions?|solutions?)\b", re.IGNORECASE
+)
+
+
+# a fix that sends the reader on: 'See the "More information" section'
+_POINTS_TO_ASIDE_RE = re.compile(r"\b(?:more\s+information|details|summary)\W{0,3}\s+section\b", re.IGNORECASE)
+
+
+def _asides_are_fixes(sections: list[tuple[str, list[Block]]]) -> bool:
+    """No Resolution, Workaround or method section, or one that points to the background section."""
+    fixes = [blocks for name, blocks in sections
+             if blocks and (name in _FIX_SECTIONS or _METHOD_SECTION_RE.match(name))]
+    return not fixes or any(_POINTS_TO_ASIDE_RE.search(b.text) for blocks in fixes for b in blocks)
+
+
 def extract_procedures(
-    sections: list[tuple[str, list[Block]]], *, wrapped: bool = True, own_id: str = ""
+    sections: list[tuple[str, list[Block]]], *, wrapped: bool = True, own_id: str = "", modern: bool = False
 ) -> tuple[Procedure, ...]:
-    """Procedures, in article order, from the sections' blocks."""
+    """Procedures, in article order, from the sections' blocks.
+
+    In a modern article (`modern`) that has a Resolution, Workaround or method section, a list under More
+    information or the summary is not offered as the fix unless it says it is one: there it reproduces the
+    problem or shows something aside. The 1999 archive keeps its lists there: its More information sections
+    often carry the steps the Resolution points to."""
     out: list[Procedure] = []
+    asides_are_fixes = not modern or _asides_are_fixes(sections)
     for name, blocks in sections:
         if name in _NEVER_FIX:
             continue
         for raw in _collect_lists(name, blocks, wrapped=wrapped):
             if not _is_procedure(raw):
+                continue
+            if (
+                name in _ASIDE_SECTIONS
+                and not asides_are_fixes
+                and not _OFFERS_FIX_RE.search(f"{raw.heading} {raw.intro[-200:]}")
+                and not _METHOD_PARA_RE.match(raw.heading)
+            ):
                 continue
             steps = [_to_step(d, own_id) for d in raw.steps]
             if (
