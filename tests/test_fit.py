@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from kbbot.search.fit import (
     FitSet,
     FitSettings,
     deal_folds,
+    draw_small_kbs,
     fit_listwise,
     fit_logistic,
     fit_model,
@@ -264,3 +266,51 @@ def test_fit_command_takes_another_kb(
     assert main([*args, "--out", str(out), "--cv-seeds", "0"]) == 0
     assert "CV ranking, team-kb short (6 questions" in capsys.readouterr().out
     assert out.read_text().startswith("# Fitted by kbbot/search/fit.py on archive.jsonl + team-kb.jsonl")
+
+
+# ------------------------------------------------------------------------------------------- small KBs
+SMALL = FitSettings(folds=3, seeds=(0, 1), sub_kb_sizes=(6,), sub_kb_draws=3, sub_kb_questions=2,
+                    small_kb_articles=8)
+
+
+def test_drawn_small_kbs_hold_their_kept_articles_and_not_the_left_out(engine: SearchEngine) -> None:
+    base = FitSet(engine=engine, questions=_questions(), name="main")
+    drawn = draw_small_kbs(base, SMALL)
+    assert len(drawn) == 3
+    for small in drawn:
+        within = small.engine.within
+        assert within is not None and int(within.sum()) == 6 and not small.ranking and small.group == "main"
+        for q, article in zip(small.questions, small.articles, strict=True):
+            if q.expected is not None:  # kept: answerable in this small KB
+                assert article == q.expected and within[engine._row_of[q.expected]]
+            elif article is not None:  # left out: unanswerable here, but keeps its article's fold
+                assert not within[engine._row_of[article]]
+        # a small KB's search never returns an article outside it
+        for q in small.questions:
+            hits = small.engine.search(q.query, limit=10).hits
+            assert all(within[engine._row_of[h.id]] for h in hits)
+
+
+def test_a_small_kb_answers_from_its_own_threshold(engine: SearchEngine) -> None:
+    model = replace(engine.model, small_kb_articles=8, small_kb_min_articles=3, small_kb_answer_threshold=0.9999)
+    whole = SearchEngine(index=engine.index, model=model, vectors=engine.vectors)  # 10 articles: not small
+    question = ARTICLES[0][3][0]
+    assert whole.search(question).band == "answer"
+    within = np.zeros(len(engine.index), dtype=bool)
+    within[:5] = True  # the printing article among them
+    view = SearchEngine(index=engine.index, model=model, vectors=engine.vectors, within=within)
+    result = view.search(question)
+    assert result.hits and result.hits[0].id == whole.search(question).hits[0].id and result.band != "answer"
+
+
+def test_fit_with_small_kbs_sets_their_threshold_and_no_weights(engine: SearchEngine) -> None:
+    plain = fit_model(engine, _questions(), settings=replace(SMALL, sub_kb_sizes=()))
+    small = fit_model(engine, _questions(), settings=SMALL)
+    assert small.model.rank_weights == plain.model.rank_weights
+    names = sorted(plain.model.conf_weights)
+    assert np.allclose([small.model.conf_weights[n] for n in names], [plain.model.conf_weights[n] for n in names])
+    assert small.model.answer_threshold == plain.model.answer_threshold
+    assert (small.model.small_kb_min_articles, small.model.small_kb_articles) == (6, 8)
+    assert plain.model.small_kb_articles == 0
+    assert any("main small KBs" in line for line in small.summary)
+    assert 0.2 <= small.model.small_kb_answer_threshold <= 0.95

@@ -195,8 +195,11 @@ class SearchEngine:
         kb: KnowledgeBase | None = None,
         vectors: TokenVectors | None = None,
         params: SearchParams = PARAMS,
+        within: npt.NDArray[np.bool_] | None = None,
     ) -> None:
+        """`within`: search only these articles (a sub-KB view of the index; the fit draws small KBs this way)."""
         self.index = index
+        self.within = within
         self.params = params
         self.lexicon = lexicon if lexicon is not None else Lexicon.load()
         self.model = model if model is not None else RankModel.load()
@@ -205,6 +208,11 @@ class SearchEngine:
             vectors if vectors is not None or index.semantic is None else packaged_vectors("semantic matching off")
         )
         self._n = len(index)
+        articles = self._n if within is None else int(within.sum())
+        # a small KB answers on a higher threshold: few articles compete, so the best match of a question it
+        # cannot answer stands far above the rest, and confidence runs high for it (see RankModel)
+        small = self.model.small_kb_min_articles <= articles < self.model.small_kb_articles
+        self._answer_threshold = self.model.small_kb_answer_threshold if small else self.model.answer_threshold
         self._row_of = {qid: row for row, qid in enumerate(index.ids)}
         self._tag_code = {tag: code for code, tag in enumerate(index.product_names)}
         # an article whose product nobody recorded cannot disagree with the product a question names
@@ -451,6 +459,8 @@ class SearchEngine:
             reached[b_rows] = True
         # the article prior and the product agreement in one pass (cached per set of products named)
         score += self._product_vector(plan.products, long=plan.long)
+        if self.within is not None:
+            score[~self.within] = -np.inf
         if context is not None:
             score = self._apply_context(context, score, reached)
         matched = _Matched(rows=rows, bigram_rows=b_rows, bigram_vals=b_vals)
@@ -757,7 +767,7 @@ class SearchEngine:
         x = self.confidence_features(head)
         conf = self.model.confidence(x)
         band: Band
-        if conf >= self.model.answer_threshold:
+        if conf >= self._answer_threshold:
             band = "answer"
         elif self.model.in_top3(x) >= self.model.shortlist_threshold or x[CONFIDENCE_FEATURES.index("sig")]:
             # several articles fit about equally (same error text), or one fits loosely; a pasted error code

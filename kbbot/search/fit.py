@@ -87,6 +87,15 @@ class FitSettings:
     pool_passes: int = 2
     # a message of this many words or more is "long" for the threshold rule (the long dev questions have 57-113)
     long_words: int = 40
+    # Small KBs drawn from each KB of the fit (views of its index holding `size` articles): some questions'
+    # articles kept in, as many others' left out, which makes those unanswerable there. A KB of fewer than
+    # `small_kb_articles` answers from a threshold of its own, the rule's on these draws (out of fold, like every
+    # threshold here); they fit no weights. With the big KBs' threshold a 100-article KB answered a quarter of
+    # what it cannot answer; its right answers are so clear that a higher threshold costs them little
+    sub_kb_sizes: tuple[int, ...] = (30, 100, 300)
+    sub_kb_draws: int = 8  # small KBs per size and KB
+    sub_kb_questions: int = 12  # answerable questions kept in, answerable questions left out, unanswerable ones
+    small_kb_articles: int = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +106,11 @@ class FitSet:
     engine: SearchEngine
     questions: Sequence[Question]
     name: str
+    ranking: bool = True  # its questions train the ranking (a drawn small KB's do not)
+    group: str = ""  # fold groups are per group (drawn small KBs: the KB they came from)
+    # per question, the article whose questions share its fold, when it is not `expected` (a drawn small KB's
+    # left-out questions are unanswerable there, but stay with their article's fold)
+    articles: Sequence[str | None] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,8 @@ class _Example:
     right: int  # position of the right article in the short list, -1 if absent or unanswerable
     long: bool
     kb: int = 0  # which FitSet (and engine) the question belongs to
+    ranking: bool = True
+    article: str | None = None  # the article whose questions share a fold (a left-out article's too)
 
 
 @dataclass(slots=True)
@@ -216,6 +232,7 @@ def _with_rank_weights(engine: SearchEngine, w: Floats) -> SearchEngine:
         kb=engine.kb,
         vectors=engine.vectors,
         params=engine.params,
+        within=engine.within,
     )
 
 
@@ -223,7 +240,7 @@ def _train_groups(examples: Sequence[_Example], keep: npt.NDArray[np.bool_]) -> 
     return [
         (ex.ranked.features, ex.right)
         for ex, k in zip(examples, keep, strict=True)
-        if k and ex.ranked is not None and ex.right >= 0
+        if k and ex.ranking and ex.ranked is not None and ex.right >= 0
     ]
 
 
@@ -294,14 +311,30 @@ def _confidence_rows(
     return x, y, y3
 
 
+def _deal(
+    examples: list[_Example], expected: list[str | None], folds: int, seed: int
+) -> npt.NDArray[np.int64]:
+    """Folds for the real questions as they would be dealt without the drawn small KBs (so adding those changes
+    no fold); a small KB's question goes to its article's fold, an unanswerable one to a fold of its own deal."""
+    real = [i for i, ex in enumerate(examples) if ex.ranking]
+    fold = np.zeros(len(examples), dtype=np.int64)
+    fold[real] = deal_folds([expected[i] for i in real], folds, seed)
+    fold_of = {expected[i]: int(fold[i]) for i in real if expected[i] is not None}
+    rest = [i for i, ex in enumerate(examples) if not ex.ranking]
+    drawn = deal_folds([None] * len(rest), folds, seed + 1000)
+    for j, i in enumerate(rest):
+        fold[i] = fold_of.get(expected[i], int(drawn[j])) if expected[i] is not None else int(drawn[j])
+    return fold
+
+
 def _pool_deals(
     engines: Sequence[SearchEngine], examples: list[_Example], sw: Floats, settings: FitSettings
 ) -> _Pooled:
     pooled = _Pooled()
     # grouped by article within its KB (two KBs may share an id form, never an article)
-    expected = [f"{ex.kb}:{ex.question.expected}" if ex.question.expected else None for ex in examples]
+    expected = [ex.article for ex in examples]
     for seed in settings.seeds:
-        fold = deal_folds(expected, settings.folds, seed)
+        fold = _deal(examples, expected, settings.folds, seed)
         oof = _out_of_fold_rankings(engines, examples, fold, settings)
         pooled.ranks.append(np.array([right + 1 if r is not None and right >= 0 else 0 for r, right in oof]))
         x, y, y3 = _confidence_rows(engines, examples, oof)
@@ -321,11 +354,16 @@ class _Outcome:
     long: npt.NDArray[np.bool_]
     y: Floats
     y3: Floats
-    kb: npt.NDArray[np.int64]  # the FitSet of each row
+    kb: npt.NDArray[np.int64]  # the rule group of each row (a KB, or the small KBs drawn from one)
 
     @property
     def ood(self) -> npt.NDArray[np.bool_]:
         return ~self.indomain
+
+
+def _subset(out: _Outcome, rows: npt.NDArray[np.bool_]) -> _Outcome:
+    return _Outcome(indomain=out.indomain[rows], long=out.long[rows], y=out.y[rows], y3=out.y3[rows],
+                    kb=out.kb[rows])
 
 
 def _allowed(answered: npt.NDArray[np.bool_], out: _Outcome, settings: FitSettings) -> bool:
@@ -369,7 +407,7 @@ def _shortlist_threshold(p3: Floats, out: _Outcome) -> float:
 def _figures(
     p: Floats,
     p3: Floats,
-    t_answer: float,
+    t_answer: float | Floats,
     t_short: float,
     out: _Outcome,
     styles: Sequence[tuple[str, npt.NDArray[np.bool_]]],
@@ -393,20 +431,61 @@ def _examples(sets: Sequence[FitSet], weights: Floats, settings: FitSettings) ->
     out = []
     for kb, fit_set in enumerate(sets):
         engine = _with_rank_weights(fit_set.engine, weights)
-        for q in fit_set.questions:
+        for i, q in enumerate(fit_set.questions):
             ranked = engine.rank(q.query)  # the pool the engine re-ranks at run time, so CV figures are honest
             right = _position(engine, ranked, q.expected) if ranked is not None else -1
-            out.append(_Example(q, ranked, right, len(q.query.split()) >= settings.long_words, kb))
+            article = fit_set.articles[i] if fit_set.articles else q.expected
+            out.append(_Example(q, ranked, right, len(q.query.split()) >= settings.long_words, kb,
+                                ranking=fit_set.ranking,
+                                article=f"{fit_set.group or fit_set.name}:{article}" if article else None))
     return out
+
+
+def draw_small_kbs(fit_set: FitSet, settings: FitSettings, seed: int = 0) -> list[FitSet]:
+    """Small KBs drawn from one KB of the fit (views of its index): in each, a few questions' articles and
+    random others; those questions stay answerable, as many others become unanswerable (their article is not
+    in it), and a few of the KB's unanswerable questions come along."""
+    rng = np.random.default_rng(seed)
+    engine, n = fit_set.engine, len(fit_set.engine.index)
+    answerable = [q for q in fit_set.questions if q.expected is not None and q.expected in engine._row_of]
+    unanswerable = [q for q in fit_set.questions if q.expected is None]
+    k = settings.sub_kb_questions
+    out = []
+    for size in settings.sub_kb_sizes:
+        if len(answerable) < 2 * k or size <= k or size >= n:
+            continue
+        for _ in range(settings.sub_kb_draws):
+            picked = [answerable[i] for i in rng.permutation(len(answerable))]
+            kept = picked[:k]
+            kept_rows = {engine._row_of[q.expected or ""] for q in kept}
+            others = [q for q in picked[k:] if engine._row_of[q.expected or ""] not in kept_rows]
+            within = np.zeros(n, dtype=bool)
+            within[list(kept_rows)] = True
+            free = np.flatnonzero(~within)
+            within[rng.choice(free, size=size - len(kept_rows), replace=False)] = True
+            left_out = [q for q in others if not within[engine._row_of[q.expected or ""]]][:k]
+            ood = [unanswerable[i] for i in rng.permutation(len(unanswerable))[:k]]
+            view = SearchEngine(index=engine.index, lexicon=engine.lexicon, model=engine.model, kb=engine.kb,
+                                vectors=engine.vectors, params=engine.params, within=within)
+            questions = [*kept, *(dataclasses.replace(q, expected=None) for q in left_out), *ood]
+            articles = [q.expected for q in kept] + [q.expected for q in left_out] + [None] * len(ood)
+            out.append(FitSet(engine=view, questions=questions, name=f"{fit_set.name} small KBs", ranking=False,
+                              group=fit_set.name, articles=articles))
+    return out
+
+
 
 
 def _styles(examples: list[_Example], sets: Sequence[FitSet]) -> list[tuple[str, npt.NDArray[np.bool_]]]:
     """(name, rows) of each reported style: short and long, and with several KBs short and long per KB too."""
     long = np.array([ex.long for ex in examples])
-    kb = np.array([ex.kb for ex in examples])
-    out = [("short", ~long), ("long", long)]
-    if len(sets) > 1:
-        out += [(f"{s.name} {style}", (kb == i) & rows) for i, s in enumerate(sets) for style, rows in out[:2]]
+    name_of = np.array([sets[ex.kb].name for ex in examples])
+    real = np.array([ex.ranking for ex in examples])
+    out = [("short", ~long & real), ("long", long & real)]
+    names = list(dict.fromkeys(s.name for s in sets))
+    if len(names) > 1:
+        out += [(f"{name} {style}", (name_of == name) & (long if style == "long" else ~long))
+                for name in names for style in ("short", "long")]
     return [(name, rows) for name, rows in out if rows.any()]
 
 
@@ -442,6 +521,8 @@ def fit_model(
     on the questions of `also` over theirs (a modern KB's dev set beside the archive's)."""
     settings = settings if settings is not None else FitSettings()
     sets = [FitSet(engine=engine, questions=questions, name="main"), *also]
+    if settings.sub_kb_sizes:
+        sets += [small for i, base in enumerate(list(sets)) for small in draw_small_kbs(base, settings, seed=i)]
     engines = [s.engine for s in sets]
     init = np.array([FIT_START.get(n, 0.0) for n in FEATURES])
     # The training pools are picked by ranking weights fitted here, not by the installed model's: pools from
@@ -457,22 +538,29 @@ def fit_model(
         )
     engines = [_with_rank_weights(e, weights) for e in engines]
     indomain1 = np.array([ex.question.expected is not None for ex in examples])
-    n_ood = int((~indomain1).sum())
-    sw1 = np.where(~indomain1, settings.ood_share * indomain1.sum() / max(n_ood, 1), 1.0)
+    real = np.array([ex.ranking for ex in examples])
+    n_ood = int((~indomain1 & real).sum())
+    sw1 = np.where(~indomain1, settings.ood_share * (indomain1 & real).sum() / max(n_ood, 1), 1.0)
+    sw1[~real] = 0.0  # the drawn small KBs fit no weights: they set the small-KB threshold only
     pooled = _pool_deals(engines, examples, sw1, settings)
+    # the answer rule holds on each real KB, and on all the drawn small KBs together
+    rule_of = [s.name if s.ranking else "small KBs" for s in sets]
+    rule_group = {name: i for i, name in enumerate(dict.fromkeys(rule_of))}
     deals = len(settings.seeds)
     out = _Outcome(
         indomain=np.tile(indomain1, deals),
         long=np.tile(np.array([ex.long for ex in examples]), deals),
         y=pooled.stack("y"),
         y3=pooled.stack("y3"),
-        kb=np.tile(np.array([ex.kb for ex in examples]), deals),
+        kb=np.tile(np.array([rule_group[rule_of[ex.kb]] for ex in examples]), deals),
     )
     p, p3 = pooled.stack("p"), pooled.stack("p3")
-    t_answer = _answer_threshold(p, out, settings)
-    t_short = _shortlist_threshold(p3, out)
+    big = np.tile(real, deals)
+    t_answer = _answer_threshold(p[big], _subset(out, big), settings)
+    t_small = _answer_threshold(p[~big], _subset(out, ~big), settings) if (~big).any() else 1.0
+    t_short = _shortlist_threshold(p3[big], _subset(out, big))
     styles = [(name, np.tile(rows, deals)) for name, rows in _styles(examples, sets)]
-    figures = _figures(p, p3, t_answer, t_short, out, styles)
+    figures = _figures(p, p3, np.where(big, t_answer, t_small), t_short, out, styles)
     summary = _ranking_lines(pooled, examples, sets, settings)
     for style, _rows in styles:
         summary.append(
@@ -482,7 +570,8 @@ def fit_model(
             f"the answer {figures[f'{style}_offered_right']:.3f}, unanswerable told 'no match' "
             f"{figures[f'{style}_ood_no_match']:.2f}"
         )
-    summary.append(f"thresholds: answer {t_answer:.2f}, short list {t_short:.2f}")
+    summary.append(f"thresholds: answer {t_answer:.2f}, short list {t_short:.2f}; answer in a KB of "
+                   f"{min(settings.sub_kb_sizes, default=0)}-{settings.small_kb_articles} articles {t_small:.2f}")
     w_all = weights  # fitted on every question's pool
     x, sw = pooled.stack("x"), np.tile(sw1, deals)
     cw, cb = fit_logistic(x, out.y, sample_weight=sw)
@@ -496,6 +585,9 @@ def fit_model(
         answer_threshold=t_answer,
         shortlist_threshold=t_short,
         fitted_articles=len(engine.index),  # the main KB's: what the unknown-word idf is scaled against
+        small_kb_articles=settings.small_kb_articles if (~big).any() else 0,
+        small_kb_min_articles=min(settings.sub_kb_sizes, default=0),
+        small_kb_answer_threshold=t_small,
     )
     return FitResult(model=model, summary=summary, figures=figures)
 
@@ -555,6 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=None, help="where to write the model (default: print only)")
     ap.add_argument("--cv-seeds", default="0,1,2,3", help="fold deals to pool")
+    ap.add_argument("--small-kbs", default=None, help="sizes of the small KBs drawn from each KB (default "
+                    "30,100,300; 0 for none)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     kb = KnowledgeBase.open(args.index)
@@ -570,6 +664,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     settings = FitSettings(seeds=tuple(int(v) for v in args.cv_seeds.split(",")))
+    if args.small_kbs is not None:
+        sizes = tuple(int(v) for v in args.small_kbs.split(",") if v)
+        settings = dataclasses.replace(settings, sub_kb_sizes=sizes)
     result = fit_model(engine, read_all(args.questions, kb), settings=settings, also=also)
     for line in result.summary:
         print(line)

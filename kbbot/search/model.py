@@ -117,6 +117,13 @@ class RankModel:
     # articles of the KB the model was fitted on: the engine scales what a word the KB has never seen is worth
     # by this KB's idf range against that one's, so a 5-article KB's unknown words do not outweigh its known ones
     fitted_articles: int
+    # a KB of small_kb_min_articles up to small_kb_articles answers from its own threshold, fitted on KBs of those
+    # sizes drawn from the fit's KBs: there the best match of a question the KB cannot answer stands far above
+    # the few others, and the confidence model (fitted where thousands compete) rates it high. Below the drawn
+    # sizes (a handful of pages) the idf scaling of unknown words keeps it honest already. 0: none
+    small_kb_articles: int = 0
+    small_kb_min_articles: int = 0
+    small_kb_answer_threshold: float = 1.0
 
     def rank_vector(self, names: tuple[str, ...]) -> npt.NDArray[np.float64]:
         return np.array([self.rank_weights.get(n, 0.0) for n in names], dtype=np.float64)
@@ -156,6 +163,9 @@ class RankModel:
                 answer_threshold=float(data["answer_threshold"]),
                 shortlist_threshold=float(data["shortlist_threshold"]),
                 fitted_articles=int(data["fitted_articles"]),
+                small_kb_articles=int(data.get("small_kb_articles", 0)),
+                small_kb_min_articles=int(data.get("small_kb_min_articles", 0)),
+                small_kb_answer_threshold=float(data.get("small_kb_answer_threshold", 1.0)),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             where = path or "search_model.yaml"
@@ -172,6 +182,9 @@ class RankModel:
                 "answer_threshold": round(self.answer_threshold, 4),
                 "shortlist_threshold": round(self.shortlist_threshold, 4),
                 "fitted_articles": self.fitted_articles,
+                "small_kb_articles": self.small_kb_articles,
+                "small_kb_min_articles": self.small_kb_min_articles,
+                "small_kb_answer_threshold": round(self.small_kb_answer_threshold, 4),
             },
             sort_keys=False,
         )
