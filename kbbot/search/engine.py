@@ -433,19 +433,9 @@ class SearchEngine:
         ix = self.index
         qmass = max(plan.qmass, 1e-6)
         w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
-        cols = np.asarray(plan.cols, dtype=np.int64)
-        starts, ends = ix.full.indptr[cols], ix.full.indptr[cols + 1]
-        score: npt.NDArray[np.float64]
-        if len(cols):
-            spans = list(zip(starts.tolist(), ends.tolist(), strict=True))
-            rows = np.concatenate([ix.full.indices[s:e] for s, e in spans])
-            # one multiply over all postings, not one per term: a long message matches ~200,000 postings
-            vals = np.concatenate([self._s_data[s:e] for s, e in spans])
-            vals *= np.repeat(np.asarray([q / qmass for q in plan.weights], dtype=np.float32), ends - starts)
-            score = np.bincount(rows, weights=vals, minlength=n).astype(np.float64, copy=False)
-        else:
-            rows = np.zeros(0, dtype=np.int32)
-            score = np.zeros(n)
+        rows, vals, _ = ix.full.gather(plan.cols, [q / qmass for q in plan.weights], values=self._s_data)
+        # one bincount scores five features at once; a query whose words reach nothing scores all zero
+        score = np.bincount(rows, weights=vals, minlength=n).astype(np.float64, copy=False)
         reached = score > 0
         w_sig = w["sig"] + (w["sig_long"] if plan.long else 0.0)
         if plan.sig_cols and w_sig:
@@ -497,7 +487,7 @@ class SearchEngine:
         qmass = max(plan.qmass, 1e-6)
         out = np.zeros((k, len(VECTOR_FEATURES)), dtype=np.float64)
         if len(matched.rows):
-            term, at, r = self._pool_postings(plan, top)
+            term, at, r = self._pool_postings(plan.cols, top)
             qw = np.asarray(plan.weights, dtype=np.float64)[term] / qmass
             idf = ix.idf[np.asarray(plan.cols, dtype=np.int64)[term]].astype(np.float64)
             head = ix.head_data[at]
@@ -534,14 +524,14 @@ class SearchEngine:
         return out
 
     def _pool_postings(
-        self, plan: QueryPlan, top: npt.NDArray[np.int64]
+        self, cols: list[int], top: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(term, position in the full postings, pool slot) of every posting of a pool article that is one of
-        the query's terms, read from the article -> postings table: a few hundred entries per article, however
-        many postings the query matched (a pasted log matches hundreds of thousands)."""
+        """(index into `cols`, position in the full postings, pool slot) of every posting of a pool article
+        that is one of the terms `cols`, read from the article -> postings table: a few hundred entries per
+        article, however many postings the query matched (a pasted log matches hundreds of thousands)."""
         ix = self.index
         starts, ends = ix.forward_ptr[top], ix.forward_ptr[top + 1]
-        if not len(top) or not plan.cols or not np.any(ends > starts):
+        if not len(top) or not cols or not np.any(ends > starts):
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
         at = np.concatenate([ix.forward_pos[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
@@ -551,7 +541,7 @@ class SearchEngine:
         total = len(ix.full.indices)
         slots = np.arange(len(top), dtype=np.int64)
         keys = np.repeat(slots * total, ends - starts) + at
-        qcols = np.asarray(plan.cols, dtype=np.int64)
+        qcols = np.asarray(cols, dtype=np.int64)
         lo = (slots[:, None] * total + ix.full.indptr[qcols][None, :]).ravel()
         hi = (slots[:, None] * total + ix.full.indptr[qcols + 1][None, :]).ravel()
         where = np.minimum(np.searchsorted(keys, lo), len(keys) - 1)
@@ -710,18 +700,9 @@ class SearchEngine:
         )
 
     def _article_has(self, cols: list[int], row: int) -> set[int]:
-        """Which of `cols` the article at `row` contains, read off the article -> postings table with one
-        vectorised search (one search per word of a long message cost five times as much)."""
-        ix = self.index
-        at = ix.forward_pos[int(ix.forward_ptr[row]) : int(ix.forward_ptr[row + 1])]
-        if not cols or not len(at):
-            return set()
-        wanted = np.asarray(cols, dtype=np.int64)
-        lo, hi = ix.full.indptr[wanted], ix.full.indptr[wanted + 1]
-        # the article's positions ascend (terms ascending): it has a term when its first position at or past the
-        # start of that term's run is still inside the run
-        first = at[np.minimum(np.searchsorted(at, lo), len(at) - 1)]
-        return set(wanted[(first >= lo) & (first < hi)].tolist())
+        """Which of `cols` the article at `row` contains (one vectorised search, as for the pool)."""
+        term, _, _ = self._pool_postings(cols, np.array([row], dtype=np.int64))
+        return {cols[t] for t in term.tolist()}
 
     def _rare_cover(self, plan: QueryPlan, row: int, has: set[int]) -> float:
         """idf-weighted share of the query's rarest typed words (rare_terms of them) the article contains."""

@@ -447,7 +447,8 @@ def draw_small_kbs(fit_set: FitSet, settings: FitSettings, seed: int = 0) -> lis
     in it), and a few of the KB's unanswerable questions come along."""
     rng = np.random.default_rng(seed)
     engine, n = fit_set.engine, len(fit_set.engine.index)
-    answerable = [q for q in fit_set.questions if q.expected is not None and q.expected in engine._row_of]
+    row_of = {qid: row for row, qid in enumerate(engine.index.ids)}
+    answerable = [q for q in fit_set.questions if q.expected is not None and q.expected in row_of]
     unanswerable = [q for q in fit_set.questions if q.expected is None]
     k = settings.sub_kb_questions
     out = []
@@ -457,13 +458,13 @@ def draw_small_kbs(fit_set: FitSet, settings: FitSettings, seed: int = 0) -> lis
         for _ in range(settings.sub_kb_draws):
             picked = [answerable[i] for i in rng.permutation(len(answerable))]
             kept = picked[:k]
-            kept_rows = {engine._row_of[q.expected or ""] for q in kept}
-            others = [q for q in picked[k:] if engine._row_of[q.expected or ""] not in kept_rows]
+            kept_rows = {row_of[q.expected or ""] for q in kept}
+            others = [q for q in picked[k:] if row_of[q.expected or ""] not in kept_rows]
             within = np.zeros(n, dtype=bool)
             within[list(kept_rows)] = True
             free = np.flatnonzero(~within)
             within[rng.choice(free, size=size - len(kept_rows), replace=False)] = True
-            left_out = [q for q in others if not within[engine._row_of[q.expected or ""]]][:k]
+            left_out = [q for q in others if not within[row_of[q.expected or ""]]][:k]
             ood = [unanswerable[i] for i in rng.permutation(len(unanswerable))[:k]]
             view = SearchEngine(index=engine.index, lexicon=engine.lexicon, model=engine.model, kb=engine.kb,
                                 vectors=engine.vectors, params=engine.params, within=within)
