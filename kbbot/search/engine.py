@@ -530,11 +530,13 @@ class SearchEngine:
         that is one of the terms `cols`, read from the article -> postings table: a few hundred entries per
         article, however many postings the query matched (a pasted log matches hundreds of thousands)."""
         ix = self.index
-        starts, ends = ix.forward_ptr[top], ix.forward_ptr[top + 1]
-        if not len(top) or not cols or not np.any(ends > starts):
-            empty = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        if not len(top) or not cols:
             return empty, empty, empty
+        starts, ends = ix.forward_ptr[top], ix.forward_ptr[top + 1]
         at = np.concatenate([ix.forward_pos[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
+        if not len(at):
+            return empty, empty, empty
         # each article's positions ascend (terms ascending); offset by slot they ascend across the pool, so one
         # search finds, for every (article, query term), the article's first position at or past the start of
         # the term's run, and the article has the term when that position is still inside the run
@@ -545,9 +547,9 @@ class SearchEngine:
         lo = (slots[:, None] * total + ix.full.indptr[qcols][None, :]).ravel()
         hi = (slots[:, None] * total + ix.full.indptr[qcols + 1][None, :]).ravel()
         where = np.minimum(np.searchsorted(keys, lo), len(keys) - 1)
-        hit = (keys[where] >= lo) & (keys[where] < hi)
-        term = np.tile(np.arange(len(qcols), dtype=np.int64), len(top))[hit]
-        return term, at[where[hit]].astype(np.int64), np.repeat(slots, len(qcols))[hit]
+        # lo and hi run slot-major: entry i is query term i % len(cols) in pool slot i // len(cols)
+        hit = np.flatnonzero((keys[where] >= lo) & (keys[where] < hi))
+        return hit % len(qcols), at[where[hit]].astype(np.int64), hit // len(qcols)
 
     def _semantic(self, plan: QueryPlan, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """The SHORTLIST_FEATURES columns made of semantic cosines, for each row (zero without the token table):
@@ -693,16 +695,23 @@ class SearchEngine:
                 1.0 if ranked.plan.long else 0.0,
                 float(cover[0] - cover[1:].max()) if len(cover) > 1 else float(cover[0]),
                 self._rare_cover(ranked.plan, top_row, has),
-                float(np.mean(codes[1:] == codes[0])) if len(codes) > 1 else 1.0,
+                np.count_nonzero(codes[1:] == codes[0]) / (len(codes) - 1) if len(codes) > 1 else 1.0,
                 float(s[0] - s[1]) / spread if len(s) > 2 and spread > 1e-9 else 1.0,
             ],
             dtype=np.float64,
         )
 
     def _article_has(self, cols: list[int], row: int) -> set[int]:
-        """Which of `cols` the article at `row` contains (one vectorised search, as for the pool)."""
-        term, _, _ = self._pool_postings(cols, np.array([row], dtype=np.int64))
-        return {cols[t] for t in term.tolist()}
+        """Which of `cols` the article at `row` contains: _pool_postings for one article, where its positions
+        need no pool-slot offset (the generic path's dozen array steps cost a twentieth of a short query)."""
+        ix = self.index
+        at = ix.forward_pos[ix.forward_ptr[row] : ix.forward_ptr[row + 1]]
+        if not len(at) or not cols:
+            return set()
+        qcols = np.asarray(cols, dtype=np.int64)
+        lo, hi = ix.full.indptr[qcols], ix.full.indptr[qcols + 1]
+        first = at[np.minimum(np.searchsorted(at, lo), len(at) - 1)]
+        return {c for c, has in zip(cols, ((first >= lo) & (first < hi)).tolist(), strict=True) if has}
 
     def _rare_cover(self, plan: QueryPlan, row: int, has: set[int]) -> float:
         """idf-weighted share of the query's rarest typed words (rare_terms of them) the article contains."""
@@ -810,13 +819,12 @@ class SearchEngine:
 
     def _matched_error(self, ranked: Ranked, i: int) -> str | None:
         """The article's literal error line (or code) the query matched, for the card to show as code."""
-        feats = dict(zip(VECTOR_FEATURES + SHORTLIST_FEATURES, ranked.features[i], strict=True))
         _, errs = self.index.rapid_text(int(ranked.rows[i]))
         lines = [line for line in errs.split("\n") if line.strip()]
         if not lines or not ranked.plan.text:
             return None
         # a pasted code matches its line exactly; a message must agree closely, not merely share words
-        return best_line(ranked.plan.text, lines, cutoff=80.0 if feats["sig"] > 0 else 90.0)
+        return best_line(ranked.plan.text, lines, cutoff=80.0 if ranked.features[i, _V["sig"]] > 0 else 90.0)
 
     def explain(self, query: str) -> Iterator[str]:
         """Lines describing how a query was understood and scored (for debugging and `--verbose`)."""
