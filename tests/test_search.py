@@ -4,6 +4,7 @@ save/load, and the query analysis underneath (tokens, signatures, Slack markup, 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -598,3 +599,51 @@ def test_troubleshooting_pages_without_a_symptoms_heading_are_known_by_their_tit
     assert seen["Shared mailbox folders don't appear in Outlook"] == 1.0
     assert seen["Add a shared mailbox to Outlook"] == 0.0
     kb.close()
+
+
+def test_a_large_kb_is_prepared_in_worker_processes_to_the_same_bytes(
+    kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 57k archive's articles are read and prepared by worker processes (real ones, forked): the index they
+    make must be the one a single process makes, file for file, byte for byte (build time aside)."""
+    import kbbot.search.index as index_module
+
+    build_search_index(kb, tmp_path / "one")
+    monkeypatch.setattr(index_module, "_PREPARE_IN_WORKERS_FROM", 1)
+    monkeypatch.setattr(index_module, "_PREPARE_CHUNK", 2)  # the seeds' five articles in three tasks
+    monkeypatch.setattr(index_module, "_PREPARE_BACKLOG", 1)  # and some taken while others are still queued
+    monkeypatch.setattr(index_module.os, "cpu_count", lambda: 3)
+    with caplog.at_level("INFO", logger="kbbot.search.index"):
+        build_search_index(kb, tmp_path / "workers")
+    assert f"{len(kb)} articles prepared in 2 worker process(es)" in caplog.text
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "workers").iterdir())
+    for name in names:
+        a, b = (tmp_path / "one" / name).read_bytes(), (tmp_path / "workers" / name).read_bytes()
+        if name == "meta.json":
+            a_meta, b_meta = json.loads(a), json.loads(b)
+            a_meta.pop("build_seconds"), b_meta.pop("build_seconds")
+            assert a_meta == b_meta
+        else:
+            assert a == b, name
+
+
+def test_a_worker_that_cannot_read_the_kb_fails_the_build_not_hangs_it(
+    seed_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index folder removed once the build has started: the workers cannot open it, and the build fails
+    with the error (which the indexer reports, keeping no search folder, and retries next run) rather than the
+    pool respawning workers that die in their initializer, forever."""
+    import kbbot.search.index as index_module
+
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index, copy)
+    monkeypatch.setattr(index_module, "_PREPARE_IN_WORKERS_FROM", 1)
+    monkeypatch.setattr(index_module.os, "cpu_count", lambda: 2)
+    kb = KnowledgeBase.open(copy)
+    try:
+        shutil.rmtree(copy)
+        with pytest.raises(IndexFolderError):
+            build_search_index(kb, tmp_path / "out")
+    finally:
+        kb.close()
