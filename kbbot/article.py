@@ -94,6 +94,13 @@ class Article:
     url: str | None = None
     # other forms people use for this article: the path slug, the file name, a stated KB number
     aliases: tuple[str, ...] = ()
+    # section name -> its heading as the article writes it, for the sections named after their own heading
+    # (their names are the heading upper-cased, which loses "GitHub" and "RST_STREAM")
+    headings: dict[str, str] = field(default_factory=dict)
+
+    def heading_of(self, name: str) -> str:
+        """How to show the section `name` to a reader: as its heading was written, else the name in title case."""
+        return self.headings.get(name) or name.title()
 
     @property
     def error_codes(self) -> list[str]:
@@ -152,6 +159,8 @@ class Article:
             "format": self.format,
             "url": self.url,
             "aliases": list(self.aliases),
+            # only where there are any: the 1999 archive's records stay as they were
+            **({"headings": dict(self.headings)} if self.headings else {}),
         }
 
     @classmethod
@@ -189,6 +198,7 @@ class Article:
             # records from before articles had links or aliases load with none
             url=data.get("url"),
             aliases=tuple(data.get("aliases", ())),
+            headings=dict(data.get("headings", {})),
         )
 
     def procedures_json(self) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 # Bump when parsing gives different articles for the same bytes; the indexer re-parses every file then.
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 _TXT_RE = re.compile(r"\A\s*DOCUMENT\s*:\s*Q?\d", re.IGNORECASE)
 # front matter (closed or not: an unclosed one is a truncated page, reported as such) or the page heading
@@ -47,7 +47,8 @@ _MD_1999_RE = re.compile(
     r"|permalink\s*:.*/Q\d{1,7}/?\s*$|\s*Article\s*:\s*Q\d)",
     re.MULTILINE | re.IGNORECASE,
 )
-_MODERN_MD_RE = re.compile(r"\A\ufeff?\s*(?:---[ \t]*\n[\w.]+\s*:|#\s+\S)")
+# YAML front matter, TOML front matter (Hugo's +++, or = pairs between ---), or a page heading
+_MODERN_MD_RE = re.compile(r"\A\ufeff?\s*(?:---[ \t]*\n[\w.]+\s*[:=]|\+\+\+[ \t]*\n[\w.]+\s*=|#\s+\S)")
 _MD_SUFFIXES = (".md", ".markdown", ".mdx")
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 _JSON_RE = re.compile(r'\A\ufeff?\s*(?:\{\s*"|\[\s*\{)')

@@ -39,6 +39,8 @@ class Draft:
     blocks: list[tuple[str, list[Block]]] | None = None
     url: str | None = None
     aliases: tuple[str, ...] = ()
+    # section name -> its heading as written, for sections named after their own heading (Article.headings)
+    headings: dict[str, str] = field(default_factory=dict)
     # the newer error forms (SMTP status codes, AADSTS..., HTTP status lines) are read in modern sources only,
     # so the 1999 archive's signatures stay exactly as they were
     modern: bool = False
@@ -65,6 +67,13 @@ def build_article(draft: Draft) -> Article:
     if draft.modern:
         # a label is a name, shown on a button: no markup, and no link cut in half by the label's length limit
         procedures = tuple(replace(p, label=strip_inline_markup(p.label)) for p in procedures)
+        # a procedure named after its section shows the heading as written, not the name in title case
+        procedures = tuple(
+            replace(p, label=strip_inline_markup(draft.headings[p.section]))
+            if p.label == p.section.title() and p.section in draft.headings
+            else p
+            for p in procedures
+        )
         procedures = _merge_troubleshooters(procedures, section_blocks)
     full = "\n\n".join([draft.title, *texts.values()])
     if draft.blocks is not None:
@@ -99,6 +108,7 @@ def build_article(draft: Draft) -> Article:
         format=draft.format,
         url=draft.url,
         aliases=draft.aliases,
+        headings={name: heading for name, heading in draft.headings.items() if name in texts},
     )
 
 

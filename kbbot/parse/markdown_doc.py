@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -38,6 +39,7 @@ FORMAT = "markdown-doc"
 _INDENT = 3
 
 _FRONT_RE = re.compile(r"\A\ufeff?\s*---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+_TOML_FRONT_RE = re.compile(r"\A\ufeff?\s*\+\+\+[ \t]*\n(.*?)\n\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL)
 _IMAGE_RE = re.compile(r":::image\b(.*?):::(?:\s*:::image-end:::)?", re.DOTALL | re.IGNORECASE)
 _ALT_RE = re.compile(r"alt-text\s*=\s*\"([^\"]*)\"", re.IGNORECASE)
 _NO_LOC_RE = re.compile(r":::no-loc\s+text\s*=\s*\"([^\"]*)\"\s*:::", re.IGNORECASE)
@@ -121,9 +123,9 @@ def _heading_forms(lower: str) -> Iterator[str]:
         head, _, last = bare.rpartition(" ")
         if last in qualifiers:
             yield head
-    prefix = _HEADING_SUBTITLE_RE.split(lower, maxsplit=1)[0]
-    if prefix != lower:
-        yield _TRAILING_NUMBER_RE.sub("", prefix.strip())
+    prefix = _TRAILING_NUMBER_RE.sub("", _HEADING_SUBTITLE_RE.split(lower, maxsplit=1)[0].strip())
+    if prefix != lower and prefix not in vocab["case_prefixes"]:
+        yield prefix
     no_object = next((bare[: -len(o) - 1] for o in vocab["objects"] if bare.endswith(" " + o)), bare)
     yield no_object
     for form in (bare, no_object):
@@ -137,15 +139,27 @@ plain_text = strip_inline_markup
 
 # ------------------------------------------------------------------------------------------ front matter
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    m = _FRONT_RE.match(text)
+    """The page's front matter and the rest: YAML between `---` lines, or TOML between `+++` lines (Hugo) or
+    between `---` lines (some MDX sites write `title = "..."` there)."""
+    m = _FRONT_RE.match(text) or _TOML_FRONT_RE.match(text)
     if not m:
-        if text.lstrip("\ufeff \t\n").startswith("---\n") and "\n---" not in text[4:]:
-            raise ParseError("Markdown front matter is not closed (truncated file?)")
+        opened = text.lstrip("\ufeff \t\n")
+        for fence in ("---", "+++"):
+            if opened.startswith(fence + "\n") and "\n" + fence not in opened[4:]:
+                raise ParseError("Markdown front matter is not closed (truncated file?)")
         return {}, text
-    try:
-        data = yaml.safe_load(m.group(1))
-    except yaml.YAMLError:
-        data = _loose_front_matter(m.group(1))
+    block = m.group(1)
+    data: Any = None
+    if m.re is _FRONT_RE:
+        try:
+            data = yaml.safe_load(block)
+        except yaml.YAMLError:
+            data = None
+    if not isinstance(data, dict):
+        try:
+            data = tomllib.loads(block)
+        except tomllib.TOMLDecodeError:
+            data = _loose_front_matter(block) if m.re is _FRONT_RE else {}
     return (data if isinstance(data, dict) else {}), text[m.end():]
 
 
@@ -574,7 +588,7 @@ def _markdown() -> MarkdownIt:
 def slug_of(path: str) -> str:
     """'Teams/Clear-Teams-Cache.md' -> 'teams/clear-teams-cache': a stable id from the path in the tree."""
     p = PurePosixPath(path.replace("\\", "/"))
-    stem = p.with_suffix("") if p.suffix.lower() in (".md", ".markdown", ".html", ".htm") else p
+    stem = p.with_suffix("") if p.suffix.lower() in (".md", ".mdx", ".markdown", ".html", ".htm") else p
     parts = [part for part in stem.parts if part not in ("", ".", "/")]
     slug = "/".join(parts).lower()
     return re.sub(r"[^a-z0-9/._-]+", "-", slug).strip("-/")
@@ -584,14 +598,44 @@ _PATH_QID_RE = re.compile(r"^(?:Q|KB)\d{1,7}$", re.IGNORECASE)
 
 
 def _title_from_first_paragraph(sections: list[_Section]) -> str:
-    """A page with neither front matter title nor `#` heading: its first short line is the title."""
+    """A page with neither front matter title nor `#` heading: its first short line is the title, unless it
+    only leads into what follows ("Here we list common problems and possible solutions:") or is a sentence of
+    the body ("A quick guide to deeply analyze a malfunctioning Rspamd.")."""
     if not sections or sections[0].heading or not sections[0].blocks:
         return ""
     first = sections[0].blocks[0]
-    if first.kind != "para" or first.role or len(first.text) > 150:
+    if first.kind != "para" or first.role or len(first.text) > 150 or first.text.rstrip().endswith((":", ".")):
         return ""
     del sections[0].blocks[0]
     return plain_text(first.text)
+
+
+def _own_headings(sections: list[_Section]) -> dict[str, str]:
+    """Section name -> heading as written, for the sections named after their own heading (the first such
+    heading, where two share a name)."""
+    out: dict[str, str] = {}
+    for s in sections:
+        if s.heading and s.name not in _CANONICAL_NAMES and s.blocks:
+            out.setdefault(s.name, strip_inline_markup(s.heading))
+    return out
+
+
+def _title_from_headings(sections: list[_Section]) -> str:
+    """A page with no title of its own and one heading: that heading says what the page is about."""
+    headed = [s for s in sections if s.heading]
+    return headed[0].heading if len(headed) == 1 and headed[0].name not in _CANONICAL_NAMES else ""
+
+
+_PAGE_SUFFIX_RE = re.compile(r"(?:\.(?:md|mdx|markdown|html?|txt))+$", re.IGNORECASE)
+_LOCALE_SUFFIX_RE = re.compile(r"\.[a-z]{2}(?:[-_][a-z]{2})?$", re.IGNORECASE)  # "debug-reset_pw.en"
+
+
+def _title_from_path(path: str) -> str:
+    """The file's name as words: 'troubleshooting/debug-reset_pw.en.md' -> 'Debug reset pw'."""
+    name = PurePosixPath(path.replace("\\", "/").rsplit("!", 1)[-1]).name
+    name = _LOCALE_SUFFIX_RE.sub("", _PAGE_SUFFIX_RE.sub("", name))
+    words = " ".join(re.split(r"[-_\s]+", name)).strip()
+    return words[:1].upper() + words[1:]
 
 
 def _walk(body: str) -> _Walk:
@@ -633,7 +677,7 @@ def parse_markdown_doc(
     fm = {str(k).lower(): v for k, v in front.items()}
     title = _tidy(html.unescape(" ".join(_strings(fm.get("title"))))) or walk.title
     if not title:
-        title = _title_from_first_paragraph(walk.sections)
+        title = _title_from_first_paragraph(walk.sections) or _title_from_headings(walk.sections)
     slug = slug_of(path or source.rsplit("!", 1)[-1])
     stated = f"KB{int(kb_number.group(1))}" if kb_number else ""
     article_id = _article_id(fm, stated=stated, source=source, slug=slug)
@@ -644,12 +688,12 @@ def parse_markdown_doc(
         url = url_template.format(path=rel, slug=slug, id=article_id)
     products = [s for k in _PRODUCT_KEYS for s in _strings(fm.get(k))]
     keywords = [*_strings(fm.get("keywords")), *_strings(fm.get("tags"))]
-    description = " ".join(_strings(fm.get("description")))
+    description = " ".join(_strings(fm.get("description") or fm.get("summary")))
     if description:
         keywords.append(_tidy(description))
     return Draft(
         id=article_id,
-        title=title or slug.rsplit("/", 1)[-1].replace("-", " "),
+        title=title or _title_from_path(path or source) or slug,
         format=FORMAT,
         source=source,
         product=products[0] if products else "",
@@ -660,4 +704,5 @@ def parse_markdown_doc(
         modern=True,
         url=url,
         aliases=tuple(a for a in dict.fromkeys(aliases) if a and a != article_id),
+        headings=_own_headings(walk.sections),
     )

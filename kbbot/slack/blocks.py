@@ -251,8 +251,16 @@ def blocks_size(blocks: Sequence[dict[str, Any]]) -> int:
 # --- block helpers ------------------------------------------------------------------------------------------
 
 
+def _named(article: Article) -> str:
+    """What a card calls an article: "Q102087: title" where the id is a number people quote; the title alone
+    where the id is the page's path (`exchange/exchangeonline/calendars/cannot-view-...`), which says the
+    title again, longer, and pushed the title out of the header's 150 characters on most of a modern KB."""
+    title = plain_text(article.title)
+    return title if "/" in article.id else f"{article.id}: {title}"
+
+
 def _header(article: Article) -> HeaderBlock:
-    return HeaderBlock(text=clip(f"{article.id}: {plain_text(article.title)}", HEADER_CHARS))
+    return HeaderBlock(text=clip(_named(article), HEADER_CHARS))
 
 
 def _context(article: Article) -> ContextBlock | None:
@@ -332,7 +340,7 @@ def _trim(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fallback(article: Article) -> str:
-    return escape_mrkdwn(f"{article.id}: {plain_text(article.title)}")
+    return escape_mrkdwn(_named(article))
 
 
 _RESOLUTION_SECTIONS = (
@@ -424,6 +432,13 @@ def _draw_article(article: Article, *, can_walk: bool) -> _DrawnArticle:
             steps = msg.STEPS_TO_WALK.format(total=len(article.procedures[0].steps))
             block = _section(f"{block.text.text}\n{steps}"[:SECTION_CHARS])  # type: ignore[union-attr]
         body.append(block)
+    if not body:
+        # no symptom, cause or fix by name (a page that opens with a heading of its own, "## Step 1: ..."): its
+        # first section under that heading, rather than a card with a title and buttons and nothing to read
+        opening = next((name for name, text in article.sections.items() if text.strip()), None)
+        if opening is not None:
+            body.append(_labelled(article.heading_of(opening), article.sections[opening], RESOLUTION_CHARS,
+                                  stop_at_list=bool(article.procedures)))
     return _DrawnArticle(
         head=tuple(b.to_dict() for b in head),
         body=tuple(b.to_dict() for b in body),
@@ -771,7 +786,7 @@ def _full_article(reply: FullArticleReply, buttons: Buttons) -> list[Message]:
     for name in names:
         body = article_mrkdwn(article.sections[name].strip())
         chunks = _chunks(body, SECTION_CHARS - len(name) - 10)
-        pieces.append(f"*{escape_mrkdwn(name.title())}*\n{chunks[0]}")
+        pieces.append(f"*{escape_mrkdwn(article.heading_of(name))}*\n{chunks[0]}")
         pieces.extend(chunks[1:])
 
     budget_per_message = MAX_BLOCK_CHARS - 2000
