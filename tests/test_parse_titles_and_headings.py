@@ -114,3 +114,34 @@ def test_card_headers_name_kb_numbers_but_not_path_ids() -> None:
                     "## Symptoms\n\nIt asks.\n")
     (header,) = [b for b in answer_card(numbered).blocks if b["type"] == "header"]
     assert header["text"]["text"] == "KB2659085: Outlook keeps asking for a password"
+
+
+def test_steps_written_as_headings_are_one_walk_through() -> None:
+    a = page("# Edge function returns 546\n\n## Symptoms\n\nThe function stops with 546.\n\n"
+             "## Step 1: Find the failing request\n\nOpen the function's logs.\n\n```bash\nfunctions logs\n```\n\n"
+             "## Step 2: Check how often it fails\n\nCount the 546 lines per hour.\n\n"
+             "## Step 3: Stream the response\n\nDo not hold the whole body in memory.\n\n"
+             "## More information\n\nLimits are per invocation.\n", "docs/edge-function-546.md")
+    (proc,) = a.procedures
+    assert proc.section == "STEP 1: FIND THE FAILING REQUEST" and proc.label == "Edge function returns 546"
+    assert [s.text.split("\n")[0] for s in proc.steps] == [
+        "Find the failing request", "Check how often it fails", "Stream the response"]
+    assert "functions logs" in proc.steps[0].text and "More information" not in proc.steps[2].text
+    assert a.fix_section() == proc.section
+    # deeper numbered headings under a heading of their own are named by it
+    b = page("# Reset a password\n\n## Symptoms\n\nYou are locked out.\n\n## Reset the admin password\n\n"
+             "### 1. Find the database name\n\nRun `docker compose ps`.\n\n### 2. Reset it\n\nRun the script.\n")
+    (proc,) = b.procedures
+    assert proc.label == "Reset the admin password" and len(proc.steps) == 2
+    assert proc.steps[1].text == "Reset it\nRun the script."
+
+
+def test_step_headings_with_numbered_lists_of_their_own_keep_those_lists() -> None:
+    a = page("# Teams calendar\n\n## Resolution\n\n### Step 1: Check Autodiscover\n\n1. Open the tester.\n"
+             "2. Run the test.\n\n### Step 2: Check OAuth\n\n1. Run the cmdlet.\n2. Read the result.\n")
+    assert [(p.label, len(p.steps)) for p in a.procedures] == [
+        ("Step 1: Check Autodiscover", 2), ("Step 2: Check OAuth", 2)]
+    # numbered headings that tell what goes wrong are no procedure there
+    b = page("# Sync fails\n\n## Symptoms\n\n### 1. The icon is red\n\nIt stays red.\n\n"
+             "### 2. Files stay pending\n\nThey never upload.\n\n## Resolution\n\nSign in again.\n")
+    assert b.procedures == ()

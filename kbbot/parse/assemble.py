@@ -63,7 +63,7 @@ def build_article(draft: Draft) -> Article:
         text = blocks_to_text(blocks)
         texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
     procedures = extract_procedures(section_blocks, wrapped=draft.wrapped, own_id=draft.id,
-                                    modern=draft.modern)
+                                    modern=draft.modern, title=draft.title)
     if draft.modern:
         # a label is a name, shown on a button: no markup, and no link cut in half by the label's length limit
         procedures = tuple(replace(p, label=strip_inline_markup(p.label)) for p in procedures)

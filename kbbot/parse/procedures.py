@@ -414,6 +414,72 @@ def _generic_heading(heading: str) -> bool:
 _GENERIC_SECTIONS = frozenset({"RESOLUTION", "WORKAROUND", "MORE INFORMATION", "SUMMARY"})
 
 
+# a heading that is a step of its own: "Step 1: Find the error", "Step 2 - Restart", "3. Reset the password"
+_STEP_HEADING_RE = re.compile(
+    r"^(?:step\s+(\d{1,2})(?:\s*[.:)\-\u2013\u2014]\s*|\s+|$)|(\d{1,2})[.)](?:\s+|$))(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _step_heading(b: Block) -> tuple[int, str] | None:
+    """(number, the step's own words) of a heading block that numbers a step, else None."""
+    m = _STEP_HEADING_RE.match(b.text.strip()) if b.kind == "heading" else None
+    return (int(m.group(1) or m.group(2)), m.group(3).strip()) if m else None
+
+
+def _heading_steps(sections: list[tuple[str, list[Block]]], own_id: str, *, title: str) -> dict[str, Procedure]:
+    """Steps a page writes as headings ("## Step 1: Find the error", "### 2. Restart the service"), each with
+    its prose and code under it: a run of two or more, numbered in order at one heading level, is one
+    procedure, keyed by the section its first step is in (the run may go on over the following sections when
+    the steps are the page's own sections). A run whose steps hold numbered lists of their own is left to
+    those lists: they are the steps, and their headings name them. The run is named by the heading above it,
+    else by the page's `title` (steps that are the page's own sections are what the page is about)."""
+    found: dict[str, Procedure] = {}
+    run: list[_Draft] = []
+    start, level, label = "", 0, ""
+    holds_list = False
+    parents: list[tuple[int, str]] = []  # the headings above, that are not steps: the nearest names the run
+
+    def close() -> None:
+        nonlocal run, holds_list
+        if len(run) >= 2 and not holds_list and start not in found:
+            steps = tuple(_to_step(d, own_id) for d in run)
+            found[start] = Procedure(label=label or title or "Steps", section=start, steps=steps)
+        run, holds_list = [], False
+
+    for name, blocks in sections:
+        if run and not (blocks and _step_heading(blocks[0])):
+            close()  # a section that does not open with the next step ends the run
+        for b in blocks:
+            step = _step_heading(b) if b.kind == "heading" else None
+            if b.kind == "heading" and run and b.number > level:
+                run[-1].text.append(b.text)  # a heading inside a step is part of its text
+                continue
+            if step is not None and run and b.number == level and step[0] >= run[-1].number:
+                run.append(_Draft(text=[step[1]], number=step[0]))
+                continue
+            if b.kind == "heading":
+                close()
+                while parents and parents[-1][0] >= b.number:
+                    parents.pop()
+                if step is None:
+                    parents.append((b.number, b.text.rstrip(":")))
+                else:
+                    start, level = name, b.number
+                    label = parents[-1][1] if parents else ""
+                    run = [_Draft(text=[step[1]], number=step[0])]
+                continue
+            if not run:
+                continue
+            holds_list = holds_list or (b.kind == "item" and b.marker == "num")
+            if b.kind == "item":
+                run[-1].substeps.append(b.text)
+            elif b.role != "image":
+                run[-1].text.append(b.text)
+    close()
+    return found
+
+
 def _to_step(d: _Draft, own_id: str) -> Step:
     refs: list[str] = []
     for r in d.references:
@@ -445,7 +511,12 @@ def _asides_are_fixes(sections: list[tuple[str, list[Block]]]) -> bool:
 
 
 def extract_procedures(
-    sections: list[tuple[str, list[Block]]], *, wrapped: bool = True, own_id: str = "", modern: bool = False
+    sections: list[tuple[str, list[Block]]],
+    *,
+    wrapped: bool = True,
+    own_id: str = "",
+    modern: bool = False,
+    title: str = "",
 ) -> tuple[Procedure, ...]:
     """Procedures, in article order, from the sections' blocks.
 
@@ -455,7 +526,10 @@ def extract_procedures(
     often carry the steps the Resolution points to."""
     out: list[Procedure] = []
     asides_are_fixes = not modern or _asides_are_fixes(sections)
+    by_headings = _heading_steps(sections, own_id, title=title) if modern else {}
     for name, blocks in sections:
+        if name in by_headings and name not in _NEVER_FIX and (name not in _ASIDE_SECTIONS or asides_are_fixes):
+            out.append(by_headings[name])
         if name in _NEVER_FIX:
             continue
         for raw in _collect_lists(name, blocks, wrapped=wrapped):
