@@ -98,6 +98,13 @@ class Article:
     # (their names are the heading upper-cased, which loses "GitHub" and "RST_STREAM")
     headings: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        """What a reader calls the article: its id where that is a number people quote ("Q102087",
+        "KB2659085"), its title where the id is the page's path (`exchange/exchangeonline/calendars/...`), which
+        only says the title again, longer."""
+        return self.title if is_path_id(self.id) else self.id
+
     def heading_of(self, name: str) -> str:
         """How to show the section `name` to a reader: as its heading was written, else the name in title case."""
         return self.headings.get(name) or name.title()
@@ -229,6 +236,11 @@ class Article:
             "source": self.source,
             "url": self.url,
         }
+
+
+def is_path_id(article_id: str | None) -> bool:
+    """Whether an article id is the page's path in its tree (a slug with folders), not a number or a name."""
+    return bool(article_id) and "/" in str(article_id)
 
 
 def normalise_qid(text: str) -> str | None:

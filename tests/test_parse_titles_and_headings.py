@@ -29,6 +29,16 @@ def drawn(reply: AnswerReply | FullArticleReply) -> list[Message]:
     return cards.render(reply, codec=CODEC, where=WHERE)
 
 
+def texts(node: object) -> list[str]:
+    """Every text a reader sees in blocks (mrkdwn and plain_text objects), not the buttons' sealed values."""
+    if isinstance(node, list):
+        return [t for n in node for t in texts(n)]
+    if isinstance(node, dict):
+        own = [node["text"]] if node.get("type") in ("mrkdwn", "plain_text") else []
+        return own + [t for k, v in node.items() if k != "value" for t in texts(v)]
+    return []
+
+
 def answer_card(article: Article) -> Message:
     (message,) = drawn(AnswerReply(article=article, hit=None, offers=answer_offers(article, 3)))
     return message
@@ -145,3 +155,30 @@ def test_step_headings_with_numbered_lists_of_their_own_keep_those_lists() -> No
     b = page("# Sync fails\n\n## Symptoms\n\n### 1. The icon is red\n\nIt stays red.\n\n"
              "### 2. Files stay pending\n\nThey never upload.\n\n## Resolution\n\nSign in again.\n")
     assert b.procedures == ()
+
+
+def test_path_ids_are_named_by_title_in_short_lists_and_steps() -> None:
+    from kbbot.conversation.engine import step_reply
+    from kbbot.conversation.replies import Action, Offer, ShortlistReply
+    from kbbot.search.types import SearchHit
+
+    hits = tuple(SearchHit(id=f"kubernetes/docs/tasks/debug/{n}", title=t, score=1.0)
+                 for n, t in (("debug-pods", "Debug Pods"), ("debug-init", "Debug Init Containers")))
+    hits += (SearchHit(id="Q102087", title="IMC loses mail", score=0.5),)
+    for lookup, action in ((False, Action.PICK), (True, Action.LOOKUP)):
+        offers = tuple(Offer(action, 1, article_id=h.id) for h in hits)
+        reply = ShortlistReply(hits=hits, offers=offers, lookup=lookup)
+        (message,) = cards.render(reply, codec=CODEC, where=WHERE)
+        entries = [b for b in message.blocks if b["type"] == "section" and "accessory" in b]
+        assert [b["text"]["text"] for b in entries] == [
+            "*Debug Pods*", "*Debug Init Containers*", "*Q102087*: IMC loses mail"]
+        faces = [b["accessory"]["text"]["text"] for b in entries]
+        assert faces == ["Open this one", "Open this one", "Open Q102087"]
+        shown = [*texts(message.blocks), message.text]
+        assert not [t for t in shown if "kubernetes/" in t]
+    a = page("# Reset a password\n\n## Resolution\n\n1. Stop the stack.\n2. Run the script.\n",
+             "docs/troubleshooting/reset-password.md")
+    assert a.name == "Reset a password"
+    (message,) = cards.render(step_reply(a, 0, 0, version=2), codec=CODEC, where=WHERE)
+    assert not [t for t in [*texts(message.blocks), message.text] if "docs/troubleshooting" in t]
+    assert page("---\nid: KB2659085\ntitle: Outlook asks again\n---\n\nText.\n").name == "KB2659085"

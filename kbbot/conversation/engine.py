@@ -265,7 +265,7 @@ class Conversation:
             article_id=article.id,
             history=fresh.with_event(ThreadEvent.SHARED, now=now, article_id=article.id),
         )
-        intro = say(msg.SHARED_BY, user=Mention(user), qid=article.id)
+        intro = say(msg.SHARED_BY, user=Mention(user), qid=article.name)
         card = AnswerReply(
             article=article, hit=None, intro=intro, offers=answer_offers(article, state.version, shared=True)
         )
@@ -586,7 +586,7 @@ class Conversation:
         if article is None:
             return self._reply(original, msg.NOT_WALKING)
         if not article.procedures:
-            return self._reply(original, msg.NO_PROCEDURE, qid=article.id)
+            return self._reply(original, msg.NO_PROCEDURE, qid=article.name)
         candidates = st.candidates if article.id in st.candidates else (article.id, *st.candidates)
         new = st.evolve(
             now=now,
@@ -635,8 +635,9 @@ class Conversation:
             return self._reply(original, msg.ALREADY_RESOLVED)
         article = self._walking_article(st)
         if article is None or st.status not in {"walking", "answered"}:
-            if st.article_id and article is None and self._kb.get(st.article_id) is not None:
-                return self._reply(original, msg.NO_PROCEDURE, qid=st.article_id)
+            shown = self._kb.get(st.article_id) if st.article_id and article is None else None
+            if shown is not None:
+                return self._reply(original, msg.NO_PROCEDURE, qid=shown.name)
             return self._reply(original, msg.NOT_WALKING)
         if st.status != "walking":
             # "next" or "step 3" right after the answer card: the person wants the walk-through.
@@ -682,8 +683,9 @@ class Conversation:
     def _all_steps(self, original: ThreadState | None, st: ThreadState) -> Turn:
         article = self._walking_article(st)
         if article is None:
-            if st.article_id and self._kb.get(st.article_id) is not None:
-                return self._reply(original, msg.NO_PROCEDURE, qid=st.article_id)
+            shown = self._kb.get(st.article_id) if st.article_id else None
+            if shown is not None:
+                return self._reply(original, msg.NO_PROCEDURE, qid=shown.name)
             return self._reply(original, msg.NOTHING_YET)
         outcomes = outcome_offers(st.offers_version, article.id, st.procedure_no, 0)
         steps = AllStepsReply(article=article, procedure_no=st.procedure_no, offers=outcomes)
@@ -716,7 +718,11 @@ class Conversation:
             ),
         )
         log.debug("thread resolved by %s (from %s)", aid or "no article", st.status)
-        said = notice(msg.RESOLVED, qid=aid) if aid else notice(msg.RESOLVED_NO_ARTICLE)
+        fixed_by = self._kb.get(aid) if aid else None
+        if aid:
+            said = notice(msg.RESOLVED, qid=fixed_by.name if fixed_by is not None else aid)
+        else:
+            said = notice(msg.RESOLVED_NO_ARTICLE)
         return Turn(state=new, replies=[said], reactions=[RESOLVED_REACTION])
 
     def _failed(self, st: ThreadState, now: float, *, original: ThreadState | None) -> Turn:

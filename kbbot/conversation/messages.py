@@ -126,7 +126,9 @@ BTN_DIFFERENT = "This is a different problem"
 BTN_ESCALATE_NOW = "Ask a human now"
 BTN_ARTICLE = "Open article"
 BTN_OPEN = "Open {qid}"
+BTN_OPEN_THIS = "Open this one"  # beside a short list's entry whose article has no number to name it by
 BTN_SHARE_ONE = "Share {qid} in channel"
+BTN_SHARE_THIS = "Share in channel"
 
 # --- card labels ---------------------------------------------------------------------------------------------
 LABEL_SYMPTOMS = "Symptom"

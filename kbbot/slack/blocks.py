@@ -37,7 +37,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from kbbot.article import SECTION_ORDER, Article, Step
+from kbbot.article import SECTION_ORDER, Article, Step, is_path_id
 from kbbot.conversation import messages as msg
 from kbbot.conversation.replies import (
     Action,
@@ -251,12 +251,16 @@ def blocks_size(blocks: Sequence[dict[str, Any]]) -> int:
 # --- block helpers ------------------------------------------------------------------------------------------
 
 
+# A path id (`exchange/exchangeonline/calendars/cannot-view-...`) says the title again, longer: cards and
+# buttons name such an article by its title (on most of a modern KB the id pushed the title out of the
+# header's 150 characters, and gave a short list five buttons reading "Open exchange/exchangeonline/calend…").
+_is_path = is_path_id
+
+
 def _named(article: Article) -> str:
-    """What a card calls an article: "Q102087: title" where the id is a number people quote; the title alone
-    where the id is the page's path (`exchange/exchangeonline/calendars/cannot-view-...`), which says the
-    title again, longer, and pushed the title out of the header's 150 characters on most of a modern KB."""
+    """What a card's header calls an article: "Q102087: title", or the title alone for a path id."""
     title = plain_text(article.title)
-    return title if "/" in article.id else f"{article.id}: {title}"
+    return title if _is_path(article.id) else f"{article.id}: {title}"
 
 
 def _header(article: Article) -> HeaderBlock:
@@ -606,7 +610,10 @@ def _lookup(reply: LookupReply, buttons: Buttons) -> Message:
 
 def _hit_line(hit: SearchHit) -> str:
     product = f"\n_{escape_mrkdwn(clip(hit.product, 120))}_" if hit.product else ""
-    return f"*{escape_mrkdwn(hit.id)}*: {clip_mrkdwn(plain_text(hit.title), 400)}{product}"
+    title = clip_mrkdwn(plain_text(hit.title), 400)
+    if _is_path(hit.id):
+        return f"*{title}*{product}"
+    return f"*{escape_mrkdwn(hit.id)}*: {title}{product}"
 
 
 def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
@@ -618,11 +625,12 @@ def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
         offer = reply.offers[i] if i < len(reply.offers) else None
         entry = _section(_hit_line(hit)).to_dict()
         if offer is not None:  # drawn already: given to SectionBlock, slack_sdk would parse and check it again
-            entry["accessory"] = buttons.button(offer, i)
+            # beside its entry, which names the article when its id is a path
+            entry["accessory"] = buttons.button(offer, i, label=msg.BTN_OPEN_THIS if _is_path(hit.id) else None)
         blocks.append(entry)
         if reply.lookup:
             blocks += _share_row(hit, buttons)
-    fallback = msg.SHORTLIST_INTRO + " " + ", ".join(h.id for h in hits)
+    fallback = msg.SHORTLIST_INTRO + " " + ", ".join(plain_text(h.title) if _is_path(h.id) else h.id for h in hits)
     return _finish(fallback, blocks)
 
 
@@ -631,7 +639,8 @@ def _share_row(hit: SearchHit, buttons: Buttons) -> list[dict[str, Any]]:
     rather than offered by the engine: sharing is unbound (any member may show any article), so it needs no
     thread state, and the shortlist's offers stay one per hit."""
     share = Offer(Action.SHARE, article_id=hit.id)
-    return [actions_block([buttons.button(share, 0, label=msg.BTN_SHARE_ONE.format(qid=hit.id))])]
+    label = msg.BTN_SHARE_THIS if _is_path(hit.id) else msg.BTN_SHARE_ONE.format(qid=hit.id)
+    return [actions_block([buttons.button(share, 0, label=label)])]
 
 
 def _closest(reply: ClosestReply, buttons: Buttons) -> Message:
@@ -676,7 +685,7 @@ def _clarify(reply: ClarifyReply, buttons: Buttons) -> Message:
 
 def _method_line(article: Article, procedure_no: int) -> str:
     proc = article.procedures[procedure_no]
-    line = escape_mrkdwn(article.id)
+    line = escape_mrkdwn(clip(plain_text(article.name), 120))
     if len(article.procedures) > 1:
         method = msg.METHOD_HEADING.format(
             m=procedure_no + 1, methods=len(article.procedures), label=clip_mrkdwn(proc.label, 150, convert=True)
@@ -759,7 +768,7 @@ def _all_steps(reply: AllStepsReply, buttons: Buttons) -> Message:
     article = reply.article
     proc = article.procedures[reply.procedure_no]
     total = len(proc.steps)
-    intro = msg.ALL_STEPS_INTRO.format(total=total, qid=escape_mrkdwn(article.id))
+    intro = msg.ALL_STEPS_INTRO.format(total=total, qid=escape_mrkdwn(clip(plain_text(article.name), 120)))
     blocks: list[Drawn] = [
         _header(article),
         ContextBlock(elements=[MarkdownTextObject(text=_method_line(article, reply.procedure_no))]),
