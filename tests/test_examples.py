@@ -28,3 +28,12 @@ def test_the_error_example_is_a_line_people_would_paste_not_a_quoted_phrase() ->
 def test_a_kb_without_error_lines_offers_none_rather_than_a_borrowed_one() -> None:
     examples = KbExamples.from_articles([_article("how-to/vpn", "Set up the VPN", "")])
     assert examples.error_line == "" and "mailbag" not in repr(examples)
+
+
+def test_a_quoted_host_name_or_word_is_no_error_example() -> None:
+    examples = KbExamples.from_articles([
+        _article("db/connect", "Connection refused to the database", "", "db.xxxxxxxxxxxxxxxxxxxx.supabase.co"),
+        _article("db/title", "A title-like phrase", "", "Settings and Preferences Pane"),
+    ])  # fmt: skip
+    assert examples.error_line == ""
+    assert examples.search  # the help still has a search example, from a title

@@ -62,7 +62,9 @@ class KbExamples:
                 if s.kind == "message" and low <= len(s.value) <= high and "\n" not in s.value
             ]
         # what people paste reads as an error ("... failed", "cannot ...") and often carries a code ("[008] ...",
-        # "0x8004010F ..."); a quoted line that is neither (a title-like phrase) makes a poor example
+        # "0x8004010F ..."); a quoted line that is neither (a title-like phrase, a host name in quotes) is no
+        # example at all: better none than one nobody would paste
+        errors = [e for e in errors if _pasteable(e) and len(e.split()) >= 2]
         errors.sort(key=lambda e: (-_pasteable(e), len(e)))
         titles.sort(key=len)
         return cls(
