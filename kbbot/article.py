@@ -26,7 +26,7 @@ SYMPTOM_SECTIONS: tuple[str, ...] = ("SYMPTOMS", "SUMMARY")
 
 
 # Sections that say what goes wrong or why, or only talk about it: never where the fix is.
-_NOT_A_FIX: frozenset[str] = frozenset(
+NOT_A_FIX: frozenset[str] = frozenset(
     ("SUMMARY", "SYMPTOMS", "CAUSE", "STATUS", "MORE INFORMATION", "REFERENCES", "APPLIES TO", "PREREQUISITES",
      "STEPS TO REPRODUCE")
 )
@@ -136,7 +136,7 @@ class Article:
         if self.format not in _MODERN_FORMATS:
             return None  # the 1999 archive names its fix sections; its other headings are readme chapters
         for p in self.procedures:
-            if p.section not in _NOT_A_FIX and self.sections.get(p.section):
+            if p.section not in NOT_A_FIX and self.sections.get(p.section):
                 return p.section
         # after the problem is described: SYMPTOMS or CAUSE, or the SUMMARY of a page that has neither
         opening = {"SYMPTOMS", "CAUSE"} if {"SYMPTOMS", "CAUSE"} & set(self.sections) else {"SUMMARY"}
@@ -144,7 +144,7 @@ class Article:
         for name, text in self.sections.items():
             if name in opening:
                 after_problem = True
-            elif after_problem and text and name not in _NOT_A_FIX and name.split(" ", 1)[0] not in _TELLS:
+            elif after_problem and text and name not in NOT_A_FIX and name.split(" ", 1)[0] not in _TELLS:
                 return name
         return None
 

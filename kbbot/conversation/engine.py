@@ -49,6 +49,7 @@ from typing import Any, Literal, Protocol
 from kbbot.article import Article, normalise_qid
 from kbbot.conversation import messages as msg
 from kbbot.conversation.examples import KbExamples
+from kbbot.conversation.focus import SectionScorer, case_section
 from kbbot.conversation.intents import IntentMatch, IntentSet, Label, Moment, moment_of, normalise
 from kbbot.conversation.replies import (
     Action,
@@ -176,8 +177,12 @@ class Conversation:
         intents: IntentSet,
         settings: ConversationSettings,
         examples: KbExamples | None = None,
+        sections: SectionScorer | None = None,
     ) -> None:
+        """`sections` scores an article's sections against a question (SearchEngine.section_scores): with it,
+        a page with one section per error answers with the case asked about (kbbot/conversation/focus.py)."""
         self._kb = kb
+        self._sections = sections
         # None: drawn from the KB itself the first time help or a hint needs one (KbExamples.sample)
         self._examples = examples
         # Whether the KB has an article: KnowledgeBase answers that from its id table (`in`), without decoding
@@ -527,15 +532,20 @@ class Conversation:
     def _answer(self, base: ThreadState, hit: SearchHit, now: float, *, intro: Wording | None = None) -> Turn:
         article = self._kb.get(hit.id)
         assert article is not None  # hits are filtered to articles the KB has
+        # a page with one section per error: the card shows, and the walk-through walks, the asked-about one
+        asked = base.question if base.question and base.question != article.title else ""  # not a /kb lookup
+        focus = case_section(article, asked, self._sections, hit.matched_error)
+        proc = next((i for i, p in enumerate(article.procedures) if p.section == focus), 0) if focus else 0
         new = _replace(
             base,
             status="answered",
             article_id=article.id,
-            procedure_no=0,
+            procedure_no=proc,
             step_no=0,
             history=base.with_event(ThreadEvent.ANSWERED, now=now, article_id=article.id),
         )
-        card = AnswerReply(article=article, hit=hit, intro=intro, offers=answer_offers(article, new.version))
+        card = AnswerReply(article=article, hit=hit, intro=intro, offers=answer_offers(article, new.version),
+                           focus=focus)
         return Turn(state=new, replies=[card])
 
     def _product_chosen(
@@ -587,18 +597,21 @@ class Conversation:
             return self._reply(original, msg.NOT_WALKING)
         if not article.procedures:
             return self._reply(original, msg.NO_PROCEDURE, qid=article.name)
+        # the procedure of the case the answer card showed (a page with one section per error), else the first
+        answered = st.status == "answered" and st.article_id == article.id
+        proc = st.procedure_no if answered and 0 <= st.procedure_no < len(article.procedures) else 0
         candidates = st.candidates if article.id in st.candidates else (article.id, *st.candidates)
         new = st.evolve(
             now=now,
             article_id=article.id,
             candidates=candidates,
             question=st.question or article.title,
-            procedure_no=0,
+            procedure_no=proc,
             step_no=0,
             status="walking",
-            history=st.with_event(ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=0, step_no=0),
+            history=st.with_event(ThreadEvent.SHOWN, now=now, article_id=article.id, procedure_no=proc, step_no=0),
         )
-        return Turn(state=new, replies=[self._step_reply(article, 0, 0, version=new.version)])
+        return Turn(state=new, replies=[self._step_reply(article, proc, 0, version=new.version)])
 
     def _step_reply(
         self,

@@ -108,6 +108,8 @@ class AnswerReply:
     hit: SearchHit | None  # the search hit (confidence, matched error line); None when picked or shared
     intro: Wording | None = None
     offers: tuple[Offer, ...] = ()
+    # the section of the case the question is about, on a page with one section per error (shown as the fix)
+    focus: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

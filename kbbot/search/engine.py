@@ -26,7 +26,8 @@ import logging
 import math
 import re
 import statistics
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -825,6 +826,24 @@ class SearchEngine:
             return None
         # a pasted code matches its line exactly; a message must agree closely, not merely share words
         return best_line(ranked.plan.text, lines, cutoff=80.0 if ranked.features[i, _V["sig"]] > 0 else 90.0)
+
+    def section_scores(self, query: str, sections: Mapping[str, str]) -> dict[str, float]:
+        """How well each of an article's sections (name -> heading and text) matches `query`: BM25 of the
+        query's words over each section, with the KB's idf, the article's sections as the collection for length
+        (which case of a page with one section per error the person has; kbbot/conversation/focus.py)."""
+        asked = set(words(normalise_text(clean_query(query))))
+        vocab, idf = self.index.vocab, self.index.idf
+        weights = {t: float(idf[vocab[t]]) if t in vocab else self._unknown_idf for t in asked}
+        counted = {name: Counter(words(normalise_text(text[: self.params.index.max_symptom_chars])))
+                   for name, text in sections.items()}  # fmt: skip
+        lengths = {name: sum(c.values()) for name, c in counted.items()}
+        mean = max(1.0, sum(lengths.values()) / max(1, len(lengths)))
+        k1, b = self.params.index.k1, self.params.index.fields["body"].b
+        out: dict[str, float] = {}
+        for name, counts in counted.items():
+            norm = k1 * (1 - b + b * lengths[name] / mean)
+            out[name] = sum(w * counts[t] * (k1 + 1) / (counts[t] + norm) for t, w in weights.items() if counts[t])
+        return out
 
     def explain(self, query: str) -> Iterator[str]:
         """Lines describing how a query was understood and scored (for debugging and `--verbose`)."""

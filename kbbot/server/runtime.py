@@ -116,6 +116,7 @@ def _conversation(
         search=search,
         intents=intents,
         settings=ConversationSettings(escalation_target=escalation_target),
+        sections=engine.section_scores,
     )
 
 

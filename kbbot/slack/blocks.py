@@ -355,7 +355,11 @@ _RESOLUTION_SECTIONS = (
 )
 
 
-def _resolution_text(article: Article) -> tuple[str, str]:
+def _resolution_text(article: Article, focus: str | None = None) -> tuple[str, str]:
+    """(label, text) of the fix a card shows: the `focus` case's section (a page with one section per error,
+    named after its heading), else the article's fix section."""
+    if focus and article.section(focus):
+        return article.heading_of(focus), article.section(focus)
     fix = article.fix_section()
     for name, label in _RESOLUTION_SECTIONS:
         if fix == name or (fix is None and article.section(name)):
@@ -370,11 +374,17 @@ def _squeezed(text: str) -> str:
 
 
 def _summary_blocks(
-    article: Article, hit: SearchHit | None, intro: Wording | None, *, can_walk: bool = False
+    article: Article,
+    hit: SearchHit | None,
+    intro: Wording | None,
+    *,
+    can_walk: bool = False,
+    focus: str | None = None,
 ) -> list[Drawn]:
     """The condensed card's body; `can_walk`: the card offers the walk-through, so a resolution that ends
-    "follow these steps:" says how many there are instead of showing half of them."""
-    drawn = _drawn_article(article, can_walk=can_walk)
+    "follow these steps:" says how many there are instead of showing half of them; `focus`: the case whose
+    fix to show (AnswerReply.focus)."""
+    drawn = _drawn_article(article, can_walk=can_walk, focus=focus)
     blocks: list[Drawn] = [*drawn.head]
     if intro:
         blocks.append(_section(render_wording(intro)))
@@ -403,20 +413,20 @@ _DRAWN_CACHE_SIZE = 512
 _drawn: dict[tuple[Any, ...], _DrawnArticle] = {}
 
 
-def _drawn_article(article: Article, *, can_walk: bool) -> _DrawnArticle:
+def _drawn_article(article: Article, *, can_walk: bool, focus: str | None = None) -> _DrawnArticle:
     first_steps = len(article.procedures[0].steps) if article.procedures else 0
     key = (article.id, article.title, article.product, hash(tuple(article.sections.items())),
-           len(article.procedures), first_steps, can_walk)  # fmt: skip
+           len(article.procedures), first_steps, can_walk, focus)  # fmt: skip
     found = _drawn.get(key)
     if found is None:
-        found = _draw_article(article, can_walk=can_walk)
+        found = _draw_article(article, can_walk=can_walk, focus=focus)
         if len(_drawn) >= _DRAWN_CACHE_SIZE:
             _drawn.pop(next(iter(_drawn)))  # the oldest drawing goes
         _drawn[key] = found
     return found
 
 
-def _draw_article(article: Article, *, can_walk: bool) -> _DrawnArticle:
+def _draw_article(article: Article, *, can_walk: bool, focus: str | None = None) -> _DrawnArticle:
     head: list[Block] = [_header(article)]
     ctx = _context(article)
     if ctx:
@@ -427,13 +437,15 @@ def _draw_article(article: Article, *, can_walk: bool) -> _DrawnArticle:
         body.append(_labelled(msg.LABEL_SYMPTOMS, symptoms, CONDENSED_CHARS))
     if article.section("CAUSE"):
         body.append(_labelled(msg.LABEL_CAUSE, article.section("CAUSE"), CONDENSED_CHARS))
-    label, resolution = _resolution_text(article)
+    label, resolution = _resolution_text(article, focus)
     if resolution:
         stop = bool(article.procedures)
         shown = condense(resolution, RESOLUTION_CHARS, stop_at_list=stop)
         block = _labelled(label, resolution, RESOLUTION_CHARS, stop_at_list=stop)
-        if can_walk and article.procedures and shown.rstrip().endswith(":"):
-            steps = msg.STEPS_TO_WALK.format(total=len(article.procedures[0].steps))
+        walked = next((p for p in article.procedures if p.section == focus), None) if focus else None
+        walked = walked or (article.procedures[0] if article.procedures else None)
+        if can_walk and walked is not None and shown.rstrip().endswith(":"):
+            steps = msg.STEPS_TO_WALK.format(total=len(walked.steps))
             block = _section(f"{block.text.text}\n{steps}"[:SECTION_CHARS])  # type: ignore[union-attr]
         body.append(block)
     if not body:
@@ -596,7 +608,7 @@ def text_message(text: str) -> Message:
 def _answer(reply: AnswerReply, buttons: Buttons) -> Message:
     """The condensed symptom / cause / resolution card with walk / full / not mine / fixed buttons."""
     can_walk = any(o.action is Action.WALK for o in reply.offers)
-    blocks = _summary_blocks(reply.article, reply.hit, reply.intro, can_walk=can_walk)
+    blocks = _summary_blocks(reply.article, reply.hit, reply.intro, can_walk=can_walk, focus=reply.focus)
     blocks += buttons.row(_numbered(reply.offers), on_card=True, article=reply.article)
     return _finish(_fallback(reply.article), blocks)
 
