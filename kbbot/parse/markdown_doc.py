@@ -250,6 +250,8 @@ class _Inline:
     def open_link(self, t: Token) -> None:
         href = str(t.attrs.get("href") or "")
         if href.startswith(("http://", "https://")):
+            if "(" in href or ")" in href:
+                href = _paren_safe(href)
             self.links.append(href)
             self.out.append("[")
         else:
@@ -286,6 +288,16 @@ _INLINE_HANDLERS = {
     "image": _Inline.image,
     "html_inline": _Inline.html,
 }
+
+
+# a link address Markdown reads with its parentheses ("https://wiki.example.org/Manual:S_client(1)"): kept, as
+# the card's link pattern reads one level of them; any other parenthesis is percent-encoded, so the address
+# never ends early
+_URL_PARENS_RE = re.compile(r"(?:[^()\s]|\([^()\s]*\))+")
+
+
+def _paren_safe(href: str) -> str:
+    return href if _URL_PARENS_RE.fullmatch(href) else href.replace("(", "%28").replace(")", "%29")
 
 
 _HTML_TAG_NAME_RE = re.compile(r"^</?([A-Za-z][\w.-]*)")
