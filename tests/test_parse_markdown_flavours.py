@@ -1,5 +1,6 @@
 """Pages written for other site generators (faults a held-out check on public docs of other Markdown flavours
-found): links whose address holds parentheses. The pages here are written for these tests."""
+found): links whose address holds parentheses, and images with alt text that says nothing. The pages here are
+written for these tests."""
 
 from __future__ import annotations
 
@@ -58,3 +59,18 @@ def test_a_link_address_with_parentheses_is_one_slack_link() -> None:
     text = "Check the port with [nc](https://man.example.org/nc(1)) first"
     assert cards.clip_mrkdwn(text, 55, convert=True) == "Check the port with…"
     assert cards.clip_mrkdwn(text, 58, convert=True) == "Check the port with <https://man.example.org/nc(1)|nc>…"
+
+
+def test_images_with_alt_text_that_says_nothing_go_and_alt_text_is_never_a_signature() -> None:
+    a = page(
+        "## Symptoms\n\nWhen you print, you receive the following error message:\n\n"
+        "![Operation could not be completed 0x00000709](img/error.png)\n\n"
+        "Printing stops.\n\n![image](img/a.png)\n\n![Top](img/top.png)\n\n![queue-window](img/q.png)\n\n"
+        "The queue shows ![](img/dot.png) one job.\n"
+    )
+    symptoms = a.section("SYMPTOMS")
+    assert "Operation could not be completed 0x00000709" in symptoms  # the alt text is read ...
+    assert not a.error_signatures  # ... but it is not the error a person pastes
+    assert "image" not in symptoms and "Top" not in symptoms and "queue-window" not in symptoms
+    assert "The queue shows one job." in symptoms
+    assert_no_raw_markup(a)

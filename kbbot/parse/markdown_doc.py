@@ -263,7 +263,9 @@ class _Inline:
             self.out.append(f"]({target})")
 
     def image(self, t: Token) -> None:
-        self.out.append(t.content or str(t.attrs.get("alt") or ""))
+        alt = " ".join((t.content or str(t.attrs.get("alt") or "")).split())
+        if not _generic_alt(alt):
+            self.out.append(alt)
 
     def html(self, t: Token) -> None:
         tag = _HTML_TAG_NAME_RE.match(t.content)
@@ -298,6 +300,39 @@ _URL_PARENS_RE = re.compile(r"(?:[^()\s]|\([^()\s]*\))+")
 
 def _paren_safe(href: str) -> str:
     return href if _URL_PARENS_RE.fullmatch(href) else href.replace("(", "%28").replace(")", "%29")
+
+
+# alt text that says nothing ("image", "Screenshot 2", "img"), a file name ("mismatched-resolution",
+# "error_dialog.png"), or a word of 1-3 characters: the image is dropped rather than left as a stray word
+_GENERIC_ALT_RE = re.compile(
+    r"(?:an?\s+)?(?:image|img|screenshot|screen\s*shot|screen\s*capture|picture|pic|photo|figure|fig|diagram|"
+    r"icon|graphic|alt(?:\s*text)?)(?:[\s_-]*\d+)?",
+    re.IGNORECASE,
+)
+_FILE_NAME_ALT_RE = re.compile(r"[\w.-]+\.(?:png|jpe?g|gif|svg|webp|bmp|tiff?)|[a-z0-9]+(?:-[a-z0-9]+)+|\S*_\S*",
+                               re.IGNORECASE)
+
+
+def _generic_alt(alt: str) -> bool:
+    if len(alt) <= 3 or _GENERIC_ALT_RE.fullmatch(alt):
+        return True
+    # lower-case words joined by hyphens are a file name; "Wi-Fi" is not
+    file_like = " " not in alt and bool(_FILE_NAME_ALT_RE.fullmatch(alt))
+    return file_like and ("_" in alt or "." in alt or alt.islower())
+
+
+def _only_images(children: list[Token] | None) -> bool:
+    """A paragraph of images (linked or not) and nothing else: what it says is alt text, never the article's
+    words or an error to match."""
+    seen = False
+    for t in children or ():
+        if t.type == "image":
+            seen = True
+        elif not (t.type in ("softbreak", "hardbreak", "link_open", "link_close")
+                  or (t.type == "text" and not t.content.strip())
+                  or (t.type == "html_inline" and t.content.lower().startswith("<br"))):
+            return False
+    return seen
 
 
 _HTML_TAG_NAME_RE = re.compile(r"^</?([A-Za-z][\w.-]*)")
@@ -410,7 +445,10 @@ class _Walk:
                 # a heading's number is its level, so procedures can tell a sub-heading from a sibling
                 self.emit(Block(kind="heading", indent=indent, text=text, lines=[text], number=level))
         elif kind == "paragraph_open":
-            text = render_inline(self.tokens[self.pos + 1].children)
+            children = self.tokens[self.pos + 1].children
+            text = render_inline(children)
+            if text and _only_images(children):
+                text = IMAGE_MARK + text  # read as an image's alt text (role "image"), never a signature
             self.pos += 3
             self.paragraph(text, indent=indent, quote=quote)
         elif kind in ("bullet_list_open", "ordered_list_open"):
