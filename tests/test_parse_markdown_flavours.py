@@ -1,6 +1,6 @@
 """Pages written for other site generators (faults a held-out check on public docs of other Markdown flavours
-found): links whose address holds parentheses, and images with alt text that says nothing. The pages here are
-written for these tests."""
+found): heading anchors and attribute lists, links whose address holds parentheses, and images with alt text that
+says nothing. The pages here are written for these tests."""
 
 from __future__ import annotations
 
@@ -74,3 +74,14 @@ def test_images_with_alt_text_that_says_nothing_go_and_alt_text_is_never_a_signa
     assert "image" not in symptoms and "Top" not in symptoms and "queue-window" not in symptoms
     assert "The queue shows one job." in symptoms
     assert_no_raw_markup(a)
+
+
+def test_heading_anchors_and_attribute_lists_go_from_names_and_text() -> None:
+    a = page(
+        "## Symptoms {#symptoms}\n\nThe spooler stops. {: .lead }\n\n"
+        "## Restart the spooler { #restart .fix }\n\nRun `net start spooler {#not-an-anchor}`.\n"
+    )
+    assert list(a.sections) == ["SYMPTOMS", "RESTART THE SPOOLER"]
+    assert a.section("SYMPTOMS") == "The spooler stops."
+    assert a.section("RESTART THE SPOOLER").startswith("Restart the spooler\n")
+    assert "`net start spooler {#not-an-anchor}`" in a.section("RESTART THE SPOOLER")

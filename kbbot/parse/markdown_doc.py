@@ -210,7 +210,19 @@ def render_inline(children: list[Token] | None) -> str:
         handler = _INLINE_HANDLERS.get(t.type)
         if handler is not None:
             handler(inline, t)
-    return _balanced(_tidy("".join(inline.out)))
+    text = _tidy("".join(inline.out))
+    if text.endswith("}"):
+        # a heading anchor or attribute list ("## Node-level {#node}", "Text. {: .note}"): page furniture
+        text = _ATTR_LIST_RE.sub("", text)
+    return _balanced(text)
+
+
+# `{#id}`, `{.class}`, `{ #id .class }`, `{: .class key="value"}` closing a heading or paragraph (Hugo, MkDocs
+# attr_list, Pandoc); `{key=value}` alone only in the `{:` form, which nothing else writes
+_ATTR_ITEM = r"(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]+))"
+_ATTR_LIST_RE = re.compile(
+    r"\s*\{(?::[ \t]*" + _ATTR_ITEM + r"|[ \t]*[#.][\w-]+)(?:[ \t]+" + _ATTR_ITEM + r")*[ \t]*\}$"
+)
 
 
 @dataclass(slots=True)
