@@ -7,6 +7,10 @@ auto-numbering, nested lists, list items with several paragraphs). The tokens be
 other formats produce, so procedures, signatures and section text come from the one shared code path in
 `kbbot.parse.assemble`.
 
+Pages written for other site generators (Hugo and GitLab shortcodes, MDX / Docusaurus components, MkDocs-Material
+admonitions and tabs, HTML comments, footnotes) are first rewritten as the CommonMark this reader walks, in one
+place: `kbbot.parse.flavours`.
+
 Article text keeps only the inline subset the card renderer understands: `**bold**`, `*italic*`,
 `` `code` ``, `[text](https://url)` and ``` fences; callouts become a line starting `Note:` / `Important:` /
 `Warning:`.
@@ -30,6 +34,7 @@ from markdown_it.token import Token
 from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft
+from kbbot.parse.flavours import expand_flavours
 from kbbot.parse.text import Block, strip_inline_markup
 
 FORMAT = "markdown-doc"
@@ -691,7 +696,8 @@ def parse_markdown_doc(
     from it); `includes` maps include targets as written in the page to their text."""
     front, body = split_front_matter(text.replace("\r\n", "\n"))
     kb_number = _KB_NUMBER_RE.search(body)
-    walk = _walk(expand_docfx(_APPLIES_LINE_RE.sub("", _KB_NUMBER_RE.sub("", body)), includes or {}))
+    docfx = expand_docfx(_APPLIES_LINE_RE.sub("", _KB_NUMBER_RE.sub("", body)), includes or {})
+    walk = _walk(expand_flavours(docfx, mdx=(path or source).lower().endswith(".mdx")))
     fm = {str(k).lower(): v for k, v in front.items()}
     title = _tidy(html.unescape(" ".join(_strings(fm.get("title"))))) or walk.title
     if not title:
