@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 # Bump when parsing gives different articles for the same bytes; the indexer re-parses every file then.
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 _TXT_RE = re.compile(r"\A\s*DOCUMENT\s*:\s*Q?\d", re.IGNORECASE)
 # front matter (closed or not: an unclosed one is a truncated page, reported as such) or the page heading
