@@ -17,7 +17,10 @@ from kbbot.article import SECTION_ORDER, Article
 # One alternative per mark; the group name says which. Emphasis must hug its text ("2 * 3 * 4" is no italic).
 INLINE = re.compile(
     r"(?P<code>(?<!`)`(?P<code_text>[^`\n]+)`(?!`))"
-    r"|(?P<link>\[(?P<link_text>(?:[^\[\]\n]|\[[^\[\]\n]*\])+)\]\((?P<link_url>https?://[^)\s]+)\))"
+    # an address may hold one level of parentheses ("https://wiki.example.org/Manual:S_client(1)"), as
+    # Markdown reads it; the reader percent-encodes any other
+    r"|(?P<link>\[(?P<link_text>(?:[^\[\]\n]|\[[^\[\]\n]*\])+)\]"
+    r"\((?P<link_url>https?://(?:[^()\s]|\([^()\s]*\))+)\))"
     r"|(?P<bold_italic>\*\*\*(?=\S)(?P<bold_italic_text>[^\n]+?)(?<=\S)\*\*\*)"
     r"|(?P<bold>\*\*(?=\S)(?P<bold_text>[^\n]+?)(?<=\S)\*\*)"
     r"|(?P<italic>(?<![\w*])\*(?=[^\s*])(?P<italic_text>[^*\n]+?)(?<=\S)\*(?![\w*]))"

@@ -7,6 +7,10 @@ auto-numbering, nested lists, list items with several paragraphs). The tokens be
 other formats produce, so procedures, signatures and section text come from the one shared code path in
 `kbbot.parse.assemble`.
 
+Pages written for other site generators (Hugo and GitLab shortcodes, MDX / Docusaurus components, MkDocs-Material
+admonitions and tabs, HTML comments, footnotes) are first rewritten as the CommonMark this reader walks, in one
+place: `kbbot.parse.flavours`.
+
 Article text keeps only the inline subset the card renderer understands: `**bold**`, `*italic*`,
 `` `code` ``, `[text](https://url)` and ``` fences; callouts become a line starting `Note:` / `Important:` /
 `Warning:`.
@@ -31,6 +35,7 @@ from markdown_it.token import Token
 from kbbot.article import normalise_qid
 from kbbot.errors import ParseError
 from kbbot.parse.assemble import Draft
+from kbbot.parse.flavours import expand_flavours
 from kbbot.parse.text import Block, strip_inline_markup
 
 FORMAT = "markdown-doc"
@@ -224,7 +229,19 @@ def render_inline(children: list[Token] | None) -> str:
         handler = _INLINE_HANDLERS.get(t.type)
         if handler is not None:
             handler(inline, t)
-    return _balanced(_tidy("".join(inline.out)))
+    text = _tidy("".join(inline.out))
+    if text.endswith("}"):
+        # a heading anchor or attribute list ("## Node-level {#node}", "Text. {: .note}"): page furniture
+        text = _ATTR_LIST_RE.sub("", text)
+    return _balanced(text)
+
+
+# `{#id}`, `{.class}`, `{ #id .class }`, `{: .class key="value"}` closing a heading or paragraph (Hugo, MkDocs
+# attr_list, Pandoc); `{key=value}` alone only in the `{:` form, which nothing else writes
+_ATTR_ITEM = r"(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]+))"
+_ATTR_LIST_RE = re.compile(
+    r"\s*\{(?::[ \t]*" + _ATTR_ITEM + r"|[ \t]*[#.][\w-]+)(?:[ \t]+" + _ATTR_ITEM + r")*[ \t]*\}$"
+)
 
 
 @dataclass(slots=True)
@@ -264,6 +281,8 @@ class _Inline:
     def open_link(self, t: Token) -> None:
         href = str(t.attrs.get("href") or "")
         if href.startswith(("http://", "https://")):
+            if "(" in href or ")" in href:
+                href = _paren_safe(href)
             self.links.append(href)
             self.out.append("[")
         else:
@@ -275,7 +294,9 @@ class _Inline:
             self.out.append(f"]({target})")
 
     def image(self, t: Token) -> None:
-        self.out.append(t.content or str(t.attrs.get("alt") or ""))
+        alt = " ".join((t.content or str(t.attrs.get("alt") or "")).split())
+        if not _generic_alt(alt):
+            self.out.append(alt)
 
     def html(self, t: Token) -> None:
         tag = _HTML_TAG_NAME_RE.match(t.content)
@@ -300,6 +321,49 @@ _INLINE_HANDLERS = {
     "image": _Inline.image,
     "html_inline": _Inline.html,
 }
+
+
+# a link address Markdown reads with its parentheses ("https://wiki.example.org/Manual:S_client(1)"): kept, as
+# the card's link pattern reads one level of them; any other parenthesis is percent-encoded, so the address
+# never ends early
+_URL_PARENS_RE = re.compile(r"(?:[^()\s]|\([^()\s]*\))+")
+
+
+def _paren_safe(href: str) -> str:
+    return href if _URL_PARENS_RE.fullmatch(href) else href.replace("(", "%28").replace(")", "%29")
+
+
+# alt text that says nothing ("image", "Screenshot 2", "img"), a file name ("mismatched-resolution",
+# "error_dialog.png"), or a word of 1-3 characters: the image is dropped rather than left as a stray word
+_GENERIC_ALT_RE = re.compile(
+    r"(?:an?\s+)?(?:image|img|screenshot|screen\s*shot|screen\s*capture|picture|pic|photo|figure|fig|diagram|"
+    r"icon|graphic|alt(?:\s*text)?)(?:[\s_-]*\d+)?",
+    re.IGNORECASE,
+)
+_FILE_NAME_ALT_RE = re.compile(r"[\w.-]+\.(?:png|jpe?g|gif|svg|webp|bmp|tiff?)|[a-z0-9]+(?:-[a-z0-9]+)+|\S*_\S*",
+                               re.IGNORECASE)
+
+
+def _generic_alt(alt: str) -> bool:
+    if len(alt) <= 3 or _GENERIC_ALT_RE.fullmatch(alt):
+        return True
+    # lower-case words joined by hyphens are a file name; "Wi-Fi" is not
+    file_like = " " not in alt and bool(_FILE_NAME_ALT_RE.fullmatch(alt))
+    return file_like and ("_" in alt or "." in alt or alt.islower())
+
+
+def _only_images(children: list[Token] | None) -> bool:
+    """A paragraph of images (linked or not) and nothing else: what it says is alt text, never the article's
+    words or an error to match."""
+    seen = False
+    for t in children or ():
+        if t.type == "image":
+            seen = True
+        elif not (t.type in ("softbreak", "hardbreak", "link_open", "link_close")
+                  or (t.type == "text" and not t.content.strip())
+                  or (t.type == "html_inline" and t.content.lower().startswith("<br"))):
+            return False
+    return seen
 
 
 _HTML_TAG_NAME_RE = re.compile(r"^</?([A-Za-z][\w.-]*)")
@@ -412,7 +476,10 @@ class _Walk:
                 # a heading's number is its level, so procedures can tell a sub-heading from a sibling
                 self.emit(Block(kind="heading", indent=indent, text=text, lines=[text], number=level))
         elif kind == "paragraph_open":
-            text = render_inline(self.tokens[self.pos + 1].children)
+            children = self.tokens[self.pos + 1].children
+            text = render_inline(children)
+            if text and _only_images(children):
+                text = IMAGE_MARK + text  # read as an image's alt text (role "image"), never a signature
             self.pos += 3
             self.paragraph(text, indent=indent, quote=quote)
         elif kind in ("bullet_list_open", "ordered_list_open"):
@@ -673,7 +740,8 @@ def parse_markdown_doc(
     from it); `includes` maps include targets as written in the page to their text."""
     front, body = split_front_matter(text.replace("\r\n", "\n"))
     kb_number = _KB_NUMBER_RE.search(body)
-    walk = _walk(expand_docfx(_APPLIES_LINE_RE.sub("", _KB_NUMBER_RE.sub("", body)), includes or {}))
+    docfx = expand_docfx(_APPLIES_LINE_RE.sub("", _KB_NUMBER_RE.sub("", body)), includes or {})
+    walk = _walk(expand_flavours(docfx, mdx=(path or source).lower().endswith(".mdx")))
     fm = {str(k).lower(): v for k, v in front.items()}
     title = _tidy(html.unescape(" ".join(_strings(fm.get("title"))))) or walk.title
     if not title:

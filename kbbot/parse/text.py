@@ -311,7 +311,7 @@ def demote_reference_items(blocks: list[Block]) -> list[Block]:
     return out
 
 
-_MD_LINK_RE = re.compile(r"\[([^\]]*)\](?:\([^)\s]*\)?|\([^)]*$)")
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\](?:\((?:[^()\s]|\([^()\s]*\))*\)?|\([^)]*$)")
 
 
 def strip_inline_markup(text: str) -> str:

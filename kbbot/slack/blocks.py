@@ -138,7 +138,7 @@ def clip_mrkdwn(text: str, limit: int, *, convert: bool = False) -> str:
 # --- article text: its inline marks as mrkdwn ----------------------------------------------------------------
 
 # A mark that clipping cut in half ("see [the docs](https://exa…"): dropped rather than shown raw.
-_CUT_MARK = re.compile(r"(\[[^\]\n]*(\]\([^)\s]*)?|`[^`\n]*|\*\*?[^*\n]*)…$")
+_CUT_MARK = re.compile(r"(\[[^\]\n]*(\]\((?:[^()\s]|\([^()\s]*\)?)*)?|`[^`\n]*|\*\*?[^*\n]*)…$")
 
 
 def _drop_cut_mark(text: str) -> str:
