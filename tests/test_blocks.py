@@ -9,11 +9,10 @@ import logging
 import random
 import re
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from block_helpers import block_objects, mrkdwn_texts
 
 from kbbot.article import Article, ErrorSignature, Procedure, Step
 from kbbot.conversation import messages as msg
@@ -76,20 +75,6 @@ HOSTILE = (
 # --- limits -----------------------------------------------------------------------------------------------------
 
 
-def _walk(obj: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(obj, dict):
-        yield obj
-        for v in obj.values():
-            yield from _walk(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _walk(v)
-
-
-def mrkdwn_texts(message: Message) -> list[str]:
-    return [o["text"] for o in _walk(message.blocks) if o.get("type") == "mrkdwn"]
-
-
 def assert_within_limits(message: Message) -> None:
     assert isinstance(message.text, str) and message.text.strip()
     assert len(message.text) <= 3000
@@ -102,7 +87,7 @@ def assert_within_limits(message: Message) -> None:
             assert len(block["text"]["text"]) <= 150
         if block["type"] == "actions":
             assert len(block["elements"]) <= 25
-    for obj in _walk(message.blocks):
+    for obj in block_objects(message.blocks):
         if obj.get("type") == "button" and obj.get("url"):  # a link: opens the page, carries no kbbot action
             assert obj["action_id"] == cards.OPEN_ARTICLE_ACTION and len(obj["url"]) <= cards.URL_CHARS
         elif obj.get("type") == "button":

@@ -7,10 +7,9 @@ label, and no markup of the flavour is left for a card to show. The pages here a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from block_helpers import mrkdwn_texts
 
 from kbbot.article import Article
 from kbbot.conversation.engine import answer_offers, step_reply
@@ -327,16 +326,6 @@ MIXED = (
 )
 
 
-def _walk(obj: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(obj, dict):
-        yield obj
-        for v in obj.values():
-            yield from _walk(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _walk(v)
-
-
 def test_cards_of_a_page_mixing_every_flavour_show_no_raw_markup() -> None:
     a = parse_text(MIXED, source="printing/spooler.md", path="printing/spooler.md")
     assert a.procedures and a.section("PREREQUISITES") == "- An account in **Print Operators**."
@@ -349,7 +338,7 @@ def test_cards_of_a_page_mixing_every_flavour_show_no_raw_markup() -> None:
     texts = []
     for reply in replies:
         for message in cards.render(reply, codec=codec, where=where):
-            texts += [o["text"] for o in _walk(message.blocks) if o.get("type") == "mrkdwn"]
+            texts += mrkdwn_texts(message)
     assert texts
     shown = "\n".join(texts)
     for text in texts:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from block_helpers import shown_texts
+
 from kbbot.article import Article
 from kbbot.conversation.engine import answer_offers
 from kbbot.conversation.replies import AnswerReply, FullArticleReply
@@ -27,16 +29,6 @@ def page(text: str, path: str = "docs/troubleshooting/page.md") -> Article:
 
 def drawn(reply: AnswerReply | FullArticleReply) -> list[Message]:
     return cards.render(reply, codec=CODEC, where=WHERE)
-
-
-def texts(node: object) -> list[str]:
-    """Every text a reader sees in blocks (mrkdwn and plain_text objects), not the buttons' sealed values."""
-    if isinstance(node, list):
-        return [t for n in node for t in texts(n)]
-    if isinstance(node, dict):
-        own = [node["text"]] if node.get("type") in ("mrkdwn", "plain_text") else []
-        return own + [t for k, v in node.items() if k != "value" for t in texts(v)]
-    return []
 
 
 def answer_card(article: Article) -> Message:
@@ -174,11 +166,11 @@ def test_path_ids_are_named_by_title_in_short_lists_and_steps() -> None:
             "*Debug Pods*", "*Debug Init Containers*", "*Q102087*: IMC loses mail"]
         faces = [b["accessory"]["text"]["text"] for b in entries]
         assert faces == ["Open this one", "Open this one", "Open Q102087"]
-        shown = [*texts(message.blocks), message.text]
+        shown = shown_texts(message)
         assert not [t for t in shown if "kubernetes/" in t]
     a = page("# Reset a password\n\n## Resolution\n\n1. Stop the stack.\n2. Run the script.\n",
              "docs/troubleshooting/reset-password.md")
     assert a.name == "Reset a password"
     (message,) = cards.render(step_reply(a, 0, 0, version=2), codec=CODEC, where=WHERE)
-    assert not [t for t in [*texts(message.blocks), message.text] if "docs/troubleshooting" in t]
+    assert not [t for t in shown_texts(message) if "docs/troubleshooting" in t]
     assert page("---\nid: KB2659085\ntitle: Outlook asks again\n---\n\nText.\n").name == "KB2659085"

@@ -63,17 +63,10 @@ def build_article(draft: Draft) -> Article:
         text = blocks_to_text(blocks)
         texts[name] = f"{texts[name]}\n\n{text}" if name in texts else text
     procedures = extract_procedures(section_blocks, wrapped=draft.wrapped, own_id=draft.id,
-                                    modern=draft.modern, title=draft.title)
+                                    modern=draft.modern, title=draft.title, headings=draft.headings)
     if draft.modern:
         # a label is a name, shown on a button: no markup, and no link cut in half by the label's length limit
         procedures = tuple(replace(p, label=strip_inline_markup(p.label)) for p in procedures)
-        # a procedure named after its section shows the heading as written, not the name in title case
-        procedures = tuple(
-            replace(p, label=strip_inline_markup(draft.headings[p.section]))
-            if p.label == p.section.title() and p.section in draft.headings
-            else p
-            for p in procedures
-        )
         procedures = _merge_troubleshooters(procedures, section_blocks)
     full = "\n\n".join([draft.title, *texts.values()])
     if draft.blocks is not None:

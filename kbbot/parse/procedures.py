@@ -21,6 +21,7 @@ General rules, no per-article knowledge:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kbbot.article import Procedure, Step
@@ -334,7 +335,9 @@ def _is_procedure(raw: _RawList) -> bool:
     return actions * 2 >= len(raw.steps)
 
 
-def _label(raw: _RawList) -> str:
+def _label(raw: _RawList, headings: Mapping[str, str]) -> str:
+    """The procedure's name: its heading, its method's name, else its section's heading (`headings`: as the
+    article writes it, where the section is named after its own heading)."""
     name = _method_name(raw.intro)
     if raw.heading:
         if raw.heading_in_text and _BARE_METHOD_RE.match(raw.heading) and name:
@@ -350,7 +353,7 @@ def _label(raw: _RawList) -> str:
         and (len(raw.intro) <= 120 or (_is_imperative(name) and _first_word(name) != "note"))
     ):
         return name
-    return raw.section.title()
+    return headings.get(raw.section) or raw.section.title()
 
 
 # a method heading that gives only its number: "Method 2", "Option 3:"
@@ -517,6 +520,7 @@ def extract_procedures(
     own_id: str = "",
     modern: bool = False,
     title: str = "",
+    headings: Mapping[str, str] | None = None,
 ) -> tuple[Procedure, ...]:
     """Procedures, in article order, from the sections' blocks.
 
@@ -554,5 +558,5 @@ def extract_procedures(
                 for k, step in enumerate(steps, start=1):
                     out.append(Procedure(label=f"Option {k}", section=name, steps=(step,)))
                 continue
-            out.append(Procedure(label=_label(raw), section=name, steps=tuple(steps)))
+            out.append(Procedure(label=_label(raw, headings or {}), section=name, steps=tuple(steps)))
     return tuple(out)

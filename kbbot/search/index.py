@@ -92,6 +92,22 @@ def error_lines(article: Article) -> list[str]:
     return [sig.value for sig in article.error_signatures if sig.value]
 
 
+class ProductTags:
+    """article -> its product tag (`product_key`), worked out once per (tag, product name) pair: a KB has a
+    few hundred of them."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._tags: dict[tuple[str, str], str] = {}
+
+    def __call__(self, article: Article) -> str:
+        key = (article.product_tag, article.product)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = product_key(article, self.lexicon)
+        return tag
+
+
 def article_fields(article: Article, params: IndexParams = PARAMS.index) -> dict[str, str]:
     sym = symptom_text(article)
     body = "\n".join(
@@ -185,7 +201,7 @@ class SearchIndexBuilder:
         self._extra_cols = array("i")
         self._extra_field = array("b")  # 0: keywords (versions), 1: sig
         self._version_cache: dict[str, list[int]] = {}
-        self._product_cache: dict[tuple[str, str], str] = {}
+        self._product = ProductTags(self.lexicon)
         self.ids: list[str] = []
         self.titles: list[str] = []
         self.tags: list[str] = []
@@ -219,13 +235,6 @@ class SearchIndexBuilder:
         except KeyError:
             self._new_raw(toks)
             return list(map(self._raw.__getitem__, toks))
-
-    def _product(self, article: Article) -> str:
-        key = (article.product_tag, article.product)
-        tag = self._product_cache.get(key)
-        if tag is None:
-            tag = self._product_cache[key] = product_key(article, self.lexicon)
-        return tag
 
     def add(self, article: Article) -> None:
         self.add_prepared(prepare_article(article, self._product(article), self.params))
@@ -474,7 +483,7 @@ _PREPARE_IN_WORKERS_FROM = 5_000
 _PREPARE_CHUNK = 500  # articles a worker prepares per task
 _PREPARE_BACKLOG = 4  # tasks per worker in flight: prepared text waits in memory for this process to take it
 
-_worker: tuple[KnowledgeBase, Lexicon, IndexParams] | Exception | None = None
+_worker: tuple[KnowledgeBase, ProductTags, IndexParams] | Exception | None = None
 
 
 def _start_worker(path: str, params: IndexParams) -> None:
@@ -483,7 +492,7 @@ def _start_worker(path: str, params: IndexParams) -> None:
     from kbbot.kb import KnowledgeBase
 
     try:
-        _worker = (KnowledgeBase.open(path, articles_only=True), Lexicon.load(), params)
+        _worker = (KnowledgeBase.open(path, articles_only=True), ProductTags(Lexicon.load()), params)
     except Exception as exc:  # raised in an initializer it kills the worker, and the pool respawns it forever
         _worker = exc
 
@@ -492,16 +501,9 @@ def _prepare_rows(rows: tuple[int, int]) -> list[PreparedArticle]:
     if isinstance(_worker, Exception):
         raise _worker
     assert _worker is not None, "worker not started"
-    kb, lexicon, params = _worker
-    tags: dict[tuple[str, str], str] = {}
-    out = []
-    for row in range(*rows):
-        article = kb.article_at(row)
-        key = (article.product_tag, article.product)
-        if key not in tags:
-            tags[key] = product_key(article, lexicon)
-        out.append(prepare_article(article, tags[key], params))
-    return out
+    kb, tags, params = _worker
+    articles = (kb.article_at(row) for row in range(*rows))
+    return [prepare_article(article, tags(article), params) for article in articles]
 
 
 def _prepared(kb: KnowledgeBase, builder: SearchIndexBuilder, params: IndexParams) -> Iterator[PreparedArticle]:

@@ -251,16 +251,13 @@ def blocks_size(blocks: Sequence[dict[str, Any]]) -> int:
 # --- block helpers ------------------------------------------------------------------------------------------
 
 
-# A path id (`exchange/exchangeonline/calendars/cannot-view-...`) says the title again, longer: cards and
-# buttons name such an article by its title (on most of a modern KB the id pushed the title out of the
-# header's 150 characters, and gave a short list five buttons reading "Open exchange/exchangeonline/calend…").
-_is_path = is_path_id
-
-
 def _named(article: Article) -> str:
-    """What a card's header calls an article: "Q102087: title", or the title alone for a path id."""
+    """What a card's header calls an article: "Q102087: title", or the title alone for a path id
+    (`exchange/exchangeonline/calendars/cannot-view-...` says the title again, longer: on most of a modern KB
+    it pushed the title out of the header's 150 characters, and gave a short list five buttons reading
+    "Open exchange/exchangeonline/calend…")."""
     title = plain_text(article.title)
-    return title if _is_path(article.id) else f"{article.id}: {title}"
+    return title if is_path_id(article.id) else f"{article.id}: {title}"
 
 
 def _header(article: Article) -> HeaderBlock:
@@ -623,7 +620,7 @@ def _lookup(reply: LookupReply, buttons: Buttons) -> Message:
 def _hit_line(hit: SearchHit) -> str:
     product = f"\n_{escape_mrkdwn(clip(hit.product, 120))}_" if hit.product else ""
     title = clip_mrkdwn(plain_text(hit.title), 400)
-    if _is_path(hit.id):
+    if is_path_id(hit.id):
         return f"*{title}*{product}"
     return f"*{escape_mrkdwn(hit.id)}*: {title}{product}"
 
@@ -638,11 +635,12 @@ def _shortlist(reply: ShortlistReply, buttons: Buttons) -> Message:
         entry = _section(_hit_line(hit)).to_dict()
         if offer is not None:  # drawn already: given to SectionBlock, slack_sdk would parse and check it again
             # beside its entry, which names the article when its id is a path
-            entry["accessory"] = buttons.button(offer, i, label=msg.BTN_OPEN_THIS if _is_path(hit.id) else None)
+            entry["accessory"] = buttons.button(offer, i, label=msg.BTN_OPEN_THIS if is_path_id(hit.id) else None)
         blocks.append(entry)
         if reply.lookup:
             blocks += _share_row(hit, buttons)
-    fallback = msg.SHORTLIST_INTRO + " " + ", ".join(plain_text(h.title) if _is_path(h.id) else h.id for h in hits)
+    named = (plain_text(h.title) if is_path_id(h.id) else h.id for h in hits)
+    fallback = msg.SHORTLIST_INTRO + " " + ", ".join(named)
     return _finish(fallback, blocks)
 
 
@@ -651,7 +649,7 @@ def _share_row(hit: SearchHit, buttons: Buttons) -> list[dict[str, Any]]:
     rather than offered by the engine: sharing is unbound (any member may show any article), so it needs no
     thread state, and the shortlist's offers stay one per hit."""
     share = Offer(Action.SHARE, article_id=hit.id)
-    label = msg.BTN_SHARE_THIS if _is_path(hit.id) else msg.BTN_SHARE_ONE.format(qid=hit.id)
+    label = msg.BTN_SHARE_THIS if is_path_id(hit.id) else msg.BTN_SHARE_ONE.format(qid=hit.id)
     return [actions_block([buttons.button(share, 0, label=label)])]
 
 
