@@ -143,3 +143,21 @@ def test_no_message_mid_walk_gets_the_no_match_reply(
         assert not any(isinstance(r, NoMatchReply) for r in turn.replies), row
         tried += 1
     assert tried >= 40
+
+
+def test_a_laugh_the_kb_answers_is_a_question_and_one_it_does_not_keeps_the_step(conv: Conversation) -> None:
+    """The classifier reads "lol ..." with no problem word as chat; the engine still asks the KB, so a problem
+    told with a laugh is answered, and a remark is a remark (the walk stays where it was)."""
+    walking = conv.handle(None, UserTurn(user="U1", text="mailbag contention [008]"), now=1.0).state
+    walking = conv.handle(walking, UserTurn(user="U1", text="walk me through"), now=2.0).state
+    assert walking is not None and (walking.status, walking.article_id, walking.step_no) == ("walking", "Q237695", 0)
+    problem = conv.handle(
+        walking, UserTurn(user="U1", text="lol the mac backup keeps dropping the remote connection"), now=3.0
+    )
+    assert problem.state is not None and problem.state.article_id == "Q99698"
+    assert isinstance(problem.replies[0], AnswerReply)
+    remark = conv.handle(walking, UserTurn(user="U1", text="lol my manager is watching over my shoulder"), now=3.0)
+    assert remark.state is not None
+    assert (remark.state.status, remark.state.article_id, remark.state.step_no) == ("walking", "Q237695", 0)
+    assert not any(isinstance(r, AnswerReply | NoMatchReply) for r in remark.replies)
+    assert said(remark) == msg.SMALLTALK_WALKING.format(n=2)

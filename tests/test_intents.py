@@ -307,6 +307,50 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
     assert intents.classify(text, moment=moment).name == Label.QUESTION
 
 
+@pytest.mark.parametrize(
+    ("moment", "text", "label"),
+    [
+        # a common word is a word, not a slip of a cue word: "line" is not French "lien", "than" is not "thank"
+        (LAST_STEP, "escalate pls, ive got a line of customers", Label.ESCALATE),
+        (WALKING, "😂 this bot is smarter than our last IT guy", Label.SMALLTALK),
+        (ANSWERED, "sorry my cat walked on the form", Label.QUESTION),
+        # people drop the article of a phrase ("the full text")
+        (LAST_STEP, "full text pls", Label.FULL),
+        # a cue inside a longer cue is part of it: the steps were done, not asked for
+        (LAST_STEP, "did all 6 steps and got an error at the end, it still wont sync", Label.FAILED),
+        # a laugh with a remark that names no problem is chat; with a problem, or an apology, it is a question
+        (WALKING, "lol my manager is watching over my shoulder", Label.SMALLTALK),
+        (ANSWERED, "hahaha you sound like our old IT guy", Label.SMALLTALK),
+        (ANSWERED, "lol outlook keeps crashing on startup", Label.QUESTION),
+        (ANSWERED, "sorry, I meant the teams calendar", Label.QUESTION),
+        (ANSWERED, "hi, calendar sharing with people outside the company", Label.QUESTION),
+        # a request in a clause of its own, then its reason; a "different problem" opener then a new problem
+        (WALKING, "escalate please, the pharmacy system is down for everyone", Label.ESCALATE),
+        (LAST_STEP, "different problem: my calendar keeps repeating the same reminder", Label.QUESTION),
+        # a yes-word or an outcome inside a question answers nothing
+        (LAST_STEP, "can I do this from home or only in the clinic?", Label.QUESTION),
+        (WALKING, "the button says Repair not Reset, same thing?", Label.QUESTION),
+        (WALKING, "still not working?", Label.FAILED),
+        # a ticket's priority and a clock time are not problem content
+        (LAST_STEP, "raise a P1 ticket, this is affecting payroll", Label.ESCALATE),
+        (LAST_STEP, "is there someone i can call? need this sorted before 3pm", Label.ESCALATE),
+        # "restart" is a request only on its own: "restart outlook" and "do I need to restart" are not
+        (LAST_STEP, "restart", Label.START_OVER),
+        (WALKING, "can we redo step 3", Label.GOTO),
+    ],
+)
+def test_classify_reads_how_people_really_type(
+    intents: IntentSet, moment: Moment, text: str, label: Label
+) -> None:
+    assert intents.classify(text, moment=moment).name == label
+
+
+def test_common_words_are_never_repaired_into_cue_words(intents: IntentSet) -> None:
+    reading = intents._reader.read("cat form guy save mac min line than crashed changes")
+    assert reading.words == ("cat", "form", "guy", "save", "mac", "min", "line", "than", "crashed", "changes")
+    assert intents._reader.read("bakc nxt wroked").words == ("back", "nxt", "worked")
+
+
 def test_smalltalk_says_which_kind(intents: IntentSet) -> None:
     assert intents.classify("good morning", moment=ANSWERED).cue == "greeting"
     assert intents.classify("thanks a lot", moment=ANSWERED).cue == "thanks"

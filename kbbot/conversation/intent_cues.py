@@ -4,11 +4,11 @@
 can decide. What it reports:
 
 - `words`: the message lower-cased, mentions and emoji codes dropped, apostrophes removed ("didn't" -> "didnt"),
-  one spelling per word ("did not" -> "didnt", "somebody" -> "someone"), and each word that is not in the
-  vocabulary repaired when it is one slip away from a vocabulary word ("bakc" -> "back", "wroked" -> "worked",
-  "nexy" -> "next"). Only slips that typing makes are repaired: two letters swapped, one left out, one doubled, a
-  neighbouring key; never the first letter, and an added letter is never taken back: "repeats" is another word,
-  not "repeat" with a typo.
+  one spelling per word ("did not" -> "didnt", "somebody" -> "someone"), and each word that is neither in the
+  vocabulary nor a common English word repaired when it is one slip away from a vocabulary word ("bakc" ->
+  "back", "wroked" -> "worked", "nexy" -> "next"). Only slips that typing makes are repaired: two letters
+  swapped, one left out, one doubled, a neighbouring key; never the first letter, and an added letter is never
+  taken back: "repeats" is another word, not "repeat" with a typo.
 - `hits`: every example phrase found in `words` as a run, counts and softeners aside ("all 6 steps at once"
   holds "all steps at once"), with "this", "that" and "the procedure" all standing for "it". A navigation cue
   followed by someone else's word is dropped: "next tape", "back end", "go back to the classic view" use the
@@ -21,11 +21,14 @@ can decide. What it reports:
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -37,7 +40,11 @@ _WORD = re.compile(r"\w+")
 _NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
 _ELISION = re.compile(r"\b([ldjcnsmt]|qu)['\u2019](?=[aeiouyhéèêàâîôû])")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
-_CLAUSE_END = re.compile(r"[.,!?;:()\[\]\u2026\-]|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]")
+# A hyphen inside a word ("on-call", "e-mail") joins it; a dash between words ("fixed - thanks", "done — next")
+# ends a clause like a comma.
+_CLAUSE_END = re.compile(
+    r"[.,!?;:()\[\]\u2026\u2013\u2014]|\s-|-\s|[^\w\s]{2,}|[\U0001f300-\U0001faff\u2600-\u27bf]"
+)
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
 _SOFTENERS = frozenset(
     {"even", "really", "actually", "just", "totally", "literally", "honestly", "tbh", "please", "pls", "plz",
@@ -46,7 +53,10 @@ _SOFTENERS = frozenset(
 # An error code or message id: hex, or letters and digits mixed ("0x800ccc0e", "c2248", "p1"). Clock times and
 # durations ("3pm", "20min") and ordinals ("2nd") are chat, not codes.
 _CODE = re.compile(r"^(0x[0-9a-f]+|[a-z]+\d+[a-z\d]*|\d+[a-z]+[a-z\d]*)$")
-_NOT_CODE = re.compile(r"^\d{1,2}(st|nd|rd|th|am|pm|min|mins|h|hr|hrs|s|m|x)$")
+_NOT_CODE = re.compile(r"^(\d{1,2}(st|nd|rd|th|am|pm|min|mins|h|hr|hrs|s|m|x)|p[0-4]|sev[0-4])$")
+# A ticket's priority ("raise a P1 ticket", "sev2"): how urgent, not which error
+_PRIORITY_TAG = re.compile(r"^(p[0-4]|sev[0-4])$")
+_PLACE_WORDS = frozenset({"ext", "extension", "x", "tel", "phone", "room", "desk", "office", "bed", "till"})
 _ERROR_WORDS = frozenset({"error", "code", "event", "id", "stop", "exception", "hresult"})
 
 _CARDINALS = (
@@ -69,6 +79,7 @@ _MAX_WHOLE_CHARS = 60
 _POINTERS = frozenset({"it", "this", "that"})
 _NOT_A_COUNT_AFTER_ONE = frozenset({"more", "by", "at", "of", "last"})
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
+_ARTICLES = frozenset({"the", "a", "an"})
 # What "it" stands for in a thread: "take me through the procedure" is "take me through it".
 _FIX_NOUNS = frozenset(
     {"procedure", "steps", "step", "fix", "solution", "process", "instructions", "guide", "one"}
@@ -89,6 +100,8 @@ _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
+# Words shortly before an outcome cue that make it a condition: "check if its working", "see whether it works".
+_CONDITIONALS = frozenset({"if", "whether", "unless", "until"})
 # Words before an outcome cue that make it a wish: "need this sorted", "hope it works", "get it working".
 _WISHES = frozenset({"need", "needs", "want", "wants", "get", "hope", "hopefully", "should", "must", "would"})
 # Skipped when looking at the word after a navigation cue: "next to the ...", "back to my ...".
@@ -105,6 +118,15 @@ POSITIVE_EMOJI = frozenset(
         "\U0001f642", "\U0001f60a", "\U0001f60c", "\u2764", "\U0001f64f", "\U0001f60e", "\U0001f197",
     }
 )  # fmt: skip
+# Laughter and "be right back" in words, in several languages ("jaja", "mdr", "kkkk"), and as emoji.
+_LAUGH = re.compile(r"^(?:(?:ha){2,}h?|(?:he){2,}|(?:ja){2,}|(?:ah){2,}|l+o+l+|lmf?ao+|rofl|xd+|mdr|brb|kkkk+)$")
+# A message that opens by stepping away: "one sec, a parent just walked in", "hold on, phone's ringing".
+_AWAY = ("one sec", "one second", "1 sec", "hold on", "be right back", "give me a sec", "give me a minute",
+         "gimme a sec", "just a sec", "just a minute", "back in a", "afk")  # fmt: skip
+LAUGH_EMOJI = frozenset(
+    {"joy", "rofl", "laughing", "satisfied", "sweat_smile", "grin", "stuck_out_tongue_winking_eye",
+     "\U0001f602", "\U0001f923", "\U0001f606", "\U0001f605", "\U0001f601", "\U0001f61c"}
+)  # fmt: skip
 NEGATIVE_EMOJI = frozenset(
     {
         "-1", "thumbsdown", "x", "no_entry", "no_entry_sign", "disappointed", "cry", "sob", "rage", "angry",
@@ -115,6 +137,23 @@ NEGATIVE_EMOJI = frozenset(
         "\u2639", "\U0001f61f", "\U0001f623", "\U0001f926",
     }
 )  # fmt: skip
+
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def real_words() -> frozenset[str]:
+    """English words as words, not as slips: the whole-word entries of the packaged WordPiece vocabulary (BERT's,
+    kbbot/data/wordpiece.txt: some 20,000 common words). "line", "than" and "crashed" are words of their own,
+    one slip away from the cue words "lien", "thank" and "crashes": repairing them turned a reason ("a line of
+    customers") into French and a joke ("smarter than") into thanks."""
+    try:
+        vocab = (resources.files("kbbot") / "data" / "wordpiece.txt").read_text(encoding="utf-8").split("\n")
+    except OSError as exc:  # a broken install: repair as before, and say so once
+        log.warning("typo repair: the word list cannot be read (%s)", exc)
+        return frozenset()
+    return frozenset(w for w in vocab if len(w) >= 3 and w.isalpha())
 
 
 def words_of(text: str) -> list[str]:
@@ -179,6 +218,9 @@ class Reading:
     codes: int  # error codes and "error N" phrases
     emoji_mood: int  # +1 positive emoji only, -1 negative only, 0 none or mixed
     has_emoji: bool
+    aside: bool = False  # "lol", "hahaha", 😂, "brb", "one sec, ...": the message is chat, whatever else it says
+    opening_end: int = 0  # one past the last word of the first clause ("escalate pls | ive got a queue")
+    opening_content: int = 0  # problem words in the first clause
 
     def family_hits(self, family: str) -> list[CueHit]:
         return [h for h in self.hits if h.family == family]
@@ -209,6 +251,8 @@ class CueReader:
         # first word -> [(phrase words, family)], longest first so a scan prefers "next step" over "next"
         self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         self._whole: list[tuple[str, str]] = []  # (joined phrase, family) for whole-message fuzzy matching
+        # phrases a softener makes ("not really", "please do"), looked for word for word
+        self._verbatim: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         vocabulary: set[str] = set(self._fillers) | self._step_words
         self._family_words: dict[str, set[str]] = {f: set() for f in phrases}
         self._uses: Counter[str] = Counter()
@@ -223,12 +267,20 @@ class CueReader:
                 self._whole.append((" ".join(every), family))
                 ws = tuple(w for w, _, _ in _skeleton(every))
                 # A phrase that shrinks to one word ("please do" -> "do", "the steps" -> "it") would be found in
-                # any sentence; it counts as a whole message only.
+                # any sentence; it counts as a whole message, or word for word when only a softener went ("not
+                # really, it dropped again" opens with "not really").
                 if not ws or (len(ws) == 1 and len(every) > 1):
+                    if ws and all(w in _SOFTENERS or w == ws[0] for w in every):
+                        entries = self._verbatim.setdefault(every[0], [])
+                        if (every, family) not in entries:
+                            entries.append((every, family))
                     continue
-                entries = self._by_first.setdefault(ws[0], [])
-                if (ws, family) not in entries:  # the same phrase from two files ("no" in en and es)
-                    entries.append((ws, family))
+                # people drop the article: "full text pls" asks for "the full text"
+                bare = ws[1:] if ws[0] in _ARTICLES and len(ws) > 2 else None
+                for form in (ws, bare) if bare else (ws,):
+                    entries = self._by_first.setdefault(form[0], [])
+                    if (form, family) not in entries:  # the same phrase from two files ("no" in en and es)
+                        entries.append((form, family))
         self._one_word: dict[str, set[tuple[str, ...]]] = {f: set() for f in phrases}
         for entries in self._by_first.values():
             for ws, family in entries:
@@ -242,6 +294,7 @@ class CueReader:
         # Only real words are repair targets; very short ones ("ok", "no") are too close to everything.
         self._repair_targets = sorted(w for w in self._vocabulary if len(w) >= 4 and w.isalpha())
         self._repaired: dict[str, str] = {}
+        self._real_words = real_words()
 
     def read(self, text: str) -> Reading:
         raw, ends = _split(text)
@@ -254,7 +307,11 @@ class CueReader:
         step_refs = self._step_refs(words, hits)
         covered = {i for h in hits for i in range(h.start, h.end)}
         covered |= {i for r in step_refs for i in range(r.start, r.end)}
-        content = tuple(w for i, w in enumerate(words) if i not in covered and self.is_problem_word(w))
+        # the number of a phone extension or a room says where, not what: "call me? ext 4412"
+        covered |= {i for i in range(1, len(words)) if words[i].isdigit() and words[i - 1] in _PLACE_WORDS}
+        content_at = [i for i, w in enumerate(words) if i not in covered and self.is_problem_word(w)]
+        content = tuple(words[i] for i in content_at)
+        opening_end = min(clause_ends) + 1 if clause_ends else len(words)
         codes = sum(1 for w in words if _CODE.match(w) and not _NOT_CODE.match(w))
         codes += sum(1 for a, b in itertools.pairwise(words) if a in _ERROR_WORDS and b.isdigit())
         return Reading(
@@ -265,6 +322,11 @@ class CueReader:
             codes=codes,
             emoji_mood=mood,
             has_emoji=bool(emoji),
+            aside=any(_LAUGH.match(w) for w in raw)
+            or any(e in LAUGH_EMOJI for e in emoji)
+            or " ".join(words[:3]).startswith(_AWAY),
+            opening_end=opening_end,
+            opening_content=sum(1 for i in content_at if i < opening_end),
         )
 
     def is_problem_word(self, word: str) -> bool:
@@ -273,11 +335,15 @@ class CueReader:
             return False
         if word.isdigit():
             return len(word) > 2
+        if len(word) == 1 or _NOT_CODE.match(word):
+            # a lone letter is what an elision leaves ("n'est" -> "n est"); "3pm", "20min" say when, not what
+            return False
         return word not in _CARDINAL_VALUE and word not in _ORDINAL_VALUE and not _ORDINAL_DIGITS.match(word)
 
     def _repair(self, word: str) -> str:
         if (
             word in self._vocabulary
+            or word in self._real_words
             or not 3 <= len(word) <= _MAX_REPAIR_CHARS
             or not word.isalpha()
             or _number(word) is not None
@@ -310,9 +376,23 @@ class CueReader:
                 stop = k + len(phrase)
                 if skeleton[k:stop] == phrase:
                     start, end = spans[k][1], spans[stop - 1][2]
+                    if any(i in clause_ends for i in range(start, end - 1)):
+                        continue  # "not really, it was ok" holds "not really", not "not it"
                     if family in self._negatable and _turned_around(words, start):
                         continue  # "stopped working again", "need this sorted" do not report it
                     found.append((family, phrase, start, end))
+        # a cue inside a longer cue of another family is a part of that cue, not a request of its own: "did all
+        # 6 steps" reports the steps done, it does not ask for all the steps
+        found = [
+            f
+            for f in found
+            if not any(o[0] != f[0] and o[2] <= f[2] and f[3] <= o[3] and o[3] - o[2] > f[3] - f[2] for o in found)
+        ]
+        for i, word in enumerate(words):
+            for phrase, family in self._verbatim.get(word, ()):
+                end = i + len(phrase)
+                if words[i:end] == phrase and not any(j in clause_ends for j in range(i, end - 1)):
+                    found.append((family, phrase, i, end))
         starts = {start for _, _, start, _ in found}
         hits = [
             CueHit(family=family, start=start, end=end)
@@ -427,7 +507,7 @@ def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
     i = 0
     while i < len(words):
         w = words[i]
-        if (w.isdigit() and len(w) <= 2) or w in _SOFTENERS:
+        if (w.isdigit() and len(w) <= 2) or w in _SOFTENERS or _PRIORITY_TAG.match(w):
             i += 1
             continue
         if w in _DETERMINERS and i + 1 < len(words) and words[i + 1] in _FIX_NOUNS:
@@ -443,7 +523,8 @@ def _turned_around(words: tuple[str, ...], start: int) -> bool:
     """The outcome cue at `start` is negated ("stopped working") or only wished for ("need this sorted")."""
     if start > 0 and words[start - 1] in _NEGATORS:
         return True
-    return any(w in _WISHES for w in words[max(0, start - 2) : start])
+    before = words[max(0, start - 2) : start]
+    return any(w in _WISHES or w in _CONDITIONALS for w in before)
 
 
 def _step_number(words: tuple[str, ...], j: int) -> int | None:

@@ -36,6 +36,7 @@ from rapidfuzz import fuzz, process
 
 from kbbot.conversation.intent_cues import CueReader, Reading
 from kbbot.errors import ConfigError
+from kbbot.search.text import PROBLEM_CUES
 
 if TYPE_CHECKING:
     from kbbot.conversation.state import ThreadState
@@ -140,6 +141,14 @@ def moment_of(state: ThreadState | None, total_steps: int) -> Moment:
 _FREE_OBJECT = frozenset({"worked", "failed", "not_mine", "escalate", "question", "affirm", "deny"})
 # Chat that asks for nothing needs no such care: whatever follows "lol" or "hi" is counted as content anyway.
 _CHAT = frozenset({"ack", "greeting", "thanks", "smalltalk"})
+# Requests that a person follows with their reason ("escalate pls, the till is down", "all steps at once please,
+# signal is bad here"): opening the message in a clause of their own, they are the ask whatever the reason says.
+# Outcomes, navigation and "not my problem" are not: "that worked. outlook is slow now though", "next, the tape
+# is not found" and "different problem: my calendar repeats its reminders" go on to say something new.
+_OPENING_REQUESTS = frozenset({"escalate", "not_mine", "start_over", "all_steps", "full", "help"})
+# "not my problem" opens with the reason only when it rejects the card ("wrong article, my problem is the badge
+# reader"); "different problem: my calendar repeats its reminders" announces a new question.
+_THE_CARD = frozenset({"article", "answer", "it", "this", "that", "one", "kb", "fix", "card", "result"})
 # Families that ask for nothing by themselves; a message with a real cue as well is that cue ("done, next pls").
 _WEAK = frozenset({"ack", "affirm", "deny", "greeting", "thanks", "smalltalk"})
 # Families that, with a step number in the message, say "go to that step" ("what was step three again?").
@@ -167,6 +176,8 @@ _OUTCOME_CARRY = {Moment.WALKING: 2, Moment.LAST_STEP: 2, Moment.EXHAUSTED: 0}
 # How many problem words a cue of n words carries ("did the trick" carries "mail is sending again"); a whole-
 # message match carries anything; a pasted error code weighs as two words.
 _CARRY_CAP = 4
+# "worked" said with thanks or a 🎉 is a success report, whatever it tells of what was done
+_THANKED_CARRY = 2
 _WHOLE_STRENGTH = 9
 _CODE_WEIGHT = 2
 # A yes or no opening a reply to "Did it fix the problem?" answers it, whatever follows ("nope. wasted 20 min").
@@ -377,6 +388,8 @@ class IntentSet:
         carry = _carry(strength)
         if family in _OUTCOMES:
             carry += _OUTCOME_CARRY.get(moment, -1)
+            if family == "worked" and (reading.emoji_mood > 0 or any(h.family == "thanks" for h in reading.hits)):
+                carry += _THANKED_CARRY  # "cleared the cache like the card says and its working. thanks!"
         elif family == "next" and moment is Moment.WALKING:
             carry += 1  # "ok cleared the temp folder, now what": what was done, then the ask
         if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
@@ -384,6 +397,15 @@ class IntentSet:
         if family is None and reading.emoji_mood and load <= 1:
             # "👎 meh", "🎉 yay": the emoji says what the words do not
             return IntentMatch(name=_emoji_label(reading.emoji_mood, moment), score=50.0)
+        if family in _OPENING_REQUESTS and load > carry and _opens_with(reading, family, carry):
+            load = reading.opening_content  # "escalate pls, ive got a line of customers": the rest is the reason
+        if family in _WEAK and load and "?" in text:
+            family = None  # "can I do this from home?": a yes-word inside a question answers nothing
+        elif family in _OUTCOMES and load >= 2 and text.rstrip().endswith("?"):
+            family = None  # "the button says Repair, not Reset: same thing?" asks; it reports no outcome
+        if (family is None or load > carry) and _just_chat(reading, text):
+            # cue "laugh": the engine still asks the KB, which knows a paper jam when it sees one
+            return IntentMatch(name=Label.SMALLTALK, score=50.0, cue="laugh")
         if family is None or load > carry:
             name = Label.QUESTION if load else Label.UNSURE
             return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
@@ -522,6 +544,35 @@ def _best(strength: dict[str, int], last_end: dict[str, int]) -> str | None:
     order = {f: n for n, f in enumerate(_PRIORITY)}
     return min(
         strength, key=lambda f: (-strength[f], f != "question", -last_end.get(f, 0), order.get(f, len(order)))
+    )
+
+
+def _opens_with(reading: Reading, family: str, carry: int) -> bool:
+    """The message opens with a whole request of `family` in a clause of its own, and what follows is its reason
+    rather than a new question (no "btw", "how do i"): "escalate pls, ive got a line of customers"."""
+    return (
+        reading.opening_end < len(reading.words)
+        and reading.opening_content <= carry
+        and any(
+            h.family == family
+            and h.end <= reading.opening_end
+            and (family != "not_mine" or not _THE_CARD.isdisjoint(reading.words[h.start : h.end]))
+            for h in reading.hits
+        )
+        and not any(h.family == "question" for h in reading.hits)
+    )
+
+
+def _just_chat(reading: Reading, text: str) -> bool:
+    """A laugh with a remark that names no problem and asks nothing: "lol my manager is watching over my
+    shoulder", "😂 this bot is smarter than our last IT guy". An apology is not enough ("sorry, I meant the
+    Teams calendar" refines the question), nor a greeting ("hi, calendar sharing with outside people")."""
+    return (
+        reading.aside
+        and not reading.codes
+        and "?" not in text
+        and PROBLEM_CUES.isdisjoint(reading.words)
+        and not any(h.family == "question" for h in reading.hits)
     )
 
 
