@@ -150,7 +150,8 @@ def test_a_laugh_the_kb_answers_is_a_question_and_one_it_does_not_keeps_the_step
     told with a laugh is answered, and a remark is a remark (the walk stays where it was)."""
     walking = conv.handle(None, UserTurn(user="U1", text="mailbag contention [008]"), now=1.0).state
     walking = conv.handle(walking, UserTurn(user="U1", text="walk me through"), now=2.0).state
-    assert walking is not None and (walking.status, walking.article_id, walking.step_no) == ("walking", "Q237695", 0)
+    assert walking is not None
+    assert (walking.status, walking.article_id, walking.step_no) == ("walking", "Q237695", 0)
     problem = conv.handle(
         walking, UserTurn(user="U1", text="lol the mac backup keeps dropping the remote connection"), now=3.0
     )

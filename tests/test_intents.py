@@ -337,6 +337,32 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         # "restart" is a request only on its own: "restart outlook" and "do I need to restart" are not
         (LAST_STEP, "restart", Label.START_OVER),
         (WALKING, "can we redo step 3", Label.GOTO),
+        # a cue something is compared with asks for nothing
+        (WALKING, "haha this is easier than calling the helpdesk", Label.SMALLTALK),
+        (LAST_STEP, "can someone from the helpdesk call me", Label.ESCALATE),
+        # "back to 5" goes to step 5; "back one" is one step back
+        (LAST_STEP, "back to 5 pls", Label.GOTO),
+        (WALKING, "go back one, i missed something", Label.BACK),
+        # a request's reason, after "so I can" or "because", or in a clause or sentence of its own
+        (ANSWERED, "Could you put all the steps in one message please so I can print them", Label.ALL_STEPS),
+        (WALKING, "this is beyond me, can someone from IT please come down to the front office", Label.ESCALATE),
+        (
+            ANSWERED,
+            "Hi! Thank you so much for pulling that up so quickly. I'm not super technical, so would you mind "
+            "guiding me through the fix one step at a time? It's close week and I can't afford to break anything.",
+            Label.WALK,
+        ),
+        # a plain no first answers "Did it fix the problem?", whatever story follows; a request after it wins
+        (
+            LAST_STEP,
+            "No, sadly it's still doing it. I followed every step carefully and rebooted twice, but Illustrator "
+            "still tells me the license has expired.",
+            Label.FAILED,
+        ),
+        (LAST_STEP, "no, need a real person now", Label.ESCALATE),
+        # stepping away, wherever it is said
+        (LAST_STEP, "sorry, got pulled into a meeting, one sec", Label.SMALLTALK),
+        (ANSWERED, "Can we go back to the very beginning, I think I've muddled it", Label.START_OVER),
     ],
 )
 def test_classify_reads_how_people_really_type(

@@ -48,7 +48,7 @@ _CLAUSE_END = re.compile(
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
 _SOFTENERS = frozenset(
     {"even", "really", "actually", "just", "totally", "literally", "honestly", "tbh", "please", "pls", "plz",
-     "kindly", "exactly", "simply"}
+     "kindly", "exactly", "simply", "very"}
 )  # fmt: skip
 # An error code or message id: hex, or letters and digits mixed ("0x800ccc0e", "c2248", "p1"). Clock times and
 # durations ("3pm", "20min") and ordinals ("2nd") are chat, not codes.
@@ -100,6 +100,9 @@ _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
+# Words that start the reason for a request: "walk me through it because I'm not techy".
+_REASONS = frozenset({"because", "cause", "coz", "cos", "since", "as"})
+_PURPOSE = frozenset({"i", "that", "we"})  # "so i can print it", "so that"
 # Words shortly before an outcome cue that make it a condition: "check if its working", "see whether it works".
 _CONDITIONALS = frozenset({"if", "whether", "unless", "until"})
 # Words before an outcome cue that make it a wish: "need this sorted", "hope it works", "get it working".
@@ -120,9 +123,9 @@ POSITIVE_EMOJI = frozenset(
 )  # fmt: skip
 # Laughter and "be right back" in words, in several languages ("jaja", "mdr", "kkkk"), and as emoji.
 _LAUGH = re.compile(r"^(?:(?:ha){2,}h?|(?:he){2,}|(?:ja){2,}|(?:ah){2,}|l+o+l+|lmf?ao+|rofl|xd+|mdr|brb|kkkk+)$")
-# A message that opens by stepping away: "one sec, a parent just walked in", "hold on, phone's ringing".
-_AWAY = ("one sec", "one second", "1 sec", "hold on", "be right back", "give me a sec", "give me a minute",
-         "gimme a sec", "just a sec", "just a minute", "back in a", "afk")  # fmt: skip
+# Stepping away: "one sec, a parent just walked in", "hold on, phone's ringing", "got pulled into a meeting".
+_AWAY = ("one sec", "one second", "1 sec", "hold on", "hang on", "be right back", "give me a sec",
+         "give me a minute", "gimme a sec", "just a sec", "just a minute", "back in a", "afk")  # fmt: skip
 LAUGH_EMOJI = frozenset(
     {"joy", "rofl", "laughing", "satisfied", "sweat_smile", "grin", "stuck_out_tongue_winking_eye",
      "\U0001f602", "\U0001f923", "\U0001f606", "\U0001f605", "\U0001f601", "\U0001f61c"}
@@ -219,8 +222,9 @@ class Reading:
     emoji_mood: int  # +1 positive emoji only, -1 negative only, 0 none or mixed
     has_emoji: bool
     aside: bool = False  # "lol", "hahaha", 😂, "brb", "one sec, ...": the message is chat, whatever else it says
-    opening_end: int = 0  # one past the last word of the first clause ("escalate pls | ive got a queue")
-    opening_content: int = 0  # problem words in the first clause
+    # the clauses, each cut short where a reason starts ("all steps in one message | so I can print them"), as
+    # (first word, one past the last, problem words in it): a request may have a clause of its own
+    clauses: tuple[tuple[int, int, int], ...] = ()
 
     def family_hits(self, family: str) -> list[CueHit]:
         return [h for h in self.hits if h.family == family]
@@ -237,7 +241,7 @@ class CueReader:
         step_words: Iterable[str],
         blockable: Iterable[str],
         negatable: Iterable[str] = (),
-        numbered: str = "",
+        numbered: Iterable[str] = (),
         whole_threshold: Mapping[str, float],
         max_whole_words: int,
     ) -> None:
@@ -245,7 +249,8 @@ class CueReader:
         self._fillers = frozenset(w for f in fillers for w in words_of(f))
         self._blockable = frozenset(blockable)
         self._negatable = frozenset(negatable)
-        self._numbered = numbered  # the family whose cue a bare number may follow ("jump to 4")
+        # families whose cue a bare number may follow ("jump to 4", "back to 5")
+        self._numbered = frozenset(numbered)
         self._whole_threshold = dict(whole_threshold)
         self._max_whole_words = max_whole_words
         # first word -> [(phrase words, family)], longest first so a scan prefers "next step" over "next"
@@ -311,7 +316,7 @@ class CueReader:
         covered |= {i for i in range(1, len(words)) if words[i].isdigit() and words[i - 1] in _PLACE_WORDS}
         content_at = [i for i, w in enumerate(words) if i not in covered and self.is_problem_word(w)]
         content = tuple(words[i] for i in content_at)
-        opening_end = min(clause_ends) + 1 if clause_ends else len(words)
+        clauses = _clauses(words, clause_ends, content_at)
         codes = sum(1 for w in words if _CODE.match(w) and not _NOT_CODE.match(w))
         codes += sum(1 for a, b in itertools.pairwise(words) if a in _ERROR_WORDS and b.isdigit())
         return Reading(
@@ -324,9 +329,8 @@ class CueReader:
             has_emoji=bool(emoji),
             aside=any(_LAUGH.match(w) for w in raw)
             or any(e in LAUGH_EMOJI for e in emoji)
-            or " ".join(words[:3]).startswith(_AWAY),
-            opening_end=opening_end,
-            opening_content=sum(1 for i in content_at if i < opening_end),
+            or any(f" {away} " in f" {' '.join(words)} " for away in _AWAY),
+            clauses=clauses,
         )
 
     def is_problem_word(self, word: str) -> bool:
@@ -378,6 +382,8 @@ class CueReader:
                     start, end = spans[k][1], spans[stop - 1][2]
                     if any(i in clause_ends for i in range(start, end - 1)):
                         continue  # "not really, it was ok" holds "not really", not "not it"
+                    if _compared(words, start, clause_ends):
+                        continue  # "lol ur quicker than our helpdesk" asks for no helpdesk
                     if family in self._negatable and _turned_around(words, start):
                         continue  # "stopped working again", "need this sorted" do not report it
                     found.append((family, phrase, start, end))
@@ -434,9 +440,12 @@ class CueReader:
         refs: list[StepRef] = []
         # "jump to 4", "go to number 4": a number straight after a go-there cue is a step
         for hit in hits:
-            if hit.family != self._numbered or hit.whole:
+            if hit.family not in self._numbered or hit.whole:
                 continue
-            j = hit.end + (hit.end < len(words) and words[hit.end] in _STEP_NUMBER_FILLERS)
+            # "jump to number 4"; "back to 5" (but "back one" is one step back, not step 1)
+            if hit.family != "goto" and not (hit.end < len(words) and words[hit.end] == "to"):
+                continue
+            j = hit.end + (hit.end < len(words) and words[hit.end] in _STEP_NUMBER_FILLERS | {"to"})
             n = _step_number(words, j)
             if n is not None and j < len(words) and words[j] not in self._step_words:
                 refs.append(StepRef(number=n, start=hit.end, end=j + 1))
@@ -517,6 +526,31 @@ def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
         out.append(("it" if w in _POINTERS else w, i, i + 1))
         i += 1
     return out
+
+
+def _compared(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
+    """The cue at `start` is what something is compared with: "easier than calling the helpdesk"."""
+    for i in range(start - 1, max(-1, start - 4), -1):
+        if i in clause_ends:
+            return False
+        if words[i] == "than":
+            return True
+    return False
+
+
+def _clauses(
+    words: tuple[str, ...], clause_ends: frozenset[int], content_at: list[int]
+) -> tuple[tuple[int, int, int], ...]:
+    """(first word, one past the last, problem words) of each clause, a clause ending where a reason begins."""
+    cuts = {i + 1 for i in clause_ends}
+    for i in range(1, len(words)):
+        if words[i] in _REASONS or (words[i] == "so" and i + 1 < len(words) and words[i + 1] in _PURPOSE):
+            cuts.add(i)
+    bounds = [0, *sorted(c for c in cuts if 0 < c < len(words)), len(words)]
+    content = set(content_at)
+    return tuple(
+        (a, b, sum(1 for i in range(a, b) if i in content)) for a, b in itertools.pairwise(bounds) if a < b
+    )
 
 
 def _turned_around(words: tuple[str, ...], start: int) -> bool:

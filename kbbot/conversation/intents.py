@@ -145,7 +145,7 @@ _CHAT = frozenset({"ack", "greeting", "thanks", "smalltalk"})
 # signal is bad here"): opening the message in a clause of their own, they are the ask whatever the reason says.
 # Outcomes, navigation and "not my problem" are not: "that worked. outlook is slow now though", "next, the tape
 # is not found" and "different problem: my calendar repeats its reminders" go on to say something new.
-_OPENING_REQUESTS = frozenset({"escalate", "not_mine", "start_over", "all_steps", "full", "help"})
+_OPENING_REQUESTS = frozenset({"escalate", "not_mine", "start_over", "all_steps", "full", "help", "walk"})
 # "not my problem" opens with the reason only when it rejects the card ("wrong article, my problem is the badge
 # reader"); "different problem: my calendar repeats its reminders" announces a new question.
 _THE_CARD = frozenset({"article", "answer", "it", "this", "that", "one", "kb", "fix", "card", "result"})
@@ -285,7 +285,7 @@ class IntentSet:
             # a go-there cue counts only beside a step number, which is its object ("jump to number 4")
             blockable=KNOWN_INTENTS - _FREE_OBJECT - _CHAT - {"goto"},
             negatable={"worked"},
-            numbered="goto",
+            numbered={"goto", "back", "repeat"},
             whole_threshold={i.name: i.threshold for i in self._intents.values()},
             max_whole_words=MAX_FUZZY_WORDS,
         )
@@ -397,8 +397,11 @@ class IntentSet:
         if family is None and reading.emoji_mood and load <= 1:
             # "👎 meh", "🎉 yay": the emoji says what the words do not
             return IntentMatch(name=_emoji_label(reading.emoji_mood, moment), score=50.0)
-        if family in _OPENING_REQUESTS and load > carry and _opens_with(reading, family, carry):
-            load = reading.opening_content  # "escalate pls, ive got a line of customers": the rest is the reason
+        if family in _OPENING_REQUESTS and load > carry:
+            # "escalate pls, ive got a line of customers": a request in a clause of its own, the rest its reason
+            load = min(load, _own_clause_load(reading, family, carry))
+        elif family in _OUTCOMES and moment is Moment.LAST_STEP and _answered_first(reading):
+            load = 0  # "No, sadly it's still doing it. I followed every step ...": the story of a plain no
         if family in _WEAK and load and "?" in text:
             family = None  # "can I do this from home?": a yes-word inside a question answers nothing
         elif family in _OUTCOMES and load >= 2 and text.rstrip().endswith("?"):
@@ -547,20 +550,31 @@ def _best(strength: dict[str, int], last_end: dict[str, int]) -> str | None:
     )
 
 
-def _opens_with(reading: Reading, family: str, carry: int) -> bool:
-    """The message opens with a whole request of `family` in a clause of its own, and what follows is its reason
-    rather than a new question (no "btw", "how do i"): "escalate pls, ive got a line of customers"."""
-    return (
-        reading.opening_end < len(reading.words)
-        and reading.opening_content <= carry
-        and any(
+def _own_clause_load(reading: Reading, family: str, carry: int) -> int:
+    """The problem words of the clause holding a whole request of `family`, when the other clauses are its
+    reason rather than a new question (no "btw", "how do i"): "escalate pls, ive got a line of customers",
+    "could you put all the steps in one message so I can print it". Otherwise the whole message's."""
+    whole = sum(n for _, _, n in reading.clauses)
+    if len(reading.clauses) < 2 or any(h.family == "question" for h in reading.hits):
+        return whole
+    for start, end, content in reading.clauses:
+        if content <= carry and any(
             h.family == family
-            and h.end <= reading.opening_end
+            and start <= h.start
+            and h.end <= end
             and (family != "not_mine" or not _THE_CARD.isdisjoint(reading.words[h.start : h.end]))
             for h in reading.hits
-        )
-        and not any(h.family == "question" for h in reading.hits)
-    )
+        ):
+            return content
+    return whole
+
+
+def _answered_first(reading: Reading) -> bool:
+    """The first clause is a plain yes or no and nothing else ("No, sadly ...", "yes!! ...")."""
+    if len(reading.clauses) < 2:
+        return False
+    start, _, content = reading.clauses[0]
+    return not content and any(h.family in {"affirm", "deny"} and h.start == start for h in reading.hits)
 
 
 def _just_chat(reading: Reading, text: str) -> bool:
