@@ -363,6 +363,23 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         # stepping away, wherever it is said
         (LAST_STEP, "sorry, got pulled into a meeting, one sec", Label.SMALLTALK),
         (ANSWERED, "Can we go back to the very beginning, I think I've muddled it", Label.START_OVER),
+        # quoted words are what the screen says: 'no network' is no "no", 'Reset' no request
+        (LAST_STEP, "tried everything, scanner still beeps and shows 'no network'", Label.FAILED),
+        (WALKING, "it says 'Reset' at the bottom", Label.QUESTION),
+        # after "Did it fix the problem?", a statement that something works now; but "works now but crashes"
+        (LAST_STEP, "all 14 trucks showing on the map now", Label.WORKED),
+        (LAST_STEP, "build went green :tada:", Label.WORKED),
+        (LAST_STEP, "ERR_CERT_AUTHORITY_INVALID on the intranet page now", Label.QUESTION),
+        (LAST_STEP, "well the editor opens now but crashes 2 min later so... no", Label.FAILED),
+        # a request said with a failure is the ask
+        (LAST_STEP, "nope, can you open a ticket for IT", Label.ESCALATE),
+        # a question word asking for the card asks for the card
+        (ANSWERED, "Where's the complete doc for this? I need to attach it to the checklist", Label.FULL),
+        # "this one step at a time", "that one more time": the count keeps its noun
+        (ANSWERED, "can we do this one step at a time? im at the counter with a customer", Label.WALK),
+        (LAST_STEP, "can you say that one more time I didn't follow", Label.REPEAT),
+        # a voice keyboard's "step for"
+        (WALKING, "go to step for please", Label.GOTO),
     ],
 )
 def test_classify_reads_how_people_really_type(

@@ -50,9 +50,10 @@ _SOFTENERS = frozenset(
     {"even", "really", "actually", "just", "totally", "literally", "honestly", "tbh", "please", "pls", "plz",
      "kindly", "exactly", "simply", "very"}
 )  # fmt: skip
-# An error code or message id: hex, or letters and digits mixed ("0x800ccc0e", "c2248", "p1"). Clock times and
-# durations ("3pm", "20min") and ordinals ("2nd") are chat, not codes.
-_CODE = re.compile(r"^(0x[0-9a-f]+|[a-z]+\d+[a-z\d]*|\d+[a-z]+[a-z\d]*)$")
+# An error code or message id: hex, letters and digits mixed ("0x800ccc0e", "c2248", "p1"), or words joined by
+# underscores ("err_cert_authority_invalid"). Clock times and durations ("3pm", "20min") and ordinals ("2nd")
+# are chat, not codes.
+_CODE = re.compile(r"^(0x[0-9a-f]+|[a-z]+\d+[a-z\d]*|\d+[a-z]+[a-z\d]*|(?!q_)[a-z0-9]+(_[a-z0-9]+)+)$")
 _NOT_CODE = re.compile(r"^(\d{1,2}(st|nd|rd|th|am|pm|min|mins|h|hr|hrs|s|m|x)|p[0-4]|sev[0-4])$")
 # A ticket's priority ("raise a P1 ticket", "sev2"): how urgent, not which error
 _PRIORITY_TAG = re.compile(r"^(p[0-4]|sev[0-4])$")
@@ -72,6 +73,8 @@ _CARDINAL_VALUE = {w: n for n, w in enumerate(_CARDINALS, start=1)}
 _ORDINAL_VALUE = {w: n for n, w in enumerate(_ORDINALS, start=1)}
 _ORDINAL_DIGITS = re.compile(r"^(\d{1,3})(st|nd|rd|th)$")
 # Between a step word and its number: "step number 5", "step no 5", "step #5" ("#" is dropped as punctuation).
+# Numbers as a voice keyboard writes them, right after a step word at the end of a request: "step for please"
+_SPOKEN_NUMBERS = {"won": 1, "to": 2, "too": 2, "for": 4, "fore": 4, "ate": 8}
 _STEP_NUMBER_FILLERS = frozenset({"number", "no", "nr", "num"})
 # Longer words are not typos of a cue word, and a whole-message match is for short messages only.
 _MAX_REPAIR_CHARS = 20
@@ -80,6 +83,7 @@ _POINTERS = frozenset({"it", "this", "that"})
 _NOT_A_COUNT_AFTER_ONE = frozenset({"more", "by", "at", "of", "last"})
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
 _ARTICLES = frozenset({"the", "a", "an"})
+_COUNT_AFTER = frozenset({"step", "steps", "by", "at", "more"})
 # What "it" stands for in a thread: "take me through the procedure" is "take me through it".
 _FIX_NOUNS = frozenset(
     {"procedure", "steps", "step", "fix", "solution", "process", "instructions", "guide", "one"}
@@ -92,7 +96,8 @@ _CONTRACTIONS: dict[tuple[str, str], str] = {(a, "not"): b for a, b in _NOT_FORM
     ("it", "is"): "its", ("i", "am"): "im", ("that", "is"): "thats", ("i", "have"): "ive", ("i", "will"): "ill",
     ("let", "us"): "lets", ("there", "is"): "theres", ("what", "is"): "whats",
 }  # fmt: skip
-_SPELLINGS = {"somebody": "someone", "anybody": "anyone", "cannot": "cant", "thru": "through", "u": "you",
+_SPELLINGS = {"somebody": "someone", "anybody": "anyone", "whoevers": "whoever", "someones": "someone",
+              "cannot": "cant", "thru": "through", "u": "you",
               "ur": "your", "wanna": "want", "gonna": "going", "dunno": "idk", "thanx": "thanks",
               "tks": "thanks"}  # fmt: skip
 # A word before an outcome cue that turns it around: "stopped working again", "no longer works".
@@ -125,7 +130,8 @@ POSITIVE_EMOJI = frozenset(
 _LAUGH = re.compile(r"^(?:(?:ha){2,}h?|(?:he){2,}|(?:ja){2,}|(?:ah){2,}|l+o+l+|lmf?ao+|rofl|xd+|mdr|brb|kkkk+)$")
 # Stepping away: "one sec, a parent just walked in", "hold on, phone's ringing", "got pulled into a meeting".
 _AWAY = ("one sec", "one second", "1 sec", "hold on", "hang on", "be right back", "give me a sec",
-         "give me a minute", "gimme a sec", "just a sec", "just a minute", "back in a", "afk")  # fmt: skip
+         "give me a minute", "gimme a sec", "just a sec", "just a minute", "back in a", "afk", "going to lunch",
+         "check back later")  # fmt: skip
 LAUGH_EMOJI = frozenset(
     {"joy", "rofl", "laughing", "satisfied", "sweat_smile", "grin", "stuck_out_tongue_winking_eye",
      "\U0001f602", "\U0001f923", "\U0001f606", "\U0001f605", "\U0001f601", "\U0001f61c"}
@@ -170,6 +176,7 @@ def _split(text: str) -> tuple[list[str], frozenset[int]]:
     text = _MENTION.sub(" ", text)
     text = _EMOJI_CODE.sub(" . ", text)  # an emoji closes a clause like a full stop: "done ✅ next"
     text = _ELISION.sub(r"\1 ", text)  # "l'étape" is two words; "didn't" and "i'm" stay one
+    text = _QUOTED.sub(_mark_quoted, text)  # "the button says 'Reset'": the screen's words, not a request
     text = _LETTER_RUN.sub(r"\1\1", _APOSTROPHE.sub("", text))  # "humannnn", "yesssss": two at most
     words: list[str] = []
     ends: set[int] = set()
@@ -180,6 +187,17 @@ def _split(text: str) -> tuple[list[str], frozenset[int]]:
         words.append(m.group())
         last = m.end()
     return words, frozenset(ends)
+
+
+# A quotation: a quote mark after a space (or at the start) and one before a space or punctuation, on one line.
+_QUOTED = re.compile(
+    r"(?:(?<=\s)|^)(['\"\u2018\u201c`])([^'\"\u2019\u201d`\n]{1,60})['\"\u2019\u201d`](?=[\s.,!?;:)]|$)"
+)
+QUOTED_MARK = "q_"  # quoted words become "q_reset": problem content that no phrase can match
+
+
+def _mark_quoted(m: re.Match[str]) -> str:
+    return " " + " ".join(QUOTED_MARK + w for w in _WORD.findall(m.group(2))) + " "
 
 
 def emoji_of(text: str) -> list[str]:
@@ -372,7 +390,7 @@ class CueReader:
     def _hits(self, words: tuple[str, ...], clause_ends: frozenset[int]) -> tuple[CueHit, ...]:
         # Phrases are looked for with counts and softeners taken out, so "all 6 steps at once" holds "all steps
         # at once" and "not even my issue" holds "not my issue".
-        spans = _skeleton(words)
+        spans = _skeleton(words, clause_ends)
         skeleton = tuple(w for w, _, _ in spans)
         found: list[tuple[str, tuple[str, ...], int, int]] = []
         for k, word in enumerate(skeleton):
@@ -399,6 +417,13 @@ class CueReader:
                 end = i + len(phrase)
                 if words[i:end] == phrase and not any(j in clause_ends for j in range(i, end - 1)):
                     found.append((family, phrase, i, end))
+        # "still" before a word of the problem says the fix did not take: "scanner still beeps", "vpn still drops"
+        if "failed" in self._family_words:
+            found += [
+                ("failed", ("still", words[i + 1]), i, i + 2)
+                for i in range(len(words) - 1)
+                if words[i] == "still" and i not in clause_ends and self.is_problem_word(words[i + 1])
+            ]
         starts = {start for _, _, start, _ in found}
         hits = [
             CueHit(family=family, start=start, end=end)
@@ -456,6 +481,10 @@ class CueReader:
             if j < len(words) and words[j] in _STEP_NUMBER_FILLERS:
                 j += 1
             n = _step_number(words, j)
+            if n is None and j < len(words) and j + 1 == len(words):
+                n = _SPOKEN_NUMBERS.get(words[j])  # dictated: "go to step for please" ends on it
+            if n is None and j + 1 < len(words) and words[j + 1] in {"please", "pls", "now"}:
+                n = _SPOKEN_NUMBERS.get(words[j])
             if n is not None:
                 refs.append(StepRef(number=n, start=i, end=j + 1))
                 continue
@@ -508,7 +537,7 @@ def _contract(words: tuple[str, ...], ends: frozenset[int]) -> tuple[tuple[str, 
     return tuple(out), frozenset(new_ends)
 
 
-def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
+def _skeleton(words: tuple[str, ...], clause_ends: frozenset[int] = frozenset()) -> list[tuple[str, int, int]]:
     """The words phrases are looked for in, each with the span of message words it stands for: counts and
     softeners out ("all 6 steps at once" holds "all steps at once", "not even my issue" holds "not my issue"),
     and whatever points at the fix is "it" ("guide me through this", "take me through the procedure")."""
@@ -519,7 +548,14 @@ def _skeleton(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
         if (w.isdigit() and len(w) <= 2) or w in _SOFTENERS or _PRIORITY_TAG.match(w):
             i += 1
             continue
-        if w in _DETERMINERS and i + 1 < len(words) and words[i + 1] in _FIX_NOUNS:
+        if (
+            w in _DETERMINERS
+            and i + 1 < len(words)
+            and words[i + 1] in _FIX_NOUNS
+            and i not in clause_ends
+            # "this one step at a time", "that one more time", "this step by step": the noun belongs to the count
+            and not (i + 2 < len(words) and words[i + 2] in _COUNT_AFTER)
+        ):
             out.append(("it", i, i + 2))
             i += 2
             continue

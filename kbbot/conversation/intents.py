@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from rapidfuzz import fuzz, process
 
-from kbbot.conversation.intent_cues import CueReader, Reading
+from kbbot.conversation.intent_cues import CueHit, CueReader, Reading
 from kbbot.errors import ConfigError
 from kbbot.search.text import PROBLEM_CUES
 
@@ -149,6 +149,12 @@ _OPENING_REQUESTS = frozenset({"escalate", "not_mine", "start_over", "all_steps"
 # "not my problem" opens with the reason only when it rejects the card ("wrong article, my problem is the badge
 # reader"); "different problem: my calendar repeats its reminders" announces a new question.
 _THE_CARD = frozenset({"article", "answer", "it", "this", "that", "one", "kb", "fix", "card", "result"})
+# Question words whose object is one of these ask for it: "where's the complete doc", "who can I call".
+_CARD_REQUESTS = frozenset({"full", "help", "all_steps", "escalate"})
+# Requests that win over an outcome said with them: "still broken, can someone call me" is the call.
+_ASKS_BEYOND_OUTCOME = frozenset({"escalate", "start_over", "not_mine"})
+_BUT = frozenset({"but", "though", "however", "except"})
+_STILL = frozenset({"still"})
 # Families that ask for nothing by themselves; a message with a real cue as well is that cue ("done, next pls").
 _WEAK = frozenset({"ack", "affirm", "deny", "greeting", "thanks", "smalltalk"})
 # Families that, with a step number in the message, say "go to that step" ("what was step three again?").
@@ -380,46 +386,7 @@ class IntentSet:
         if not reading.words:
             name = _emoji_label(reading.emoji_mood, moment) if reading.has_emoji else Label.UNSURE
             return IntentMatch(name=name, score=50.0)
-        load = len(reading.content) + _CODE_WEIGHT * reading.codes
-        cue = _strongest(reading, moment)
-        if cue.family == "question" and not load:  # "btw" with nothing after it: read the message without it
-            cue = _strongest(reading, moment, besides="question")
-        family, strength = cue.family, cue.strength
-        carry = _carry(strength)
-        if family in _OUTCOMES:
-            carry += _OUTCOME_CARRY.get(moment, -1)
-            if family == "worked" and (reading.emoji_mood > 0 or any(h.family == "thanks" for h in reading.hits)):
-                carry += _THANKED_CARRY  # "cleared the cache like the card says and its working. thanks!"
-        elif family == "next" and moment is Moment.WALKING:
-            carry += 1  # "ok cleared the temp folder, now what": what was done, then the ask
-        if load and any(h.family == "question" and h.start == 0 for h in reading.hits):
-            family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
-        if family is None and reading.emoji_mood and load <= 1:
-            # "👎 meh", "🎉 yay": the emoji says what the words do not
-            return IntentMatch(name=_emoji_label(reading.emoji_mood, moment), score=50.0)
-        if family in _OPENING_REQUESTS and load > carry:
-            # "escalate pls, ive got a line of customers": a request in a clause of its own, the rest its reason
-            load = min(load, _own_clause_load(reading, family, carry))
-        elif family in _OUTCOMES and moment is Moment.LAST_STEP and _answered_first(reading):
-            load = 0  # "No, sadly it's still doing it. I followed every step ...": the story of a plain no
-        if family in _WEAK and load and "?" in text:
-            family = None  # "can I do this from home?": a yes-word inside a question answers nothing
-        elif family in _OUTCOMES and load >= 2 and text.rstrip().endswith("?"):
-            family = None  # "the button says Repair, not Reset: same thing?" asks; it reports no outcome
-        if (family is None or load > carry) and _just_chat(reading, text):
-            # cue "laugh": the engine still asks the KB, which knows a paper jam when it sees one
-            return IntentMatch(name=Label.SMALLTALK, score=50.0, cue="laugh")
-        if family is None or load > carry:
-            name = Label.QUESTION if load else Label.UNSURE
-            return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
-        if family == "question":
-            return IntentMatch(name=Label.QUESTION if load else Label.UNSURE, score=60.0)
-        slots: dict[str, str] = {}
-        if family == "goto":
-            slots["n"] = str(reading.step_refs[0].number)
-        label = _settle(_resolve(family, moment), moment, load=load)
-        score = 100.0 if strength >= _WHOLE_STRENGTH else 50.0 + 10 * min(strength, _CARRY_CAP) - 10 * load
-        return IntentMatch(name=label, score=score, slots=slots, cue=family)
+        return _decide(reading, text, moment)
 
     def match(self, text: str) -> IntentMatch | None:
         """The intent `text` expresses as a whole, or None when it is a question (or nothing); older names."""
@@ -464,6 +431,74 @@ class _CueWeights:
 
     def raise_to(self, family: str, strength: int) -> None:
         self.strength[family] = max(self.strength.get(family, 0), strength)
+
+
+def _decide(reading: Reading, text: str, moment: Moment) -> IntentMatch:
+    """The label of a message with words: its strongest cue, unless the message says more than the cue carries
+    (a question), or is chat, or reports how the fix went after "Did it fix the problem?"."""
+    load = len(reading.content) + _CODE_WEIGHT * reading.codes
+    asking = _asking(reading)
+    cue = _the_ask(reading, moment, load=load, asking=asking)
+    family, strength = cue.family, cue.strength
+    carry = _carry_at(cue, reading, moment)
+    if load and any(h.start == 0 for h in asking):
+        family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
+    if family == "worked" and _but_broken(reading):
+        family = "failed"  # "the editor opens now but crashes 2 min later so... no"
+    if family is None and reading.emoji_mood and load <= 1:
+        # "👎 meh", "🎉 yay": the emoji says what the words do not
+        return IntentMatch(name=_emoji_label(reading.emoji_mood, moment), score=50.0)
+    if family in _OPENING_REQUESTS and load > carry:
+        # "escalate pls, ive got a line of customers": a request in a clause of its own, the rest its reason
+        load = min(load, _own_clause_load(reading, family, carry, asking=bool(asking)))
+    elif family in _OUTCOMES and moment is Moment.LAST_STEP and _answered_first(reading):
+        load = 0  # "No, sadly it's still doing it. I followed every step ...": the story of a plain no
+    if family in _WEAK and load and "?" in text:
+        family = None  # "can I do this from home?": a yes-word inside a question answers nothing
+    elif family in _OUTCOMES and load >= 2 and text.rstrip().endswith("?"):
+        family = None  # "the button says Repair, not Reset: same thing?" asks; it reports no outcome
+    unread = family is None or load > carry
+    if unread and _just_chat(reading, text, asking=bool(asking)):
+        # cue "laugh": the engine still asks the KB, which knows a paper jam when it sees one
+        return IntentMatch(name=Label.SMALLTALK, score=50.0, cue="laugh")
+    if moment is Moment.LAST_STEP and (unread or family in _WEAK) and _reports_success(reading, text):
+        # "all 14 trucks showing on the map now", "build went green 🎉": after "Did it fix the problem?"
+        return IntentMatch(name=Label.WORKED, score=50.0, cue="worked")
+    if family is None or load > carry:
+        name = Label.QUESTION if load else Label.UNSURE
+        return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
+    if family == "question":
+        return IntentMatch(name=Label.QUESTION if load else Label.UNSURE, score=60.0)
+    slots: dict[str, str] = {}
+    if family == "goto":
+        slots["n"] = str(reading.step_refs[0].number)
+    label = _settle(_resolve(family, moment), moment, load=load)
+    score = 100.0 if strength >= _WHOLE_STRENGTH else 50.0 + 10 * min(strength, _CARRY_CAP) - 10 * load
+    return IntentMatch(name=label, score=score, slots=slots, cue=family)
+
+
+def _the_ask(reading: Reading, moment: Moment, *, load: int, asking: list[CueHit]) -> _Cue:
+    """The cue the message is read by."""
+    cue = _strongest(reading, moment)
+    if cue.family == "question" and (not load or not asking):
+        # "btw" with nothing after it, "where's the doc" (a question word asking for the card): read the message
+        # without it
+        cue = _strongest(reading, moment, besides="question")
+    if cue.family in _OUTCOMES and (ask := _strongest_of(reading, _ASKS_BEYOND_OUTCOME)) is not None:
+        cue = ask  # "nope, can you open a ticket for IT": the failure is the reason, the ticket the ask
+    return cue
+
+
+def _carry_at(cue: _Cue, reading: Reading, moment: Moment) -> int:
+    """How many problem words `cue` carries at `moment`."""
+    carry = _carry(cue.strength)
+    if cue.family in _OUTCOMES:
+        carry += _OUTCOME_CARRY.get(moment, -1)
+        if cue.family == "worked" and (reading.emoji_mood > 0 or any(h.family == "thanks" for h in reading.hits)):
+            carry += _THANKED_CARRY  # "cleared the cache like the card says and its working. thanks!"
+    elif cue.family == "next" and moment is Moment.WALKING:
+        carry += 1  # "ok cleared the temp folder, now what": what was done, then the ask
+    return carry
 
 
 def _strongest(reading: Reading, moment: Moment, *, besides: str = "") -> _Cue:
@@ -550,12 +585,53 @@ def _best(strength: dict[str, int], last_end: dict[str, int]) -> str | None:
     )
 
 
-def _own_clause_load(reading: Reading, family: str, carry: int) -> int:
+def _asking(reading: Reading) -> list[CueHit]:
+    """The question cues that ask something: not a question word whose object is the card or a person ("where's
+    the complete doc", "what's the url", "who can I call"), which asks for that."""
+    starts = {h.start: h.family for h in reading.hits}
+    return [h for h in reading.hits if h.family == "question" and starts.get(h.end) not in _CARD_REQUESTS]
+
+
+def _strongest_of(reading: Reading, families: frozenset[str]) -> _Cue | None:
+    sizes = [(h.size, h.family) for h in reading.hits if h.family in families]
+    if not sizes:
+        return None
+    size, family = max(sizes)
+    return _Cue(family=family, strength=size)
+
+
+def _but_broken(reading: Reading) -> bool:
+    """A success cue, then "but" and a problem word: "opens now but crashes 2 min later"."""
+    first = min((h.end for h in reading.hits if h.family == "worked"), default=None)
+    if first is None:
+        return False
+    words = reading.words
+    for i in range(first, len(words)):
+        if words[i] in _BUT:
+            return any(w in PROBLEM_CUES or w in _STILL for w in words[i + 1 :])
+    return False
+
+
+def _reports_success(reading: Reading, text: str) -> bool:
+    """A plain statement after "Did it fix the problem?" that something now works: "now" or a happy emoji, no
+    problem word, no "still", no question."""
+    words = set(reading.words)
+    return (
+        "?" not in text
+        and not reading.codes
+        and (("now" in words and len(reading.words) > 2) or reading.emoji_mood > 0)
+        and PROBLEM_CUES.isdisjoint(words)
+        and _STILL.isdisjoint(words)
+        and not any(h.family in {"failed", "deny", "question"} for h in reading.hits)
+    )
+
+
+def _own_clause_load(reading: Reading, family: str, carry: int, *, asking: bool) -> int:
     """The problem words of the clause holding a whole request of `family`, when the other clauses are its
     reason rather than a new question (no "btw", "how do i"): "escalate pls, ive got a line of customers",
     "could you put all the steps in one message so I can print it". Otherwise the whole message's."""
     whole = sum(n for _, _, n in reading.clauses)
-    if len(reading.clauses) < 2 or any(h.family == "question" for h in reading.hits):
+    if len(reading.clauses) < 2 or asking:
         return whole
     for start, end, content in reading.clauses:
         if content <= carry and any(
@@ -577,17 +653,14 @@ def _answered_first(reading: Reading) -> bool:
     return not content and any(h.family in {"affirm", "deny"} and h.start == start for h in reading.hits)
 
 
-def _just_chat(reading: Reading, text: str) -> bool:
+def _just_chat(reading: Reading, text: str, *, asking: bool) -> bool:
     """A laugh with a remark that names no problem and asks nothing: "lol my manager is watching over my
     shoulder", "😂 this bot is smarter than our last IT guy". An apology is not enough ("sorry, I meant the
     Teams calendar" refines the question), nor a greeting ("hi, calendar sharing with outside people")."""
-    return (
-        reading.aside
-        and not reading.codes
-        and "?" not in text
-        and PROBLEM_CUES.isdisjoint(reading.words)
-        and not any(h.family == "question" for h in reading.hits)
-    )
+    # "hang on" is not an app that hangs; "keeps crashing" still crashes
+    covered = {i for h in reading.hits if h.family in _CHAT for i in range(h.start, h.end)}
+    said = {w for i, w in enumerate(reading.words) if i not in covered}
+    return reading.aside and not reading.codes and "?" not in text and PROBLEM_CUES.isdisjoint(said) and not asking
 
 
 def _carry(strength: int) -> int:
