@@ -380,6 +380,24 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         (LAST_STEP, "can you say that one more time I didn't follow", Label.REPEAT),
         # a voice keyboard's "step for"
         (WALKING, "go to step for please", Label.GOTO),
+        # a request turned down is not asked for
+        (ANSWERED, "dont do the one-at-a-time thing, list all steps here", Label.ALL_STEPS),
+        # "still rebooting" is a wait; "still beeps" a failure
+        (LAST_STEP, "one sec, still rebooting", Label.SMALLTALK),
+        (LAST_STEP, "did all 6 steps and the HMI still shows comm fail on lift station 4", Label.FAILED),
+        # an outcome or a step request in a sentence of its own, after the story of what was done
+        (
+            WALKING,
+            "Right, I've unplugged the interface, waited the 10 seconds, and plugged it into the other USB port "
+            "like it said. Ready for the next one.",
+            Label.NEXT,
+        ),
+        (WALKING, "Ah, that did it! Just cleared the cache as described and the page loads now.", Label.WORKED),
+        # ... but not when an error code is pasted beside it, nor on an answer card before any fix was tried
+        (WALKING, "the help file won't open, error 0x80004005", Label.QUESTION),
+        (ANSWERED, "cant go back to an old version of a file in sharepoint, option is greyed out", Label.QUESTION),
+        # "never mind, it works now" starts nothing over
+        (WALKING, "never mind, it works now after this step :tada:", Label.WORKED),
     ],
 )
 def test_classify_reads_how_people_really_type(

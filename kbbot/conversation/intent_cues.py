@@ -33,6 +33,8 @@ from importlib import resources
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from kbbot.search.text import PROBLEM_CUES  # the search's problem words: one list for both
+
 _MENTION = re.compile(r"<[@!#][^>]*>|(?<![\w.])@[\w.\-]+")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+\-]+):")
 _APOSTROPHE = re.compile(r"['\u2019\u2018`´]")
@@ -57,6 +59,7 @@ _CODE = re.compile(r"^(0x[0-9a-f]+|[a-z]+\d+[a-z\d]*|\d+[a-z]+[a-z\d]*|(?!q_)[a-
 _NOT_CODE = re.compile(r"^(\d{1,2}(st|nd|rd|th|am|pm|min|mins|h|hr|hrs|s|m|x)|p[0-4]|sev[0-4])$")
 # A ticket's priority ("raise a P1 ticket", "sev2"): how urgent, not which error
 _PRIORITY_TAG = re.compile(r"^(p[0-4]|sev[0-4])$")
+_OPENERS = frozenset({"ack", "greeting", "thanks", "smalltalk", "affirm", "deny"})  # "ok but", "hi, so"
 _PLACE_WORDS = frozenset({"ext", "extension", "x", "tel", "phone", "room", "desk", "office", "bed", "till"})
 _ERROR_WORDS = frozenset({"error", "code", "event", "id", "stop", "exception", "hresult"})
 
@@ -97,7 +100,7 @@ _CONTRACTIONS: dict[tuple[str, str], str] = {(a, "not"): b for a, b in _NOT_FORM
     ("let", "us"): "lets", ("there", "is"): "theres", ("what", "is"): "whats",
 }  # fmt: skip
 _SPELLINGS = {"somebody": "someone", "anybody": "anyone", "whoevers": "whoever", "someones": "someone",
-              "cannot": "cant", "thru": "through", "u": "you",
+              "wat": "what", "cannot": "cant", "thru": "through", "u": "you",
               "ur": "your", "wanna": "want", "gonna": "going", "dunno": "idk", "thanx": "thanks",
               "tks": "thanks"}  # fmt: skip
 # A word before an outcome cue that turns it around: "stopped working again", "no longer works".
@@ -105,6 +108,12 @@ _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
+# Words before a request that turn it down: "dont do the one-at-a-time thing", "instead of the buttons".
+_DECLINERS = frozenset({"dont", "without", "instead", "rather"})
+# Words ending in "s" after "still" that are not what a thing does ("still beeps"): "still has", "still thanks".
+_NOT_A_DOING = frozenset(
+    {"this", "was", "has", "does", "is", "its", "thanks", "steps", "yes", "always", "perhaps", "thinks"}
+)
 # Words that start the reason for a request: "walk me through it because I'm not techy".
 _REASONS = frozenset({"because", "cause", "coz", "cos", "since", "as"})
 _PURPOSE = frozenset({"i", "that", "we"})  # "so i can print it", "so that"
@@ -131,7 +140,7 @@ _LAUGH = re.compile(r"^(?:(?:ha){2,}h?|(?:he){2,}|(?:ja){2,}|(?:ah){2,}|l+o+l+|l
 # Stepping away: "one sec, a parent just walked in", "hold on, phone's ringing", "got pulled into a meeting".
 _AWAY = ("one sec", "one second", "1 sec", "hold on", "hang on", "be right back", "give me a sec",
          "give me a minute", "gimme a sec", "just a sec", "just a minute", "back in a", "afk", "going to lunch",
-         "check back later")  # fmt: skip
+         "check back later", "one moment", "back from lunch", "back from my break")  # fmt: skip
 LAUGH_EMOJI = frozenset(
     {"joy", "rofl", "laughing", "satisfied", "sweat_smile", "grin", "stuck_out_tongue_winking_eye",
      "\U0001f602", "\U0001f923", "\U0001f606", "\U0001f605", "\U0001f601", "\U0001f61c"}
@@ -239,10 +248,12 @@ class Reading:
     codes: int  # error codes and "error N" phrases
     emoji_mood: int  # +1 positive emoji only, -1 negative only, 0 none or mixed
     has_emoji: bool
-    aside: bool = False  # "lol", "hahaha", 😂, "brb", "one sec, ...": the message is chat, whatever else it says
+    aside: bool = False  # "lol", "hahaha", 😂, "brb", "one sec, ...": chat, whatever else it says
     # the clauses, each cut short where a reason starts ("all steps in one message | so I can print them"), as
-    # (first word, one past the last, problem words in it): a request may have a clause of its own
-    clauses: tuple[tuple[int, int, int], ...] = ()
+    # (first word, one past the last, problem words in it, error codes in it): a request may have a clause of
+    # its own
+    clauses: tuple[tuple[int, int, int, int], ...] = ()
+    first_said: int = 0  # the first word that is neither a filler nor chat ("ok but | what if ...")
 
     def family_hits(self, family: str) -> list[CueHit]:
         return [h for h in self.hits if h.family == family]
@@ -334,9 +345,10 @@ class CueReader:
         covered |= {i for i in range(1, len(words)) if words[i].isdigit() and words[i - 1] in _PLACE_WORDS}
         content_at = [i for i, w in enumerate(words) if i not in covered and self.is_problem_word(w)]
         content = tuple(words[i] for i in content_at)
-        clauses = _clauses(words, clause_ends, content_at)
-        codes = sum(1 for w in words if _CODE.match(w) and not _NOT_CODE.match(w))
-        codes += sum(1 for a, b in itertools.pairwise(words) if a in _ERROR_WORDS and b.isdigit())
+        code_at = [i for i, w in enumerate(words) if _CODE.match(w) and not _NOT_CODE.match(w)]
+        code_at += [i for i, (a, b) in enumerate(itertools.pairwise(words)) if a in _ERROR_WORDS and b.isdigit()]
+        codes = len(code_at)
+        clauses = _clauses(words, clause_ends, content_at, code_at)
         return Reading(
             words=words,
             hits=hits,
@@ -349,6 +361,14 @@ class CueReader:
             or any(e in LAUGH_EMOJI for e in emoji)
             or any(f" {away} " in f" {' '.join(words)} " for away in _AWAY),
             clauses=clauses,
+            first_said=next(
+                (
+                    i
+                    for i, w in enumerate(words)
+                    if self.is_problem_word(w) or any(h.start == i and h.family not in _OPENERS for h in hits)
+                ),
+                0,
+            ),
         )
 
     def is_problem_word(self, word: str) -> bool:
@@ -417,13 +437,16 @@ class CueReader:
                 end = i + len(phrase)
                 if words[i:end] == phrase and not any(j in clause_ends for j in range(i, end - 1)):
                     found.append((family, phrase, i, end))
-        # "still" before a word of the problem says the fix did not take: "scanner still beeps", "vpn still drops"
+        # "still" before a problem word or what a thing does says the fix did not take: "scanner still beeps",
+        # "vpn still drops", "still crashing"; "still rebooting" is a wait, not a failure
         if "failed" in self._family_words:
             found += [
                 ("failed", ("still", words[i + 1]), i, i + 2)
                 for i in range(len(words) - 1)
-                if words[i] == "still" and i not in clause_ends and self.is_problem_word(words[i + 1])
+                if words[i] == "still" and i not in clause_ends and _still_wrong(words[i + 1])
             ]
+        # a request turned down is not asked for: "dont do the one-at-a-time thing, list all steps"
+        found = [f for f in found if f[0] in self._negatable or not _declined(words, f[2], clause_ends)]
         starts = {start for _, _, start, _ in found}
         hits = [
             CueHit(family=family, start=start, end=end)
@@ -564,6 +587,20 @@ def _skeleton(words: tuple[str, ...], clause_ends: frozenset[int] = frozenset())
     return out
 
 
+def _still_wrong(word: str) -> bool:
+    return word in PROBLEM_CUES or (len(word) > 3 and word.endswith("s") and word not in _NOT_A_DOING)
+
+
+def _declined(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
+    """The request at `start` is turned down: "don't do the one-at-a-time thing", "instead of the buttons"."""
+    for i in range(start - 1, max(-1, start - 4), -1):
+        if i in clause_ends:
+            return False
+        if words[i] in _DECLINERS:
+            return True
+    return False
+
+
 def _compared(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
     """The cue at `start` is what something is compared with: "easier than calling the helpdesk"."""
     for i in range(start - 1, max(-1, start - 4), -1):
@@ -575,17 +612,20 @@ def _compared(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -
 
 
 def _clauses(
-    words: tuple[str, ...], clause_ends: frozenset[int], content_at: list[int]
-) -> tuple[tuple[int, int, int], ...]:
-    """(first word, one past the last, problem words) of each clause, a clause ending where a reason begins."""
+    words: tuple[str, ...], clause_ends: frozenset[int], content_at: list[int], code_at: list[int]
+) -> tuple[tuple[int, int, int, int], ...]:
+    """(first word, one past the last, problem words, error codes) of each clause, a clause ending where a reason
+    begins."""
     cuts = {i + 1 for i in clause_ends}
     for i in range(1, len(words)):
         if words[i] in _REASONS or (words[i] == "so" and i + 1 < len(words) and words[i + 1] in _PURPOSE):
             cuts.add(i)
     bounds = [0, *sorted(c for c in cuts if 0 < c < len(words)), len(words)]
-    content = set(content_at)
+    content, codes = set(content_at), set(code_at)
     return tuple(
-        (a, b, sum(1 for i in range(a, b) if i in content)) for a, b in itertools.pairwise(bounds) if a < b
+        (a, b, sum(1 for i in range(a, b) if i in content), sum(1 for i in range(a, b) if i in codes))
+        for a, b in itertools.pairwise(bounds)
+        if a < b
     )
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from rapidfuzz import fuzz, process
 
-from kbbot.conversation.intent_cues import CueHit, CueReader, Reading
+from kbbot.conversation.intent_cues import QUOTED_MARK, CueHit, CueReader, Reading
 from kbbot.errors import ConfigError
 from kbbot.search.text import PROBLEM_CUES
 
@@ -141,20 +141,24 @@ def moment_of(state: ThreadState | None, total_steps: int) -> Moment:
 _FREE_OBJECT = frozenset({"worked", "failed", "not_mine", "escalate", "question", "affirm", "deny"})
 # Chat that asks for nothing needs no such care: whatever follows "lol" or "hi" is counted as content anyway.
 _CHAT = frozenset({"ack", "greeting", "thanks", "smalltalk"})
-# Requests that a person follows with their reason ("escalate pls, the till is down", "all steps at once please,
-# signal is bad here"): opening the message in a clause of their own, they are the ask whatever the reason says.
-# Outcomes, navigation and "not my problem" are not: "that worked. outlook is slow now though", "next, the tape
-# is not found" and "different problem: my calendar repeats its reminders" go on to say something new.
-_OPENING_REQUESTS = frozenset({"escalate", "not_mine", "start_over", "all_steps", "full", "help", "walk"})
-# "not my problem" opens with the reason only when it rejects the card ("wrong article, my problem is the badge
-# reader"); "different problem: my calendar repeats its reminders" announces a new question.
-_THE_CARD = frozenset({"article", "answer", "it", "this", "that", "one", "kb", "fix", "card", "result"})
+# Requests that a person says in a clause or sentence of their own, the rest being the reason or the story
+# ("escalate pls, the till is down", "Ah, that did it! Just cleared the cache as described", "I've unplugged the
+# interface and plugged it back in. Ready for the next one."): the ask whatever the rest says. Navigation only
+# when the rest names no problem ("next, the tape is not found" reports one).
+_OWN_CLAUSE_REQUESTS = frozenset(
+    {"escalate", "not_mine", "start_over", "all_steps", "full", "walk", "worked", "failed", "repeat"}
+)
+_NAVIGATION = frozenset({"next", "back", "repeat"})
+# "not my problem" with a new problem's word announces a new question: "different problem: my calendar repeats
+# its reminders"; "wrong article, my problem is the badge reader" rejects the card.
+_NEW_PROBLEM = frozenset({"different", "another", "other", "new", "separate"})
 # Question words whose object is one of these ask for it: "where's the complete doc", "who can I call".
 _CARD_REQUESTS = frozenset({"full", "help", "all_steps", "escalate"})
 # Requests that win over an outcome said with them: "still broken, can someone call me" is the call.
 _ASKS_BEYOND_OUTCOME = frozenset({"escalate", "start_over", "not_mine"})
 _BUT = frozenset({"but", "though", "however", "except"})
 _STILL = frozenset({"still"})
+_TRYING = frozenset({"testing", "trying", "checking", "test", "try", "check"})  # "testing on line 2 now"
 # Families that ask for nothing by themselves; a message with a real cue as well is that cue ("done, next pls").
 _WEAK = frozenset({"ack", "affirm", "deny", "greeting", "thanks", "smalltalk"})
 # Families that, with a step number in the message, say "go to that step" ("what was step three again?").
@@ -441,22 +445,23 @@ def _decide(reading: Reading, text: str, moment: Moment) -> IntentMatch:
     cue = _the_ask(reading, moment, load=load, asking=asking)
     family, strength = cue.family, cue.strength
     carry = _carry_at(cue, reading, moment)
-    if load and any(h.start == 0 for h in asking):
+    if load and any(h.start == reading.first_said for h in asking):
         family = "question"  # "also my mouse doesn't work": opening with "also", "btw" starts a new problem
     if family == "worked" and _but_broken(reading):
         family = "failed"  # "the editor opens now but crashes 2 min later so... no"
     if family is None and reading.emoji_mood and load <= 1:
         # "👎 meh", "🎉 yay": the emoji says what the words do not
         return IntentMatch(name=_emoji_label(reading.emoji_mood, moment), score=50.0)
-    if family in _OPENING_REQUESTS and load > carry:
-        # "escalate pls, ive got a line of customers": a request in a clause of its own, the rest its reason
-        load = min(load, _own_clause_load(reading, family, carry, asking=bool(asking)))
-    elif family in _OUTCOMES and moment is Moment.LAST_STEP and _answered_first(reading):
-        load = 0  # "No, sadly it's still doing it. I followed every step ...": the story of a plain no
     if family in _WEAK and load and "?" in text:
         family = None  # "can I do this from home?": a yes-word inside a question answers nothing
     elif family in _OUTCOMES and load >= 2 and text.rstrip().endswith("?"):
         family = None  # "the button says Repair, not Reset: same thing?" asks; it reports no outcome
+    reported = family not in _OUTCOMES or moment in _OUTCOME_CARRY  # an outcome is expected once a fix is tried
+    if family in _OWN_CLAUSE_REQUESTS | _NAVIGATION and load > carry and reported:
+        # "escalate pls, ive got a line of customers": a request in a clause of its own, the rest its reason
+        load = _own_clause_load(reading, family, carry, load=load, asking=bool(asking))
+    elif family in _OUTCOMES and moment is Moment.LAST_STEP and _answered_first(reading):
+        load = 0  # "No, sadly it's still doing it. I followed every step ...": the story of a plain no
     unread = family is None or load > carry
     if unread and _just_chat(reading, text, asking=bool(asking)):
         # cue "laugh": the engine still asks the KB, which knows a paper jam when it sees one
@@ -464,6 +469,9 @@ def _decide(reading: Reading, text: str, moment: Moment) -> IntentMatch:
     if moment is Moment.LAST_STEP and (unread or family in _WEAK) and _reports_success(reading, text):
         # "all 14 trucks showing on the map now", "build went green 🎉": after "Did it fix the problem?"
         return IntentMatch(name=Label.WORKED, score=50.0, cue="worked")
+    if moment is Moment.LAST_STEP and unread and not asking and _reports_failure(reading, text):
+        # "did all 6 steps and the HMI still shows comm fail on lift station 4"
+        return IntentMatch(name=Label.FAILED, score=50.0, cue="failed")
     if family is None or load > carry:
         name = Label.QUESTION if load else Label.UNSURE
         return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
@@ -484,7 +492,7 @@ def _the_ask(reading: Reading, moment: Moment, *, load: int, asking: list[CueHit
         # "btw" with nothing after it, "where's the doc" (a question word asking for the card): read the message
         # without it
         cue = _strongest(reading, moment, besides="question")
-    if cue.family in _OUTCOMES and (ask := _strongest_of(reading, _ASKS_BEYOND_OUTCOME)) is not None:
+    if cue.family in _OUTCOMES and (ask := _ask_beyond(reading, cue.family)) is not None:
         cue = ask  # "nope, can you open a ticket for IT": the failure is the reason, the ticket the ask
     return cue
 
@@ -592,8 +600,16 @@ def _asking(reading: Reading) -> list[CueHit]:
     return [h for h in reading.hits if h.family == "question" and starts.get(h.end) not in _CARD_REQUESTS]
 
 
-def _strongest_of(reading: Reading, families: frozenset[str]) -> _Cue | None:
-    sizes = [(h.size, h.family) for h in reading.hits if h.family in families]
+def _ask_beyond(reading: Reading, outcome: str) -> _Cue | None:
+    """A request said with an outcome that is the ask: a ticket or a person wherever it is said, starting over
+    after it ("still broken, let's start over"; "never mind, it works now" is no new start)."""
+    # (an outcome read from an opening yes or no has no hit of its own: "no, let's start over")
+    after = max((h.end for h in reading.hits if h.family == outcome), default=0)
+    sizes = [
+        (h.size, h.family)
+        for h in reading.hits
+        if h.family in _ASKS_BEYOND_OUTCOME and (h.family != "start_over" or h.start >= after)
+    ]
     if not sizes:
         return None
     size, family = max(sizes)
@@ -605,7 +621,7 @@ def _but_broken(reading: Reading) -> bool:
     first = min((h.end for h in reading.hits if h.family == "worked"), default=None)
     if first is None:
         return False
-    words = reading.words
+    words = _plain(reading.words)
     for i in range(first, len(words)):
         if words[i] in _BUT:
             return any(w in PROBLEM_CUES or w in _STILL for w in words[i + 1 :])
@@ -615,10 +631,12 @@ def _but_broken(reading: Reading) -> bool:
 def _reports_success(reading: Reading, text: str) -> bool:
     """A plain statement after "Did it fix the problem?" that something now works: "now" or a happy emoji, no
     problem word, no "still", no question."""
-    words = set(reading.words)
+    words = set(_plain(reading.words))
     return (
         "?" not in text
         and not reading.codes
+        and not reading.aside  # "one sec, testing it now"
+        and _TRYING.isdisjoint(words)
         and (("now" in words and len(reading.words) > 2) or reading.emoji_mood > 0)
         and PROBLEM_CUES.isdisjoint(words)
         and _STILL.isdisjoint(words)
@@ -626,31 +644,53 @@ def _reports_success(reading: Reading, text: str) -> bool:
     )
 
 
-def _own_clause_load(reading: Reading, family: str, carry: int, *, asking: bool) -> int:
+def _reports_failure(reading: Reading, text: str) -> bool:
+    """A statement after "Did it fix the problem?" that the problem is still there: "still" and a problem word,
+    and no word of a new problem ("different problem: ...")."""
+    words = set(_plain(reading.words))
+    return (
+        "?" not in text
+        and not _STILL.isdisjoint(words)
+        and not PROBLEM_CUES.isdisjoint(words)
+        and not any(h.family == "not_mine" for h in reading.hits)
+    )
+
+
+def _plain(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Words with quoted ones as they were typed: a quoted error message names a problem too."""
+    return tuple(w.removeprefix(QUOTED_MARK) for w in words)
+
+
+def _own_clause_load(reading: Reading, family: str, carry: int, *, load: int, asking: bool) -> int:
     """The problem words of the clause holding a whole request of `family`, when the other clauses are its
     reason rather than a new question (no "btw", "how do i"): "escalate pls, ive got a line of customers",
-    "could you put all the steps in one message so I can print it". Otherwise the whole message's."""
-    whole = sum(n for _, _, n in reading.clauses)
+    "could you put all the steps in one message so I can print it". Otherwise the whole message's, `load`."""
     if len(reading.clauses) < 2 or asking:
-        return whole
-    for start, end, content in reading.clauses:
+        return load
+    for start, end, content, codes in reading.clauses:
+        if codes < reading.codes:
+            continue  # an error code elsewhere is a paste to search: "the help file won't open, error 0x80004005"
+        content += _CODE_WEIGHT * codes
         if content <= carry and any(
             h.family == family
             and start <= h.start
             and h.end <= end
-            and (family != "not_mine" or not _THE_CARD.isdisjoint(reading.words[h.start : h.end]))
+            and (family != "not_mine" or _NEW_PROBLEM.isdisjoint(reading.words[h.start : h.end]))
             for h in reading.hits
         ):
+            if family in _NAVIGATION and not PROBLEM_CUES.isdisjoint(_plain(reading.words)):
+                return load  # "next, the tape is not found", "the next morning it crashed again" report more
             return content
-    return whole
+    return load
 
 
 def _answered_first(reading: Reading) -> bool:
     """The first clause is a plain yes or no and nothing else ("No, sadly ...", "yes!! ...")."""
     if len(reading.clauses) < 2:
         return False
-    start, _, content = reading.clauses[0]
-    return not content and any(h.family in {"affirm", "deny"} and h.start == start for h in reading.hits)
+    start, _, content, codes = reading.clauses[0]
+    opens = any(h.family in {"affirm", "deny"} and h.start == start for h in reading.hits)
+    return opens and not content and not codes
 
 
 def _just_chat(reading: Reading, text: str, *, asking: bool) -> bool:
@@ -660,7 +700,14 @@ def _just_chat(reading: Reading, text: str, *, asking: bool) -> bool:
     # "hang on" is not an app that hangs; "keeps crashing" still crashes
     covered = {i for h in reading.hits if h.family in _CHAT for i in range(h.start, h.end)}
     said = {w for i, w in enumerate(reading.words) if i not in covered}
-    return reading.aside and not reading.codes and "?" not in text and PROBLEM_CUES.isdisjoint(said) and not asking
+    chat_with_smile = reading.emoji_mood > 0 and any(h.family in _CHAT and h.start == 0 for h in reading.hits)
+    return (
+        (reading.aside or chat_with_smile)
+        and not reading.codes
+        and "?" not in text
+        and PROBLEM_CUES.isdisjoint(said)
+        and not asking
+    )
 
 
 def _carry(strength: int) -> int:
