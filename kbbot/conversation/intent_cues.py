@@ -361,15 +361,13 @@ class CueReader:
             or any(e in LAUGH_EMOJI for e in emoji)
             or any(f" {away} " in f" {' '.join(words)} " for away in _AWAY),
             clauses=clauses,
-            first_said=next(
-                (
-                    i
-                    for i, w in enumerate(words)
-                    if self.is_problem_word(w) or any(h.start == i and h.family not in _OPENERS for h in hits)
-                ),
-                0,
-            ),
+            first_said=self._first_said(words, hits),
         )
+
+    def _first_said(self, words: tuple[str, ...], hits: tuple[CueHit, ...]) -> int:
+        """The first word that is neither a filler nor an opener's cue ("ok but | what if ...")."""
+        asks = {h.start for h in hits if h.family not in _OPENERS}
+        return next((i for i, w in enumerate(words) if i in asks or self.is_problem_word(w)), 0)
 
     def is_problem_word(self, word: str) -> bool:
         """A word that says something about the problem rather than about the conversation."""
@@ -427,10 +425,18 @@ class CueReader:
                     found.append((family, phrase, start, end))
         # a cue inside a longer cue of another family is a part of that cue, not a request of its own: "did all
         # 6 steps" reports the steps done, it does not ask for all the steps
+        by_start: dict[int, list[tuple[str, int]]] = {}
+        for family, _, start, end in found:
+            by_start.setdefault(start, []).append((family, end))
+        longest = max((end - start for _, _, start, end in found), default=0)
         found = [
             f
             for f in found
-            if not any(o[0] != f[0] and o[2] <= f[2] and f[3] <= o[3] and o[3] - o[2] > f[3] - f[2] for o in found)
+            if not any(
+                family != f[0] and f[3] <= end and end - s > f[3] - f[2]
+                for s in range(max(0, f[3] - longest), f[2] + 1)
+                for family, end in by_start.get(s, ())
+            )
         ]
         for i, word in enumerate(words):
             for phrase, family in self._verbatim.get(word, ()):
