@@ -398,6 +398,17 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         (ANSWERED, "cant go back to an old version of a file in sharepoint, option is greyed out", Label.QUESTION),
         # "never mind, it works now" starts nothing over
         (WALKING, "never mind, it works now after this step :tada:", Label.WORKED),
+        # a short question opener asks only where it opens a clause or its clause asks
+        (ANSWERED, "can I just talk to a human? this is the third time the app ate a fob", Label.ESCALATE),
+        (ANSWERED, "ok but what if I don't have admin rights on the POS terminal", Label.QUESTION),
+        # a step number in a clause of its own goes with the carrier; in another clause's remark it does not
+        (WALKING, "lets go straight to the last one, step 6", Label.GOTO),
+        (LAST_STEP, "go back a step, I dont think step 5 took", Label.BACK),
+        # "an error on this step" is where the error was, not "on it"
+        (WALKING, "hit an error on this step: 'Access denied'", Label.FAILED),
+        # a success said with 'but' and a problem, or a compliment with a heart, is no success report
+        (LAST_STEP, "now the scanner connects but the barcodes come out as garbage characters", Label.QUESTION),
+        (LAST_STEP, "you're a good bot ❤️", Label.SMALLTALK),
     ],
 )
 def test_classify_reads_how_people_really_type(

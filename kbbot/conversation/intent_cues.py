@@ -50,13 +50,15 @@ _CLAUSE_END = re.compile(
 # Words that soften or stress a phrase without changing it: "this wasnt *even* my issue", "next *please*".
 _SOFTENERS = frozenset(
     {"even", "really", "actually", "just", "totally", "literally", "honestly", "tbh", "please", "pls", "plz",
-     "kindly", "exactly", "simply", "very"}
+     "kindly", "exactly", "simply", "very", "directly", "straight", "directement", "direkt", "directamente"}
 )  # fmt: skip
 # An error code or message id: hex, letters and digits mixed ("0x800ccc0e", "c2248", "p1"), or words joined by
 # underscores ("err_cert_authority_invalid"). Clock times and durations ("3pm", "20min") and ordinals ("2nd")
 # are chat, not codes.
 _CODE = re.compile(r"^(0x[0-9a-f]+|[a-z]+\d+[a-z\d]*|\d+[a-z]+[a-z\d]*|(?!q_)[a-z0-9]+(_[a-z0-9]+)+)$")
-_NOT_CODE = re.compile(r"^(\d{1,2}(st|nd|rd|th|am|pm|min|mins|h|hr|hrs|s|m|x)|p[0-4]|sev[0-4])$")
+_NOT_CODE = re.compile(
+    r"^(\d{1,2}(st|nd|rd|th|am|pm|min|mins|h|hr|hrs|s|m|x)|p[0-4]|sev[0-4]|2fa|[345]g|4k|[1-9]d|b2b|p2p|mp[34]|a4|a3)$"
+)
 # A ticket's priority ("raise a P1 ticket", "sev2"): how urgent, not which error
 _PRIORITY_TAG = re.compile(r"^(p[0-4]|sev[0-4])$")
 _OPENERS = frozenset({"ack", "greeting", "thanks", "smalltalk", "affirm", "deny"})  # "ok but", "hi, so"
@@ -87,6 +89,7 @@ _NOT_A_COUNT_AFTER_ONE = frozenset({"more", "by", "at", "of", "last"})
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
 _ARTICLES = frozenset({"the", "a", "an"})
 _COUNT_AFTER = frozenset({"step", "steps", "by", "at", "more"})
+_PLACE_PREPOSITIONS = frozenset({"on", "in", "at", "of", "with", "about", "during"})
 # What "it" stands for in a thread: "take me through the procedure" is "take me through it".
 _FIX_NOUNS = frozenset(
     {"procedure", "steps", "step", "fix", "solution", "process", "instructions", "guide", "one"}
@@ -100,7 +103,7 @@ _CONTRACTIONS: dict[tuple[str, str], str] = {(a, "not"): b for a, b in _NOT_FORM
     ("let", "us"): "lets", ("there", "is"): "theres", ("what", "is"): "whats",
 }  # fmt: skip
 _SPELLINGS = {"somebody": "someone", "anybody": "anyone", "whoevers": "whoever", "someones": "someone",
-              "wat": "what", "cannot": "cant", "thru": "through", "u": "you",
+              "wat": "what", "w": "with", "cannot": "cant", "thru": "through", "u": "you",
               "ur": "your", "wanna": "want", "gonna": "going", "dunno": "idk", "thanx": "thanks",
               "tks": "thanks"}  # fmt: skip
 # A word before an outcome cue that turns it around: "stopped working again", "no longer works".
@@ -109,7 +112,7 @@ _NEGATORS = frozenset(
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
 # Words before a request that turn it down: "dont do the one-at-a-time thing", "instead of the buttons".
-_DECLINERS = frozenset({"dont", "without", "instead", "rather"})
+_DECLINERS = frozenset({"dont", "without", "instead"})
 # Words ending in "s" after "still" that are not what a thing does ("still beeps"): "still has", "still thanks".
 _NOT_A_DOING = frozenset(
     {"this", "was", "has", "does", "is", "its", "thanks", "steps", "yes", "always", "perhaps", "thinks"}
@@ -140,9 +143,11 @@ _LAUGH = re.compile(r"^(?:(?:ha){2,}h?|(?:he){2,}|(?:ja){2,}|(?:ah){2,}|l+o+l+|l
 # Stepping away: "one sec, a parent just walked in", "hold on, phone's ringing", "got pulled into a meeting".
 _AWAY = ("one sec", "one second", "1 sec", "hold on", "hang on", "be right back", "give me a sec",
          "give me a minute", "gimme a sec", "just a sec", "just a minute", "back in a", "afk", "going to lunch",
-         "check back later", "one moment", "back from lunch", "back from my break")  # fmt: skip
+         "check back later", "one moment", "back from lunch", "back from my break", "will report back",
+         "gimme", "give me a few", "give me 5")  # fmt: skip
 LAUGH_EMOJI = frozenset(
-    {"joy", "rofl", "laughing", "satisfied", "sweat_smile", "grin", "stuck_out_tongue_winking_eye",
+    {"joy", "rofl", "laughing", "satisfied", "sweat_smile", "grin", "stuck_out_tongue_winking_eye", "coffee",
+     "\u2615",
      "\U0001f602", "\U0001f923", "\U0001f606", "\U0001f605", "\U0001f601", "\U0001f61c"}
 )  # fmt: skip
 NEGATIVE_EMOJI = frozenset(
@@ -181,6 +186,12 @@ def words_of(text: str) -> list[str]:
 
 def _split(text: str) -> tuple[list[str], frozenset[int]]:
     """The words of `text`, and the indexes of the words a clause ends after ("come again? lost it": 1)."""
+    words, ends, _ = _split_asked(text)
+    return words, ends
+
+
+def _split_asked(text: str) -> tuple[list[str], frozenset[int], frozenset[int]]:
+    """`_split`, and the indexes of the words a question mark follows."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _MENTION.sub(" ", text)
     text = _EMOJI_CODE.sub(" . ", text)  # an emoji closes a clause like a full stop: "done ✅ next"
@@ -189,13 +200,18 @@ def _split(text: str) -> tuple[list[str], frozenset[int]]:
     text = _LETTER_RUN.sub(r"\1\1", _APOSTROPHE.sub("", text))  # "humannnn", "yesssss": two at most
     words: list[str] = []
     ends: set[int] = set()
+    asked: set[int] = set()
     last = 0
     for m in _WORD.finditer(text):
         if words and _CLAUSE_END.search(text, last, m.start()):
             ends.add(len(words) - 1)
+            if "?" in text[last : m.start()]:
+                asked.add(len(words) - 1)
         words.append(m.group())
         last = m.end()
-    return words, frozenset(ends)
+    if words and "?" in text[last:]:
+        asked.add(len(words) - 1)
+    return words, frozenset(ends), frozenset(asked)
 
 
 # A quotation: a quote mark after a space (or at the start) and one before a space or punctuation, on one line.
@@ -254,6 +270,7 @@ class Reading:
     # its own
     clauses: tuple[tuple[int, int, int, int], ...] = ()
     first_said: int = 0  # the first word that is neither a filler nor chat ("ok but | what if ...")
+    asked_at: frozenset[int] = frozenset()  # words a question mark follows
 
     def family_hits(self, family: str) -> list[CueHit]:
         return [h for h in self.hits if h.family == family]
@@ -331,8 +348,8 @@ class CueReader:
         self._real_words = real_words()
 
     def read(self, text: str) -> Reading:
-        raw, ends = _split(text)
-        words, clause_ends = _contract(tuple(self._repair(w) for w in raw), ends)
+        raw, ends, asked = _split_asked(text)
+        words, clause_ends, into = _contract_mapped(tuple(self._repair(w) for w in raw), ends)
         emoji = emoji_of(text)
         positive = sum(1 for e in emoji if e in POSITIVE_EMOJI)
         negative = sum(1 for e in emoji if e in NEGATIVE_EMOJI)
@@ -362,6 +379,7 @@ class CueReader:
             or any(f" {away} " in f" {' '.join(words)} " for away in _AWAY),
             clauses=clauses,
             first_said=self._first_said(words, hits),
+            asked_at=frozenset(into[i] for i in asked),
         )
 
     def _first_said(self, words: tuple[str, ...], hits: tuple[CueHit, ...]) -> int:
@@ -549,21 +567,32 @@ _NEIGHBOURS: dict[str, str] = {
 def _contract(words: tuple[str, ...], ends: frozenset[int]) -> tuple[tuple[str, ...], frozenset[int]]:
     """One spelling for one word: "did not" is "didnt", "it is" is "its", "somebody" is "someone". Applied to
     messages and phrases alike, so "it is working now" meets the example "it's working"."""
+    out, new_ends, _ = _contract_mapped(words, ends)
+    return out, new_ends
+
+
+def _contract_mapped(
+    words: tuple[str, ...], ends: frozenset[int]
+) -> tuple[tuple[str, ...], frozenset[int], list[int]]:
+    """`_contract`, and for each input word the index of the output word it went into."""
     out: list[str] = []
     new_ends: set[int] = set()
+    into: list[int] = []
     i = 0
     while i < len(words):
         pair = (words[i], words[i + 1]) if i + 1 < len(words) and i not in ends else None
         merged = _CONTRACTIONS.get(pair) if pair else None
         if merged:
             out.append(merged)
+            into += [len(out) - 1, len(out) - 1]
             i += 2
         else:
             out.append(_SPELLINGS.get(words[i], words[i]))
+            into.append(len(out) - 1)
             i += 1
         if i - 1 in ends:
             new_ends.add(len(out) - 1)
-    return tuple(out), frozenset(new_ends)
+    return tuple(out), frozenset(new_ends), into
 
 
 def _skeleton(words: tuple[str, ...], clause_ends: frozenset[int] = frozenset()) -> list[tuple[str, int, int]]:
@@ -584,6 +613,8 @@ def _skeleton(words: tuple[str, ...], clause_ends: frozenset[int] = frozenset())
             and i not in clause_ends
             # "this one step at a time", "that one more time", "this step by step": the noun belongs to the count
             and not (i + 2 < len(words) and words[i + 2] in _COUNT_AFTER)
+            # "an error on this step", "in this procedure": where, not what
+            and not (i > 0 and words[i - 1] in _PLACE_PREPOSITIONS)
         ):
             out.append(("it", i, i + 2))
             i += 2

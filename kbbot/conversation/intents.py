@@ -157,6 +157,7 @@ _CARD_REQUESTS = frozenset({"full", "help", "all_steps", "escalate"})
 # Requests that win over an outcome said with them: "still broken, can someone call me" is the call.
 _ASKS_BEYOND_OUTCOME = frozenset({"escalate", "start_over", "not_mine"})
 _BUT = frozenset({"but", "though", "however", "except"})
+_LONG_QUESTION = 3  # "how do i", "is there a way": a question wherever it stands
 _STILL = frozenset({"still"})
 _TRYING = frozenset({"testing", "trying", "checking", "test", "try", "check"})  # "testing on line 2 now"
 # Families that ask for nothing by themselves; a message with a real cue as well is that cue ("done, next pls").
@@ -456,7 +457,8 @@ def _decide(reading: Reading, text: str, moment: Moment) -> IntentMatch:
         family = None  # "can I do this from home?": a yes-word inside a question answers nothing
     elif family in _OUTCOMES and load >= 2 and text.rstrip().endswith("?"):
         family = None  # "the button says Repair, not Reset: same thing?" asks; it reports no outcome
-    reported = family not in _OUTCOMES or moment in _OUTCOME_CARRY  # an outcome is expected once a fix is tried
+    # an outcome is expected once a fix is tried; on the answer card only a happy one ("... its working now 🎉")
+    reported = family not in _OUTCOMES or moment in _OUTCOME_CARRY or (family == "worked" and _thanked(reading))
     if family in _OWN_CLAUSE_REQUESTS | _NAVIGATION and load > carry and reported:
         # "escalate pls, ive got a line of customers": a request in a clause of its own, the rest its reason
         load = _own_clause_load(reading, family, carry, load=load, asking=bool(asking))
@@ -497,12 +499,17 @@ def _the_ask(reading: Reading, moment: Moment, *, load: int, asking: list[CueHit
     return cue
 
 
+def _thanked(reading: Reading) -> bool:
+    """Said with thanks or a happy emoji."""
+    return reading.emoji_mood > 0 or any(h.family == "thanks" for h in reading.hits)
+
+
 def _carry_at(cue: _Cue, reading: Reading, moment: Moment) -> int:
     """How many problem words `cue` carries at `moment`."""
     carry = _carry(cue.strength)
     if cue.family in _OUTCOMES:
         carry += _OUTCOME_CARRY.get(moment, -1)
-        if cue.family == "worked" and (reading.emoji_mood > 0 or any(h.family == "thanks" for h in reading.hits)):
+        if cue.family == "worked" and _thanked(reading):
             carry += _THANKED_CARRY  # "cleared the cache like the card says and its working. thanks!"
     elif cue.family == "next" and moment is Moment.WALKING:
         carry += 1  # "ok cleared the temp folder, now what": what was done, then the ask
@@ -552,7 +559,18 @@ def _weigh_step_ref(weights: _CueWeights, reading: Reading) -> None:
     if not reading.step_refs:
         strength.pop("goto", None)
         return
-    carried = max((s for f, s in strength.items() if f in _STEP_CARRIERS), default=0)
+    # a carrier in the step number's clause, or anywhere when the number stands alone ("go straight to the last
+    # one, step 6"): "go back a step, I dont think step 5 took" goes back, not to step 5
+    ref_clauses = {_clause_of(reading, r.start) for r in reading.step_refs}
+    alone = any(start in ref_clauses and not content for start, _, content, _ in reading.clauses)
+    carried = max(
+        (
+            _WHOLE_STRENGTH if h.whole else h.size
+            for h in reading.hits
+            if h.family in _STEP_CARRIERS and (h.whole or alone or _clause_of(reading, h.start) in ref_clauses)
+        ),
+        default=0,
+    )
     if carried >= _WHOLE_STRENGTH:
         strength["goto"] = _WHOLE_STRENGTH
     elif carried:
@@ -576,9 +594,12 @@ def _pick(weights: _CueWeights, *, has_step_ref: bool) -> _Cue:
 
 
 def _with_step_number(strong: dict[str, int]) -> dict[str, int]:
-    """With a step number, the carriers say "go there"; any other request makes the number context."""
+    """With a step number, the carriers say "go there"; any other request makes the number context, and so does
+    a carrier of another clause ("go back a step, I dont think step 5 took": a bare number weighs its own)."""
     if any(f not in _STEP_CARRIERS and f != "question" for f in strong):
         return {f: s for f, s in strong.items() if f != "goto"}
+    if strong.get("goto", 0) <= _BARE_STEP_STRENGTH:
+        return strong
     return {f: s for f, s in strong.items() if f in {"goto", "question"}}
 
 
@@ -595,9 +616,29 @@ def _best(strength: dict[str, int], last_end: dict[str, int]) -> str | None:
 
 def _asking(reading: Reading) -> list[CueHit]:
     """The question cues that ask something: not a question word whose object is the card or a person ("where's
-    the complete doc", "what's the url", "who can I call"), which asks for that."""
+    the complete doc", "what's the url", "who can I call"), which asks for that; and a short opener ("is the",
+    "will the") only where it opens a clause or its clause ends in a question mark ("this is the third time" asks
+    nothing)."""
     starts = {h.start: h.family for h in reading.hits}
-    return [h for h in reading.hits if h.family == "question" and starts.get(h.end) not in _CARD_REQUESTS]
+    asked = {start for start, end, *_ in reading.clauses if any(i in reading.asked_at for i in range(start, end))}
+    return [
+        h
+        for h in reading.hits
+        if h.family == "question"
+        and starts.get(h.end) not in _CARD_REQUESTS
+        and (h.size >= _LONG_QUESTION or _opens_clause(reading, h) or _clause_of(reading, h.start) in asked)
+    ]
+
+
+def _opens_clause(reading: Reading, hit: CueHit) -> bool:
+    """Nothing of the problem comes before `hit` in its clause ("ok but | what if ...")."""
+    start = _clause_of(reading, hit.start)
+    return hit.start == start or (start == 0 and hit.start <= reading.first_said)
+
+
+def _clause_of(reading: Reading, word: int) -> int:
+    """The first word of the clause holding `word`."""
+    return max((start for start, *_ in reading.clauses if start <= word), default=0)
 
 
 def _ask_beyond(reading: Reading, outcome: str) -> _Cue | None:
@@ -623,8 +664,8 @@ def _but_broken(reading: Reading) -> bool:
         return False
     words = _plain(reading.words)
     for i in range(first, len(words)):
-        if words[i] in _BUT:
-            return any(w in PROBLEM_CUES or w in _STILL for w in words[i + 1 :])
+        if words[i] in _BUT:  # "... but now OneDrive says 'sync paused' again": it came back
+            return any(w in PROBLEM_CUES or w in _STILL or w == "again" for w in words[i + 1 :])
     return False
 
 
@@ -637,6 +678,8 @@ def _reports_success(reading: Reading, text: str) -> bool:
         and not reading.codes
         and not reading.aside  # "one sec, testing it now"
         and _TRYING.isdisjoint(words)
+        and _BUT.isdisjoint(words)  # "now the scanner connects but the barcodes come out as garbage"
+        and not any(h.family in {"smalltalk", "greeting"} for h in reading.hits)  # "you're a good bot ❤️"
         and (("now" in words and len(reading.words) > 2) or reading.emoji_mood > 0)
         and PROBLEM_CUES.isdisjoint(words)
         and _STILL.isdisjoint(words)
