@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 OWN_HELD_OUT = REPO / "tests" / "data" / "utterances-own.jsonl"
 # Messages written while tuning the phrases (never copied from the dev set): a regression guard, not a measure.
 TUNING = REPO / "tests" / "data" / "utterances-tuning.jsonl"
-# 16 sets of 150 messages by 16 helpers who saw only a one-page brief (labels, states, "write the way busy people
+# 20 sets of 150 messages by 20 helpers who saw only a one-page brief (labels, states, "write the way busy people
 # type"), never the dev file, the intents or the code; each was measured on first contact, then its faults fixed
 # in general (benchmarks/README.md, "Typed replies"). Kept so that no later change loses what they taught.
 WRITTEN = REPO / "tests" / "data" / "utterances-written.jsonl"
@@ -150,7 +150,7 @@ def test_own_held_out_messages_meet_the_target(intents: IntentSet) -> None:
 
 def test_messages_written_blind_stay_understood(intents: IntentSet) -> None:
     report = evaluate(intents, read_messages(WRITTEN))
-    assert report.n >= 2000
+    assert report.n >= 2500
     assert report.accuracy >= 0.97 and report.question_recall >= 0.98, format_report(report)
 
 

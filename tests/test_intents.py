@@ -409,6 +409,8 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         # a success said with 'but' and a problem, or a compliment with a heart, is no success report
         (LAST_STEP, "now the scanner connects but the barcodes come out as garbage characters", Label.QUESTION),
         (LAST_STEP, "you're a good bot ❤️", Label.SMALLTALK),
+        # "the back", "my start": a thing, not a request
+        (WALKING, "which cable, theres two coming out the back", Label.QUESTION),
     ],
 )
 def test_classify_reads_how_people_really_type(

@@ -125,6 +125,7 @@ _CONDITIONALS = frozenset({"if", "whether", "unless", "until"})
 # Words before an outcome cue that make it a wish: "need this sorted", "hope it works", "get it working".
 _WISHES = frozenset({"need", "needs", "want", "wants", "get", "hope", "hopefully", "should", "must", "would"})
 # Skipped when looking at the word after a navigation cue: "next to the ...", "back to my ...".
+_NOUN_MARKERS = frozenset({"the", "a", "an", "my", "your", "its", "our", "their", "his", "her"})
 _LINK_WORDS = frozenset({"the", "a", "an", "to", "my", "your", "our", "this", "that", "of", "in", "on", "into"})
 
 # Emoji that say yes / done / thanks, and emoji that say no / still broken.
@@ -475,7 +476,8 @@ class CueReader:
         hits = [
             CueHit(family=family, start=start, end=end)
             for family, phrase, start, end in found
-            if end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts)
+            if (end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts))
+            and not self._a_noun(family, phrase, words, start)
         ]
         joined = " ".join(words)
         if words and len(words) <= self._max_whole_words and len(joined) <= _MAX_WHOLE_CHARS:
@@ -506,6 +508,16 @@ class CueReader:
             and j not in starts
             and self.is_problem_word(words[j])
             and words[j] not in self._family_words[family]
+        )
+
+    def _a_noun(self, family: str, phrase: tuple[str, ...], words: tuple[str, ...], start: int) -> bool:
+        """A one-word navigation cue after "the", "my", ...: a thing, not a request ("two cables coming out the
+        back", "the start of the file"). Phrases that hold the article ("the next one") are found as such."""
+        return (
+            len(phrase) == 1
+            and family in self._blockable
+            and start > 0
+            and words[start - 1] in _NOUN_MARKERS
         )
 
     def _step_refs(self, words: tuple[str, ...], hits: tuple[CueHit, ...]) -> tuple[StepRef, ...]:
