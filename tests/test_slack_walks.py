@@ -146,3 +146,21 @@ async def test_help_and_kb_usage_speak_of_this_knowledge_base(slack_bot: Loopbac
     await slack_bot.standin.slash("/kb", "help")
     (usage,) = await slack_bot.standin.wait_for("response_url")
     assert examples.search and examples.search in readable(usage)
+
+
+async def test_a_walk_typed_the_way_the_blind_sets_type(slack_bot: LoopbackBot) -> None:
+    """Replies in the shapes that messages written blind (tests/data/utterances-written.jsonl) taught: a request
+    with its reason, a story then the ask, an aside, a voice keyboard's number, an escalation with its reason."""
+    walk = Walk(slack_bot)
+    await walk.start(MAILBAG_ERROR)
+    assert _step_of(await walk.say("can we do this one step at a time? im at the counter with a customer")) == 1
+    story = "Right, I've checked the mailbag and restarted the service like it said. Ready for the next one."
+    assert _step_of(await walk.say(story)) == 2
+    aside = await walk.say("lol my manager is watching over my shoulder")
+    assert aside.startswith(msg.SMALLTALK_WALKING.format(n=3)) and NO_MATCH_START not in aside
+    assert _step_of(await walk.say("go to step for please")) == 4
+    await walk.say("escalate pls, ive got a line of customers")
+    (summary,) = await walk.standin.wait_for(
+        "chat.postMessage", where=lambda c: c.args["channel"] == STANDIN_HUMANS
+    )
+    assert "Q237695" in readable(summary)
