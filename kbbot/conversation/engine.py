@@ -323,7 +323,7 @@ class Conversation:
             and action not in {Action.START_OVER, Action.HELP}
         ):
             return Turn(state=state)
-        if label is Label.SMALLTALK and intent.cue == "laugh" and self._run_search(text, st)[0].band == "answer":
+        if label is Label.SMALLTALK and intent.cue == "aside" and self._run_search(text, st)[0].band == "answer":
             # "lol the printer shows paper jam": chat by its words, a problem the KB answers with confidence
             label = Label.QUESTION
         if label is Label.QUESTION and normalise(text):

@@ -466,8 +466,8 @@ def _decide(reading: Reading, text: str, moment: Moment) -> IntentMatch:
         load = 0  # "No, sadly it's still doing it. I followed every step ...": the story of a plain no
     unread = family is None or load > carry
     if unread and _just_chat(reading, text, asking=bool(asking)):
-        # cue "laugh": the engine still asks the KB, which knows a paper jam when it sees one
-        return IntentMatch(name=Label.SMALLTALK, score=50.0, cue="laugh")
+        # cue "aside": the engine still asks the KB, which knows a paper jam when it sees one
+        return IntentMatch(name=Label.SMALLTALK, score=50.0, cue="aside")
     if moment is Moment.LAST_STEP and (unread or family in _WEAK) and _reports_success(reading, text):
         # "all 14 trucks showing on the map now", "build went green 🎉": after "Did it fix the problem?"
         return IntentMatch(name=Label.WORKED, score=50.0, cue="worked")
