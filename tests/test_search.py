@@ -647,3 +647,36 @@ def test_a_worker_that_cannot_read_the_kb_fails_the_build_not_hangs_it(
             build_search_index(kb, tmp_path / "out")
     finally:
         kb.close()
+
+
+def test_naming_a_platform_counts_against_no_other_product(tmp_path: Path) -> None:
+    """People name the system they run ("on the spare Windows 95 PC") while the article is filed under the program
+    that fails: a named platform (`platform: true` in products.yaml) favours its own articles but rules out no
+    other product's; a named program still counts against other products' articles."""
+    from kbbot.indexer import run_index
+    from kbbot.search.model import VECTOR_FEATURES
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(_tie_article("Q190433", "Microsoft Exchange", "exchange", "MIDI music is silent."))
+    (src / "b.txt").write_text(_tie_article("Q236909", "Microsoft Windows 95", "win95x", "MIDI music is silent."))
+    _write_unrelated_articles(src)
+    run_index([str(src)], tmp_path / "index", progress=False)
+    kb = KnowledgeBase.open(tmp_path / "index")
+    try:
+        engine = SearchEngine.load(tmp_path / "index", kb)
+        assert "win95x" in engine.lexicon.platforms and "exchange" not in engine.lexicon.platforms
+
+        def product_features(query: str) -> dict[str, tuple[float, float]]:
+            ranked = engine.rank(query)
+            assert ranked is not None
+            by_id = {engine.index.ids[int(r)]: ranked.features[i] for i, r in enumerate(ranked.rows)}
+            col_same, col_other = VECTOR_FEATURES.index("product"), VECTOR_FEATURES.index("other_product")
+            return {qid: (float(f[col_same]), float(f[col_other])) for qid, f in by_id.items()}
+
+        on_platform = product_features("MIDI music is silent on my Windows 95 PC")
+        assert on_platform["Q236909"] == (1.0, 0.0) and on_platform["Q190433"] == (0.0, 0.0)
+        in_program = product_features("MIDI music is silent in Exchange")
+        assert in_program["Q190433"] == (1.0, 0.0) and in_program["Q236909"] == (0.0, 1.0)
+    finally:
+        kb.close()

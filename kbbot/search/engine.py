@@ -468,7 +468,7 @@ class SearchEngine:
         if vec is None:
             w = dict(zip(VECTOR_FEATURES, self._w_vec, strict=True))
             same = np.isin(self.index.product_codes, codes)
-            other = ~same & self._has_product
+            other = ~same & self._has_product if self._rules_out(tags) else np.zeros_like(same)
             agree, disagree = w["product"], w["other_product"]
             if long:
                 agree, disagree = agree + w["product_long"], disagree + w["other_product_long"]
@@ -476,6 +476,11 @@ class SearchEngine:
             if len(self._product_vectors) < 256:
                 self._product_vectors[key] = vec
         return vec
+
+    def _rules_out(self, tags: frozenset[str]) -> bool:
+        """Whether naming `tags` counts against articles of other products: not when only platforms are named
+        ("Magic School Bus on the spare Windows 95 PC" is a kids' title's article, filed under no Windows)."""
+        return any(t not in self.lexicon.platforms for t in tags if t in self._tag_code)
 
     def row_features(
         self, plan: QueryPlan, top: npt.NDArray[np.int64], matched: _Matched, *, for_confidence: bool = False
@@ -514,7 +519,7 @@ class SearchEngine:
         codes = [self._tag_code[t] for t in plan.products if t in self._tag_code]
         if codes:
             same = np.isin(ix.product_codes[top], codes)
-            other = ~same & self._has_product[top]
+            other = ~same & self._has_product[top] if self._rules_out(plan.products) else np.zeros_like(same)
             out[:, _V["product"]] = same
             out[:, _V["other_product"]] = other
             if plan.long:

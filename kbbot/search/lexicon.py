@@ -41,6 +41,8 @@ class Lexicon:
     # phrase of raw tokens -> product tags it names
     product_aliases: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     product_names: dict[str, str] = field(default_factory=dict)  # tag -> display name
+    # operating systems (`platform: true`): what people run, not what their problem is filed under
+    platforms: frozenset[str] = frozenset()
     # first tokens of the phrases of two or more tokens: only there can a longer phrase start
     multi_first: frozenset[str] = field(init=False, default=frozenset())
 
@@ -80,9 +82,12 @@ class Lexicon:
                 phrases[phrase] = tuple(sorted((multi - {own}) | set(phrases.get(phrase, ()))))
         aliases: dict[tuple[str, ...], frozenset[str]] = {}
         names: dict[str, str] = {}
+        platforms: set[str] = set()
         for tag, spec in (read("products.yaml") or {}).items():
             spec = spec or {}
             names[str(tag)] = str(spec.get("name", tag))
+            if spec.get("platform"):
+                platforms.add(str(tag))
             for alias in [tag, *spec.get("aliases", [])]:
                 phrase = tuple(_raw_tokens(str(alias)))
                 if phrase and len(phrase) <= MAX_PHRASE:
@@ -93,6 +98,7 @@ class Lexicon:
             synonym_phrases=phrases,
             product_aliases=aliases,
             product_names=names,
+            platforms=frozenset(platforms),
         )
 
     def _phrases(self, raw: list[str]) -> list[tuple[str, ...]]:
