@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -370,6 +371,24 @@ def _write_unrelated_articles(src: Path) -> None:
         (src / f"c{i}.txt").write_text(text.replace("Current Password Is About to Expire in 0 Days", "Locked"))
 
 
+@contextmanager
+def _small_kb(tmp_path: Path, articles: dict[str, str]) -> Iterator[SearchEngine]:
+    """A real engine over `articles` (file name -> text) beside four unrelated ones."""
+    from kbbot.indexer import run_index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in articles.items():
+        (src / name).write_text(text)
+    _write_unrelated_articles(src)
+    run_index([str(src)], tmp_path / "index", progress=False)
+    kb = KnowledgeBase.open(tmp_path / "index")
+    try:
+        yield SearchEngine.load(tmp_path / "index", kb)
+    finally:
+        kb.close()
+
+
 def _tie_article(qid: str, product: str, tag: str, extra: str) -> str:
     return f"""DOCUMENT:{qid}  10-NOV-1999  [{tag}]
 TITLE   :Err Msg: Your Current Password Is About to Expire in 0 Days
@@ -399,49 +418,33 @@ The password age is computed from the server clock.
 def test_same_pasted_message_in_several_articles_is_a_short_list(tmp_path: Path) -> None:
     """Two articles print the same message: no ranker can tell which one the person has, so the bot offers
     both (band "shortlist") rather than answering confidently with either."""
-    from kbbot.indexer import run_index
-
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a.txt").write_text(_tie_article("Q190433", "Microsoft Exchange", "exchange", "This happens in OWA."))
-    (src / "b.txt").write_text(_tie_article("Q236909", "Microsoft Exchange", "exchange", "It happens after SP1."))
-    _write_unrelated_articles(src)
-    run_index([str(src)], tmp_path / "index", progress=False)
-    kb = KnowledgeBase.open(tmp_path / "index")
-    try:
-        engine = SearchEngine.load(tmp_path / "index", kb)
+    articles = {
+        "a.txt": _tie_article("Q190433", "Microsoft Exchange", "exchange", "This happens in OWA."),
+        "b.txt": _tie_article("Q236909", "Microsoft Exchange", "exchange", "It happens after SP1."),
+    }
+    with _small_kb(tmp_path, articles) as engine:
         query = "Your current password is about to expire in 0 days"
         result = engine.search(query)
         assert {h.id for h in result.hits[:2]} == {"Q190433", "Q236909"}
         assert result.band == "shortlist", result.to_json()
         ranked = engine.rank(query, all_features=False)
         assert ranked is not None and engine._error_tie(ranked, result.hits)
-    finally:
-        kb.close()
 
 
 def test_same_error_code_in_several_articles_is_a_short_list(tmp_path: Path) -> None:
     """A bare code two articles log alike (one per version, say) is a tie as much as a shared message is."""
-    from kbbot.indexer import run_index
-
-    src = tmp_path / "src"
-    src.mkdir()
+    articles = {}
     for qid, extra in (("Q190433", "This happens in OWA."), ("Q236909", "It happens after SP1.")):
         text = _tie_article(qid, "Microsoft Exchange", "exchange", extra)
         text = text.replace("Your current password is about to expire in 0 days.", "Event ID: 9409")
-        (src / f"{qid}.txt").write_text(text.replace("Err Msg: Your Current Password Is About to Expire in 0 Days",
-                                                     "Store Logs an Event"))
-    _write_unrelated_articles(src)
-    run_index([str(src)], tmp_path / "index", progress=False)
-    kb = KnowledgeBase.open(tmp_path / "index")
-    try:
-        engine = SearchEngine.load(tmp_path / "index", kb)
+        articles[f"{qid}.txt"] = text.replace(
+            "Err Msg: Your Current Password Is About to Expire in 0 Days", "Store Logs an Event"
+        )
+    with _small_kb(tmp_path, articles) as engine:
         result = engine.search("event 9409 in the application log")
         assert {h.id for h in result.hits[:2]} == {"Q190433", "Q236909"}
         assert result.hits[0].matched_error and result.hits[0].matched_error == result.hits[1].matched_error
         assert result.band == "shortlist", result.to_json()
-    finally:
-        kb.close()
 
 
 # ------------------------------------------------------------------------------------------- parameters
@@ -653,18 +656,11 @@ def test_naming_a_platform_counts_against_no_other_product(tmp_path: Path) -> No
     """People name the system they run ("on the spare Windows 95 PC") while the article is filed under the program
     that fails: a named platform (`platform: true` in products.yaml) favours its own articles but rules out no
     other product's; a named program still counts against other products' articles."""
-    from kbbot.indexer import run_index
-    from kbbot.search.model import VECTOR_FEATURES
-
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a.txt").write_text(_tie_article("Q190433", "Microsoft Exchange", "exchange", "MIDI music is silent."))
-    (src / "b.txt").write_text(_tie_article("Q236909", "Microsoft Windows 95", "win95x", "MIDI music is silent."))
-    _write_unrelated_articles(src)
-    run_index([str(src)], tmp_path / "index", progress=False)
-    kb = KnowledgeBase.open(tmp_path / "index")
-    try:
-        engine = SearchEngine.load(tmp_path / "index", kb)
+    articles = {
+        "a.txt": _tie_article("Q190433", "Microsoft Exchange", "exchange", "MIDI music is silent."),
+        "b.txt": _tie_article("Q236909", "Microsoft Windows 95", "win95x", "MIDI music is silent."),
+    }
+    with _small_kb(tmp_path, articles) as engine:
         assert "win95x" in engine.lexicon.platforms and "exchange" not in engine.lexicon.platforms
 
         def product_features(query: str) -> dict[str, tuple[float, float]]:
@@ -678,5 +674,3 @@ def test_naming_a_platform_counts_against_no_other_product(tmp_path: Path) -> No
         assert on_platform["Q236909"] == (1.0, 0.0) and on_platform["Q190433"] == (0.0, 0.0)
         in_program = product_features("MIDI music is silent in Exchange")
         assert in_program["Q190433"] == (1.0, 0.0) and in_program["Q236909"] == (0.0, 1.0)
-    finally:
-        kb.close()
