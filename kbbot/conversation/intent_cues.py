@@ -28,11 +28,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from kbbot.search.lexicon import packaged_vocabulary
 from kbbot.search.text import PROBLEM_CUES  # the search's problem words: one list for both
 
 _MENTION = re.compile(r"<[@!#][^>]*>|(?<![\w.])@[\w.\-]+")
@@ -173,7 +173,7 @@ def real_words() -> frozenset[str]:
     one slip away from the cue words "lien", "thank" and "crashes": repairing them turned a reason ("a line of
     customers") into French and a joke ("smarter than") into thanks."""
     try:
-        vocab = (resources.files("kbbot") / "data" / "wordpiece.txt").read_text(encoding="utf-8").split("\n")
+        vocab = packaged_vocabulary()
     except OSError as exc:  # a broken install: repair as before, and say so once
         log.warning("typo repair: the word list cannot be read (%s)", exc)
         return frozenset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,12 @@ class Lexicon:
         if tags and len(tags) == 1:
             return next(iter(tags))
         return None
+
+
+@lru_cache(maxsize=1)
+def packaged_vocabulary() -> tuple[str, ...]:
+    """The packaged WordPiece vocabulary (kbbot/data/wordpiece.txt), read once: the token table's rows
+    (kbbot/search/semantic.py) and the intent reader's common words. Kept here, beside the other packaged word
+    lists, so that reading it needs no numpy. Raises OSError for a broken install."""
+    text = (resources.files("kbbot") / "data" / "wordpiece.txt").read_text(encoding="utf-8")
+    return tuple(text.rstrip("\n").split("\n"))

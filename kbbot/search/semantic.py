@@ -29,6 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from kbbot.search.lexicon import packaged_vocabulary
+
 log = logging.getLogger(__name__)
 
 # what is embedded of a query: the opening of a pasted log says what it is about, and the rest would only cost
@@ -148,7 +150,7 @@ class TokenVectors:
         """The table `benchmarks/train_token_vectors.py` wrote (kbbot/data/token_vectors.npz + wordpiece.txt)."""
         if directory is None:
             data = resources.files("kbbot") / "data"
-            vocab = (data / "wordpiece.txt").read_text(encoding="utf-8").rstrip("\n").split("\n")
+            vocab = list(packaged_vocabulary())
             with resources.as_file(data / "token_vectors.npz") as path, np.load(path) as saved:
                 codes, scales = saved["codes"], saved["scales"]
         else:
