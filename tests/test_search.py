@@ -674,3 +674,25 @@ def test_naming_a_platform_counts_against_no_other_product(tmp_path: Path) -> No
         assert on_platform["Q236909"] == (1.0, 0.0) and on_platform["Q190433"] == (0.0, 0.0)
         in_program = product_features("MIDI music is silent in Exchange")
         assert in_program["Q190433"] == (1.0, 0.0) and in_program["Q236909"] == (0.0, 1.0)
+
+
+def test_a_product_said_to_work_fine_is_not_the_one_at_fault(tmp_path: Path) -> None:
+    """"The fonts show up fine in Word" names the setup around the problem, not the product that fails: a product
+    named only in clauses that say something works neither favours its articles nor counts against others'. When
+    every product a message names is named so, they all count as before."""
+    articles = {
+        "a.txt": _tie_article("Q190433", "Microsoft Exchange", "exchange", "MIDI music is silent."),
+        "b.txt": _tie_article("Q236909", "Microsoft Windows 95", "win95x", "MIDI music is silent."),
+    }
+    with _small_kb(tmp_path, articles) as engine:
+        products = lambda query: engine.analyse(query).products  # noqa: E731
+        assert products("MIDI music is silent on my Windows 95 PC. It plays fine in Exchange") == {"win95x"}
+        assert products("MIDI is silent on the Windows 95 PC, but Exchange plays it without any problems") == {
+            "win95x"
+        }
+        assert products("MIDI music is silent in Exchange on my Windows 95 PC") == {"exchange", "win95x"}
+        assert products("Exchange plays MIDI music fine on my Windows 95 PC") == {"exchange", "win95x"}
+        ranked = engine.rank("MIDI music is silent on my Windows 95 PC, while it plays fine in Exchange")
+        assert ranked is not None
+        other = VECTOR_FEATURES.index("other_product")
+        assert all(f[other] == 0.0 for f in ranked.features)

@@ -64,6 +64,12 @@ _V = {name: i for i, name in enumerate(VECTOR_FEATURES)}
 _S = {name: i for i, name in enumerate(SHORTLIST_FEATURES)}
 # where one sentence of a message ends: a full stop, question or exclamation mark before a space, or a line break
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A clause that says something works ("word/excel print fine to that laserjet", "the discs read fine on a win95
+# pc") names the setup around the problem, not the product at fault. "ok" is left out: it is a button ("click
+# OK") as often as a verdict.
+_TROUBLE = r"(?:problems?|issues?|trouble)"
+_WORKS_FINE = re.compile(rf"\b(?:fine|normally|perfectly|flawlessly|no {_TROUBLE}|without (?:any )?{_TROUBLE})\b")
+_CLAUSE = re.compile(r"[.!?;:]+(?:\s+|$)|\n+|\b(?:but|while|whereas|except|though|although|however)\b")
 _GLUED_VERSION = re.compile(r"^([a-z]{2,8}?)(\d{1,2}[a-z]?)$")
 
 
@@ -299,7 +305,7 @@ class SearchEngine:
             plan.sentences = self._sentences(plan.semantic_text)
         raw = _TOKEN.findall(norm[: q.expansion_chars])
         abbr, syn = self.lexicon.expand(raw)
-        plan.products = self.lexicon.products_in(raw)
+        plan.products = self._named_products(norm[: q.expansion_chars], raw)
         # words the person did not type, at low weight: abbreviations spelled out, synonyms, version numbers
         added = [(t, q.abbreviation_weight) for exp in abbr for t in exp.terms]
         added += [(t, q.synonym_weight) for exp in syn for t in exp.terms]
@@ -321,6 +327,19 @@ class SearchEngine:
         plan.qmass = sum(plan.idf_mass) + unknown_mass
         plan.bigram_cols, plan.bigram_weights = self._word_pairs(typed, syn)
         return plan
+
+    def _named_products(self, norm: str, raw: list[str]) -> frozenset[str]:
+        """The products a query names, less those it names only in clauses saying something works: a product
+        the message says is fine is the setup around the problem, not the one at fault (and when every product
+        named is named so, all of them count, as before)."""
+        named = self.lexicon.products_in(raw)
+        if not named or not _WORKS_FINE.search(norm):
+            return named
+        at_fault: frozenset[str] = frozenset()
+        for clause in _CLAUSE.split(norm):
+            if clause and not _WORKS_FINE.search(clause):
+                at_fault |= self.lexicon.products_in(_TOKEN.findall(clause))
+        return at_fault or named
 
     def _chatter(self, norm: str, typed: list[str]) -> frozenset[str]:
         """The words of a long message that only its chatter uses: sentences that say nothing about a problem
