@@ -267,6 +267,7 @@ def test_classify_reads_the_moment(intents: IntentSet, moment: Moment, text: str
         (WALKING, "step twelve", 12),
         (LAST_STEP, "schritt 3 nochmal", 3),
         (WALKING, "can you jump to number 4", 4),
+        (WALKING, "Passons directement à l'étape 5, s'il te plaît.", 5),
     ],
 )
 def test_classify_goto_carries_the_step(intents: IntentSet, moment: Moment, text: str, n: int) -> None:
@@ -411,6 +412,24 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         (LAST_STEP, "you're a good bot ❤️", Label.SMALLTALK),
         # "the back", "my start": a thing, not a request
         (WALKING, "which cable, theres two coming out the back", Label.QUESTION),
+        # "do this" after a subject is the fix described, not a yes; "every morning" is a time, not a hello
+        (LAST_STEP, "will i have to do this every morning?", Label.QUESTION),
+        (LAST_STEP, "can i do this on the other handhelds too or will it mess them up", Label.QUESTION),
+        (LAST_STEP, "yes do it", Label.WORKED),
+        (ANSWERED, "hi, good morning", Label.SMALLTALK),
+        # "still" and what a thing keeps doing is a failure; "still rebooting" is a wait
+        (WALKING, "did that, printer still blinking red", Label.FAILED),
+        (WALKING, "still rebooting, one sec", Label.SMALLTALK),
+        # the steps done, then "still": a report, not a request for all the steps
+        (LAST_STEP, "still not working after all 6 steps", Label.FAILED),
+        # an opinion after a request is its reason, and the step it names is context
+        (LAST_STEP, "back one step pls i dont think step 5 took", Label.BACK),
+        (LAST_STEP, "Merci, I'll test it after my next meeting and let you know.", Label.SMALLTALK),
+        (ANSWERED, "Thanks, but this isn't the problem I have at all.", Label.NOT_MINE),
+        (ANSWERED, "lets do the walkthrough", Label.WALK),
+        (ANSWERED, "Ce n'est pas du tout mon problème, désolé.", Label.NOT_MINE),
+        (ANSWERED, "necesito hablar con alguien de IT", Label.ESCALATE),
+        (LAST_STEP, "Kann bitte jemand vom IT-Support vorbeikommen? Ich sitze im 2. OG, Raum 2.14.", Label.ESCALATE),
     ],
 )
 def test_classify_reads_how_people_really_type(

@@ -117,6 +117,20 @@ _DECLINERS = frozenset({"dont", "without", "instead"})
 _NOT_A_DOING = frozenset(
     {"this", "was", "has", "does", "is", "its", "thanks", "steps", "yes", "always", "perhaps", "thinks"}
 )
+# "-ing" words after "still" that say something is under way, not that it is still wrong ("still rebooting")
+_STILL_UNDERWAY = frozenset(
+    {"rebooting", "restarting", "booting", "starting", "loading", "installing", "updating", "downloading",
+     "uploading", "syncing", "processing", "copying", "scanning", "running", "working", "waiting", "trying",
+     "testing", "checking", "looking", "reading", "searching", "thinking", "going", "printing", "spinning"}
+)
+# Words before a consent ("do it", "go ahead") that make it an act described: "will i have to do this every
+# morning", "can i do this on the other handhelds": a question about the fix, not a yes
+_ACT_SUBJECTS = frozenset({"i", "we", "you", "they", "to", "can", "could", "should", "would", "will", "must",
+                           "ill", "id", "ive", "cant", "didnt", "dont", "also"})
+# words a greeting may follow within its clause ("ok hi", "and good morning")
+_BEFORE_GREETING = frozenset(
+    {"ok", "okay", "oh", "and", "well", "so", "hi", "hey", "hello", "yo", "um", "uh", "a", "very"}
+)
 # Words that start the reason for a request: "walk me through it because I'm not techy".
 _REASONS = frozenset({"because", "cause", "coz", "cos", "since", "as"})
 _PURPOSE = frozenset({"i", "that", "we"})  # "so i can print it", "so that"
@@ -478,6 +492,8 @@ class CueReader:
             for family, phrase, start, end in found
             if (end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts))
             and not self._a_noun(family, phrase, words, start)
+            and not (family == "affirm" and len(phrase) > 1 and start > 0 and words[start - 1] in _ACT_SUBJECTS)
+            and not (family == "greeting" and _inside_clause(words, start, clause_ends))
         ]
         joined = " ".join(words)
         if words and len(words) <= self._max_whole_words and len(joined) <= _MAX_WHOLE_CHARS:
@@ -636,8 +652,17 @@ def _skeleton(words: tuple[str, ...], clause_ends: frozenset[int] = frozenset())
     return out
 
 
+def _inside_clause(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
+    """The cue at `start` stands inside a clause, after a word that is not a greeting's ("every morning", "this
+    evening"): a time of day, not a hello ("hi, good morning" and "ok morning all" still greet)."""
+    return start > 0 and start - 1 not in clause_ends and words[start - 1] not in _BEFORE_GREETING
+
+
 def _still_wrong(word: str) -> bool:
-    return word in PROBLEM_CUES or (len(word) > 3 and word.endswith("s") and word not in _NOT_A_DOING)
+    if word in PROBLEM_CUES or (len(word) > 3 and word.endswith("s") and word not in _NOT_A_DOING):
+        return True
+    # "still blinking red", "still getting the popup"; "still rebooting" is a wait
+    return len(word) > 5 and word.endswith("ing") and word not in _STILL_UNDERWAY
 
 
 def _declined(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
@@ -669,6 +694,8 @@ def _clauses(
     for i in range(1, len(words)):
         if words[i] in _REASONS or (words[i] == "so" and i + 1 < len(words) and words[i + 1] in _PURPOSE):
             cuts.add(i)
+        elif words[i] == "i" and (words[i + 1 : i + 2] == ("think",) or words[i + 1 : i + 3] == ("dont", "think")):
+            cuts.add(i)  # an opinion after a request is its reason: "back one step pls i dont think step 5 took"
     bounds = [0, *sorted(c for c in cuts if 0 < c < len(words)), len(words)]
     content, codes = set(content_at), set(code_at)
     return tuple(
