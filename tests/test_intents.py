@@ -268,6 +268,9 @@ def test_classify_reads_the_moment(intents: IntentSet, moment: Moment, text: str
         (LAST_STEP, "schritt 3 nochmal", 3),
         (WALKING, "can you jump to number 4", 4),
         (WALKING, "Passons directement à l'étape 5, s'il te plaît.", 5),
+        # the step after the go-there cue, not the first one named; "start from step 3" is from there
+        (WALKING, "I think I did already step 5 before. Can we jump to step 6 please?", 6),
+        (ANSWERED, "I already did the first two steps before, can we please start from step 3?", 3),
     ],
 )
 def test_classify_goto_carries_the_step(intents: IntentSet, moment: Moment, text: str, n: int) -> None:
@@ -424,12 +427,27 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         (LAST_STEP, "still not working after all 6 steps", Label.FAILED),
         # an opinion after a request is its reason, and the step it names is context
         (LAST_STEP, "back one step pls i dont think step 5 took", Label.BACK),
+        # from the top, whatever step the reason names
+        (WALKING, "can we go from the top? I did step 2 wrong", Label.START_OVER),
+        (WALKING, "lets restart from step 1, I messed up", Label.START_OVER),
         (LAST_STEP, "Merci, I'll test it after my next meeting and let you know.", Label.SMALLTALK),
         (ANSWERED, "Thanks, but this isn't the problem I have at all.", Label.NOT_MINE),
         (ANSWERED, "lets do the walkthrough", Label.WALK),
         (ANSWERED, "Ce n'est pas du tout mon problème, désolé.", Label.NOT_MINE),
         (ANSWERED, "necesito hablar con alguien de IT", Label.ESCALATE),
-        (LAST_STEP, "Kann bitte jemand vom IT-Support vorbeikommen? Ich sitze im 2. OG, Raum 2.14.", Label.ESCALATE),
+        # chat drops accents: "atras" is "atrás"
+        (WALKING, "atras porfa", Label.BACK),
+        # a consent after anything but yes / ok / please describes the fix
+        (LAST_STEP, "can other people on my team do this themselves or does it need IT", Label.QUESTION),
+        # "didn't even need the rest", "before I do the next one": turned down, not asked for
+        (WALKING, "oh it works now, didn't even need the rest of the steps :tada:", Label.WORKED),
+        (WALKING, "Before I do the next one, please tell me, will this delete my files in the Documents folder?",
+         Label.QUESTION),
+        # "ok" and a wait is a wait, not "next"
+        (WALKING, "ok, one moment please, I am doing it now", Label.SMALLTALK),
+        (WALKING, "nochmal diesen Schritt bitte", Label.REPEAT),
+        (WALKING, "I am sorry, I did not understand. Can you show me this step once more please?", Label.REPEAT),
+        (LAST_STEP, "Kann bitte jemand vom IT-Support vorbeikommen? Ich sitze im 2. OG.", Label.ESCALATE),
     ],
 )
 def test_classify_reads_how_people_really_type(

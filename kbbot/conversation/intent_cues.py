@@ -112,7 +112,7 @@ _NEGATORS = frozenset(
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
 # Words before a request that turn it down: "dont do the one-at-a-time thing", "instead of the buttons".
-_DECLINERS = frozenset({"dont", "without", "instead"})
+_DECLINERS = frozenset({"dont", "didnt", "without", "instead", "before"})
 # Words ending in "s" after "still" that are not what a thing does ("still beeps"): "still has", "still thanks".
 _NOT_A_DOING = frozenset(
     {"this", "was", "has", "does", "is", "its", "thanks", "steps", "yes", "always", "perhaps", "thinks"}
@@ -123,10 +123,11 @@ _STILL_UNDERWAY = frozenset(
      "uploading", "syncing", "processing", "copying", "scanning", "running", "working", "waiting", "trying",
      "testing", "checking", "looking", "reading", "searching", "thinking", "going", "printing", "spinning"}
 )
-# Words before a consent ("do it", "go ahead") that make it an act described: "will i have to do this every
-# morning", "can i do this on the other handhelds": a question about the fix, not a yes
-_ACT_SUBJECTS = frozenset({"i", "we", "you", "they", "to", "can", "could", "should", "would", "will", "must",
-                           "ill", "id", "ive", "cant", "didnt", "dont", "also"})
+# What may stand before a consent ("do it", "go ahead") in its clause: "yes do it", "ok go ahead", "please do".
+# After anything else it is an act described: "will i have to do this every morning", "can other people on my
+# team do this themselves": a question about the fix, not a yes
+_CONSENT_LEADS = frozenset({"yes", "yeah", "yep", "yup", "ya", "yea", "y", "ok", "okay", "k", "sure", "please",
+                            "pls", "plz", "just", "then", "so", "and", "alright", "fine", "great", "cool", "oh"})
 # words a greeting may follow within its clause ("ok hi", "and good morning")
 _BEFORE_GREETING = frozenset(
     {"ok", "okay", "oh", "and", "well", "so", "hi", "hey", "hello", "yo", "um", "uh", "a", "very"}
@@ -159,7 +160,7 @@ _LAUGH = re.compile(r"^(?:(?:ha){2,}h?|(?:he){2,}|(?:ja){2,}|(?:ah){2,}|l+o+l+|l
 _AWAY = ("one sec", "one second", "1 sec", "hold on", "hang on", "be right back", "give me a sec",
          "give me a minute", "gimme a sec", "just a sec", "just a minute", "back in a", "afk", "going to lunch",
          "check back later", "one moment", "back from lunch", "back from my break", "will report back",
-         "gimme", "give me a few", "give me 5")  # fmt: skip
+         "gimme", "give me a few", "give me 5", "ok sec", "a sec", "a moment", "one min")  # fmt: skip
 LAUGH_EMOJI = frozenset(
     {"joy", "rofl", "laughing", "satisfied", "sweat_smile", "grin", "stuck_out_tongue_winking_eye", "coffee",
      "\u2615",
@@ -208,6 +209,8 @@ def _split(text: str) -> tuple[list[str], frozenset[int]]:
 def _split_asked(text: str) -> tuple[list[str], frozenset[int], frozenset[int]]:
     """`_split`, and the indexes of the words a question mark follows."""
     text = unicodedata.normalize("NFKC", text).lower()
+    if not text.isascii():  # "atras" is "atrás", "etape" is "étape": chat drops accents, phrases keep them
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = _MENTION.sub(" ", text)
     text = _EMOJI_CODE.sub(" . ", text)  # an emoji closes a clause like a full stop: "done ✅ next"
     text = _ELISION.sub(r"\1 ", text)  # "l'étape" is two words; "didn't" and "i'm" stay one
@@ -492,7 +495,7 @@ class CueReader:
             for family, phrase, start, end in found
             if (end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts))
             and not self._a_noun(family, phrase, words, start)
-            and not (family == "affirm" and len(phrase) > 1 and start > 0 and words[start - 1] in _ACT_SUBJECTS)
+            and not (family == "affirm" and len(phrase) > 1 and _described(words, start, clause_ends))
             and not (family == "greeting" and _inside_clause(words, start, clause_ends))
         ]
         joined = " ".join(words)
@@ -652,6 +655,11 @@ def _skeleton(words: tuple[str, ...], clause_ends: frozenset[int] = frozenset())
     return out
 
 
+def _described(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
+    """A consent at `start` follows a word that makes it an act described, not a yes (see _CONSENT_LEADS)."""
+    return start > 0 and start - 1 not in clause_ends and words[start - 1] not in _CONSENT_LEADS
+
+
 def _inside_clause(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
     """The cue at `start` stands inside a clause, after a word that is not a greeting's ("every morning", "this
     evening"): a time of day, not a hello ("hi, good morning" and "ok morning all" still greet)."""
@@ -667,7 +675,7 @@ def _still_wrong(word: str) -> bool:
 
 def _declined(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
     """The request at `start` is turned down: "don't do the one-at-a-time thing", "instead of the buttons"."""
-    for i in range(start - 1, max(-1, start - 4), -1):
+    for i in range(start - 1, max(-1, start - 5), -1):  # "didn't even need the rest of the steps"
         if i in clause_ends:
             return False
         if words[i] in _DECLINERS:

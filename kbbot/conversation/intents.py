@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from rapidfuzz import fuzz, process
 
-from kbbot.conversation.intent_cues import QUOTED_MARK, CueHit, CueReader, Reading
+from kbbot.conversation.intent_cues import QUOTED_MARK, CueHit, CueReader, Reading, StepRef
 from kbbot.errors import ConfigError
 from kbbot.search.text import PROBLEM_CUES
 
@@ -465,6 +465,8 @@ def _decide(reading: Reading, text: str, moment: Moment) -> IntentMatch:
     elif family in _OUTCOMES and moment is Moment.LAST_STEP and _answered_first(reading):
         load = 0  # "No, sadly it's still doing it. I followed every step ...": the story of a plain no
     unread = family is None or load > carry
+    if family == "ack" and reading.aside:
+        return IntentMatch(name=Label.SMALLTALK, score=50.0, cue="aside")  # "ok, one moment, doing it now": a wait
     if unread and _just_chat(reading, text, asking=bool(asking)):
         # cue "aside": the engine still asks the KB, which knows a paper jam when it sees one
         return IntentMatch(name=Label.SMALLTALK, score=50.0, cue="aside")
@@ -479,12 +481,26 @@ def _decide(reading: Reading, text: str, moment: Moment) -> IntentMatch:
         return IntentMatch(name=name, score=float(min(100, 40 + 10 * load)))
     if family == "question":
         return IntentMatch(name=Label.QUESTION if load else Label.UNSURE, score=60.0)
+    if family == "start_over" and (later := _step_after(reading, "start_over")) is not None and later.number > 1:
+        family = "goto"  # "can we please start from step 3?": from there, not from the top
     slots: dict[str, str] = {}
     if family == "goto":
-        slots["n"] = str(reading.step_refs[0].number)
+        slots["n"] = str(_the_step(reading).number)
     label = _settle(_resolve(family, moment), moment, load=load)
     score = 100.0 if strength >= _WHOLE_STRENGTH else 50.0 + 10 * min(strength, _CARRY_CAP) - 10 * load
     return IntentMatch(name=label, score=score, slots=slots, cue=family)
+
+
+def _step_after(reading: Reading, family: str) -> StepRef | None:
+    """The step named right after a cue of `family` ("jump to step 6", "start from step 3")."""
+    spans = [(h.start, h.end) for h in reading.family_hits(family)]
+    return next((r for r in reading.step_refs if any(a < r.start <= b for a, b in spans)), None)
+
+
+def _the_step(reading: Reading) -> StepRef:
+    """The step a go-there asks for: the one right after a go-there (or start-from) cue ("I did step 5 before.
+    Can we jump to step 6?" asks for 6), else the first one named."""
+    return _step_after(reading, "goto") or _step_after(reading, "start_over") or reading.step_refs[0]
 
 
 def _the_ask(reading: Reading, moment: Moment, *, load: int, asking: list[CueHit]) -> _Cue:
