@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 OWN_HELD_OUT = REPO / "tests" / "data" / "utterances-own.jsonl"
 # Messages written while tuning the phrases (never copied from the dev set): a regression guard, not a measure.
 TUNING = REPO / "tests" / "data" / "utterances-tuning.jsonl"
-# 25 sets of 150 messages by 25 helpers who saw only a one-page brief (labels, states, "write the way busy people
+# 28 sets of 150 messages by 28 helpers who saw only a one-page brief (labels, states, "write the way busy people
 # type"), never the dev file, the intents or the code; each was measured on first contact, then its faults fixed
 # in general (benchmarks/README.md, "Typed replies"). Kept so that no later change loses what they taught.
 WRITTEN = REPO / "tests" / "data" / "utterances-written.jsonl"

@@ -443,6 +443,14 @@ def test_classify_keeps_questions(intents: IntentSet, moment: Moment, text: str)
         (WALKING, "oh it works now, didn't even need the rest of the steps :tada:", Label.WORKED),
         (WALKING, "Before I do the next one, please tell me, will this delete my files in the Documents folder?",
          Label.QUESTION),
+        # a slip is a word nobody means: "ok thanks" is no slip of "no thanks"
+        (LAST_STEP, "ok thanks", Label.WORKED),
+        (ANSWERED, "ok thanks", Label.SMALLTALK),
+        # "click on it" is where to click; "if ... worked" asks; "i clicked next" tells of a button pressed
+        (WALKING, "it says access denied now when I click on it what do I do", Label.QUESTION),
+        (WALKING, "how do i know if step 3 actually worked", Label.QUESTION),
+        (WALKING, "back pls i clicked next by accident 💀", Label.BACK),
+        (WALKING, "on it", Label.NEXT),
         # "ok" and a wait is a wait, not "next"
         (WALKING, "ok, one moment please, I am doing it now", Label.SMALLTALK),
         (WALKING, "nochmal diesen Schritt bitte", Label.REPEAT),

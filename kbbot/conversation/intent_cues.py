@@ -111,8 +111,9 @@ _NEGATORS = frozenset(
     {"stopped", "not", "no", "never", "longer", "isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "hardly",
      "barely", "without", "until", "unless", "if"}
 )  # fmt: skip
-# Words before a request that turn it down: "dont do the one-at-a-time thing", "instead of the buttons".
-_DECLINERS = frozenset({"dont", "didnt", "without", "instead", "before"})
+# Words before a request that turn it down: "dont do the one-at-a-time thing", "instead of the buttons"; or
+# make it a button pressed, told of: "back pls i clicked next by accident"
+_DECLINERS = frozenset({"dont", "didnt", "without", "instead", "before", "clicked", "pressed", "tapped"})
 # Words ending in "s" after "still" that are not what a thing does ("still beeps"): "still has", "still thanks".
 _NOT_A_DOING = frozenset(
     {"this", "was", "has", "does", "is", "its", "thanks", "steps", "yes", "always", "perhaps", "thinks"}
@@ -128,6 +129,8 @@ _STILL_UNDERWAY = frozenset(
 # team do this themselves": a question about the fix, not a yes
 _CONSENT_LEADS = frozenset({"yes", "yeah", "yep", "yup", "ya", "yea", "y", "ok", "okay", "k", "sure", "please",
                             "pls", "plz", "just", "then", "so", "and", "alright", "fine", "great", "cool", "oh"})
+# "on it" says "I'm on it" only after these ("click on it" is where to click)
+_ON_IT_LEADS = frozenset({"im", "ok", "okay", "k", "sure", "yep", "yes", "will", "be", "ill", "were", "and"})
 # words a greeting may follow within its clause ("ok hi", "and good morning")
 _BEFORE_GREETING = frozenset(
     {"ok", "okay", "oh", "and", "well", "so", "hi", "hey", "hello", "yo", "um", "uh", "a", "very"}
@@ -456,7 +459,7 @@ class CueReader:
                         continue  # "not really, it was ok" holds "not really", not "not it"
                     if _compared(words, start, clause_ends):
                         continue  # "lol ur quicker than our helpdesk" asks for no helpdesk
-                    if family in self._negatable and _turned_around(words, start):
+                    if family in self._negatable and _turned_around(words, start, clause_ends):
                         continue  # "stopped working again", "need this sorted" do not report it
                     found.append((family, phrase, start, end))
         # a cue inside a longer cue of another family is a part of that cue, not a request of its own: "did all
@@ -497,6 +500,7 @@ class CueReader:
             and not self._a_noun(family, phrase, words, start)
             and not (family == "affirm" and len(phrase) > 1 and _described(words, start, clause_ends))
             and not (family == "greeting" and _inside_clause(words, start, clause_ends))
+            and not (phrase == ("on", "it") and start > 0 and words[start - 1] not in _ON_IT_LEADS)
         ]
         joined = " ".join(words)
         if words and len(words) <= self._max_whole_words and len(joined) <= _MAX_WHOLE_CHARS:
@@ -504,9 +508,11 @@ class CueReader:
                 joined, self._whole_phrases, scorer=fuzz.ratio, processor=None, score_cutoff=self._whole_cutoff
             )
             if best is not None:
-                _, score, index = best
+                matched, score, index = best
                 family = self._whole[index][1]
-                if score >= self._whole_threshold.get(family, 100.0):
+                # a slip is a word nobody means: "ok thanks" is not a slip of "no thanks", though the letters are
+                swapped = set(words) - set(matched.split())
+                if score >= self._whole_threshold.get(family, 100.0) and not (swapped & self._vocabulary):
                     hits.append(CueHit(family=family, start=0, end=len(words), whole=True))
         return tuple(hits)
 
@@ -713,12 +719,19 @@ def _clauses(
     )
 
 
-def _turned_around(words: tuple[str, ...], start: int) -> bool:
-    """The outcome cue at `start` is negated ("stopped working") or only wished for ("need this sorted")."""
+def _turned_around(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
+    """The outcome cue at `start` is negated ("stopped working"), only wished for ("need this sorted") or a
+    condition ("how do i know if step 3 actually worked")."""
     if start > 0 and words[start - 1] in _NEGATORS:
         return True
-    before = words[max(0, start - 2) : start]
-    return any(w in _WISHES or w in _CONDITIONALS for w in before)
+    if any(w in _WISHES for w in words[max(0, start - 2) : start]):
+        return True
+    for i in range(start - 1, max(-1, start - 5), -1):
+        if i in clause_ends:
+            return False
+        if words[i] in _CONDITIONALS:
+            return True
+    return False
 
 
 def _step_number(words: tuple[str, ...], j: int) -> int | None:
