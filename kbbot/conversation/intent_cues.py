@@ -131,6 +131,7 @@ _CONSENT_LEADS = frozenset({"yes", "yeah", "yep", "yup", "ya", "yea", "y", "ok",
                             "pls", "plz", "just", "then", "so", "and", "alright", "fine", "great", "cool", "oh"})
 # "on it" says "I'm on it" only after these ("click on it" is where to click)
 _ON_IT_LEADS = frozenset({"im", "ok", "okay", "k", "sure", "yep", "yes", "will", "be", "ill", "were", "and"})
+_THAN = frozenset({"than"})
 # words a greeting may follow within its clause ("ok hi", "and good morning")
 _BEFORE_GREETING = frozenset(
     {"ok", "okay", "oh", "and", "well", "so", "hi", "hey", "hello", "yo", "um", "uh", "a", "very"}
@@ -498,9 +499,7 @@ class CueReader:
             for family, phrase, start, end in found
             if (end - 1 in clause_ends or not self._blocked(family, phrase, words, end, starts))
             and not self._a_noun(family, phrase, words, start)
-            and not (family == "affirm" and len(phrase) > 1 and _described(words, start, clause_ends))
-            and not (family == "greeting" and _inside_clause(words, start, clause_ends))
-            and not (phrase == ("on", "it") and start > 0 and words[start - 1] not in _ON_IT_LEADS)
+            and not _mid_clause(words, start, clause_ends, _leads_of(family, phrase))
         ]
         joined = " ".join(words)
         if words and len(words) <= self._max_whole_words and len(joined) <= _MAX_WHOLE_CHARS:
@@ -661,15 +660,35 @@ def _skeleton(words: tuple[str, ...], clause_ends: frozenset[int] = frozenset())
     return out
 
 
-def _described(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
-    """A consent at `start` follows a word that makes it an act described, not a yes (see _CONSENT_LEADS)."""
-    return start > 0 and start - 1 not in clause_ends and words[start - 1] not in _CONSENT_LEADS
+def _leads_of(family: str, phrase: tuple[str, ...]) -> frozenset[str] | None:
+    """The words a cue must open its clause or follow to count (None: it counts anywhere): a consent ("do it"),
+    a greeting ("every morning" is a time of day), "on it" ("click on it" is where to click)."""
+    if family == "affirm" and len(phrase) > 1:
+        return _CONSENT_LEADS
+    if family == "greeting":
+        return _BEFORE_GREETING
+    if phrase == ("on", "it"):
+        return _ON_IT_LEADS
+    return None
 
 
-def _inside_clause(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
-    """The cue at `start` stands inside a clause, after a word that is not a greeting's ("every morning", "this
-    evening"): a time of day, not a hello ("hi, good morning" and "ok morning all" still greet)."""
-    return start > 0 and start - 1 not in clause_ends and words[start - 1] not in _BEFORE_GREETING
+def _mid_clause(
+    words: tuple[str, ...], start: int, clause_ends: frozenset[int], leads: frozenset[str] | None
+) -> bool:
+    """The cue at `start` neither opens its clause nor follows one of `leads`."""
+    return leads is not None and start > 0 and start - 1 not in clause_ends and words[start - 1] not in leads
+
+
+def _shortly_after(
+    words: tuple[str, ...], start: int, clause_ends: frozenset[int], markers: frozenset[str], reach: int
+) -> bool:
+    """One of `markers` stands among the `reach` words before `start`, in the same clause."""
+    for i in range(start - 1, max(-1, start - 1 - reach), -1):
+        if i in clause_ends:
+            return False
+        if words[i] in markers:
+            return True
+    return False
 
 
 def _still_wrong(word: str) -> bool:
@@ -681,22 +700,12 @@ def _still_wrong(word: str) -> bool:
 
 def _declined(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
     """The request at `start` is turned down: "don't do the one-at-a-time thing", "instead of the buttons"."""
-    for i in range(start - 1, max(-1, start - 5), -1):  # "didn't even need the rest of the steps"
-        if i in clause_ends:
-            return False
-        if words[i] in _DECLINERS:
-            return True
-    return False
+    return _shortly_after(words, start, clause_ends, _DECLINERS, 4)  # "didn't even need the rest of the steps"
 
 
 def _compared(words: tuple[str, ...], start: int, clause_ends: frozenset[int]) -> bool:
     """The cue at `start` is what something is compared with: "easier than calling the helpdesk"."""
-    for i in range(start - 1, max(-1, start - 4), -1):
-        if i in clause_ends:
-            return False
-        if words[i] == "than":
-            return True
-    return False
+    return _shortly_after(words, start, clause_ends, _THAN, 3)
 
 
 def _clauses(
@@ -726,12 +735,7 @@ def _turned_around(words: tuple[str, ...], start: int, clause_ends: frozenset[in
         return True
     if any(w in _WISHES for w in words[max(0, start - 2) : start]):
         return True
-    for i in range(start - 1, max(-1, start - 5), -1):
-        if i in clause_ends:
-            return False
-        if words[i] in _CONDITIONALS:
-            return True
-    return False
+    return _shortly_after(words, start, clause_ends, _CONDITIONALS, 4)
 
 
 def _step_number(words: tuple[str, ...], j: int) -> int | None:
